@@ -1,0 +1,3 @@
+from codhechat.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Local mode: conversations in SQLite, replies from an OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any, TypeVar
+
+from codhechat.config import Settings
+from codhechat.errors import CodheError, StorageError
+from codhechat.llm import ModelClient
+from codhechat.models import (
+    Conversation,
+    Message,
+    MessageStatus,
+    ReplyDelta,
+    ReplyDone,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyStarted,
+    title_for,
+)
+from codhechat.store import Store
+
+SAVE_INTERVAL_S = 1.0  # how often a streaming reply is written: crash safety without per-token writes
+
+T = TypeVar("T")
+
+
+class LocalBackend:
+    mode = "local"
+
+    def __init__(self, settings: Settings, store: Store, client: ModelClient | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.model = settings.model
+        self.client = client or ModelClient(
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            base_url=settings.base_url,
+            timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+        )
+
+    async def _db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a store call off the event loop so the UI never waits on the disk."""
+        return await asyncio.to_thread(partial(func, *args, **kwargs))
+
+    async def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
+        return await self._db(self.store.list_conversations, limit=limit, offset=offset)
+
+    async def get_messages(
+        self,
+        conversation_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        return await self._db(
+            self.store.get_messages, conversation_id, before=before, after=after, limit=limit
+        )
+
+    async def stream_reply(
+        self, conversation_id: int | None, prompt: str
+    ) -> AsyncIterator[ReplyEvent]:
+        prompt = prompt.strip()
+        if not prompt:
+            raise ValueError("empty prompt")
+        conversation = None
+        if conversation_id is not None:
+            conversation = await self._db(self.store.get_conversation, conversation_id)
+        if conversation is None:
+            conversation = await self._db(
+                self.store.create_conversation, title_for(prompt), model=self.model
+            )
+        user_message = await self._db(self.store.add_message, conversation.id, "user", prompt)
+        yield ReplyStarted(conversation, user_message)
+        async for event in self._generate(conversation):
+            yield event
+
+    async def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+        conversation = await self._db(self.store.get_conversation, conversation_id)
+        if conversation is None:
+            raise StorageError("That conversation no longer exists.")
+        last = await self._db(self.store.get_messages, conversation_id, limit=1)
+        if last and last[0].role == "assistant":
+            if last[0].status == MessageStatus.COMPLETE:
+                return  # nothing to retry
+            await self._db(self.store.delete_message, last[0].id)
+        yield ReplyStarted(conversation, None)
+        async for event in self._generate(conversation):
+            yield event
+
+    async def _generate(self, conversation: Conversation) -> AsyncIterator[ReplyEvent]:
+        history = await self._db(self.store.history, conversation.id, self.settings.history_window)
+        messages = [{"role": "system", "content": self.settings.system_prompt}]
+        messages += [{"role": m.role, "content": m.content} for m in history]
+        reply = await self._db(
+            self.store.add_message,
+            conversation.id,
+            "assistant",
+            "",
+            status=MessageStatus.PARTIAL,
+            model=self.model,
+        )
+        parts: list[str] = []
+        finished = False
+        last_save = time.monotonic()
+        try:
+            try:
+                async for text in self.client.stream_chat(messages, model=self.model):
+                    parts.append(text)
+                    yield ReplyDelta(text)
+                    if time.monotonic() - last_save >= SAVE_INTERVAL_S:
+                        last_save = time.monotonic()
+                        await self._save_quietly(reply.id, "".join(parts), MessageStatus.PARTIAL)
+            except CodheError as exc:
+                finished = True
+                stored = await self._save_quietly(
+                    reply.id, "".join(parts), MessageStatus.ERROR, error=exc.message
+                )
+                yield ReplyFailed(exc, stored)
+                return
+            finished = True
+            try:
+                done = await self._db(
+                    self.store.update_message,
+                    reply.id,
+                    content="".join(parts),
+                    status=MessageStatus.COMPLETE,
+                )
+            except StorageError as exc:
+                yield ReplyFailed(exc, None)
+                return
+            yield ReplyDone(done)
+        finally:
+            if not finished:
+                # Stopped, cancelled or shutting down: keep what arrived, synchronously,
+                # because the event loop may not run another step for us.
+                try:
+                    self.store.update_message(
+                        reply.id, content="".join(parts), status=MessageStatus.PARTIAL
+                    )
+                except StorageError:
+                    pass
+
+    async def _save_quietly(
+        self, message_id: int, content: str, status: MessageStatus, error: str | None = None
+    ) -> Message | None:
+        """A failed intermediate save must not kill the stream; the final one reports."""
+        try:
+            return await self._db(
+                self.store.update_message, message_id, content=content, status=status, error=error
+            )
+        except StorageError:
+            return None
+
+    def set_api_key(self, api_key: str) -> None:
+        self.client = ModelClient(
+            api_key=api_key,
+            base_url=self.client.base_url,
+            timeout=self.client.timeout,
+            max_retries=self.client.max_retries,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self._db(self.store.close)

@@ -1,0 +1,95 @@
+"""The `codhechat` command.
+
+argparse keeps `--help` instant; the UI (Textual) and the model client
+(openai) are imported only once we know they are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from codhechat import __version__, paths
+from codhechat.errors import CodheError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codhechat",
+        description="A terminal chat client for OpenAI and OpenAI-compatible models "
+        "(Ollama, vLLM, llama.cpp). Conversations are kept in a local SQLite database.",
+        epilog="Settings come from flags, then the environment (OPENAI_API_KEY, OPENAI_BASE_URL, "
+        "CODHECHAT_*), then .env, then the config file; `codhechat config` shows the result.",
+    )
+    parser.add_argument("--version", action="version", version=f"codhechat {__version__}")
+    parser.add_argument("-m", "--model", help="model to chat with (default: gpt-4o-mini)")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
+    parser.add_argument("--system", dest="system_prompt", help="system prompt the model sees first")
+    parser.add_argument("--history-window", type=int, help="how many earlier messages the model sees")
+    parser.add_argument("--database", type=Path, help="SQLite database file to use")
+    parser.add_argument("--theme", choices=["dark", "light"], help="theme for this run")
+    parser.add_argument("--config", type=Path, help=f"config file (default: {paths.config_file()})")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("config", help="print the effective settings and where files live")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags: dict[str, Any] = {
+        key: getattr(args, key)
+        for key in ("model", "base_url", "system_prompt", "history_window", "database")
+    }
+    try:
+        from codhechat.config import load_settings
+
+        settings = load_settings(flags, config_file=args.config)
+        if args.command == "config":
+            return print_config(settings, args.config)
+        return run_app(settings, theme=args.theme)
+    except CodheError as exc:
+        print(f"codhechat: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  {exc.hint}", file=sys.stderr)
+        from codhechat.errors import ConfigError
+
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def print_config(settings: Any, config_file: Path | None) -> int:
+    from codhechat.config import effective_settings
+
+    rows = effective_settings(settings)
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, description in rows:
+        print(f"{name:<{width}}  {value}")
+        print(f"{'':<{width}}  # {description}")
+    config = config_file or paths.config_file()
+    print()
+    print(f"config file  {config}{'' if config.exists() else '  (not created yet)'}")
+    env = Path(".env").resolve()
+    print(f".env         {env}{'' if env.exists() else '  (none)'}")
+    print(f"database     {settings.database_path}")
+    print(f"ui state     {paths.state_dir()}")
+    return EXIT_OK
+
+
+def run_app(settings: Any, *, theme: str | None) -> int:
+    from codhechat.backends.local import LocalBackend
+    from codhechat.store import Store
+    from codhechat.ui.app import CodheChatApp
+
+    store = Store.open(settings.database_path)
+    backend = LocalBackend(settings, store)
+    app = CodheChatApp(
+        backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key
+    )
+    app.run()
+    return app.return_code or EXIT_OK

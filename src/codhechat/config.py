@@ -1,0 +1,172 @@
+"""Settings: command-line flags > environment > .env > config.toml > defaults.
+
+One flat table keeps environment variable names short (`CODHECHAT_MODEL`) and
+maps one-to-one onto the TOML file; `OPENAI_API_KEY` and `OPENAI_BASE_URL` are
+read as they are, so an existing OpenAI or Ollama setup works unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from codhechat import paths
+from codhechat.errors import ConfigError
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# The TOML file to read for the Settings being built right now; a parameter
+# channel into settings_customise_sources, which gets no instance arguments.
+_toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CODHECHAT_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=False,
+    )
+
+    api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "CODHECHAT_API_KEY"),
+        description="API key for the model endpoint (not needed by most local servers).",
+    )
+    base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "CODHECHAT_BASE_URL"),
+        description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama.",
+    )
+    model: str = Field(default="gpt-4o-mini", description="Model used for new replies.")
+    system_prompt: str = Field(
+        default=DEFAULT_SYSTEM_PROMPT, description="System prompt the model sees first."
+    )
+    history_window: int = Field(
+        default=20, ge=1, le=10_000, description="How many earlier messages the model sees."
+    )
+    database: Path | None = Field(
+        default=None, description="SQLite database file (default: the platform data folder)."
+    )
+    theme: Literal["dark", "light"] | None = Field(
+        default=None, description="Start-up theme; the last one toggled in the app is remembered."
+    )
+    request_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the endpoint before giving up."
+    )
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_file.get())
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    @property
+    def database_path(self) -> Path:
+        return self.database or paths.default_database()
+
+    @property
+    def needs_api_key(self) -> bool:
+        """Only OpenAI itself needs a key; Ollama, vLLM and llama.cpp do not."""
+        return self.api_key is None and self.base_url is None
+
+
+SECRET_FIELDS = frozenset({"api_key"})
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    env_file: Path | str | None = ".env",
+) -> Settings:
+    """Build Settings, turning every way a source can be wrong into a ConfigError."""
+    path = config_file or paths.config_file()
+    if path.exists():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"The config file {path} is not valid TOML: {exc}.",
+                "Fix or delete it; `codhechat config` shows what is read from where.",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from None
+    token = _toml_file.set(path)
+    try:
+        return Settings(_env_file=env_file, **{k: v for k, v in (flags or {}).items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"Invalid setting ({problems}).",
+            f"Check your flags, CODHECHAT_* variables, .env and {path}.",
+        ) from None
+    finally:
+        _toml_file.reset(token)
+
+
+def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, value with secrets masked, description) for `codhechat config`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if name in SECRET_FIELDS:
+            shown = "(not set)" if value is None else mask(value.get_secret_value())
+        elif name == "database":
+            shown = str(settings.database_path)
+        else:
+            shown = "(not set)" if value is None else str(value)
+        rows.append((name, shown, field.description or ""))
+    return rows
+
+
+def mask(secret: str) -> str:
+    return "****" if len(secret) < 12 else f"{secret[:3]}…{secret[-4:]}"
+
+
+def save_to_config_file(key: str, value: str, *, config_file: Path | None = None) -> Path:
+    """Set one key in the TOML file, creating it readable by the user only."""
+    import tomli_w
+
+    path = config_file or paths.config_file()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from None
+    data[key] = value
+    paths.ensure_dir(path.parent)
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        tomli_w.dump(data, handle)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,146 @@
+"""The one place that talks to an OpenAI-compatible Chat Completions API.
+
+`openai` costs about 0.3 s to import, so it is imported on the first request,
+never at start-up. Every failure leaves this module as a ModelError that says
+what happened and what to do; the SDK's own exceptions never reach the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from codhechat.errors import MissingApiKey, ModelError
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+class ModelClient:
+    """Streams chat completions; one HTTP connection pool per client."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url or OPENAI_URL
+
+    def _get_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            if self.api_key is None and self.base_url is None:
+                raise MissingApiKey()
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                # Local servers (Ollama, llama.cpp) ignore the key but the SDK wants one.
+                api_key=self.api_key or "not-needed",
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    async def stream_chat(
+        self, messages: Sequence[dict[str, str]], *, model: str
+    ) -> AsyncIterator[str]:
+        """Yield the reply's text as it arrives."""
+        client = self._get_client()
+        import openai
+
+        received = False
+        try:
+            stream = await client.chat.completions.create(
+                model=model, messages=list(messages), stream=True  # type: ignore[arg-type]
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.choices and (text := chunk.choices[0].delta.content):
+                        received = True
+                        yield text
+        except openai.APIError as exc:
+            raise self._translate(exc, model=model, mid_stream=received) from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            # A transport error the SDK did not wrap (a broken chunked body, say).
+            raise self._broken(exc, mid_stream=received) from None
+
+    def _translate(self, exc: Any, *, model: str, mid_stream: bool) -> ModelError:
+        import openai
+
+        where = self.endpoint
+        detail = _error_detail(exc)
+        if isinstance(exc, openai.APITimeoutError):
+            return ModelError(
+                f"{where} did not answer within {self.timeout:g} s.",
+                "Check that the server is up, or raise request_timeout.",
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return self._broken(exc, mid_stream=mid_stream)
+        if isinstance(exc, openai.AuthenticationError):
+            return ModelError(
+                f"The endpoint rejected the API key (401): {detail}",
+                "Check OPENAI_API_KEY (or api_key in the config file); "
+                "`codhechat config` shows which key is used, masked. Press Ctrl+K to set one.",
+            )
+        if isinstance(exc, openai.PermissionDeniedError):
+            return ModelError(
+                f"The API key may not use this model or endpoint (403): {detail}",
+                "Check the key's project and permissions, or choose another model.",
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return ModelError(
+                f"Model {model!r} was not found at {where} (404): {detail}",
+                "Check the model name (--model, CODHECHAT_MODEL) and OPENAI_BASE_URL.",
+            )
+        if isinstance(exc, openai.RateLimitError):
+            return ModelError(
+                f"Rate limited by the endpoint (429): {detail}",
+                "Wait a moment, then press Ctrl+R to retry. If it mentions quota, check your plan.",
+            )
+        if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+            return ModelError(
+                f"The endpoint failed with a server error ({exc.status_code}): {detail}",
+                "This is usually temporary: press Ctrl+R to retry.",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return ModelError(f"The endpoint refused the request ({exc.status_code}): {detail}")
+        return self._broken(exc, mid_stream=mid_stream)
+
+    def _broken(self, exc: BaseException, *, mid_stream: bool) -> ModelError:
+        if mid_stream:
+            return ModelError(
+                f"The reply was cut off: the connection to {self.endpoint} broke mid-stream.",
+                "What arrived is kept. Press Ctrl+R to retry.",
+            )
+        return ModelError(
+            f"Cannot connect to {self.endpoint}.",
+            "Is the server running and the URL right? Check OPENAI_BASE_URL "
+            "(`codhechat config` shows the one in use).",
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _error_detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message)
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__

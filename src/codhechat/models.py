@@ -1,0 +1,81 @@
+"""Plain data passed between the store, the backends and the UI.
+
+Dataclasses rather than ORM rows or pydantic models: the UI gets values it
+cannot use to reach the database, and importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, TypeAlias
+
+Role = Literal["system", "user", "assistant"]
+
+TITLE_LIMIT = 60
+
+
+class MessageStatus(StrEnum):
+    COMPLETE = "complete"
+    PARTIAL = "partial"  # streaming, stopped by the user, or cut off by a crash
+    ERROR = "error"  # the model failed; `content` holds what arrived before
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: int
+    role: Role
+    content: str
+    created_at: datetime
+    status: MessageStatus = MessageStatus.COMPLETE
+    model: str | None = None
+    error: str | None = None
+
+
+def title_for(prompt: str) -> str:
+    """Name a conversation after its first message, as CoDHeChat servers do."""
+    text = " ".join(prompt.split())
+    return text if len(text) <= TITLE_LIMIT else text[: TITLE_LIMIT - 3] + "..."
+
+
+# Events of one reply, yielded by ChatBackend.stream_reply.
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStarted:
+    """The prompt is stored; `conversation` may be new."""
+
+    conversation: Conversation
+    user_message: Message | None  # None when retrying an existing prompt
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDone:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFailed:
+    """Generation failed; `message` is the stored assistant message with what arrived."""
+
+    error: Exception
+    message: Message | None
+
+
+ReplyEvent: TypeAlias = ReplyStarted | ReplyDelta | ReplyDone | ReplyFailed

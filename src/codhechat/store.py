@@ -1,0 +1,302 @@
+"""Local conversations in SQLite, through sqlite-utils.
+
+The only module that runs SQL in local mode. It is synchronous and
+thread-safe (one connection behind a lock): the backend calls it from worker
+threads so the UI never waits on the disk. Two app instances may share a file:
+WAL lets readers run beside a writer, a busy timeout lets writers queue, and
+every write transaction takes the write lock up front (BEGIN IMMEDIATE), so a
+read-then-write transaction can never deadlock into "database is locked".
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from codhechat.errors import StorageError
+from codhechat.models import Conversation, Message, MessageStatus, Role
+
+BUSY_TIMEOUT_S = 10.0
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    """The first release's schema."""
+    db["conversations"].create(
+        {"id": int, "title": str, "created_at": str, "updated_at": str}, pk="id"
+    )
+    db["messages"].create(
+        {
+            "id": int,
+            "conversation_id": int,
+            "role": str,
+            "content": str,
+            "status": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("conversation_id", "conversations", "id")],
+    )
+
+
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Record the model per conversation and message, a failed reply's error,
+    and index what the sidebar and the message pane sort by."""
+    db["conversations"].add_column("model", str)
+    db["messages"].add_column("model", str)
+    db["messages"].add_column("error", str)
+    db["conversations"].create_index(["updated_at"], index_name="idx_conversations_updated")
+    db["messages"].create_index(["conversation_id", "id"], index_name="idx_messages_conv_id")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _translated(method: Callable[P, T]) -> Callable[P, T]:
+    """Turn sqlite3 failures into StorageErrors a user can act on."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise storage_error(exc) from exc
+
+    return wrapper
+
+
+def storage_error(exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    if "disk is full" in text or "disk I/O" in text:
+        return StorageError(
+            "The disk is full: the conversation could not be saved.",
+            "Free some space; what is on screen stays there, and the next save retries.",
+        )
+    if "locked" in text or "busy" in text:
+        return StorageError(
+            "The database is busy (another program holds it).",
+            "Close other codhechat windows that are writing, then try again.",
+        )
+    if "not a database" in text or "malformed" in text:
+        return StorageError(
+            "The conversation database is damaged or is not a codhechat database.",
+            "Move it aside (see `codhechat config` for its path) to start a fresh one.",
+        )
+    return StorageError(f"Database error: {text}.")
+
+
+class Store:
+    """Conversations and messages in one SQLite file."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None = None) -> None:
+        self.db = db
+        self.path = path
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot create the database at {path}: {exc.strerror}.",
+                "Set `database` in the config, or CODHECHAT_DATABASE, to a writable path.",
+            ) from None
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"Cannot open the database at {path}: {exc}.",
+                "Set `database` in the config, or CODHECHAT_DATABASE, to a writable path.",
+            ) from None
+        try:
+            store = cls(sqlite_utils.Database(conn), path)
+            store._prepare()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise storage_error(exc) from None
+        return store
+
+    def _prepare(self) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
+        self.migrate()
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> None:
+        """Bring the schema up to `target`, each step in its own transaction."""
+        with self._lock:
+            while (version := self.schema_version) < target:
+                with self._write():
+                    if self.schema_version != version:
+                        continue  # another process migrated meanwhile
+                    MIGRATIONS[version](self.db)
+                    self.db.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self._lock:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.rollback()
+                raise
+            self.db.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    # Conversations
+
+    @_translated
+    def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
+        with self._lock:
+            rows = self.db.query(
+                "select * from conversations order by updated_at desc, id desc limit ? offset ?",
+                [limit, offset],
+            )
+            return [_conversation(row) for row in rows]
+
+    @_translated
+    def count_conversations(self) -> int:
+        with self._lock:
+            return self.db["conversations"].count
+
+    @_translated
+    def get_conversation(self, conversation_id: int) -> Conversation | None:
+        with self._lock:
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
+    def create_conversation(self, title: str, *, model: str | None = None) -> Conversation:
+        now = _now()
+        with self._write():
+            table = self.db["conversations"].insert(
+                {"title": title, "created_at": now, "updated_at": now, "model": model}
+            )
+            return _conversation(table.get(table.last_pk))
+
+    # Messages
+
+    @_translated
+    def add_message(
+        self,
+        conversation_id: int,
+        role: Role,
+        content: str,
+        *,
+        status: MessageStatus = MessageStatus.COMPLETE,
+        model: str | None = None,
+    ) -> Message:
+        now = _now()
+        with self._write():
+            table = self.db["messages"].insert(
+                {
+                    "conversation_id": conversation_id,
+                    "role": role,
+                    "content": content,
+                    "status": str(status),
+                    "model": model,
+                    "created_at": now,
+                    "error": None,
+                }
+            )
+            self.db["conversations"].update(conversation_id, {"updated_at": now})
+            return _message(table.get(table.last_pk))
+
+    @_translated
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str,
+        status: MessageStatus,
+        error: str | None = None,
+    ) -> Message:
+        with self._write():
+            table = self.db["messages"]
+            table.update(message_id, {"content": content, "status": str(status), "error": error})
+            row = table.get(message_id)
+            self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
+            return _message(row)
+
+    @_translated
+    def delete_message(self, message_id: int) -> None:
+        with self._write():
+            self.db["messages"].delete_where("id = ?", [message_id])
+
+    @_translated
+    def get_messages(
+        self,
+        conversation_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """A page of messages in id order: the newest, or those before/after an id."""
+        if after is not None:
+            sql = "select * from messages where conversation_id = ? and id > ? order by id limit ?"
+            params: list[Any] = [conversation_id, after, limit]
+        else:
+            sql = "select * from messages where conversation_id = ? and id < ? order by id desc limit ?"
+            params = [conversation_id, before if before is not None else 2**62, limit]
+        with self._lock:
+            rows = [_message(row) for row in self.db.query(sql, params)]
+        return rows if after is not None else rows[::-1]
+
+    def history(self, conversation_id: int, window: int) -> list[Message]:
+        """What the model sees: the last `window` messages that have text."""
+        messages = self.get_messages(conversation_id, limit=window * 2)
+        return [m for m in messages if m.content][-window:]
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _conversation(row: dict[str, Any]) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        title=row["title"],
+        created_at=_parse_time(row["created_at"]),
+        updated_at=_parse_time(row["updated_at"]),
+        model=row.get("model"),
+    )
+
+
+def _message(row: dict[str, Any]) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        role=row["role"],
+        content=row["content"],
+        created_at=_parse_time(row["created_at"]),
+        status=MessageStatus(row["status"]),
+        model=row.get("model"),
+        error=row.get("error"),
+    )

@@ -1,0 +1,1 @@
+"""The Textual UI. It talks to a ChatBackend only: no SQL, no sockets here."""

@@ -1,0 +1,101 @@
+"""The Textual application: theme, global keys, command palette, shutdown."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from codhechat.backends import ChatBackend
+from codhechat.state import UiState
+from codhechat.ui.screens.chat import ChatScreen
+
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+
+
+def stylesheet_path() -> Path:
+    """codhechat.tcss: inside the installed package, else at the checkout's root."""
+    packaged = Path(__file__).resolve().parent.parent / "codhechat.tcss"
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "codhechat.tcss"
+
+
+class CodheChatApp(App[None]):
+    TITLE = "codhechat"
+    CSS_PATH = stylesheet_path()
+    BINDINGS = [
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        *,
+        ui_state: UiState | None = None,
+        theme: str | None = None,
+        default_theme: str | None = None,
+        needs_api_key: bool = False,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.ui_state = ui_state or UiState()
+        self.needs_api_key = needs_api_key
+        # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
+        chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
+        self._start_theme = THEMES.get(chosen, chosen)
+
+    def get_default_screen(self) -> Screen:
+        return ChatScreen(self.backend, needs_api_key=self.needs_api_key)
+
+    def on_mount(self) -> None:
+        wanted = self._start_theme
+        self.theme = wanted if wanted in self.available_themes else "textual-dark"
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                self._loop().add_signal_handler(sig, self._on_hangup)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not on the main thread (tests) or not on this platform
+
+    def _loop(self):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        return asyncio.get_running_loop()
+
+    def _remember_theme(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if name:
+            self.ui_state.set("theme", name)
+
+    def _on_hangup(self) -> None:
+        """SIGTERM or an SSH hang-up: keep what arrived, then leave cleanly."""
+        self.call_later(self.action_quit)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    async def action_quit(self) -> None:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(screen, ChatScreen):
+            await screen.stop_all()
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        await self.backend.aclose()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(chat, ChatScreen):
+            yield SystemCommand("New conversation", "Start a new chat (Ctrl+N)", chat.action_new_conversation)
+            yield SystemCommand("Stop generating", "Stop the reply, keep what arrived (Esc)", chat.action_stop)
+            yield SystemCommand("Retry reply", "Generate the failed or stopped reply again (Ctrl+R)", chat.action_retry)
+            yield SystemCommand("Toggle sidebar", "Show or hide the conversation list (Ctrl+B)", chat.action_toggle_sidebar)
+            yield SystemCommand("Set API key", "Store an API key in the config file (Ctrl+K)", chat.action_set_api_key)
+        yield SystemCommand("Toggle dark/light theme", "Switch between dark and light (Ctrl+T)", self.action_toggle_theme)

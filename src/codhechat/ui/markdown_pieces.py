@@ -1,0 +1,115 @@
+"""Stream Markdown in bounded pieces, so a reply of any length renders in O(n).
+
+Re-rendering a growing reply on every update is quadratic, and so is
+re-parsing its last block when that block is one long list or code fence.
+Instead a streaming reply is a run of *pieces*: only the last one (the tail)
+is re-rendered as text arrives; once it grows past PIECE_CHARS it is cut at
+the latest safe point (between top-level blocks, between top-level list
+items, or between lines of a code fence) and the head is frozen for good.
+A fence cut in two is closed in the head and reopened in the tail, and the
+two halves render without padding between them, so the cut is invisible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+from rich.markdown import CodeBlock, Markdown
+from rich.syntax import Syntax
+
+PIECE_CHARS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A self-contained slice of Markdown and how it joins its neighbours."""
+
+    source: str
+    joined: bool = False  # continues the previous piece: no blank line between
+    fence_above: bool = False  # starts inside a code fence cut above
+    fence_below: bool = False  # ends inside a code fence cut below
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    head: Piece
+    tail: Piece
+
+
+def _parser() -> MarkdownIt:
+    # The same parser rich.markdown uses, so cut points agree with rendering.
+    return MarkdownIt().enable("strikethrough").enable("table")
+
+
+def find_cut(piece: Piece) -> Cut | None:
+    """The latest safe cut of `piece` that leaves whole lines in the head."""
+    source = piece.source
+    lines = source.splitlines(keepends=True)
+    complete = len(lines) if source.endswith("\n") else len(lines) - 1
+    best: int | None = None
+    fence = None
+    for token in _parser().parse(source):
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.level == 0 and token.nesting >= 0 and 0 < start < complete:
+            if best is None or start > best:
+                best, fence = start, None
+        elif token.type == "list_item_open" and token.level == 1 and 0 < start < complete:
+            if best is None or start > best:
+                best, fence = start, None
+        if token.type == "fence" and token.level == 0:
+            closed = end - 1 > start and lines[end - 1].strip().startswith(token.markup)
+            body_end = end - 1 if closed else end  # first line past the code
+            cut = min(body_end, complete - 1)  # keep a line in the tail: never empty
+            if cut > start + 1 and (best is None or cut > best):
+                best, fence = cut, token
+    if best is None:
+        return None
+    head_text = "".join(lines[:best])
+    tail_text = "".join(lines[best:])
+    if fence is not None:
+        opening = lines[fence.map[0]]
+        indent = opening[: len(opening) - len(opening.lstrip(" "))]
+        head = Piece(head_text + f"{indent}{fence.markup}\n", piece.joined, piece.fence_above, True)
+        tail = Piece(opening + tail_text, True, True, piece.fence_below)
+        return Cut(head, tail)
+    joined = best > 0 and lines[best - 1].strip() != "" and not _starts_block(tail_text)
+    head = Piece(head_text, piece.joined, piece.fence_above, False)
+    return Cut(head, Piece(tail_text, joined, False, piece.fence_below))
+
+
+def _starts_block(text: str) -> bool:
+    """Whether the tail begins a new top-level block rather than a list item."""
+    tokens = _parser().parse(text)
+    return not tokens or tokens[0].type not in ("bullet_list_open", "ordered_list_open")
+
+
+class _PieceCodeBlock(CodeBlock):
+    """A code block that drops its padding where a fence was cut."""
+
+    @classmethod
+    def create(cls, markdown: Markdown, token) -> CodeBlock:  # type: ignore[no-untyped-def]
+        block = super().create(markdown, token)
+        piece: Piece = markdown.piece  # type: ignore[attr-defined]
+        line_count = markdown.line_count  # type: ignore[attr-defined]
+        block.pad_top = 0 if piece.fence_above and token.map and token.map[0] == 0 else 1
+        block.pad_bottom = 0 if piece.fence_below and token.map and token.map[1] >= line_count else 1
+        return block
+
+    def __rich_console__(self, console, options):  # type: ignore[no-untyped-def]
+        code = str(self.text).rstrip("\n")
+        padding = (self.pad_top, 1, self.pad_bottom, 1)  # type: ignore[attr-defined]
+        yield Syntax(code, self.lexer_name, theme=self.theme, word_wrap=True, padding=padding)
+
+
+class PieceMarkdown(Markdown):
+    """rich's Markdown for one piece."""
+
+    elements = {**Markdown.elements, "fence": _PieceCodeBlock, "code_block": _PieceCodeBlock}
+
+    def __init__(self, piece: Piece, *, code_theme: str) -> None:
+        self.piece = piece
+        self.line_count = piece.source.count("\n") + (0 if piece.source.endswith("\n") else 1)
+        super().__init__(piece.source, code_theme=code_theme, hyperlinks=True)

@@ -1,0 +1,379 @@
+"""The main screen: sidebar, message pane, prompt, status line.
+
+It turns user intents into backend calls and backend events into views.
+Replies run as async workers, one per reply, each tied to its conversation
+rather than to the screen, so switching conversations never loses a reply.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker
+
+from codhechat.backends import ChatBackend
+from codhechat.errors import CodheError
+from codhechat.models import (
+    Conversation,
+    Message,
+    MessageStatus,
+    ReplyDelta,
+    ReplyDone,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyStarted,
+)
+from codhechat.ui.widgets.messages import (
+    PAGE,
+    MessagePane,
+    MessageView,
+    PendingUserView,
+    ReplyView,
+)
+from codhechat.ui.widgets.prompt import PromptInput
+from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
+from codhechat.ui.widgets.status import StatusBar
+
+CONVERSATION_PAGE = 200
+
+
+@dataclass(eq=False)
+class LiveReply:
+    """A reply being generated, and the view showing it if its conversation is open."""
+
+    conversation_id: int | None
+    model: str
+    view: ReplyView | None = None
+    parts: list[str] = field(default_factory=list)
+    worker: Worker[None] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ChatScreen(Screen[None]):
+    BINDINGS = [
+        Binding("ctrl+n", "new_conversation", "New chat"),
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+r", "retry", "Retry"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
+        Binding("ctrl+k", "set_api_key", "API key", show=False),
+        Binding("ctrl+l", "focus_prompt", "Prompt", show=False),
+    ]
+
+    def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
+        super().__init__()
+        self.backend = backend
+        self.needs_api_key = needs_api_key
+        self.conversation_id: int | None = None
+        self.live: list[LiveReply] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        with Horizontal(id="body"):
+            yield ConversationTree(id="sidebar")
+            with Vertical(id="chat"):
+                yield MessagePane(id="messages")
+                yield PromptInput(id="prompt")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    # Helpers
+
+    @property
+    def pane(self) -> MessagePane:
+        return self.query_one(MessagePane)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def sidebar(self) -> ConversationTree:
+        return self.query_one(ConversationTree)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def _live_for(self, conversation_id: int | None) -> LiveReply | None:
+        return next((r for r in self.live if r.conversation_id == conversation_id), None)
+
+    def _update_status(self) -> None:
+        current = self._live_for(self.conversation_id)
+        others = len(self.live) - (current is not None)
+        state = "generating…  Esc stops" if current else "ready"
+        if others:
+            state += f"  ({others} more generating)"
+        self.status.state = state
+        self.status.warning = "no API key: Ctrl+K to set one" if self.needs_api_key else ""
+
+    def _welcome(self) -> Widget:
+        text = Text.assemble(
+            ("Start a conversation\n\n", "bold"),
+            "Type below and press Enter to send; Ctrl+J adds a new line.\n",
+            "Ctrl+N starts a new chat, Ctrl+P opens every command.",
+        )
+        if self.needs_api_key:
+            text.append(
+                "\n\nNo API key is set. Set OPENAI_API_KEY, press Ctrl+K to store one, "
+                "or set OPENAI_BASE_URL to a local server such as Ollama.",
+                style="bold",
+            )
+        return Static(text, id="welcome")
+
+    # Lifecycle
+
+    async def on_mount(self) -> None:
+        self.status.mode = self.backend.mode
+        self.status.model = self.backend.model
+        self._update_status()
+        await self.pane.show([self._welcome()], has_older=False)
+        self.prompt.focus()
+        self.load_conversations()
+
+    @work(group="sidebar", exclusive=True)
+    async def load_conversations(self, offset: int = 0) -> None:
+        try:
+            page = await self.backend.list_conversations(limit=CONVERSATION_PAGE + 1, offset=offset)
+        except CodheError as exc:
+            self.notify(str(exc), title="Cannot list conversations", severity="error")
+            return
+        has_more = len(page) > CONVERSATION_PAGE
+        if offset:
+            self.sidebar.add_page(page[:CONVERSATION_PAGE], has_more=has_more)
+        else:
+            self.sidebar.set_conversations(page[:CONVERSATION_PAGE], has_more=has_more)
+
+    # Choosing conversations
+
+    @on(ConversationTree.Chosen)
+    async def _chosen(self, event: ConversationTree.Chosen) -> None:
+        if event.choice == NEW:
+            await self.action_new_conversation()
+        elif event.choice == MORE:
+            self.load_conversations(len(self.sidebar.conversations))
+        elif isinstance(event.choice, int):
+            await self.open_conversation(event.choice)
+
+    def _detach_views(self) -> None:
+        for reply in self.live:
+            reply.view = None
+
+    async def open_conversation(self, conversation_id: int) -> None:
+        try:
+            messages = await self.backend.get_messages(conversation_id, limit=PAGE + 1)
+        except CodheError as exc:
+            self.notify(str(exc), title="Cannot open the conversation", severity="error")
+            return
+        has_older = len(messages) > PAGE
+        messages = messages[-PAGE:]
+        self._detach_views()
+        self.conversation_id = conversation_id
+        widgets: list[Widget] = []
+        live = self._live_for(conversation_id)
+        if live is not None and messages and messages[-1].role == "assistant":
+            messages = messages[:-1]  # shown live instead of as last saved
+        widgets = [MessageView(m) for m in messages]
+        if live is not None:
+            live.view = ReplyView(live.model, live.text)
+            widgets.append(live.view)
+        await self.pane.show(widgets, has_older=has_older)
+        self.sidebar.mark_current(conversation_id)
+        self._set_title()
+        self._update_status()
+
+    def _set_title(self) -> None:
+        conversation = next(
+            (c for c in self.sidebar.conversations if c.id == self.conversation_id), None
+        )
+        self.sub_title = conversation.title if conversation else "New conversation"
+
+    @on(MessagePane.NeedOlder)
+    async def _load_older(self) -> None:
+        oldest = self.pane.oldest_id()
+        if self.conversation_id is None or oldest is None:
+            return
+        older = await self.backend.get_messages(self.conversation_id, before=oldest, limit=PAGE + 1)
+        await self.pane.prepend(older[-PAGE:], has_older=len(older) > PAGE)
+
+    @on(MessagePane.NeedNewer)
+    async def _load_newer(self) -> None:
+        newest = self.pane.newest_id()
+        if self.conversation_id is None or newest is None:
+            return
+        newer = await self.backend.get_messages(self.conversation_id, after=newest, limit=PAGE + 1)
+        has_newer = len(newer) > PAGE
+        if not has_newer:
+            # Reached the end: reload the newest page so a live reply is re-attached.
+            await self.open_conversation(self.conversation_id)
+            return
+        await self.pane.append_newer(newer[:PAGE], has_newer=has_newer)
+
+    async def action_new_conversation(self) -> None:
+        self._detach_views()
+        self.conversation_id = None
+        await self.pane.show([self._welcome()], has_older=False)
+        self.sidebar.mark_current(None)
+        self._set_title()
+        self._update_status()
+        self.prompt.focus()
+
+    # Sending
+
+    @on(PromptInput.Submitted)
+    async def _submitted(self, event: PromptInput.Submitted) -> None:
+        if self._live_for(self.conversation_id) is not None:
+            self.notify("A reply is still being generated here: Esc stops it.", severity="warning")
+            return
+        text = event.text.strip()
+        self.prompt.clear()
+        pending = PendingUserView(text)
+        reply = LiveReply(self.conversation_id, self.backend.model)
+        reply.view = ReplyView(reply.model)
+        if self.pane.query("#welcome"):
+            await self.pane.show([], has_older=False)
+        await self.pane.add(pending, reply.view)
+        self.pane.anchor()
+        self._start(reply, self.backend.stream_reply(self.conversation_id, text), prompt=text)
+
+    def _start(self, reply: LiveReply, events, *, prompt: str | None) -> None:  # type: ignore[no-untyped-def]
+        self.live.append(reply)
+        reply.worker = self.run_worker(
+            self._run_reply(reply, events, prompt), group="reply", exit_on_error=False
+        )
+        self._update_status()
+
+    async def _run_reply(self, reply: LiveReply, events, prompt: str | None) -> None:  # type: ignore[no-untyped-def]
+        started = False
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    started = started or isinstance(event, ReplyStarted)
+                    self._on_reply_event(reply, event)
+        except CodheError as exc:
+            # Nothing was stored (the database failed before the prompt was saved):
+            # give the prompt back so nothing the user typed is lost.
+            if reply.view is not None:
+                reply.view.finish(MessageStatus.ERROR, f"{exc.message} {exc.hint}".strip())
+            if not started and prompt and not self.prompt.text:
+                self.prompt.text = prompt
+            self.notify(str(exc), title="Not sent", severity="error")
+        except BaseException:
+            if reply.view is not None:
+                reply.view.finish(MessageStatus.PARTIAL)
+            raise
+        finally:
+            self.live.remove(reply)
+            if self.is_attached:
+                self._update_status()
+
+    def _on_reply_event(self, reply: LiveReply, event: ReplyEvent) -> None:
+        match event:
+            case ReplyStarted(conversation=conversation):
+                reply.conversation_id = conversation.id
+                if self.conversation_id is None and reply.view is not None:
+                    self.conversation_id = conversation.id
+                    self.sidebar.current = conversation.id
+                self._touch(conversation)
+            case ReplyDelta(text=text):
+                reply.parts.append(text)
+                if reply.view is not None:
+                    reply.view.append(text)
+            case ReplyDone(message=message):
+                if reply.view is not None:
+                    reply.view.finish(MessageStatus.COMPLETE)
+                self._touch_id(message.conversation_id)
+            case ReplyFailed(error=error, message=message):
+                detail = error.message if isinstance(error, CodheError) else str(error)
+                hint = error.hint if isinstance(error, CodheError) else ""
+                if reply.view is not None:
+                    reply.view.finish(MessageStatus.ERROR, f"{detail} {hint}".strip())
+                else:
+                    self.notify(detail, title="A reply failed", severity="error")
+                if message is not None:
+                    self._touch_id(message.conversation_id)
+
+    def _touch(self, conversation: Conversation) -> None:
+        self.sidebar.upsert(conversation)
+        self._set_title()
+
+    def _touch_id(self, conversation_id: int) -> None:
+        known = next((c for c in self.sidebar.conversations if c.id == conversation_id), None)
+        if known is not None:
+            from dataclasses import replace
+            from datetime import UTC, datetime
+
+            self._touch(replace(known, updated_at=datetime.now(UTC)))
+
+    # Stop and retry
+
+    def action_stop(self) -> None:
+        reply = self._live_for(self.conversation_id)
+        if reply is not None and reply.worker is not None:
+            reply.worker.cancel()
+
+    async def stop_all(self) -> None:
+        """Cancel every reply and wait until each has stored what arrived."""
+        workers = [r.worker for r in self.live if r.worker is not None]
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            try:
+                await worker.wait()
+            except Exception:
+                pass
+
+    async def action_retry(self) -> None:
+        if self.conversation_id is None or self._live_for(self.conversation_id) is not None:
+            return
+        views = self.pane.views()
+        last = views[-1] if views else None
+        last_message: Message | None = last.message if isinstance(last, MessageView) else None
+        retryable = (isinstance(last, ReplyView) and last.status not in (None, MessageStatus.COMPLETE)) or (
+            last_message is not None
+            and (last_message.role == "user" or last_message.status != MessageStatus.COMPLETE)
+        )
+        if not retryable:
+            self.notify("The last reply is complete: nothing to retry.")
+            return
+        if last is not None and not (last_message is not None and last_message.role == "user"):
+            await last.remove()
+        reply = LiveReply(self.conversation_id, self.backend.model)
+        reply.view = ReplyView(reply.model)
+        await self.pane.add(reply.view)
+        self.pane.anchor()
+        self._start(reply, self.backend.retry_reply(self.conversation_id), prompt=None)
+
+    # Layout and keys
+
+    def action_toggle_sidebar(self) -> None:
+        self.sidebar.display = not self.sidebar.display
+        if not self.sidebar.display:
+            self.prompt.focus()
+
+    def action_focus_prompt(self) -> None:
+        self.prompt.focus()
+
+    def action_set_api_key(self) -> None:
+        from codhechat.ui.screens.api_key import ApiKeyScreen
+
+        def stored(key: str | None) -> None:
+            if key:
+                self.backend.set_api_key(key)
+                self.needs_api_key = False
+                self._update_status()
+                if self.pane.query("#welcome"):
+                    self.run_worker(self.pane.show([self._welcome()], has_older=False))
+
+        self.app.push_screen(ApiKeyScreen(), stored)

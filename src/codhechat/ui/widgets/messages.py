@@ -1,0 +1,253 @@
+"""Message views and the pane that shows a window of a conversation.
+
+A finished message is one widget rendering rich Markdown, not a tree of
+widgets per block, so even hundreds mount quickly. The pane keeps at most
+MAX_MOUNTED of them and asks for more as the user scrolls to either end, so
+a conversation of any length opens as fast, and weighs as little, as a short one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message as TextualMessage
+from textual.widget import Widget
+from textual.widgets import Static
+
+from codhechat.models import Message, MessageStatus
+from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceMarkdown, find_cut
+
+FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
+PAGE = 40
+MAX_MOUNTED = 160
+
+
+def code_theme(widget: Widget) -> str:
+    return "monokai" if widget.app.current_theme.dark else "friendly"
+
+
+def _header(role: str, model: str | None) -> Text:
+    if role == "user":
+        return Text("You", style="bold")
+    return Text.assemble(("Assistant", "bold"), (f"  {model}" if model else "", "dim"))
+
+
+def _notice(status: MessageStatus, error: str | None) -> Text | None:
+    if status == MessageStatus.ERROR:
+        return Text(f"✗ {error or 'The reply failed.'}  (Ctrl+R retries)", style="bold red")
+    if status == MessageStatus.PARTIAL:
+        return Text("■ Stopped: the reply is incomplete.  (Ctrl+R retries)", style="italic")
+    return None
+
+
+class MessageView(Widget):
+    """A stored message, rendered as one widget."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(classes=f"message {message.role}")
+        self.message = message
+
+    def render(self) -> RenderableType:
+        message = self.message
+        parts: list[RenderableType] = [_header(message.role, message.model)]
+        if message.role == "user":
+            parts.append(Text(message.content))
+        elif message.content:
+            parts.append(PieceMarkdown(Piece(message.content), code_theme=code_theme(self)))
+        if notice := _notice(message.status, message.error):
+            parts.append(notice)
+        return Group(*parts)
+
+
+class PendingUserView(Static):
+    """The user's prompt, shown at once, before the store has given it an id."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Group(_header("user", None), Text(text)), classes="message user")
+
+
+class MarkdownPiece(Widget):
+    """One piece of a streaming reply; only the last piece is ever re-rendered."""
+
+    def __init__(self, piece: Piece) -> None:
+        super().__init__(classes="piece joined" if piece.joined else "piece")
+        self.piece = piece
+
+    def set_piece(self, piece: Piece) -> None:
+        self.piece = piece
+        self.refresh(layout=True)
+
+    def render(self) -> RenderableType:
+        return PieceMarkdown(self.piece, code_theme=code_theme(self))
+
+
+class ReplyView(Vertical):
+    """An assistant reply as it streams in.
+
+    Text is buffered and rendered at most once a frame; the tail piece is cut
+    whenever it grows past PIECE_CHARS, so each frame costs O(PIECE_CHARS)
+    however long the reply gets.
+    """
+
+    def __init__(self, model: str | None, text: str = "") -> None:
+        super().__init__(classes="message assistant reply")
+        self.model = model
+        self._pending: list[str] = [text] if text else []
+        self._frozen: list[Piece] = []
+        self._tail = Piece("")
+        self._next_cut_check = PIECE_CHARS
+        self._flush_scheduled = False
+        self._last_flush = 0.0
+        self.status: MessageStatus | None = None  # set when the reply ends
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(_header("assistant", self.model), classes="header")
+        yield Vertical(classes="pieces")
+        yield Static(Text("● generating…  (Esc stops)", style="italic"), classes="notice")
+
+    def on_mount(self) -> None:
+        if self._pending:
+            self._flush()
+
+    @property
+    def text(self) -> str:
+        return "".join(p.source for p in self._frozen) + self._tail.source + "".join(self._pending)
+
+    def append(self, text: str) -> None:
+        self._pending.append(text)
+        if not self._flush_scheduled and self.is_mounted:
+            self._flush_scheduled = True
+            delay = max(0.0, self._last_flush + FRAME_S - time.monotonic())
+            self.set_timer(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        tail = Piece(self._tail.source + text, self._tail.joined, self._tail.fence_above)
+        container = self.query_one(".pieces", Vertical)
+        new_pieces: list[MarkdownPiece] = []
+        if len(tail.source) >= self._next_cut_check:
+            while (cut := find_cut(tail)) is not None:
+                self._frozen.append(cut.head)
+                new_pieces.append(MarkdownPiece(cut.head))
+                tail = cut.tail
+                if len(tail.source) < PIECE_CHARS:
+                    break
+            # Nowhere to cut (one huge paragraph): look again after more text, not every frame.
+            self._next_cut_check = len(tail.source) + PIECE_CHARS
+        self._tail = tail
+        tail_widget = container.children[-1] if container.children else None
+        if new_pieces and isinstance(tail_widget, MarkdownPiece):
+            # The old tail widget becomes the first frozen piece.
+            tail_widget.set_piece(new_pieces.pop(0).piece)
+            tail_widget = None
+        if tail_widget is None:
+            container.mount_all([*new_pieces, MarkdownPiece(tail)])
+        else:
+            assert isinstance(tail_widget, MarkdownPiece)
+            tail_widget.set_piece(tail)
+
+    def finish(self, status: MessageStatus, error: str | None = None) -> None:
+        """Render what is pending now (no frame wait) and show the outcome."""
+        if self.is_mounted:
+            self._flush()
+        self.status = status
+        notice = _notice(status, error)
+        widget = self.query_one(".notice", Static)
+        widget.display = notice is not None
+        if notice is not None:
+            widget.update(notice)
+
+
+class MessagePane(VerticalScroll):
+    """A window of one conversation's messages, anchored to the newest."""
+
+    class NeedOlder(TextualMessage):
+        pass
+
+    class NeedNewer(TextualMessage):
+        pass
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.has_older = False
+        self.has_newer = False
+        self._asked = False
+
+    def views(self) -> list[Widget]:
+        return [w for w in self.children if w.has_class("message")]
+
+    def oldest_id(self) -> int | None:
+        return next((w.message.id for w in self.views() if isinstance(w, MessageView)), None)
+
+    def newest_id(self) -> int | None:
+        ids = [w.message.id for w in self.views() if isinstance(w, MessageView)]
+        return ids[-1] if ids else None
+
+    async def show(self, widgets: list[Widget], *, has_older: bool) -> None:
+        """Replace the pane's contents and follow the bottom."""
+        with self.app.batch_update():
+            await self.remove_children()
+            await self.mount_all(widgets)
+        self.has_older, self.has_newer, self._asked = has_older, False, False
+        self.anchor()
+
+    async def add(self, *widgets: Widget) -> None:
+        await self.mount_all(widgets)
+        if not self.is_anchored and self.scroll_y >= self.max_scroll_y - 1:
+            self.anchor()
+
+    async def prepend(self, messages: list[Message], *, has_older: bool) -> None:
+        """Add older messages above, keeping what the user is reading in place."""
+        first = self.views()[0] if self.views() else None
+        before = first.virtual_region.y - self.scroll_y if first else 0
+        await self.mount_all([MessageView(m) for m in messages], before=0)
+        self.has_older = has_older
+        excess = self.views()[MAX_MOUNTED:]
+        if excess:
+            await self.remove_children(excess)
+            self.has_newer = True
+            self.anchor(False)
+
+        def keep_place() -> None:
+            if first is not None:
+                self.scroll_to(y=first.virtual_region.y - before, animate=False, immediate=True)
+            self._asked = False
+
+        self.call_after_refresh(keep_place)
+
+    async def append_newer(self, messages: list[Message], *, has_newer: bool) -> None:
+        last = self.views()[-1] if self.views() else None
+        before = last.virtual_region.y - self.scroll_y if last else 0
+        await self.mount_all([MessageView(m) for m in messages])
+        self.has_newer = has_newer
+        views = self.views()
+        excess = views[: max(0, len(views) - MAX_MOUNTED)]
+        if excess:
+            await self.remove_children(excess)
+            self.has_older = True
+
+        def keep_place() -> None:
+            if last is not None:
+                self.scroll_to(y=last.virtual_region.y - before, animate=False, immediate=True)
+            self._asked = False
+
+        self.call_after_refresh(keep_place)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self._asked or not self.is_mounted:
+            return
+        if new <= 0 and old > 0 and self.has_older:
+            self._asked = True
+            self.post_message(self.NeedOlder())
+        elif new >= self.max_scroll_y and old < new and self.has_newer:
+            self._asked = True
+            self.post_message(self.NeedNewer())

@@ -1,0 +1,92 @@
+"""The sidebar: conversations as a tree grouped by recency, newest first.
+
+Only the most recent conversations are loaded (a "more" node fetches the next
+page), so start-up costs the same with ten conversations or ten thousand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from codhechat.models import Conversation
+
+GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
+NEW = "new"
+MORE = "more"
+
+
+def group_for(when: datetime, now: datetime) -> str:
+    """The recency group of a time, by the local calendar."""
+    days = (now.astimezone().date() - when.astimezone().date()).days
+    if days <= 0:
+        return GROUPS[0]
+    if days == 1:
+        return GROUPS[1]
+    if days <= 7:
+        return GROUPS[2]
+    return GROUPS[3]
+
+
+class ConversationTree(Tree[int | str]):
+    class Chosen(Message):
+        """The user picked a conversation (an id) or "new"."""
+
+        def __init__(self, choice: int | str) -> None:
+            super().__init__()
+            self.choice = choice
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("Conversations", **kwargs)  # type: ignore[arg-type]
+        self.show_root = False
+        self.guide_depth = 2
+        self.conversations: list[Conversation] = []
+        self.has_more = False
+        self.current: int | None = None
+
+    def set_conversations(self, conversations: list[Conversation], *, has_more: bool) -> None:
+        self.conversations = sorted(conversations, key=lambda c: c.updated_at, reverse=True)
+        self.has_more = has_more
+        self._rebuild()
+
+    def add_page(self, conversations: list[Conversation], *, has_more: bool) -> None:
+        known = {c.id for c in self.conversations}
+        self.set_conversations(
+            self.conversations + [c for c in conversations if c.id not in known], has_more=has_more
+        )
+
+    def upsert(self, conversation: Conversation) -> None:
+        """A conversation was created or got a reply: it moves to the top."""
+        rest = [c for c in self.conversations if c.id != conversation.id]
+        self.set_conversations([conversation, *rest], has_more=self.has_more)
+
+    def mark_current(self, conversation_id: int | None) -> None:
+        self.current = conversation_id
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        now = datetime.now().astimezone()
+        self.clear()
+        self.root.add_leaf("＋ New conversation", data=NEW)
+        groups: dict[str, TreeNode[int | str]] = {}
+        cursor_node: TreeNode[int | str] | None = None
+        for conversation in self.conversations:
+            name = group_for(conversation.updated_at, now)
+            if name not in groups:
+                groups[name] = self.root.add(name, expand=True, allow_expand=True)
+            marker = "● " if conversation.id == self.current else ""
+            node = groups[name].add_leaf(f"{marker}{conversation.title}", data=conversation.id)
+            if conversation.id == self.current:
+                cursor_node = node
+        if self.has_more:
+            self.root.add_leaf("… more", data=MORE)
+        if cursor_node is not None:
+            self.call_after_refresh(self.move_cursor, cursor_node)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[int | str]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(self.Chosen(event.node.data))

@@ -1,0 +1,378 @@
+"""A scriptable OpenAI-compatible server on loopback, for tests and benchmarks.
+
+It speaks real HTTP (Starlette + uvicorn in a background thread) so the client
+under test exercises its actual transport: SSE parsing, status-code mapping,
+timeouts and broken connections. Behaviours are queued per chat request::
+
+    with FakeOpenAI() as srv:
+        srv.enqueue(Reply("Hi there", delay=0.01), Fail(429), Disconnect("a b c", after_chunks=1))
+        client = openai.AsyncOpenAI(api_key="x", base_url=srv.base_url, max_retries=0)
+
+Run ``python -m tests.fake_openai --port 8765`` for a manual server (echo replies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+__all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Hang", "Reply"]
+
+_TOKEN_RE = re.compile(r"\S+\s*|\s+")
+# status -> (message, type, code), modelled on real OpenAI error bodies.
+_FAIL_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
+    400: ("Invalid request.", "invalid_request_error", None),
+    401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
+    403: ("Country, region, or territory not supported.", "request_forbidden", "unsupported_country_region_territory"),
+    404: ("The model does not exist or you do not have access to it.", "invalid_request_error", "model_not_found"),
+    429: ("Rate limit reached for requests. Please try again in 1s.", "requests", "rate_limit_exceeded"),
+    500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Stream ``text`` back, ``tokens_per_chunk`` tokens per chunk, sleeping ``delay`` s between chunks."""
+
+    text: str
+    tokens_per_chunk: int = 1
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Answer with an HTTP error and an OpenAI error body. Empty fields take the per-status default."""
+
+    status: int
+    message: str = ""
+    type: str = ""
+    code: str | None = ""
+    retry_after: float = 1.0  # only sent on 429, as `retry-after` / `retry-after-ms`
+
+    def __post_init__(self) -> None:
+        message, type_, code = _FAIL_DEFAULTS.get(self.status, (f"Fake error {self.status}.", "api_error", None))
+        object.__setattr__(self, "message", self.message or message)
+        object.__setattr__(self, "type", self.type or type_)
+        object.__setattr__(self, "code", code if self.code == "" else self.code)
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    """Send the first ``after_chunks`` content chunks of ``text``, then drop the socket mid-body."""
+
+    text: str
+    after_chunks: int
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Sleep ``seconds`` before answering (then echo), to trigger client timeouts. ``stop()`` cuts it short."""
+
+    seconds: float
+
+
+Behaviour = Reply | Fail | Disconnect | Hang
+
+
+class _Abort(Exception):
+    """Raised inside a response so uvicorn closes the connection without finishing the body."""
+
+
+class _QuietAbort(logging.Filter):
+    """Drop uvicorn's 'Exception in ASGI application' tracebacks caused by a deliberate _Abort."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, _Abort) or (
+                isinstance(exc, BaseExceptionGroup) and exc.subgroup(_Abort) is not None
+            ):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+_QUIET_ABORT = _QuietAbort()
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):  # multimodal parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+_HEADERS = {"x-request-id": "req_fake", "openai-processing-ms": "1"}
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _sse(obj: Any) -> bytes:
+    return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n".encode()
+
+
+class FakeOpenAI:
+    """OpenAI Chat Completions look-alike served by uvicorn on its own thread and event loop."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        models: Sequence[str] = ("gpt-4o-mini", "gpt-4o"),
+    ) -> None:
+        self.api_key = api_key
+        self.host = host
+        self.models = list(dict.fromkeys(["gpt-4o-mini", *models]))
+        self._want_port = port
+        self._lock = threading.Condition()
+        self._queue: deque[Behaviour] = deque()
+        self._requests: list[dict[str, Any]] = []
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> FakeOpenAI:
+        """Bind, start serving, and return once the listener is accepting connections."""
+        if self._thread is not None:
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._want_port))
+        self._sock = sock
+        config = uvicorn.Config(
+            self.app, log_level="warning", log_config=None, access_log=False,
+            lifespan="off", http="h11", loop="asyncio", timeout_graceful_shutdown=1,
+        )  # fmt: skip
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_ABORT)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"fake-openai-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("FakeOpenAI failed to start")
+            time.sleep(0.005)
+        return self
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+            assert self._server is not None and self._sock is not None
+            await self._server.serve(sockets=[self._sock])
+
+        asyncio.run(main())
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Shut down promptly: no graceful drain, and in-flight sleeps (Hang, delays) are woken."""
+        if self._server is not None:
+            self._server.should_exit = self._server.force_exit = True
+        if self._loop is not None and self._stopping is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stopping.set)
+            except RuntimeError:  # loop already closed
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = self._loop = self._stopping = self._sock = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._sock is None:
+            raise RuntimeError("server not started")
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- scripting & recording -------------------------------------------
+    def enqueue(self, *behaviours: Behaviour) -> None:
+        """Queue behaviours; each chat request consumes one (FIFO), then falls back to echo."""
+        with self._lock:
+            self._queue.extend(behaviours)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Snapshot of recorded chat requests: ``{"body": ..., "headers": {...}}``."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def last_messages(self) -> list[dict[str, Any]]:
+        reqs = self.requests
+        if not reqs:
+            raise LookupError("no chat request recorded yet")
+        return list(reqs[-1]["body"].get("messages", []))
+
+    def wait_for_requests(self, n: int, timeout: float = 5) -> list[dict[str, Any]]:
+        """Block until ``n`` chat requests arrived (use ``asyncio.to_thread`` from async code)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._requests) >= n, timeout):
+                raise TimeoutError(f"expected {n} requests, got {len(self._requests)}")
+            return list(self._requests)
+
+    # -- handlers -----------------------------------------------------------
+    async def _models(self, request: Request) -> Response:
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "openai"} for m in self.models]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _chat(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._error(Fail(400, "We could not parse the JSON body of your request."))
+        with self._lock:
+            self._requests.append({"body": body, "headers": {k.lower(): v for k, v in request.headers.items()}})
+            self._lock.notify_all()
+        if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._error(Fail(401))  # rejected requests don't consume a scripted behaviour
+        with self._lock:
+            behaviour = self._queue.popleft() if self._queue else None
+        if isinstance(behaviour, Hang):
+            await self._sleep(behaviour.seconds)
+            behaviour = None
+        if isinstance(behaviour, Fail):
+            return self._error(behaviour)
+        if behaviour is None:
+            last_user = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
+            behaviour = Reply(f"Echo: {_text_of(last_user.get('content'))}")
+        prompt_tokens = sum(len(_tokens(_text_of(m.get("content")))) for m in body.get("messages", []))
+        meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "", "created": int(time.time()),
+                "model": body.get("model"), "system_fingerprint": "fp_fake"}  # fmt: skip
+        if body.get("stream"):
+            return StreamingResponse(
+                self._stream(behaviour, meta, prompt_tokens, body), media_type="text/event-stream", headers=_HEADERS
+            )
+        return self._complete(behaviour, meta, prompt_tokens)
+
+    def _error(self, fail: Fail) -> Response:
+        headers = dict(_HEADERS)
+        if fail.status == 429:
+            headers |= {"retry-after": str(max(1, round(fail.retry_after))),
+                        "retry-after-ms": str(int(fail.retry_after * 1000))}  # fmt: skip
+        error = {"message": fail.message, "type": fail.type, "param": None, "code": fail.code}
+        return JSONResponse({"error": error}, status_code=fail.status, headers=headers)
+
+    def _complete(self, b: Reply | Disconnect, meta: dict[str, Any], prompt_tokens: int) -> Response:
+        """Non-streaming reply; a Disconnect sends half of a Content-Length body, then drops."""
+        message = {"role": "assistant", "content": b.text, "refusal": None, "annotations": []}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        usage = _usage(prompt_tokens, len(_tokens(b.text)))
+        payload = json.dumps({**meta, "object": "chat.completion", "choices": [choice], "usage": usage}).encode()
+        if isinstance(b, Reply):
+            return Response(payload, media_type="application/json", headers=_HEADERS)
+
+        async def truncated() -> AsyncIterator[bytes]:
+            yield payload[: len(payload) // 2]
+            raise _Abort
+
+        headers = {**_HEADERS, "content-length": str(len(payload))}
+        return StreamingResponse(truncated(), media_type="application/json", headers=headers)
+
+    async def _stream(
+        self, b: Reply | Disconnect, meta: dict[str, Any], prompt_tokens: int, body: dict[str, Any]
+    ) -> AsyncIterator[bytes]:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        extra = {"usage": None} if include_usage else {}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return _sse({**meta, "object": "chat.completion.chunk", "choices": [choice], **extra})
+
+        tokens = _tokens(b.text)
+        per = b.tokens_per_chunk if isinstance(b, Reply) else 1
+        pieces = ["".join(tokens[i : i + per]) for i in range(0, len(tokens), max(1, per))]
+        yield chunk({"role": "assistant", "content": "", "refusal": None})
+        for i, piece in enumerate(pieces):  # `delay` also separates the role chunk from the first token
+            if isinstance(b, Disconnect) and i >= b.after_chunks:
+                raise _Abort
+            await self._sleep(b.delay)
+            yield chunk({"content": piece})
+        if isinstance(b, Disconnect):
+            raise _Abort
+        yield chunk({}, "stop")
+        if include_usage:
+            usage = _usage(prompt_tokens, len(tokens))
+            yield _sse({**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage})
+        yield b"data: [DONE]\n\n"
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep that always yields to the loop and aborts the response if the server is stopping."""
+        stopping = self._stopping
+        if stopping is None or stopping.is_set():
+            raise _Abort
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        try:
+            await asyncio.wait_for(stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise _Abort
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve echo replies until Ctrl+C: ``python -m tests.fake_openai --port 8765``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    with FakeOpenAI(args.api_key, host=args.host, port=args.port) as srv:
+        print(srv.base_url, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
