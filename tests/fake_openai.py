@@ -8,6 +8,9 @@ timeouts and broken connections. Behaviours are queued per chat request::
         srv.enqueue(Reply("Hi there", delay=0.01), Fail(429), Disconnect("a b c", after_chunks=1))
         client = openai.AsyncOpenAI(api_key="x", base_url=srv.base_url, max_retries=0)
 
+A ``Disconnect`` makes openai 3.x (httpx2 transport) raise ``openai.APIConnectionError``
+caused by ``httpx2.RemoteProtocolError`` while the stream is being iterated.
+
 Run ``python -m tests.fake_openai --port 8765`` for a manual server (echo replies).
 """
 
@@ -234,6 +237,12 @@ class FakeOpenAI:
         """Queue behaviours; each chat request consumes one (FIFO), then falls back to echo."""
         with self._lock:
             self._queue.extend(behaviours)
+
+    def reset(self) -> None:
+        """Forget the script and the record, so one server can serve many tests."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
 
     @property
     def requests(self) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -59,14 +60,9 @@ class CodheChatApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for sig in (signal.SIGTERM, signal.SIGHUP):
             try:
-                self._loop().add_signal_handler(sig, self._on_hangup)
+                asyncio.get_running_loop().add_signal_handler(sig, self._on_hangup)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not on the main thread (tests) or not on this platform
-
-    def _loop(self):  # type: ignore[no-untyped-def]
-        import asyncio
-
-        return asyncio.get_running_loop()
 
     def _remember_theme(self, theme: object) -> None:
         name = getattr(theme, "name", None)

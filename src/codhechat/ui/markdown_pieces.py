@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Markdown
+from rich.segment import Segment
 from rich.syntax import Syntax
 
 PIECE_CHARS = 1500
@@ -86,6 +88,33 @@ def _starts_block(text: str) -> bool:
     return not tokens or tokens[0].type not in ("bullet_list_open", "ordered_list_open")
 
 
+class PieceStream:
+    """A streaming reply as frozen pieces plus a growing tail."""
+
+    def __init__(self) -> None:
+        self.frozen: list[Piece] = []
+        self.tail = Piece("")
+        self._next_check = PIECE_CHARS
+
+    @property
+    def text(self) -> str:
+        return "".join(p.source for p in self.frozen) + self.tail.source
+
+    def feed(self, text: str) -> list[Piece]:
+        """Append text; return the pieces this froze, oldest first."""
+        tail = Piece(self.tail.source + text, self.tail.joined, self.tail.fence_above)
+        frozen: list[Piece] = []
+        if len(tail.source) >= self._next_check:
+            while len(tail.source) >= PIECE_CHARS and (cut := find_cut(tail)) is not None:
+                frozen.append(cut.head)
+                tail = cut.tail
+            # Nowhere to cut (one huge paragraph): look again after more text, not every frame.
+            self._next_check = len(tail.source) + PIECE_CHARS
+        self.tail = tail
+        self.frozen.extend(frozen)
+        return frozen
+
+
 class _PieceCodeBlock(CodeBlock):
     """A code block that drops its padding where a fence was cut."""
 
@@ -113,3 +142,15 @@ class PieceMarkdown(Markdown):
         self.piece = piece
         self.line_count = piece.source.count("\n") + (0 if piece.source.endswith("\n") else 1)
         super().__init__(piece.source, code_theme=code_theme, hyperlinks=True)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        segments = super().__rich_console__(console, options)
+        if not self.piece.joined or self.piece.fence_above:
+            yield from segments
+            return
+        # rich opens a list with a blank line; a list continued from the previous piece must not.
+        for index, line in enumerate(Segment.split_lines(segments)):
+            if index == 0 and not "".join(segment.text for segment in line).strip():
+                continue
+            yield from line
+            yield Segment.line()

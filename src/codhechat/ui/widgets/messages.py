@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from codhechat.models import Message, MessageStatus
-from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceMarkdown, find_cut
+from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 
 FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
 PAGE = 40
@@ -96,9 +96,7 @@ class ReplyView(Vertical):
         super().__init__(classes="message assistant reply")
         self.model = model
         self._pending: list[str] = [text] if text else []
-        self._frozen: list[Piece] = []
-        self._tail = Piece("")
-        self._next_cut_check = PIECE_CHARS
+        self._pieces = PieceStream()
         self._flush_scheduled = False
         self._last_flush = 0.0
         self.status: MessageStatus | None = None  # set when the reply ends
@@ -109,12 +107,11 @@ class ReplyView(Vertical):
         yield Static(Text("● generating…  (Esc stops)", style="italic"), classes="notice")
 
     def on_mount(self) -> None:
-        if self._pending:
-            self._flush()
+        self._flush()
 
     @property
     def text(self) -> str:
-        return "".join(p.source for p in self._frozen) + self._tail.source + "".join(self._pending)
+        return self._pieces.text + "".join(self._pending)
 
     def append(self, text: str) -> None:
         self._pending.append(text)
@@ -128,31 +125,18 @@ class ReplyView(Vertical):
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        text = "".join(self._pending)
+        frozen = self._pieces.feed("".join(self._pending))
         self._pending.clear()
-        tail = Piece(self._tail.source + text, self._tail.joined, self._tail.fence_above)
         container = self.query_one(".pieces", Vertical)
-        new_pieces: list[MarkdownPiece] = []
-        if len(tail.source) >= self._next_cut_check:
-            while (cut := find_cut(tail)) is not None:
-                self._frozen.append(cut.head)
-                new_pieces.append(MarkdownPiece(cut.head))
-                tail = cut.tail
-                if len(tail.source) < PIECE_CHARS:
-                    break
-            # Nowhere to cut (one huge paragraph): look again after more text, not every frame.
-            self._next_cut_check = len(tail.source) + PIECE_CHARS
-        self._tail = tail
-        tail_widget = container.children[-1] if container.children else None
-        if new_pieces and isinstance(tail_widget, MarkdownPiece):
-            # The old tail widget becomes the first frozen piece.
-            tail_widget.set_piece(new_pieces.pop(0).piece)
-            tail_widget = None
-        if tail_widget is None:
-            container.mount_all([*new_pieces, MarkdownPiece(tail)])
+        tail = container.children[-1] if container.children else None
+        new = [MarkdownPiece(piece) for piece in frozen]
+        if isinstance(tail, MarkdownPiece) and new:
+            tail.set_piece(new.pop(0).piece)  # the old tail widget is the first frozen piece
+            tail = None
+        if isinstance(tail, MarkdownPiece):
+            tail.set_piece(self._pieces.tail)
         else:
-            assert isinstance(tail_widget, MarkdownPiece)
-            tail_widget.set_piece(tail)
+            container.mount_all([*new, MarkdownPiece(self._pieces.tail)])
 
     def finish(self, status: MessageStatus, error: str | None = None) -> None:
         """Render what is pending now (no frame wait) and show the outcome."""

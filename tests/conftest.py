@@ -1,0 +1,48 @@
+"""Shared fixtures: every test gets its own platform folders and a loopback model server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+
+ENV_TO_CLEAR = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODHECHAT_MODEL",
+    "CODHECHAT_BASE_URL",
+    "CODHECHAT_API_KEY",
+    "CODHECHAT_SYSTEM_PROMPT",
+    "CODHECHAT_HISTORY_WINDOW",
+    "CODHECHAT_DATABASE",
+    "CODHECHAT_THEME",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point XDG folders and the working directory at tmp_path; no ambient settings."""
+    home = tmp_path / "home"
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    for name in ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The session's loopback server, with an empty script and record per test."""
+    fake_openai_server.reset()
+    yield fake_openai_server
+    fake_openai_server.reset()

@@ -1,0 +1,81 @@
+"""The command line: help, version, config, errors, and what start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codhechat import __version__
+from codhechat.cli import main
+
+HEAVY = ["textual", "openai", "fastapi", "sqlalchemy", "sqlite_utils", "httpx"]
+
+
+def run_python(code: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_help_imports_nothing_heavy() -> None:
+    loaded = json.loads(
+        run_python(
+            "import sys, json, contextlib, io\n"
+            "from codhechat.cli import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--help'])\n"
+            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+        )
+    )
+    assert loaded == []
+
+
+def test_the_ui_does_not_import_storage_or_network_code() -> None:
+    loaded = json.loads(
+        run_python(
+            "import sys, json\n"
+            "import codhechat.ui.app\n"
+            "print(json.dumps([m for m in ['sqlite_utils', 'sqlite3', 'openai', 'httpx', 'websockets',"
+            " 'fastapi'] if m in sys.modules]))"
+        )
+    )
+    assert loaded == []
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"codhechat {__version__}"
+
+
+def test_config_shows_settings_masked_and_file_locations(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123456")
+    assert main(["--model", "llama3", "config"]) == 0
+    out = capsys.readouterr().out
+    assert "llama3" in out
+    assert "sk-secret-value-123456" not in out
+    assert "config file" in out and "database" in out
+
+
+def test_a_bad_config_exits_2_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    from codhechat import paths
+
+    paths.config_file().parent.mkdir(parents=True)
+    paths.config_file().write_text("history_window = -3\n")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert "history_window" in err
+    assert "Traceback" not in err
+
+
+def test_module_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "codhechat", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and __version__ in result.stdout

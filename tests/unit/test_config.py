@@ -1,0 +1,88 @@
+"""Settings precedence, validation messages, masking, and the config file's mode."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from codhechat import paths
+from codhechat.config import effective_settings, load_settings, save_to_config_file
+from codhechat.errors import ConfigError
+
+
+def write_config(text: str) -> Path:
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.model == "gpt-4o-mini"
+    assert settings.system_prompt == "You are a helpful assistant."
+    assert settings.history_window == 20
+    assert settings.database_path == paths.data_dir() / "codhechat.db"
+    assert settings.needs_api_key
+
+
+def test_precedence_flags_env_dotenv_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config('model = "from-file"\nhistory_window = 5\nsystem_prompt = "file"\ntheme = "light"\n')
+    Path(".env").write_text("CODHECHAT_MODEL=from-dotenv\nCODHECHAT_HISTORY_WINDOW=7\n")
+    monkeypatch.setenv("CODHECHAT_MODEL", "from-env")
+
+    settings = load_settings()
+    assert settings.model == "from-env"  # env beats .env and the file
+    assert settings.history_window == 7  # .env beats the file
+    assert settings.system_prompt == "file"  # the file beats the defaults
+    assert settings.theme == "light"
+    assert load_settings({"model": "from-flag", "history_window": None}).model == "from-flag"
+
+
+def test_openai_variables_are_read_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-1234567890")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    settings = load_settings()
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "sk-test-1234567890"
+    assert settings.base_url == "http://127.0.0.1:11434/v1"
+    assert not settings.needs_api_key
+
+
+def test_a_local_endpoint_needs_no_key() -> None:
+    assert not load_settings({"base_url": "http://127.0.0.1:8080/v1"}).needs_api_key
+
+
+def test_corrupt_config_file_names_the_file() -> None:
+    path = write_config("model = [unclosed\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(path) in error.value.message
+    assert "not valid TOML" in error.value.message
+
+
+def test_invalid_value_names_the_key() -> None:
+    write_config('history_window = "lots"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "history_window" in error.value.message
+    assert str(paths.config_file()) in error.value.hint
+
+
+def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-abcdefghijklmnop")
+    rows = {name: value for name, value, _ in effective_settings(load_settings())}
+    assert "abcdefghijklmnop" not in rows["api_key"]
+    assert rows["api_key"].startswith("sk-") and rows["api_key"].endswith("mnop")
+
+
+def test_saved_key_is_private_and_read_back() -> None:
+    write_config('model = "kept"\n')
+    path = save_to_config_file("api_key", "sk-saved-123456789")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    settings = load_settings()
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "sk-saved-123456789"
+    assert settings.model == "kept"  # the rest of the file survives

@@ -1,0 +1,99 @@
+"""The model client against a real loopback server: streaming and every failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from codhechat.errors import MissingApiKey, ModelError
+from codhechat.llm import ModelClient
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+
+
+def client_for(server: FakeOpenAI, **kwargs: object) -> ModelClient:
+    options: dict[str, object] = {"api_key": "sk-test", "base_url": server.base_url, "max_retries": 0}
+    options.update(kwargs)
+    return ModelClient(**options)  # type: ignore[arg-type]
+
+
+async def collect(client: ModelClient, parts: list[str] | None = None) -> str:
+    parts = [] if parts is None else parts
+    async for text in client.stream_chat(MESSAGES, model="gpt-4o-mini"):
+        parts.append(text)
+    return "".join(parts)
+
+
+async def test_streams_the_reply_and_sends_the_conversation(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("Hello **there**, friend.", tokens_per_chunk=1))
+    client = client_for(fake_openai)
+    parts: list[str] = []
+    assert await collect(client, parts) == "Hello **there**, friend."
+    assert len(parts) == 3
+    request = fake_openai.requests[-1]
+    assert request["body"]["messages"] == MESSAGES
+    assert request["body"]["stream"] is True
+    assert request["headers"]["authorization"] == "Bearer sk-test"
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "rejected the API key (401)"),
+        (403, "(403)"),
+        (404, "was not found"),
+        (429, "Rate limited by the endpoint (429)"),
+        (500, "server error (500)"),
+        (503, "server error (503)"),
+    ],
+)
+async def test_http_errors_name_the_cause(fake_openai: FakeOpenAI, status: int, expected: str) -> None:
+    fake_openai.enqueue(Fail(status))
+    with pytest.raises(ModelError) as error:
+        await collect(client_for(fake_openai))
+    assert expected in error.value.message
+    assert error.value.hint
+
+
+async def test_a_stream_cut_half_way_keeps_what_arrived(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Disconnect("one two three four five", after_chunks=2))
+    parts: list[str] = []
+    with pytest.raises(ModelError) as error:
+        await collect(client_for(fake_openai), parts)
+    assert "".join(parts) == "one two "
+    assert "cut off" in error.value.message
+
+
+async def test_connection_refused_names_the_endpoint() -> None:
+    client = ModelClient(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    with pytest.raises(ModelError) as error:
+        await collect(client)
+    assert "Cannot connect to http://127.0.0.1:9/v1" in error.value.message
+    assert "OPENAI_BASE_URL" in error.value.hint
+
+
+async def test_timeout(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Hang(5))
+    with pytest.raises(ModelError) as error:
+        await collect(client_for(fake_openai, timeout=0.3))
+    assert "did not answer within 0.3 s" in error.value.message
+
+
+async def test_openai_itself_needs_a_key() -> None:
+    with pytest.raises(MissingApiKey):
+        await collect(ModelClient(api_key=None, base_url=None))
+
+
+async def test_a_local_server_needs_no_key(fake_openai: FakeOpenAI) -> None:
+    assert await collect(client_for(fake_openai, api_key=None)) == "Echo: Hi"
+    assert fake_openai.requests[-1]["headers"]["authorization"] == "Bearer not-needed"
+
+
+def test_the_key_never_appears_in_error_text(fake_openai: FakeOpenAI) -> None:
+    import asyncio
+
+    fake_openai.enqueue(Fail(401))
+    with pytest.raises(ModelError) as error:
+        asyncio.run(collect(client_for(fake_openai, api_key="sk-very-secret-key")))
+    assert "sk-very-secret-key" not in str(error.value)

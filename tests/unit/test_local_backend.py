@@ -1,0 +1,124 @@
+"""Local mode's backend: what is stored when, and what the model is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from codhechat.backends.local import LocalBackend
+from codhechat.config import load_settings
+from codhechat.models import MessageStatus, ReplyDelta, ReplyDone, ReplyFailed, ReplyStarted
+from codhechat.store import Store
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Reply
+
+
+@pytest.fixture
+def backend(fake_openai: FakeOpenAI, tmp_path: Path) -> LocalBackend:
+    settings = load_settings(
+        {"base_url": fake_openai.base_url, "max_retries": 0, "history_window": 4,
+         "system_prompt": "You are terse."}
+    )
+    return LocalBackend(settings, Store.open(tmp_path / "chat.db"))
+
+
+async def run(events) -> list:  # type: ignore[no-untyped-def]
+    return [event async for event in events]
+
+
+async def test_a_turn_is_stored_and_titled(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("Fine, thanks."))
+    prompt = "How are you today? " * 5
+    events = await run(backend.stream_reply(None, prompt))
+    started, *deltas, done = events
+    assert isinstance(started, ReplyStarted) and isinstance(done, ReplyDone)
+    assert "".join(d.text for d in deltas if isinstance(d, ReplyDelta)) == "Fine, thanks."
+    assert started.conversation.title == ("How are you today? " * 5).strip()[:57] + "..."
+    user, reply = await backend.get_messages(started.conversation.id)
+    assert (user.role, user.content) == ("user", prompt.strip())
+    assert (reply.content, reply.status, reply.model) == ("Fine, thanks.", MessageStatus.COMPLETE, "gpt-4o-mini")
+
+
+async def test_model_sees_system_prompt_and_a_window_of_history(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    started = (await run(backend.stream_reply(None, "one")))[0]
+    conversation_id = started.conversation.id
+    for prompt in ("two", "three"):
+        await run(backend.stream_reply(conversation_id, prompt))
+    sent = fake_openai.last_messages
+    assert sent[0] == {"role": "system", "content": "You are terse."}
+    assert [(m["role"], m["content"]) for m in sent[1:]] == [
+        ("assistant", "Echo: one"),
+        ("user", "two"),
+        ("assistant", "Echo: two"),
+        ("user", "three"),
+    ]
+
+
+async def test_a_failure_keeps_the_prompt_and_what_arrived(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Disconnect("alpha beta gamma", after_chunks=2))
+    events = await run(backend.stream_reply(None, "go"))
+    failed = events[-1]
+    assert isinstance(failed, ReplyFailed) and failed.message is not None
+    assert failed.message.status == MessageStatus.ERROR
+    assert failed.message.content == "alpha beta "
+    user, reply = await backend.get_messages(events[0].conversation.id)
+    assert user.content == "go" and reply.error and "cut off" in reply.error
+
+
+async def test_retry_replaces_the_failed_reply(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Fail(500), Reply("Second time lucky."))
+    events = await run(backend.stream_reply(None, "try"))
+    conversation_id = events[0].conversation.id
+    assert isinstance(events[-1], ReplyFailed)
+    retried = await run(backend.retry_reply(conversation_id))
+    assert isinstance(retried[0], ReplyStarted) and retried[0].user_message is None
+    messages = await backend.get_messages(conversation_id)
+    assert [(m.role, m.content, m.status) for m in messages] == [
+        ("user", "try", MessageStatus.COMPLETE),
+        ("assistant", "Second time lucky.", MessageStatus.COMPLETE),
+    ]
+    assert fake_openai.last_messages[-1] == {"role": "user", "content": "try"}
+
+
+async def test_cancelling_keeps_the_partial_reply(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("word " * 200, delay=0.01))
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for event in backend.stream_reply(None, "long one"):
+            if isinstance(event, ReplyDelta):
+                seen.append(event.text)
+
+    task = asyncio.create_task(consume())
+    while len(seen) < 5:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [conversation] = await backend.list_conversations()
+    _, reply = await backend.get_messages(conversation.id)
+    assert reply.status == MessageStatus.PARTIAL
+    assert reply.content.startswith("".join(seen)) and reply.content
+
+
+async def test_a_long_reply_is_saved_while_it_streams(
+    backend: LocalBackend, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("codhechat.backends.local.SAVE_INTERVAL_S", 0.05)
+    fake_openai.enqueue(Reply("tick " * 40, delay=0.01))
+    writes: list[str] = []
+    original = backend.store.update_message
+
+    def spy(message_id: int, **kwargs):  # type: ignore[no-untyped-def]
+        writes.append(kwargs["status"])
+        return original(message_id, **kwargs)
+
+    monkeypatch.setattr(backend.store, "update_message", spy)
+    await run(backend.stream_reply(None, "count"))
+    assert writes[-1] == MessageStatus.COMPLETE
+    assert 2 <= writes.count(MessageStatus.PARTIAL) <= 12  # throttled: never once per token

@@ -1,0 +1,83 @@
+"""Piecewise Markdown: cuts are safe, bounded, and invisible once rendered."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from rich.console import Console
+from rich.markdown import Markdown
+
+from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceMarkdown, PieceStream, find_cut
+
+PROSE = "".join(
+    f"Paragraph {i} has **bold** and `code` and enough words to wrap around the line.\n\n"
+    for i in range(60)
+)
+BULLETS = "".join(f"- item {i} with *emphasis*\n" for i in range(300))
+NUMBERED = "".join(f"{i}. step {i}\n" for i in range(1, 301))
+FENCE = "```python\n" + "".join(f"value_{i} = compute({i})  # line {i}\n" for i in range(300)) + "```\n"
+MIXED = "# Title\n\nIntro text.\n\n" + BULLETS[:2000] + "\n" + FENCE[:3000] + "\n```\n\nThe end.\n"
+
+
+def stream(text: str, seed: int = 0) -> PieceStream:
+    rng = random.Random(seed)
+    pieces = PieceStream()
+    i = 0
+    while i < len(text):
+        step = rng.randint(1, 40)
+        pieces.feed(text[i : i + step])
+        i += step
+    return pieces
+
+
+def plain(renderables: list[Markdown], width: int = 80) -> list[str]:
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    for renderable in renderables:
+        console.print(renderable)
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def rendered_pieces(pieces: PieceStream) -> list[str]:
+    lines: list[str] = []
+    for piece in [*pieces.frozen, pieces.tail]:
+        if lines and not piece.joined:
+            lines.append("")  # the stylesheet puts one blank line between unjoined pieces
+        lines += plain([PieceMarkdown(piece, code_theme="monokai")])
+    return lines
+
+
+@pytest.mark.parametrize("text", [PROSE, BULLETS, NUMBERED, FENCE, MIXED], ids=["prose", "bullets", "numbered", "fence", "mixed"])
+def test_pieces_render_exactly_like_the_whole(text: str) -> None:
+    pieces = stream(text)
+    assert len(pieces.frozen) >= 2, "a long reply must be cut"
+    assert rendered_pieces(pieces) == plain([Markdown(text, code_theme="monokai")])
+
+
+@pytest.mark.parametrize("text", [BULLETS, FENCE, PROSE], ids=["bullets", "fence", "prose"])
+def test_the_tail_stays_bounded(text: str) -> None:
+    pieces = PieceStream()
+    longest = 0
+    for i in range(0, len(text), 7):
+        pieces.feed(text[i : i + 7])
+        longest = max(longest, len(pieces.tail.source))
+    assert longest < 2 * PIECE_CHARS
+
+
+def test_no_cut_inside_an_unfinished_line() -> None:
+    assert find_cut(Piece("- one\n- tw")) is None
+    cut = find_cut(Piece("- one\n- two\n- thr"))
+    assert cut is not None
+    assert cut.head.source == "- one\n" and cut.tail.source == "- two\n- thr"
+
+
+def test_a_cut_fence_is_closed_and_reopened() -> None:
+    cut = find_cut(Piece("~~~~ rust\nfn a() {}\nfn b() {}\nfn c() {}\n"))
+    assert cut is not None
+    assert cut.head.source.endswith("~~~~\n") and cut.head.fence_below
+    assert cut.tail.source.startswith("~~~~ rust\n") and cut.tail.fence_above and cut.tail.joined
+
+
+def test_a_setext_heading_is_never_split_from_its_underline() -> None:
+    cut = find_cut(Piece("Intro\n\nTitle\n=="))
+    assert cut is not None and cut.tail.source == "Title\n=="
