@@ -42,7 +42,7 @@ class MissingApiKey(ModelError):
     def __init__(self) -> None:
         super().__init__(
             "No API key is set for OpenAI.",
-            "Set OPENAI_API_KEY in your environment or .env, press Ctrl+K to store "
+            "Set OPENAI_API_KEY in your environment or .env, press F2 to store "
             "one in your config file, or point OPENAI_BASE_URL at a local server "
             "such as Ollama, which needs no key.",
         )

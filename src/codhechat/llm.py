@@ -93,7 +93,7 @@ class ModelClient:
             return ModelError(
                 f"The endpoint rejected the API key (401): {detail}",
                 "Check OPENAI_API_KEY (or api_key in the config file); "
-                "`codhechat config` shows which key is used, masked. Press Ctrl+K to set one.",
+                "`codhechat config` shows which key is used, masked. Press F2 to set one.",
             )
         if isinstance(exc, openai.PermissionDeniedError):
             return ModelError(

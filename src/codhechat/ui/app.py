@@ -93,5 +93,5 @@ class CodheChatApp(App[None]):
             yield SystemCommand("Stop generating", "Stop the reply, keep what arrived (Esc)", chat.action_stop)
             yield SystemCommand("Retry reply", "Generate the failed or stopped reply again (Ctrl+R)", chat.action_retry)
             yield SystemCommand("Toggle sidebar", "Show or hide the conversation list (Ctrl+B)", chat.action_toggle_sidebar)
-            yield SystemCommand("Set API key", "Store an API key in the config file (Ctrl+K)", chat.action_set_api_key)
+            yield SystemCommand("Set API key", "Store an API key in the config file (F2)", chat.action_set_api_key)
         yield SystemCommand("Toggle dark/light theme", "Switch between dark and light (Ctrl+T)", self.action_toggle_theme)

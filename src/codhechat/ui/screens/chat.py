@@ -67,7 +67,7 @@ class ChatScreen(Screen[None]):
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+r", "retry", "Retry"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
-        Binding("ctrl+k", "set_api_key", "API key", show=False),
+        Binding("f2", "set_api_key", "API key", show=False),
         Binding("ctrl+l", "focus_prompt", "Prompt", show=False),
     ]
 
@@ -116,7 +116,7 @@ class ChatScreen(Screen[None]):
         if others:
             state += f"  ({others} more generating)"
         self.status.state = state
-        self.status.warning = "no API key: Ctrl+K to set one" if self.needs_api_key else ""
+        self.status.warning = "no API key: F2 to set one" if self.needs_api_key else ""
 
     def _welcome(self) -> Widget:
         text = Text.assemble(
@@ -126,7 +126,7 @@ class ChatScreen(Screen[None]):
         )
         if self.needs_api_key:
             text.append(
-                "\n\nNo API key is set. Set OPENAI_API_KEY, press Ctrl+K to store one, "
+                "\n\nNo API key is set. Set OPENAI_API_KEY, press F2 to store one, "
                 "or set OPENAI_BASE_URL to a local server such as Ollama.",
                 style="bold",
             )
@@ -361,6 +361,12 @@ class ChatScreen(Screen[None]):
         self.sidebar.display = not self.sidebar.display
         if not self.sidebar.display:
             self.prompt.focus()
+
+    def action_page_messages(self, direction: int) -> None:
+        if direction < 0:
+            self.pane.scroll_page_up()
+        else:
+            self.pane.scroll_page_down()
 
     def action_focus_prompt(self) -> None:
         self.prompt.focus()

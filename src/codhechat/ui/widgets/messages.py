@@ -117,7 +117,7 @@ class ReplyView(Vertical):
         self._pending.append(text)
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
-            delay = max(0.0, self._last_flush + FRAME_S - time.monotonic())
+            delay = max(0.001, self._last_flush + FRAME_S - time.monotonic())
             self.set_timer(delay, self._flush)
 
     def _flush(self) -> None:

@@ -14,6 +14,9 @@ class PromptInput(TextArea):
     BINDINGS = [
         Binding("enter", "submit", "Send", key_display="⏎", show=True),
         Binding("ctrl+j", "newline", "Newline", key_display="^j", show=True),
+        # The prompt is a few lines high: page keys are more use scrolling the conversation.
+        Binding("pageup", "screen.page_messages(-1)", "Scroll up", show=False),
+        Binding("pagedown", "screen.page_messages(1)", "Scroll down", show=False),
     ]
 
     class Submitted(Message):

@@ -1,0 +1,51 @@
+"""Build the real app on a temporary database, talking to the loopback model server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from codhechat.backends.local import LocalBackend
+from codhechat.config import load_settings
+from codhechat.store import Store
+from codhechat.ui.app import CodheChatApp
+from tests.fake_openai import FakeOpenAI
+
+AppFactory = Callable[..., CodheChatApp]
+
+
+@pytest.fixture
+def make_app(fake_openai: FakeOpenAI) -> AppFactory:
+    def make(*, theme: str | None = None, **flags: Any) -> CodheChatApp:
+        options: dict[str, Any] = {"base_url": fake_openai.base_url, "max_retries": 0}
+        options.update(flags)
+        settings = load_settings(options)
+        backend = LocalBackend(settings, Store.open(settings.database_path))
+        return CodheChatApp(
+            backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key
+        )
+
+    return make
+
+
+async def wait_until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let the app run until `predicate()` holds; fail loudly if it never does."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space", "\n": "ctrl+j"}.get(c, c) for c in text])
+
+
+async def in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(func, *args)

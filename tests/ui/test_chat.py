@@ -1,0 +1,296 @@
+"""The chat screen, driven with Pilot as a user would, against the loopback model server."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from codhechat import paths
+from codhechat.models import MessageStatus
+from codhechat.ui.screens.chat import ChatScreen
+from codhechat.ui.widgets.messages import MessagePane, MessageView, PendingUserView, ReplyView
+from codhechat.ui.widgets.prompt import PromptInput
+from codhechat.ui.widgets.sidebar import ConversationTree
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply
+from tests.ui.conftest import AppFactory, wait_until, type_text
+
+SIZE = (110, 36)
+
+
+def screen_of(app) -> ChatScreen:  # type: ignore[no-untyped-def]
+    return app.screen_stack[0]
+
+
+def reply_views(app) -> list[ReplyView]:  # type: ignore[no-untyped-def]
+    return list(app.query(ReplyView))
+
+
+def last_reply(app) -> ReplyView:  # type: ignore[no-untyped-def]
+    return reply_views(app)[-1]
+
+
+def stored(app, conversation_id: int):  # type: ignore[no-untyped-def]
+    return app.backend.store.get_messages(conversation_id)
+
+
+async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
+async def test_a_reply_streams_in_as_markdown_and_is_stored(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Reply("# Heading\n\n- one\n- two\n\n```python\nprint('hi')\n```\n", delay=0.1))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Show me")
+        assert app.query(PendingUserView)  # shown at once, before the reply
+        await wait_until(pilot, lambda: reply_views(app) and "generating" in screen_of(app).status.state)
+        await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.COMPLETE)
+        assert last_reply(app).text.startswith("# Heading")
+        assert screen_of(app).status.state == "ready"
+        conversation_id = screen_of(app).conversation_id
+        assert conversation_id is not None
+        user, reply = stored(app, conversation_id)
+        assert (user.content, reply.content) == ("Show me", last_reply(app).text)
+        tree = app.query_one(ConversationTree)
+        assert [c.title for c in tree.conversations] == ["Show me"]
+
+
+async def test_enter_on_empty_input_sends_nothing(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "space", "enter")
+        await pilot.pause(0.1)
+        assert fake_openai.requests == []
+        assert not reply_views(app)
+
+
+async def test_ctrl_j_inserts_a_newline_and_enter_sends(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "line one\nline two")
+        assert app.query_one(PromptInput).text == "line one\nline two"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        assert fake_openai.last_messages[-1]["content"] == "line one\nline two"
+        assert app.query_one(PromptInput).text == ""
+
+
+async def test_escape_stops_and_keeps_what_arrived(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("slow " * 300, delay=0.01))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "go")
+        await wait_until(pilot, lambda: reply_views(app) and len(last_reply(app).text) > 20)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.PARTIAL)
+        shown = last_reply(app).text
+        _, reply = stored(app, screen_of(app).conversation_id)
+        assert reply.status == MessageStatus.PARTIAL
+        assert reply.content == shown and 20 < len(shown) < len("slow " * 300)
+        # Still usable: the next prompt goes through.
+        await send(pilot, "again")
+        await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.COMPLETE)
+        assert last_reply(app).text == "Echo: again"
+
+
+async def test_the_pane_follows_the_stream_until_the_user_scrolls_up(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Reply("".join(f"Paragraph {i}.\n\n" for i in range(150)), delay=0.01))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(MessagePane)
+        await send(pilot, "long")
+        await wait_until(pilot, lambda: pane.max_scroll_y > 20)
+        assert pane.scroll_y == pane.max_scroll_y  # following
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        reading_at = pane.scroll_y
+        assert reading_at < pane.max_scroll_y
+        await wait_until(pilot, lambda: pane.max_scroll_y > reading_at + 20)
+        assert pane.scroll_y == reading_at  # not yanked away while reading
+        pane.scroll_end(animate=False, immediate=True)  # back to the bottom: following again
+        await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.COMPLETE, timeout=10)
+        await pilot.pause(0.1)
+        assert pane.scroll_y == pane.max_scroll_y
+
+
+async def test_new_conversation_and_switching(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first topic")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        first_id = screen_of(app).conversation_id
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen_of(app).conversation_id is None
+        assert app.query("#welcome") and not app.query(ReplyView)
+        await send(pilot, "second topic")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        second_id = screen_of(app).conversation_id
+        assert second_id not in (None, first_id)
+        tree = app.query_one(ConversationTree)
+        assert [c.title for c in tree.conversations] == ["second topic", "first topic"]
+        assert fake_openai.last_messages[1:] == [{"role": "user", "content": "second topic"}]
+
+        tree.post_message(ConversationTree.Chosen(first_id))
+        await wait_until(pilot, lambda: screen_of(app).conversation_id == first_id)
+        texts = [v.message.content for v in app.query(MessageView)]
+        assert texts == ["first topic", "Echo: first topic"]
+        await send(pilot, "more on it")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        assert [m["content"] for m in fake_openai.last_messages[1:]] == [
+            "first topic", "Echo: first topic", "more on it"
+        ]
+
+
+async def test_choosing_a_conversation_in_the_tree_with_keys(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "remember me")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        await pilot.press("ctrl+n")
+        tree = app.query_one(ConversationTree)
+        tree.focus()
+        await pilot.press("home", "down", "down", "enter")  # New, Today, the conversation
+        await wait_until(pilot, lambda: len(app.query(MessageView)) == 2)
+        assert app.query(MessageView)[1].message.content == "Echo: remember me"
+
+
+async def test_theme_toggle_is_remembered(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.current_theme.dark
+        await pilot.press("ctrl+t")
+        assert not app.current_theme.dark
+    again = make_app()
+    async with again.run_test(size=SIZE):
+        assert not again.current_theme.dark
+    flagged = make_app(theme="dark")
+    async with flagged.run_test(size=SIZE):
+        assert flagged.current_theme.dark  # a --theme flag wins for that run
+
+
+async def test_sidebar_can_be_hidden(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tree = app.query_one(ConversationTree)
+        await pilot.press("ctrl+b")
+        assert not tree.display
+        await pilot.press("ctrl+b")
+        assert tree.display
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        (Fail(401), "rejected the API key (401)"),
+        (Fail(429), "Rate limited"),
+        (Fail(500), "server error (500)"),
+        (Disconnect("part one part two", after_chunks=2), "cut off"),
+        (Hang(3), "did not answer within 0.5 s"),
+    ],
+    ids=["401", "429", "500", "mid-stream", "timeout"],
+)
+async def test_errors_are_shown_and_retry_recovers(
+    make_app: AppFactory, fake_openai: FakeOpenAI, behaviour: object, expected: str
+) -> None:
+    fake_openai.enqueue(behaviour, Reply("Recovered."))  # type: ignore[arg-type]
+    app = make_app(request_timeout=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "please")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        view = last_reply(app)
+        assert view.status == MessageStatus.ERROR
+        notice = str(view.query_one(".notice").render())
+        assert expected in notice and "Ctrl+R" in notice
+        user, failed = stored(app, screen_of(app).conversation_id)
+        assert user.content == "please" and failed.status == MessageStatus.ERROR
+
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: last_reply(app) is not view and last_reply(app).status is not None)
+        assert last_reply(app).text == "Recovered."
+        assert [m.content for m in stored(app, screen_of(app).conversation_id)] == ["please", "Recovered."]
+
+
+async def test_connection_refused(make_app: AppFactory) -> None:
+    app = make_app(base_url="http://127.0.0.1:9/v1")
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "anyone?")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        assert "Cannot connect to http://127.0.0.1:9/v1" in str(last_reply(app).query_one(".notice").render())
+
+
+async def test_without_an_api_key_the_app_opens_and_explains(make_app: AppFactory) -> None:
+    app = make_app(base_url=None)
+    async with app.run_test(size=SIZE) as pilot:
+        welcome = str(app.query_one("#welcome").render())
+        assert "No API key is set" in welcome and "OPENAI_API_KEY" in welcome
+        assert "no API key" in screen_of(app).status.warning
+        await send(pilot, "hello?")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        assert "No API key" in str(last_reply(app).query_one(".notice").render())
+        [user, _] = stored(app, screen_of(app).conversation_id)
+        assert user.content == "hello?"  # kept for a retry once a key is set
+
+        await pilot.press("f2")
+        await type_text(pilot, "sk-typed-in-the-app")
+        await pilot.press("enter")
+        await pilot.pause()
+        config = paths.config_file()
+        assert 'api_key = "sk-typed-in-the-app"' in config.read_text()
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600
+        assert screen_of(app).status.warning == ""
+
+
+async def test_a_stopped_reply_is_there_after_a_restart(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("partial " * 200, delay=0.01))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "tell me")
+        await wait_until(pilot, lambda: reply_views(app) and len(last_reply(app).text) > 30)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: last_reply(app).status is not None)
+        kept = last_reply(app).text
+    again = make_app()
+    async with again.run_test(size=SIZE) as pilot:
+        tree = again.query_one(ConversationTree)
+        await wait_until(pilot, lambda: tree.conversations)
+        tree.post_message(ConversationTree.Chosen(tree.conversations[0].id))
+        await wait_until(pilot, lambda: len(again.query(MessageView)) == 2)
+        reply = again.query(MessageView)[1]
+        assert reply.message.content == kept and reply.message.status == MessageStatus.PARTIAL
+        assert "Stopped" in str(reply.render().renderables[-1])
+
+
+async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app: AppFactory) -> None:
+    app = make_app()
+    store = app.backend.store
+    conversation = store.create_conversation("long")
+    for i in range(400):
+        store.add_message(conversation.id, "user" if i % 2 == 0 else "assistant", f"message {i}")
+    async with app.run_test(size=SIZE) as pilot:
+        await screen_of(app).open_conversation(conversation.id)
+        await pilot.pause()
+        pane = app.query_one(MessagePane)
+        views = lambda: list(app.query(MessageView))  # noqa: E731
+        from codhechat.ui.widgets.messages import MAX_MOUNTED, PAGE
+
+        assert len(views()) == PAGE and views()[-1].message.content == "message 399"
+        assert pane.scroll_y == pane.max_scroll_y
+        for _ in range(12):
+            pane.scroll_home(animate=False, immediate=True)
+            await pilot.pause(0.05)
+            await pilot.pause()
+        assert views()[0].message.content == "message 0"
+        assert len(views()) <= MAX_MOUNTED  # memory stays bounded
+        for _ in range(12):
+            pane.scroll_end(animate=False, immediate=True)
+            await pilot.pause(0.05)
+            await pilot.pause()
+        assert views()[-1].message.content == "message 399"
+        assert len(views()) <= MAX_MOUNTED
