@@ -141,7 +141,13 @@ class PieceMarkdown(Markdown):
     def __init__(self, piece: Piece, *, code_theme: str) -> None:
         self.piece = piece
         self.line_count = piece.source.count("\n") + (0 if piece.source.endswith("\n") else 1)
-        super().__init__(piece.source, code_theme=code_theme, hyperlinks=True)
+        super().__init__(
+            piece.source,
+            code_theme=code_theme,
+            hyperlinks=True,
+            inline_code_lexer="text",  # inline code on the code theme's background, not black
+            inline_code_theme=code_theme,
+        )
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         segments = super().__rich_console__(console, options)

@@ -70,7 +70,7 @@ class ConversationTree(Tree[int | str]):
     def _rebuild(self) -> None:
         now = datetime.now().astimezone()
         self.clear()
-        self.root.add_leaf("＋ New conversation", data=NEW)
+        self.root.add_leaf("+ New conversation", data=NEW)
         groups: dict[str, TreeNode[int | str]] = {}
         cursor_node: TreeNode[int | str] | None = None
         for conversation in self.conversations:
