@@ -165,6 +165,7 @@ class ChatScreen(Screen[None]):
             self.load_conversations(len(self.sidebar.conversations))
         elif isinstance(event.choice, int):
             await self.open_conversation(event.choice)
+            self.prompt.focus()  # picked a conversation: the next thing is to type
 
     def _detach_views(self) -> None:
         for reply in self.live:

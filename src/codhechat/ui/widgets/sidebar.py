@@ -86,6 +86,15 @@ class ConversationTree(Tree[int | str]):
         if cursor_node is not None:
             self.call_after_refresh(self.move_cursor, cursor_node)
 
+    def on_focus(self) -> None:
+        """Arriving by Tab, land on a conversation rather than on nothing."""
+        if self.cursor_node is None or self.cursor_line < 0:
+            for line in range(self.last_line + 1):
+                node = self.get_node_at_line(line)
+                if node is not None and isinstance(node.data, int):
+                    self.cursor_line = line
+                    break
+
     def on_tree_node_selected(self, event: Tree.NodeSelected[int | str]) -> None:
         event.stop()
         if event.node.data is not None:
