@@ -79,3 +79,25 @@ def test_module_entry_point() -> None:
         [sys.executable, "-m", "codhechat", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_an_unexpected_error_shows_one_line_and_no_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = (
+        "from codhechat.ui.app import CodheChatApp\n"
+        "from codhechat.ui.screens.chat import ChatScreen\n"
+        "class Broken:\n"
+        "    mode = 'local'; model = 'm'; secret = 'sk-hidden-local-value'\n"
+        "    async def list_conversations(self, **kw): raise KeyError('boom')\n"
+        "    async def aclose(self): pass\n"
+        "app = CodheChatApp(Broken())\n"
+        "app.run(headless=True)\n"
+        "raise SystemExit(app.return_code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in output and "sk-hidden-local-value" not in output
+    assert "unexpected error: KeyError: 'boom'" in output
+    from codhechat import paths
+
+    assert "KeyError" in (paths.state_dir() / "crash.log").read_text()

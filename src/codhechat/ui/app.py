@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import WorkerFailed
 
+from codhechat import paths
 from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.ui.screens.chat import ChatScreen
@@ -84,6 +88,35 @@ class CodheChatApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.backend.aclose()
+
+    def _handle_exception(self, error: Exception) -> None:
+        self._crash = error
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        """Textual would print a traceback with local variables, which can hold an API key.
+
+        A user gets one plain line instead, and the traceback (without locals) goes to a file.
+        """
+        error = getattr(self, "_crash", None)
+        if isinstance(error, WorkerFailed):
+            error = error.error
+        self.bell()
+        path = paths.state_dir() / "crash.log"
+        try:
+            paths.ensure_dir(path.parent)
+            with path.open("a", encoding="utf-8") as log:
+                log.write("".join(traceback.format_exception(error)) if error else "unknown error\n")
+            where = f"Details are in {path}."
+        except OSError:
+            where = ""
+        self._exit_renderables.append(
+            Text(
+                f"codhechat stopped on an unexpected error: {type(error).__name__}: {error}\n"
+                f"Your conversations are saved. {where}"
+            )
+        )
+        self._close_messages_no_wait()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
