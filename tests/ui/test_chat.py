@@ -299,7 +299,7 @@ async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app
 async def test_two_conversations_generate_at_once_without_mixing(
     make_app: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.enqueue(Reply("alpha " * 60, delay=0.02), Reply("beta reply"))
+    fake_openai.enqueue(Reply("alpha " * 60, delay=0.05), Reply("beta reply"))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "slow one")

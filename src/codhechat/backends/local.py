@@ -157,6 +157,9 @@ class LocalBackend:
         except StorageError:
             return None
 
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(self.client.warm_up)
+
     def set_api_key(self, api_key: str) -> None:
         self.client = ModelClient(
             api_key=api_key,

@@ -125,21 +125,29 @@ class _PieceCodeBlock(CodeBlock):
         line_count = markdown.line_count  # type: ignore[attr-defined]
         block.pad_top = 0 if piece.fence_above and token.map and token.map[0] == 0 else 1
         block.pad_bottom = 0 if piece.fence_below and token.map and token.map[1] >= line_count else 1
+        block.highlight = markdown.highlight  # type: ignore[attr-defined]
         return block
 
     def __rich_console__(self, console, options):  # type: ignore[no-untyped-def]
         code = str(self.text).rstrip("\n")
         padding = (self.pad_top, 1, self.pad_bottom, 1)  # type: ignore[attr-defined]
-        yield Syntax(code, self.lexer_name, theme=self.theme, word_wrap=True, padding=padding)
+        lexer = self.lexer_name if self.highlight else "text"  # type: ignore[attr-defined]
+        yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=padding)
 
 
 class PieceMarkdown(Markdown):
-    """rich's Markdown for one piece."""
+    """rich's Markdown for one piece.
+
+    `highlight=False` renders code blocks as plain text: the growing tail is
+    re-rendered every frame, so it skips syntax highlighting, which then costs
+    once per piece, when the piece is frozen or the reply ends.
+    """
 
     elements = {**Markdown.elements, "fence": _PieceCodeBlock, "code_block": _PieceCodeBlock}
 
-    def __init__(self, piece: Piece, *, code_theme: str) -> None:
+    def __init__(self, piece: Piece, *, code_theme: str, highlight: bool = True) -> None:
         self.piece = piece
+        self.highlight = highlight
         self.line_count = piece.source.count("\n") + (0 if piece.source.endswith("\n") else 1)
         super().__init__(
             piece.source,

@@ -44,6 +44,7 @@ from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
 from codhechat.ui.widgets.status import StatusBar
 
 CONVERSATION_PAGE = 200
+WARM_UP_DELAY_S = 0.5
 
 
 @dataclass(eq=False)
@@ -141,6 +142,8 @@ class ChatScreen(Screen[None]):
         await self.pane.show([self._welcome()], has_older=False)
         self.prompt.focus()
         self.load_conversations()
+        # After the first frame, not before: start-up stays fast and the first reply too.
+        self.set_timer(WARM_UP_DELAY_S, lambda: self.run_worker(self.backend.warm_up(), exit_on_error=False))
 
     @work(group="sidebar", exclusive=True)
     async def load_conversations(self, offset: int = 0) -> None:

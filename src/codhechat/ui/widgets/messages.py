@@ -72,16 +72,18 @@ class PendingUserView(Static):
 class MarkdownPiece(Widget):
     """One piece of a streaming reply; only the last piece is ever re-rendered."""
 
-    def __init__(self, piece: Piece) -> None:
+    def __init__(self, piece: Piece, *, live: bool = False) -> None:
         super().__init__(classes="piece joined" if piece.joined else "piece")
         self.piece = piece
+        self.live = live  # the growing tail: code is highlighted once it stops growing
 
-    def set_piece(self, piece: Piece) -> None:
+    def set_piece(self, piece: Piece, *, live: bool) -> None:
         self.piece = piece
+        self.live = live
         self.refresh(layout=True)
 
     def render(self) -> RenderableType:
-        return PieceMarkdown(self.piece, code_theme=code_theme(self))
+        return PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
 
 
 class ReplyView(Vertical):
@@ -131,18 +133,22 @@ class ReplyView(Vertical):
         tail = container.children[-1] if container.children else None
         new = [MarkdownPiece(piece) for piece in frozen]
         if isinstance(tail, MarkdownPiece) and new:
-            tail.set_piece(new.pop(0).piece)  # the old tail widget is the first frozen piece
+            tail.set_piece(new.pop(0).piece, live=False)  # the old tail is the first frozen piece
             tail = None
+        live = self.status is None
         if isinstance(tail, MarkdownPiece):
-            tail.set_piece(self._pieces.tail)
+            tail.set_piece(self._pieces.tail, live=live)
         else:
-            container.mount_all([*new, MarkdownPiece(self._pieces.tail)])
+            container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live)])
 
     def finish(self, status: MessageStatus, error: str | None = None) -> None:
         """Render what is pending now (no frame wait) and show the outcome."""
+        self.status = status
         if self.is_mounted:
             self._flush()
-        self.status = status
+            tail = self.query(MarkdownPiece).last() if self.query(MarkdownPiece) else None
+            if tail is not None and tail.live:
+                tail.set_piece(tail.piece, live=False)
         notice = _notice(status, error)
         widget = self.query_one(".notice", Static)
         widget.display = notice is not None
