@@ -91,5 +91,6 @@ def run_app(settings: Any, *, theme: str | None) -> int:
     app = CodheChatApp(
         backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key
     )
+    app.catch_early_signals()
     app.run()
     return app.return_code or EXIT_OK

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -135,10 +136,21 @@ class Store:
     def _prepare(self) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         self.db.execute("PRAGMA foreign_keys = ON")
-        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.db.enable_wal()
+        self._enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
         self.migrate()
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL, waiting for a concurrent opener: SQLite answers this
+        PRAGMA with SQLITE_BUSY at once instead of honouring the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @property
     def schema_version(self) -> int:
@@ -243,6 +255,17 @@ class Store:
             row = table.get(message_id)
             self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
             return _message(row)
+
+    @_translated
+    def save_progress(self, message_id: int, content: str) -> None:
+        """Store a streaming reply's text so far. Never shrinks it or touches a
+        finished reply, so a save that lands late cannot undo a later one."""
+        with self._write():
+            self.db.execute(
+                "update messages set content = ? where id = ? and status = ? "
+                "and length(content) <= ?",
+                [content, message_id, str(MessageStatus.PARTIAL), len(content)],
+            )
 
     @_translated
     def delete_message(self, message_id: int) -> None:

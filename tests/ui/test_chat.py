@@ -264,7 +264,7 @@ async def test_a_stopped_reply_is_there_after_a_restart(make_app: AppFactory, fa
         await wait_until(pilot, lambda: len(again.query(MessageView)) == 2)
         reply = again.query(MessageView)[1]
         assert reply.message.content == kept and reply.message.status == MessageStatus.PARTIAL
-        assert "Stopped" in str(reply.render().renderables[-1])
+        assert "Stopped" in str(reply.notice)
 
 
 async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app: AppFactory) -> None:

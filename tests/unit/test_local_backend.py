@@ -111,14 +111,28 @@ async def test_a_long_reply_is_saved_while_it_streams(
 ) -> None:
     monkeypatch.setattr("codhechat.backends.local.SAVE_INTERVAL_S", 0.05)
     fake_openai.enqueue(Reply("tick " * 40, delay=0.01))
-    writes: list[str] = []
-    original = backend.store.update_message
+    progress: list[str] = []
+    original = backend.store.save_progress
 
-    def spy(message_id: int, **kwargs):  # type: ignore[no-untyped-def]
-        writes.append(kwargs["status"])
-        return original(message_id, **kwargs)
+    def spy(message_id: int, content: str) -> None:
+        progress.append(content)
+        original(message_id, content)
 
-    monkeypatch.setattr(backend.store, "update_message", spy)
-    await run(backend.stream_reply(None, "count"))
-    assert writes[-1] == MessageStatus.COMPLETE
-    assert 2 <= writes.count(MessageStatus.PARTIAL) <= 12  # throttled: never once per token
+    monkeypatch.setattr(backend.store, "save_progress", spy)
+    events = await run(backend.stream_reply(None, "count"))
+    assert 2 <= len(progress) <= 12  # throttled: never once per token
+    assert all(a.startswith(b) for a, b in zip(progress[1:], progress))  # growing prefixes
+    assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "tick " * 40
+
+
+async def test_a_late_progress_save_never_undoes_a_later_one(backend: LocalBackend) -> None:
+    store = backend.store
+    conversation = store.create_conversation("c")
+    reply = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
+    store.save_progress(reply.id, "one two three")
+    store.save_progress(reply.id, "one")  # an older save landing late
+    assert store.get_messages(conversation.id)[0].content == "one two three"
+    store.update_message(reply.id, content="one two three four", status=MessageStatus.COMPLETE)
+    store.save_progress(reply.id, "one two three four five")  # after completion: ignored
+    assert store.get_messages(conversation.id)[0].status == MessageStatus.COMPLETE
+    assert store.get_messages(conversation.id)[0].content == "one two three four"

@@ -81,3 +81,16 @@ def test_a_cut_fence_is_closed_and_reopened() -> None:
 def test_a_setext_heading_is_never_split_from_its_underline() -> None:
     cut = find_cut(Piece("Intro\n\nTitle\n=="))
     assert cut is not None and cut.tail.source == "Title\n=="
+
+
+@pytest.mark.parametrize("text", [BULLETS, FENCE, PROSE, MIXED], ids=["bullets", "fence", "prose", "mixed"])
+def test_a_backlog_arriving_at_once_still_makes_bounded_pieces(text: str) -> None:
+    pieces = PieceStream()
+    pieces.feed(text)
+    assert len(pieces.frozen) >= 3
+    assert max(len(p.source) for p in [*pieces.frozen, pieces.tail]) < 2 * PIECE_CHARS
+    assert rendered_pieces(pieces) == plain([Markdown(text, code_theme="monokai")])
+
+
+def test_text_is_the_reply_as_received_not_as_cut() -> None:
+    assert stream(FENCE).text == FENCE

@@ -115,12 +115,19 @@ class LocalBackend:
                     yield ReplyDelta(text)
                     if time.monotonic() - last_save >= SAVE_INTERVAL_S:
                         last_save = time.monotonic()
-                        await self._save_quietly(reply.id, "".join(parts), MessageStatus.PARTIAL)
+                        await self._save_progress(reply.id, "".join(parts))
             except CodheError as exc:
                 finished = True
-                stored = await self._save_quietly(
-                    reply.id, "".join(parts), MessageStatus.ERROR, error=exc.message
-                )
+                try:
+                    stored: Message | None = await self._db(
+                        self.store.update_message,
+                        reply.id,
+                        content="".join(parts),
+                        status=MessageStatus.ERROR,
+                        error=exc.message,
+                    )
+                except StorageError:
+                    stored = None
                 yield ReplyFailed(exc, stored)
                 return
             finished = True
@@ -146,16 +153,12 @@ class LocalBackend:
                 except StorageError:
                     pass
 
-    async def _save_quietly(
-        self, message_id: int, content: str, status: MessageStatus, error: str | None = None
-    ) -> Message | None:
+    async def _save_progress(self, message_id: int, content: str) -> None:
         """A failed intermediate save must not kill the stream; the final one reports."""
         try:
-            return await self._db(
-                self.store.update_message, message_id, content=content, status=status, error=error
-            )
+            await self._db(self.store.save_progress, message_id, content)
         except StorageError:
-            return None
+            pass
 
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.client.warm_up)

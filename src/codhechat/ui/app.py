@@ -20,6 +20,7 @@ from codhechat.state import UiState
 from codhechat.ui.screens.chat import ChatScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
+HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def stylesheet_path() -> Path:
@@ -51,6 +52,7 @@ class CodheChatApp(App[None]):
         self.backend = backend
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key
+        self._hangup_early = False
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
         chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
         self._start_theme = THEMES.get(chosen, chosen)
@@ -62,11 +64,23 @@ class CodheChatApp(App[None]):
         wanted = self._start_theme
         self.theme = wanted if wanted in self.available_themes else "textual-dark"
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in HANGUP_SIGNALS:
             try:
                 asyncio.get_running_loop().add_signal_handler(sig, self._on_hangup)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not on the main thread (tests) or not on this platform
+        if self._hangup_early:
+            self._on_hangup()
+
+    def catch_early_signals(self) -> None:
+        """Remember a SIGTERM/SIGHUP that arrives before on_mount, instead of dying
+        with the terminal still in raw mode; on_mount then quits cleanly."""
+
+        def remember(signum: int, frame: object) -> None:
+            self._hangup_early = True
+
+        for sig in HANGUP_SIGNALS:
+            signal.signal(sig, remember)
 
     def _remember_theme(self, theme: object) -> None:
         name = getattr(theme, "name", None)

@@ -44,14 +44,21 @@ def _parser() -> MarkdownIt:
     return MarkdownIt().enable("strikethrough").enable("table")
 
 
-def find_cut(piece: Piece) -> Cut | None:
-    """The latest safe cut of `piece` that leaves whole lines in the head."""
+def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
+    """The latest safe cut of `piece` that leaves whole lines in the head.
+
+    With `within`, only the first `within` characters (rounded up to a whole
+    line) are parsed and cut, which bounds both the parse and the head's size.
+    """
     source = piece.source
-    lines = source.splitlines(keepends=True)
-    complete = len(lines) if source.endswith("\n") else len(lines) - 1
+    window = source
+    if within is not None and (end := source.find("\n", within)) >= 0:
+        window = source[: end + 1]
+    lines = window.splitlines(keepends=True)
+    complete = len(lines) if window.endswith("\n") else len(lines) - 1
     best: int | None = None
     fence = None
-    for token in _parser().parse(source):
+    for token in _parser().parse(window):
         if token.map is None:
             continue
         start, end = token.map
@@ -70,7 +77,7 @@ def find_cut(piece: Piece) -> Cut | None:
     if best is None:
         return None
     head_text = "".join(lines[:best])
-    tail_text = "".join(lines[best:])
+    tail_text = source[len(head_text) :]
     if fence is not None:
         opening = lines[fence.map[0]]
         indent = opening[: len(opening) - len(opening.lstrip(" "))]
@@ -94,18 +101,23 @@ class PieceStream:
     def __init__(self) -> None:
         self.frozen: list[Piece] = []
         self.tail = Piece("")
+        self._text: list[str] = []  # as received: pieces add fence lines at cuts
         self._next_check = PIECE_CHARS
 
     @property
     def text(self) -> str:
-        return "".join(p.source for p in self.frozen) + self.tail.source
+        return "".join(self._text)
 
     def feed(self, text: str) -> list[Piece]:
         """Append text; return the pieces this froze, oldest first."""
+        self._text.append(text)
         tail = Piece(self.tail.source + text, self.tail.joined, self.tail.fence_above)
         frozen: list[Piece] = []
         if len(tail.source) >= self._next_check:
-            while len(tail.source) >= PIECE_CHARS and (cut := find_cut(tail)) is not None:
+            # Cut near PIECE_CHARS each time, so even a backlog of text makes bounded pieces.
+            while len(tail.source) >= PIECE_CHARS and (
+                cut := find_cut(tail, within=PIECE_CHARS) or find_cut(tail)
+            ):
                 frozen.append(cut.head)
                 tail = cut.tail
             # Nowhere to cut (one huge paragraph): look again after more text, not every frame.

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Group, RenderableType
+from collections.abc import Callable
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
@@ -43,21 +46,62 @@ def _notice(status: MessageStatus, error: str | None) -> Text | None:
     return None
 
 
+class RenderedOnce:
+    """Renders a renderable once per width and code theme.
+
+    Textual renders a widget's content once to measure its height and again to
+    paint it; for rich Markdown, with syntax highlighting, that doubles the cost.
+    """
+
+    def __init__(self, build: Callable[[], RenderableType]) -> None:
+        self._build = build
+        self._key: tuple[int, str] | None = None
+        self._lines: list[list[Segment]] = []
+
+    def invalidate(self) -> None:
+        self._key = None
+
+    def get(self, theme: str) -> RenderedOnce:
+        if self._key is not None and self._key[1] != theme:
+            self._key = None
+        self._theme = theme
+        return self
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key = (options.max_width, self._theme)
+        if key != self._key:
+            self._lines = console.render_lines(self._build(), options.update(height=None), pad=False)
+            self._key = key
+        newline = Segment.line()
+        for line in self._lines:
+            yield from line
+            yield newline
+
+
 class MessageView(Widget):
     """A stored message, rendered as one widget."""
 
     def __init__(self, message: Message) -> None:
         super().__init__(classes=f"message {message.role}")
         self.message = message
+        self._rendered = RenderedOnce(self._build)
+
+    @property
+    def notice(self) -> Text | None:
+        """What went wrong with this message, if anything (shown under it)."""
+        return _notice(self.message.status, self.message.error)
 
     def render(self) -> RenderableType:
+        return self._rendered.get(code_theme(self))
+
+    def _build(self) -> RenderableType:
         message = self.message
         parts: list[RenderableType] = [_header(message.role, message.model)]
         if message.role == "user":
             parts.append(Text(message.content))
         elif message.content:
             parts.append(PieceMarkdown(Piece(message.content), code_theme=code_theme(self)))
-        if notice := _notice(message.status, message.error):
+        if notice := self.notice:
             parts.append(notice)
         return Group(*parts)
 
@@ -76,13 +120,18 @@ class MarkdownPiece(Widget):
         super().__init__(classes="piece joined" if piece.joined else "piece")
         self.piece = piece
         self.live = live  # the growing tail: code is highlighted once it stops growing
+        self._rendered = RenderedOnce(self._build)
 
     def set_piece(self, piece: Piece, *, live: bool) -> None:
         self.piece = piece
         self.live = live
+        self._rendered.invalidate()
         self.refresh(layout=True)
 
     def render(self) -> RenderableType:
+        return self._rendered.get(code_theme(self))
+
+    def _build(self) -> RenderableType:
         return PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
 
 

@@ -1,0 +1,142 @@
+"""Queries, keyword-only. Every read of a conversation is scoped to its owner."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from codhechat.server.models import Conversation, Message, User, utcnow
+
+
+# -- users ------------------------------------------------------------------
+async def get_user_by_username(session: AsyncSession, *, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
+async def create_user(
+    session: AsyncSession, *, username: str, hashed_password: str | None, is_guest: bool = False
+) -> User | None:
+    """The new user, or None when the name is taken (checked by the unique index)."""
+    user = User(username=username, hashed_password=hashed_password, is_guest=is_guest)
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return None
+    return user
+
+
+async def create_guest(session: AsyncSession) -> User:
+    while True:
+        user = await create_user(
+            session, username=f"guest_{secrets.token_hex(8)}", hashed_password=None, is_guest=True
+        )
+        if user is not None:
+            return user
+
+
+# -- conversations -------------------------------------------------------------
+async def count_conversations(session: AsyncSession, *, user_id: int) -> int:
+    query = select(func.count()).select_from(Conversation).where(Conversation.user_id == user_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def list_conversations(
+    session: AsyncSession, *, user_id: int, skip: int, limit: int, with_messages: bool
+) -> Sequence[Conversation]:
+    """Newest first, so the first page is the one a sidebar shows."""
+    query = (
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    if with_messages:
+        query = query.options(selectinload(Conversation.messages))
+    return (await session.scalars(query)).all()
+
+
+async def get_conversation(
+    session: AsyncSession, *, user_id: int, conversation_id: int
+) -> Conversation | None:
+    """The caller's conversation, or None: someone else's is indistinguishable from none."""
+    return await session.scalar(
+        select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+
+
+async def create_conversation(session: AsyncSession, *, user_id: int, name: str) -> Conversation:
+    now = utcnow()
+    conversation = Conversation(user_id=user_id, name=name, created_at=now, updated_at=now)
+    session.add(conversation)
+    await session.commit()
+    return conversation
+
+
+async def rename_conversation(
+    session: AsyncSession, *, conversation: Conversation, name: str
+) -> Conversation:
+    conversation.name = name
+    conversation.updated_at = utcnow()
+    await session.commit()
+    return conversation
+
+
+async def delete_conversation(session: AsyncSession, *, conversation: Conversation) -> None:
+    await session.execute(delete(Message).where(Message.conversation_id == conversation.id))
+    await session.delete(conversation)
+    await session.commit()
+
+
+# -- messages ----------------------------------------------------------------
+async def count_messages(session: AsyncSession, *, conversation_id: int) -> int:
+    query = select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def list_messages(
+    session: AsyncSession, *, conversation_id: int, skip: int, limit: int, before: int | None
+) -> list[Message]:
+    """A page in id order; with `before`, the `limit` messages just before that id."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(Message.id < before).order_by(Message.id.desc()).offset(skip).limit(limit)
+        return list(reversed((await session.scalars(query)).all()))
+    query = query.order_by(Message.id).offset(skip).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def recent_messages(
+    session: AsyncSession, *, conversation_id: int, limit: int
+) -> list[Message]:
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.scalars(query)).all()))
+
+
+async def add_message(
+    session: AsyncSession, *, conversation_id: int, role: str, content: str, status: str = "complete"
+) -> Message:
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now
+    )
+    session.add(message)
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is not None:
+        conversation.updated_at = now
+    await session.commit()
+    return message
