@@ -1,0 +1,182 @@
+"""Opening a 2,000-message conversation, then paging back through it.
+
+How: a temporary database gets one conversation of 2,000 messages (user
+questions and assistant answers of a few Markdown paragraphs, a code block in
+every third answer, a list in every fourth; the last message ends in the
+marker ZZLAST), the newest, beside 30 short ones.
+
+* open (pilot): App.run_test(size=(120, 40)); once the sidebar lists it, its
+  node gets the cursor and Enter is pressed. The clock stops at the first
+  compositor refresh (a bench-only hook) after which the newest message is a
+  MessageView whose last line is inside the message pane, i.e. on screen.
+* paging (pilot): the pane is scrolled to the top (scroll_home) again and
+  again; each time an older page is loaded above. Printed per step: the load
+  time, the MessageView widgets mounted (must stay <= MAX_MOUNTED) and this
+  process's RSS.
+* open (pty): the installed `codhechat` in a real 120x40 pty; Tab moves to the
+  sidebar (landing on the newest conversation), Enter opens it; the clock runs
+  from Enter until ZZLAST is written to the terminal.
+
+Target: open to on screen <= 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    in_process_env,
+    machine_note,
+    make_app,
+    now,
+    rss_mb,
+    seed_long_conversation,
+    spawn_codhechat,
+    summary,
+    temp_home,
+    watchdog,
+)
+
+TARGET_S = 0.300
+
+
+class RefreshWatch:
+    """Calls a predicate after every compositor refresh of the chat screen; records when it first holds."""
+
+    def __init__(self) -> None:
+        from codhechat.ui.screens.chat import ChatScreen
+
+        self.cls, self.original = ChatScreen, ChatScreen._compositor_refresh
+        self.predicate, self.when, self.event = None, 0.0, asyncio.Event()
+
+    def __enter__(self) -> RefreshWatch:
+        watch = self
+
+        def hooked(screen):  # type: ignore[no-untyped-def]
+            watch.original(screen)
+            if watch.predicate is not None and watch.predicate():
+                watch.predicate, watch.when = None, now()
+                watch.event.set()
+
+        self.cls._compositor_refresh = hooked
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cls._compositor_refresh = self.original
+
+    def arm(self, predicate) -> None:  # type: ignore[no-untyped-def]
+        """Start checking `predicate`: arm before doing what should make it true."""
+        self.event.clear()
+        self.predicate = predicate
+
+    async def wait(self, timeout: float = 10.0) -> float:
+        await asyncio.wait_for(self.event.wait(), timeout)
+        return self.when
+
+
+async def pilot_run(home: Path, conversation_id: int, steps: int, settle: float) -> tuple[float, list[str]]:
+    from codhechat.ui.widgets.messages import MAX_MOUNTED, MessageView
+
+    lines = []
+    app = make_app(home)
+    with RefreshWatch() as watch:
+        async with app.run_test(size=(120, 40)) as pilot:
+            tree, pane = app.screen.query_one("#sidebar"), app.screen.query_one("#messages")
+
+            def node():  # type: ignore[no-untyped-def]
+                return next((n for n in tree._tree_nodes.values() if n.data == conversation_id), None)
+
+            for _ in range(200):
+                if node() is not None:
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause(settle)
+            tree.focus()
+            tree.move_cursor(node())
+            await pilot.pause()
+            lines.append(f"rss_before_open: {rss_mb():.0f} MB")
+
+            def newest_on_screen() -> bool:
+                views = pane.views()
+                last = views[-1] if views else None
+                if not isinstance(last, MessageView) or last.message.id != pane_last_id[0]:
+                    return False
+                return pane.region.y < last.region.bottom <= pane.region.bottom
+
+            pane_last_id = [await newest_message_id(app, conversation_id)]
+            watch.arm(newest_on_screen)
+            start = now()
+            await pilot.press("enter")
+            opened = await watch.wait() - start
+
+            def mounted() -> int:
+                return sum(isinstance(w, MessageView) for w in pane.views())
+
+            lines.append(f"after_open: {mounted()} MessageViews mounted, RSS {rss_mb():.0f} MB")
+            peak = mounted()
+            for step in range(1, steps + 1):
+                oldest = pane.oldest_id()
+                watch.arm(lambda: pane.oldest_id() != oldest)
+                begin = now()
+                pane.scroll_home(animate=False)
+                took = await watch.wait() - begin
+                await pilot.pause(0.05)
+                peak = max(peak, mounted())
+                lines.append(
+                    f"scroll_to_top_step_{step}: older page in {took * 1000:.0f} ms, {mounted()} MessageViews mounted "
+                    f"(oldest id {pane.oldest_id()}), RSS {rss_mb():.0f} MB"
+                )
+            bounded = "bounded" if peak <= MAX_MOUNTED else "NOT BOUNDED"
+            lines.append(f"mounted_message_views: max {peak} over {steps} steps, MAX_MOUNTED={MAX_MOUNTED}: {bounded}")
+    return opened, lines
+
+
+async def newest_message_id(app, conversation_id: int) -> int:  # type: ignore[no-untyped-def]
+    newest = await app.screen.backend.get_messages(conversation_id, limit=1)
+    return newest[-1].id
+
+
+def pty_run(home: Path, title: str) -> float:
+    with spawn_codhechat(home) as app:
+        app.expect("Send", "ready", title, timeout=30)
+        app.send("\t")  # to the sidebar, onto the newest conversation
+        app.drain(0.3)
+        app.mark()
+        start = app.send("\r")
+        shown = app.expect_one(b"ZZLAST", timeout=20)
+        app.quit()
+    return shown - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000, help="messages in the long conversation (default 2000)")
+    parser.add_argument("--runs", type=int, default=3, help="timed opens, each way (default 3)")
+    parser.add_argument("--steps", type=int, default=8, help="scroll-to-top steps (default 8)")
+    parser.add_argument("--settle", type=float, default=1.5, help="seconds the app idles after start-up before the open (default 1.5)")
+    args = parser.parse_args()
+    watchdog(60 + 15 * args.runs + 2 * args.steps)
+    print(machine_note())
+
+    with temp_home() as home:
+        conversation_id, title = seed_long_conversation(home, args.messages)
+        pilot_opens = []
+        with in_process_env(home):
+            for run in range(args.runs):
+                opened, lines = asyncio.run(pilot_run(home, conversation_id, args.steps if run == 0 else 0, args.settle))
+                pilot_opens.append(opened)
+                if run == 0:
+                    print("\n".join(lines))
+        pty_opens = [pty_run(home, title) for _ in range(args.runs)]
+    print(f"open_{args.messages}_messages_pilot: {summary(pilot_opens, 'ms', 1000, 1)}")
+    print(f"open_{args.messages}_messages_pty: {summary(pty_opens, 'ms', 1000, 1)}")
+    worst = max(pilot_opens + pty_opens)
+    print(f"target open <= {TARGET_S * 1000:.0f} ms: {'met' if worst <= TARGET_S else 'MISSED'} (max {worst * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()

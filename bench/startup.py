@@ -1,0 +1,121 @@
+"""Start-up time: from spawning `codhechat` to a fully drawn, usable screen.
+
+How: a database of 10,000 conversations is seeded in a temporary home; the
+installed command (`python -m codhechat`) is started in a real pty of 120x40
+(TERM=xterm-256color) and its output is read until the footer's "Send" key,
+the status bar's "ready" and the newest conversation's title in the sidebar
+have all been written. That moment, minus the spawn time, is the start-up
+time. Ctrl+Q then quits it (timed too). One untimed warm-up run comes first.
+
+Also printed: the wall time of `python -c "import codhechat.cli"` (what `--help`
+costs) and of importing the whole UI stack, and whether `openai` is imported
+before the screen is usable (checked by running the real command under
+`python -X importtime`, whose per-module lines go to the same terminal).
+
+Target: start-up <= 0.6 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    CODHECHAT,
+    PtyApp,
+    app_env,
+    machine_note,
+    now,
+    seed_conversations,
+    spawn_codhechat,
+    summary,
+    temp_home,
+    watchdog,
+)
+
+TARGET_S = 0.6
+UI_STACK = "import codhechat.cli, codhechat.config, codhechat.store, codhechat.backends.local, codhechat.ui.app"
+
+
+def time_command(argv: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t = now()
+        subprocess.run(argv, check=True, timeout=30)
+        times.append(now() - t)
+    return times
+
+
+def start_once(home: Path, title: str) -> tuple[float, float]:
+    """(seconds to usable, seconds to quit) for one run."""
+    with spawn_codhechat(home) as app:
+        ready = app.expect("Send", "ready", title, timeout=30) - app.started
+        return ready, app.quit()
+
+
+def imports_of(output: bytes) -> list[tuple[int, str, str]]:
+    """(cumulative us, indent, module) from `python -X importtime` lines in terminal output."""
+    found = re.findall(rb"import time:\s+\d+ \|\s+(\d+) \| ( *)([\w.]+)", output)
+    return [(int(us), indent.decode(), name.decode()) for us, indent, name in found]
+
+
+def importtime_run(home: Path, title: str, linger: float) -> tuple[list, list]:
+    """Modules imported before the screen was usable, and in the `linger` seconds after."""
+    argv = [CODHECHAT[0], "-X", "importtime", *CODHECHAT[1:]]
+    with PtyApp(argv, app_env(home), cwd=home) as app:
+        app.expect("Send", "ready", title, timeout=30)
+        before = imports_of(bytes(app.buf))
+        app.mark()
+        app.drain(linger)
+        after = imports_of(bytes(app.buf))
+        app.quit()
+    return before, after
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed start-ups (default 5)")
+    parser.add_argument("--conversations", type=int, default=10_000, help="conversations in the database")
+    args = parser.parse_args()
+    watchdog(110 + 4 * args.runs)
+    print(machine_note())
+
+    with temp_home() as home:
+        title = seed_conversations(home, args.conversations)
+        cold, _ = start_once(home, title)
+        ready, quits = [], []
+        for _ in range(args.runs):
+            r, q = start_once(home, title)
+            ready.append(r)
+            quits.append(q)
+        name = f"startup_{args.conversations // 1000}k_conversations" if args.conversations >= 1000 else f"startup_{args.conversations}_conversations"
+        print(f"{name}: {summary(ready)}  (first, untimed warm-up run: {cold:.3f} s)")
+        print(f"quit_after_ctrl_q: {summary(quits)}")
+        print(f"target startup <= {TARGET_S} s: {'met' if max(ready) <= TARGET_S else 'MISSED'} (max {max(ready):.3f} s)")
+
+        # What the interpreter and imports cost, outside the terminal.
+        py = [sys.executable, "-c", "pass"]
+        cli = [sys.executable, "-c", "import codhechat.cli"]
+        stack = [sys.executable, "-c", UI_STACK]
+        print(f"python_bare_startup: {summary(time_command(py, args.runs))}")
+        print(f"import_codhechat_cli: {summary(time_command(cli, args.runs))}")
+        print(f"import_ui_stack (cli+config+store+backend+ui.app): {summary(time_command(stack, args.runs))}")
+
+        # Is openai imported before the screen is usable?
+        before, after = importtime_run(home, title, linger=2.0)
+        is_openai = lambda name: name == "openai" or name.startswith("openai.")  # noqa: E731
+        heavy = sorted({name.split(".")[0] for _, _, name in before} & {"openai", "httpx", "anyio", "pydantic", "textual"})
+        print(f"openai_imported_before_usable: {'YES (problem)' if any(is_openai(n) for _, _, n in before) else 'no'}  "
+              f"({len(before)} modules imported by then; of note: {', '.join(heavy)})")
+        late = next((us for us, indent, name in after if name == "openai"), None)
+        print("openai_imported_within_2s_after_usable: " + (f"yes, {late / 1e6:.3f} s of imports (the deliberate background warm-up)" if late else "no"))
+        top = sorted(((us, name) for us, indent, name in before if not indent), reverse=True)[:5]
+        print("slowest_top_level_imports_before_usable: " + ", ".join(f"{name} {us / 1e6:.3f} s" for us, name in top))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Streaming throughput and final-text latency for a long reply.
+
+A 4,000-token reply is streamed by the loopback server (tests.fake_openai, in
+its own process) as fast as it can (delay 0, one token per SSE chunk), in
+three shapes: prose paragraphs, one long bullet list, one long code fence.
+Its last token is the marker ZZEND. Two figures:
+
+* rendered tokens/s: tokens / (final text on screen - first delta reaching the UI)
+* final latency: final text on screen - last byte sent by the server
+  (the server reports when each chunk left its socket; both processes use
+  CLOCK_MONOTONIC, so the times compare)
+
+Measured two ways:
+
+* pilot: App.run_test(size=(120, 40)) in this process. First delta = first
+  ReplyView.append(); final = the first compositor refresh of the screen after
+  ReplyView.finish() (hooks on the classes, bench-only). Headless, so it leaves
+  out writing escape codes to a terminal.
+* pty: the installed `codhechat` in a real 120x40 pty. Final = ZZEND written
+  to the terminal. The start is when the server sent the first token (the
+  first rendered text is often scrolled off already, so it cannot be seen).
+
+Also printed: the final latency in the pty when the server paces the reply at
+~2,000 tokens/s (20-token chunks every 10 ms), so that no backlog builds up;
+the rate of codhechat's model client alone, with no UI (its ceiling); and a
+baseline: the same list reply fed into Textual's own Markdown widget through
+Markdown.get_stream() (bench/_markdown_baseline.py, a child process capped at
+60 s), which shows why codhechat renders in frozen pieces.
+
+Targets: >= 2,000 tokens/s and <= 100 ms final latency, for each shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    FakeServer,
+    in_process_env,
+    machine_note,
+    make_app,
+    now,
+    spawn_codhechat,
+    summary,
+    temp_home,
+    watchdog,
+    words,
+)
+
+TOKEN_RE = re.compile(r"\S+\s*|\s+")  # how tests.fake_openai splits text into tokens
+KINDS = ("prose", "list", "code")
+TARGET_RATE, TARGET_LATENCY_S = 2000, 0.100
+
+
+def reply_text(kind: str, n_tokens: int) -> str:
+    """Markdown of exactly `n_tokens` server tokens, the last one being ZZEND."""
+    rng = random.Random(kind)
+    if kind == "prose":
+        head, tail = "", "ZZEND."
+        body = "".join(f"{words(rng, rng.randint(40, 80))}.\n\n" for _ in range(n_tokens // 40))
+    elif kind == "list":
+        head, tail = "", "- ZZEND\n"
+        body = "".join(f"- {words(rng, rng.randint(8, 12))}\n" for _ in range(n_tokens // 8))
+    else:
+        head, tail = "```python\n", "# ZZEND\n```"
+        lines = (f"{'    ' * rng.randint(0, 2)}value_{i} = compute({words(rng, 1)}, {i})  # {words(rng, 4)}\n" for i in range(n_tokens // 8))
+        body = "".join(lines)
+    budget = n_tokens - len(TOKEN_RE.findall(head)) - len(TOKEN_RE.findall(tail))
+    text = head + "".join(TOKEN_RE.findall(body.lstrip())[:budget]) + tail
+    assert len(TOKEN_RE.findall(text)) == n_tokens, (kind, len(TOKEN_RE.findall(text)))
+    return text
+
+
+def structure(text: str) -> str:
+    items = sum(1 for line in text.splitlines() if line.startswith("- "))
+    return f"{len(text)} chars, {text.count(chr(10))} lines, {items} list items"
+
+
+async def pilot_run(home: Path, server: FakeServer, text: str) -> tuple[float, float]:
+    """(tokens/s, final latency) for one reply, in a headless app."""
+    from codhechat.models import MessageStatus
+    from codhechat.ui.screens.chat import ChatScreen
+    from codhechat.ui.widgets.messages import ReplyView
+
+    marks: dict[str, float] = {}
+    painted = asyncio.Event()
+    append, finish, refresh = ReplyView.append, ReplyView.finish, ChatScreen._compositor_refresh
+
+    def hooked_append(self, chunk):  # type: ignore[no-untyped-def]
+        marks.setdefault("first_delta", now())
+        append(self, chunk)
+
+    def hooked_finish(self, status, error=None):  # type: ignore[no-untyped-def]
+        finish(self, status, error)
+        marks["finished"] = now()
+
+    def hooked_refresh(self):  # type: ignore[no-untyped-def]
+        refresh(self)
+        if "finished" in marks and "painted" not in marks:
+            marks["painted"] = now()
+            painted.set()
+
+    ReplyView.append, ReplyView.finish, ChatScreen._compositor_refresh = hooked_append, hooked_finish, hooked_refresh
+    try:
+        server.enqueue(text)
+        app = make_app(home, server.base_url)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.screen.query_one("#prompt").text = "stream please"
+            await pilot.press("enter")
+            await asyncio.wait_for(painted.wait(), 60)
+            view = app.screen.query_one(ReplyView)
+            assert view.status == MessageStatus.COMPLETE and "ZZEND" in view.text[-20:], f"reply incomplete: {view.status}"
+    finally:
+        ReplyView.append, ReplyView.finish, ChatScreen._compositor_refresh = append, finish, refresh
+    sent = server.wait_stream()
+    tokens = len(TOKEN_RE.findall(text))
+    return tokens / (marks["painted"] - marks["first_delta"]), marks["painted"] - sent["last_byte"]
+
+
+def pty_run(home: Path, server: FakeServer, text: str, **pace: float) -> tuple[float, float, float]:
+    """(tokens/s, final latency, Enter-to-final) for one reply, in a real terminal."""
+    with spawn_codhechat(home, base_url=server.base_url) as app:
+        app.expect("Send", "ready", timeout=30)
+        app.send("stream please")
+        app.expect("stream please", timeout=10)
+        server.enqueue(text, **pace)  # type: ignore[arg-type]
+        app.mark()
+        enter = app.send("\r")
+        final = app.expect_one(b"ZZEND", timeout=60)
+        app.quit()
+    sent = server.wait_stream()
+    tokens = len(TOKEN_RE.findall(text))
+    return tokens / (final - sent["first_token"]), final - sent["last_byte"], final - enter
+
+
+async def client_only_rate(server: FakeServer, text: str) -> float:
+    """tokens/s of codhechat's model client alone (openai SDK), with no UI at all."""
+    from codhechat.llm import ModelClient
+
+    server.enqueue(text)
+    client = ModelClient(api_key="x", base_url=server.base_url, max_retries=0)
+    first, count = 0.0, 0
+    async for _ in client.stream_chat([{"role": "user", "content": "go"}], model="gpt-4o-mini"):
+        first, count = first or now(), count + 1
+    done = now()
+    await client.aclose()
+    server.wait_stream()
+    return count / (done - first)
+
+
+def baseline(server: FakeServer, text: str, cap: float) -> str:
+    server.enqueue(text)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_markdown_baseline.py")), server.base_url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        out, _ = child.communicate(text, timeout=cap)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, _ = child.communicate()
+        progress = [json.loads(line)["rendered_chars"] for line in out.splitlines() if "rendered_chars" in line]
+        shown = len(TOKEN_RE.findall(text[: progress[-1]])) if progress else 0
+        return f"did not finish in {cap:g} s (about {shown:,} of {len(TOKEN_RE.findall(text)):,} tokens rendered by then)"
+    marks = json.loads(out.splitlines()[-1])
+    sent = server.wait_stream()
+    tokens = len(TOKEN_RE.findall(text))
+    return f"{tokens / (marks['done'] - marks['first']):,.0f} tokens/s, final latency {(marks['done'] - sent['last_byte']) * 1000:,.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=4000, help="tokens per reply (default 4000)")
+    parser.add_argument("--runs", type=int, default=2, help="runs per shape and way (default 2)")
+    parser.add_argument("--baseline-cap", type=float, default=60.0, help="seconds before the baseline is given up")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the Markdown.get_stream() baseline")
+    args = parser.parse_args()
+    watchdog(60 + args.baseline_cap + 20 * args.runs * len(KINDS))
+    print(machine_note())
+
+    missed = []
+    with temp_home() as home, FakeServer() as server:
+        for kind in KINDS:
+            text = reply_text(kind, args.tokens)
+            print(f"{kind} reply: {args.tokens} tokens, {structure(text)}")
+            for way in ("pilot", "pty", "pty_paced"):
+                rates, latencies, totals = [], [], []
+                for _ in range(args.runs):
+                    if way == "pilot":
+                        with in_process_env(home, base_url=server.base_url):
+                            rate, latency = asyncio.run(pilot_run(home, server, text))
+                    else:
+                        pace = {"tokens_per_chunk": 20, "delay": 0.01} if way == "pty_paced" else {}
+                        rate, latency, total = pty_run(home, server, text, **pace)
+                        totals.append(total)
+                    rates.append(rate)
+                    latencies.append(latency)
+                if way == "pty_paced":  # the server sets the rate here: only the latency means anything
+                    print(f"  {way}_{kind}_final_latency (server at ~2,000 tokens/s, 20-token chunks): {summary(latencies, 'ms', 1000, 1)}")
+                    continue
+                print(f"  {way}_{kind}_rendered_rate: median {statistics.median(rates):,.0f} tokens/s, min {min(rates):,.0f} tokens/s ({len(rates)} runs)")
+                print(f"  {way}_{kind}_final_latency: {summary(latencies, 'ms', 1000, 1)}")
+                if totals:
+                    print(f"  {way}_{kind}_enter_to_final_text: {summary(totals)}")
+                if min(rates) < TARGET_RATE:
+                    missed.append(f"{way} {kind} rate (min {min(rates):,.0f} tokens/s)")
+                if max(latencies) > TARGET_LATENCY_S:
+                    missed.append(f"{way} {kind} latency (max {max(latencies) * 1000:,.0f} ms)")
+        rate = asyncio.run(client_only_rate(server, reply_text("list", args.tokens)))
+        print(f"client_only_rate (model client draining the stream, no UI): {rate:,.0f} tokens/s")
+        if not args.no_baseline:
+            result = baseline(server, reply_text("list", args.tokens), args.baseline_cap)
+            print(f"baseline_textual_markdown_get_stream_list: {result}")
+    print(f"targets >= {TARGET_RATE} tokens/s and <= {TARGET_LATENCY_S * 1000:.0f} ms: " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
+
+
+if __name__ == "__main__":
+    main()
