@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -109,7 +109,6 @@ class ServerSettings(BaseSettings):
         return self.openai_api_key is not None or bool(self.openai_base_url)
 
 
-Backend = Literal["sqlite", "postgresql"]
 
 
 def load_server_settings(**overrides: Any) -> ServerSettings:

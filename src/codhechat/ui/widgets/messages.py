@@ -16,6 +16,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.segment import Segment
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Static
@@ -121,6 +122,8 @@ class MarkdownPiece(Widget):
         self.piece = piece
         self.live = live  # the growing tail: code is highlighted once it stops growing
         self._rendered = RenderedOnce(self._build)
+        self._height_key: tuple[int, Piece] | None = None
+        self._height = 0
 
     def set_piece(self, piece: Piece, *, live: bool) -> None:
         self.piece = piece
@@ -133,6 +136,19 @@ class MarkdownPiece(Widget):
 
     def _build(self) -> RenderableType:
         return PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """Measure without syntax highlighting, which never changes line breaks:
+        a frozen piece is then highlighted only if it is ever on screen."""
+        if self.live or not width:
+            return super().get_content_height(container, viewport, width)
+        key = (width, self.piece)
+        if self._height_key != key:
+            plain = PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=False)
+            options = self.app.console_options.update_width(width).update(highlight=False)
+            self._height = sum(text.count("\n") for text, _, _ in self.app.console.render(plain, options))
+            self._height_key = key
+        return self._height
 
 
 class ReplyView(Vertical):
