@@ -18,7 +18,11 @@ _MIGRATION_LOCK = 0x636F6468  # pg advisory lock id: replicas starting together 
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Writes queue on SQLite's lock; a roomy pool and a long wait keep a burst of
+        # turns (bench/server_load.py runs 1,000 at once) from failing on checkout.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20, pool_timeout=120
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -29,7 +33,9 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=30, pool_timeout=120, pool_pre_ping=True
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:

@@ -70,7 +70,7 @@ class ServerSettings(BaseSettings):
         default=5, ge=1, description="Requests a minute per address to /token, /auth/guest, POST /users/."
     )
     auth_rate_window: float = Field(default=60.0, gt=0, description="Rate-limit window in seconds.")
-    password_min_length: int = Field(default=8, ge=1, description="Shortest accepted password.")
+    password_min_length: int = Field(default=1, ge=1, description="Shortest accepted password (1 keeps classic clients working; raise it for a public server).")
     migrate_on_start: bool = Field(default=True, description="Run Alembic migrations at start-up.")
 
     @field_validator("secret_key")

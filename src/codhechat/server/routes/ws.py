@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from codhechat.errors import ModelError
@@ -25,6 +26,7 @@ log = logging.getLogger("codhechat.server.ws")
 POLICY_VIOLATION, TRY_AGAIN_LATER = 1008, 1013
 INVALID = "Invalid payload format"
 MAX_REQUEST_ID = 200
+BUSY = "The server is busy (database unavailable); try again shortly"
 
 
 class BadFrame(ValueError):
@@ -45,8 +47,13 @@ def _bearer(websocket: WebSocket) -> str | None:
 @router.websocket("/ws")
 async def chat_socket(websocket: WebSocket, ctx: Ctx) -> None:
     await websocket.accept()
-    async with ctx.sessions() as session:
-        user = await user_for_token(session, ctx, _bearer(websocket))
+    try:
+        async with ctx.sessions() as session:
+            user = await user_for_token(session, ctx, _bearer(websocket))
+    except SQLAlchemyError:
+        log.exception("socket refused: database unavailable")
+        await websocket.close(code=TRY_AGAIN_LATER, reason="The server is busy; try again shortly")
+        return
     if user is None:
         await websocket.close(code=POLICY_VIOLATION, reason="Invalid or missing token")
         return
@@ -230,6 +237,9 @@ class Connection:
             )
         except (WebSocketDisconnect, OSError, RuntimeError):
             log.info("client went away mid-reply", extra={"request_id": request_id})
+        except SQLAlchemyError:
+            log.exception("reply failed: database", extra={"request_id": request_id})
+            await self.send({"type": "error", "requestId": request_id, "detail": BUSY})
         except Exception:
             log.exception("reply failed", extra={"request_id": request_id})
             await self.send({"type": "error", "requestId": request_id, "detail": "Internal server error"})
