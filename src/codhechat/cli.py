@@ -13,6 +13,7 @@ from typing import Any
 
 from codhechat import __version__, paths
 from codhechat.errors import CodheError
+from codhechat.server.cli import add_serve_parser, serve_main
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help=f"config file (default: {paths.config_file()})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("config", help="print the effective settings and where files live")
+    add_serve_parser(commands)  # flags only: the server stack is imported when it runs
     return parser
 
 
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         key: getattr(args, key)
         for key in ("model", "base_url", "system_prompt", "history_window", "database")
     }
+    if args.command == "serve":
+        return serve_main(args)
     try:
         from codhechat.config import load_settings
 
