@@ -332,3 +332,18 @@ async def test_every_action_is_in_the_command_palette(make_app: AppFactory) -> N
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: not app.query_one(ConversationTree).display)
+
+
+async def test_a_full_disk_gives_the_prompt_back(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    app = make_app()
+    prompt = "do not lose me " * 2000  # needs new pages in the database file
+    async with app.run_test(size=SIZE) as pilot:
+        db = app.backend.store.db
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+        app.query_one(PromptInput).text = prompt
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        assert last_reply(app).status == MessageStatus.ERROR
+        assert "disk is full" in str(last_reply(app).query_one(".notice").render())
+        assert app.query_one(PromptInput).text == prompt.strip()
+        assert fake_openai.requests == []

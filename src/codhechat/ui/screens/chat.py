@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import gc
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on, work
@@ -324,9 +325,6 @@ class ChatScreen(Screen[None]):
     def _touch_id(self, conversation_id: int) -> None:
         known = next((c for c in self.sidebar.conversations if c.id == conversation_id), None)
         if known is not None:
-            from dataclasses import replace
-            from datetime import UTC, datetime
-
             self._touch(replace(known, updated_at=datetime.now(UTC)))
 
     # Stop and retry

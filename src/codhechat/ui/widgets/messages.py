@@ -167,6 +167,7 @@ class ReplyView(Vertical):
         self._flush_scheduled = False
         self._last_flush = 0.0
         self.status: MessageStatus | None = None  # set when the reply ends
+        self._error: str | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(_header("assistant", self.model), classes="header")
@@ -175,6 +176,8 @@ class ReplyView(Vertical):
 
     def on_mount(self) -> None:
         self._flush()
+        if self.status is not None:  # finished before it was even mounted (a fast failure)
+            self._show_outcome()
 
     @property
     def text(self) -> str:
@@ -209,12 +212,17 @@ class ReplyView(Vertical):
     def finish(self, status: MessageStatus, error: str | None = None) -> None:
         """Render what is pending now (no frame wait) and show the outcome."""
         self.status = status
+        self._error = error
         if self.is_mounted:
-            self._flush()
-            tail = self.query(MarkdownPiece).last() if self.query(MarkdownPiece) else None
-            if tail is not None and tail.live:
-                tail.set_piece(tail.piece, live=False)
-        notice = _notice(status, error)
+            self._show_outcome()
+
+    def _show_outcome(self) -> None:
+        assert self.status is not None
+        self._flush()
+        tail = self.query(MarkdownPiece).last() if self.query(MarkdownPiece) else None
+        if tail is not None and tail.live:
+            tail.set_piece(tail.piece, live=False)
+        notice = _notice(self.status, self._error)
         widget = self.query_one(".notice", Static)
         widget.display = notice is not None
         if notice is not None:
