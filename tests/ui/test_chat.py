@@ -347,3 +347,23 @@ async def test_a_full_disk_gives_the_prompt_back(make_app: AppFactory, fake_open
         assert "disk is full" in str(last_reply(app).query_one(".notice").render())
         assert app.query_one(PromptInput).text == prompt.strip()
         assert fake_openai.requests == []
+
+
+async def test_f1_shows_every_key_where_the_focus_is(make_app: AppFactory) -> None:
+    from textual.widgets import HelpPanel
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))
+        for widget in app.screen.query_one(HelpPanel).query("*"):
+            console.print(widget.render())
+        shown = console.export_text()
+        for description in ("Send", "Newline", "New chat", "Stop", "Retry", "Sidebar", "Theme", "Quit"):
+            assert description in shown, description
+        await pilot.press("f1")
+        await pilot.pause()
+        assert not app.screen.query(HelpPanel)

@@ -35,6 +35,7 @@ class CodheChatApp(App[None]):
     TITLE = "codhechat"
     CSS_PATH = stylesheet_path()
     BINDINGS = [
+        Binding("f1", "toggle_help", "Keys"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -90,6 +91,13 @@ class CodheChatApp(App[None]):
     def _on_hangup(self) -> None:
         """SIGTERM or an SSH hang-up: keep what arrived, then leave cleanly."""
         self.call_later(self.action_quit)
+
+    def action_toggle_help(self) -> None:
+        """Every key that works where the focus is, beside the screen (Textual's help panel)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
