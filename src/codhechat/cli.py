@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codhechat import __version__, paths
+from codhechat.commands import SHELL_COMMANDS, add_shell_parsers, run_shell_command
 from codhechat.errors import CodheError
 from codhechat.server.cli import add_serve_parser, serve_main
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("config", help="print the effective settings and where files live")
     add_serve_parser(commands)  # flags only: the server stack is imported when it runs
+    add_shell_parsers(commands)  # ask, list, show, search, rename, delete, export, import
     return parser
 
 
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(flags, config_file=args.config)
         if args.command == "config":
             return print_config(settings, args.config)
+        if args.command in SHELL_COMMANDS:
+            return run_shell_command(args, settings)
         return run_app(settings, theme=args.theme)
     except CodheError as exc:
         print(f"codhechat: {exc.message}", file=sys.stderr)

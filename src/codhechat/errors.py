@@ -24,6 +24,11 @@ class ConfigError(CodheError):
     """The configuration (a file, a flag, a variable) cannot be used."""
 
 
+class UsageError(CodheError):
+    """A command was given something it cannot work with (an unknown id, an
+    empty prompt, a bad query): the user must change the command."""
+
+
 class StorageError(CodheError):
     """The local database cannot be read or written."""
 

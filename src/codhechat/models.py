@@ -43,6 +43,18 @@ class Message:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One message matching a search, with the text around the match."""
+
+    message_id: int
+    conversation_id: int
+    title: str
+    role: Role
+    created_at: datetime
+    snippet: str  # matches wrapped in store.SNIPPET_START / SNIPPET_END
+
+
 def title_for(prompt: str) -> str:
     """Name a conversation after its first message, as CoDHeChat servers do."""
     text = " ".join(prompt.split())

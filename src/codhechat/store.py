@@ -14,16 +14,17 @@ import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import sqlite_utils
 
-from codhechat.errors import StorageError
-from codhechat.models import Conversation, Message, MessageStatus, Role
+from codhechat.errors import StorageError, UsageError
+from codhechat.models import Conversation, Message, MessageStatus, Role, SearchHit
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -60,7 +61,38 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db["messages"].create_index(["conversation_id", "id"], index_name="idx_messages_conv_id")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Full-text search over every message: an FTS5 index on `messages.content`
+    kept current by triggers. Laid out as sqlite-utils' `enable_fts` would
+    (`messages_fts`, external content, `messages_ai/_ad/_au`) so its tools work
+    on the file, but written statement by statement: `enable_fts` runs
+    `executescript`, which would commit this migration's transaction half-way."""
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING FTS5 "
+        f"([content], tokenize='{FTS_TOKENIZER}', prefix='2 3', content=[messages])"
+    )
+    db.execute("INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages")
+    db.execute(
+        "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN "
+        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN "
+        "INSERT INTO messages_fts (messages_fts, rowid, content) "
+        "VALUES ('delete', old.id, old.content); END"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN "
+        "INSERT INTO messages_fts (messages_fts, rowid, content) "
+        "VALUES ('delete', old.id, old.content); "
+        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END"
+    )
+
+
+# Stemmed (`reviews` finds `review`), case- and accent-insensitive.
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -212,6 +244,67 @@ class Store:
             )
             return _conversation(table.get(table.last_pk))
 
+    @_translated
+    def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
+        """Retitle a conversation; None if there is no such conversation. Its
+        place in the list (last activity) does not change."""
+        with self._write():
+            self.db.execute(
+                "update conversations set title = ? where id = ?", [title, conversation_id]
+            )
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
+    def delete_conversation(self, conversation_id: int) -> int | None:
+        """Delete a conversation and its messages (and their search entries);
+        returns how many messages went, or None if there was no such conversation."""
+        with self._write():
+            if not self.db.execute(
+                "select 1 from conversations where id = ?", [conversation_id]
+            ).fetchone():
+                return None
+            deleted = self.db.execute(
+                "delete from messages where conversation_id = ?", [conversation_id]
+            ).rowcount
+            self.db.execute("delete from conversations where id = ?", [conversation_id])
+            return deleted
+
+    @_translated
+    def import_conversations(
+        self, records: Sequence[ConversationRecord]
+    ) -> tuple[list[Conversation], list[ConversationRecord]]:
+        """Add whole conversations, timestamps as given, in one transaction: all
+        or nothing. A record whose conversation is already here (same title and
+        creation time, as after importing a file twice) is skipped; returns
+        (imported, skipped)."""
+        imported: list[Conversation] = []
+        skipped: list[ConversationRecord] = []
+        with self._write():
+            for record in records:
+                if self.db.execute(
+                    "select 1 from conversations where created_at = ? and title = ?",
+                    [record.created_at, record.title],
+                ).fetchone():
+                    skipped.append(record)
+                    continue
+                conversations = self.db["conversations"].insert(
+                    {"title": record.title, "created_at": record.created_at,
+                     "updated_at": record.updated_at, "model": record.model}
+                )  # fmt: skip
+                conversation_id = conversations.last_pk
+                self.db["messages"].insert_all(
+                    (
+                        {"conversation_id": conversation_id, "role": m.role, "content": m.content,
+                         "status": str(m.status), "model": m.model, "created_at": m.created_at,
+                         "error": m.error}
+                        for m in record.messages
+                    ),
+                    batch_size=500,
+                )  # fmt: skip
+                imported.append(_conversation(conversations.get(conversation_id)))
+        return imported, skipped
+
     # Messages
 
     @_translated
@@ -292,10 +385,105 @@ class Store:
             rows = [_message(row) for row in self.db.query(sql, params)]
         return rows if after is not None else rows[::-1]
 
+    @_translated
+    def all_messages(self, conversation_id: int) -> list[Message]:
+        """Every message of a conversation, oldest first (for show and export)."""
+        with self._lock:
+            rows = self.db.query(
+                "select * from messages where conversation_id = ? order by id", [conversation_id]
+            )
+            return [_message(row) for row in rows]
+
+    # Search
+
+    @_translated
+    def search(
+        self, query: str, *, limit: int = 20, newest_first: bool = False, syntax: bool = False
+    ) -> list[SearchHit]:
+        """Messages matching `query`, best match first (or newest first), each
+        with a snippet whose matches are wrapped in SNIPPET_START / SNIPPET_END.
+
+        By default every word must occur (stemmed, any case), and characters
+        FTS5 would read as syntax are taken literally; `syntax=True` passes
+        FTS5 query syntax through (OR, NOT, "phrases", prefix*).
+
+        "Newest" is the order messages were stored in (the FTS index's rowid
+        order, which SQLite walks backwards and stops after `limit`). "Best" is
+        bm25, ranked among the RANK_WINDOW most recently stored matches: bm25
+        costs ~1 µs per matching message, so a word found in all of 100,000
+        messages would take ~90 ms to rank fully, and the best of the latest
+        5,000 matches is what a person searching their chats wants anyway."""
+        match = query.strip() if syntax else self.db.quote_fts(query)
+        if not match:
+            return []
+        select = (
+            "select m.id, m.conversation_id, m.role, m.created_at, c.title, "
+            f"snippet(messages_fts, 0, '{SNIPPET_START}', '{SNIPPET_END}', '…', {SNIPPET_TOKENS}) "
+            "from messages_fts "
+            "join messages m on m.id = messages_fts.rowid "
+            "join conversations c on c.id = m.conversation_id "
+            "where messages_fts match :match "
+        )
+        if newest_first:
+            sql = select + "order by messages_fts.rowid desc limit :limit"
+        else:
+            sql = select + (
+                "and messages_fts.rowid >= coalesce((select rowid from messages_fts "
+                "where messages_fts match :match order by rowid desc limit 1 offset :window), 0) "
+                "order by messages_fts.rank limit :limit"
+            )
+        params = {"match": match, "limit": limit, "window": RANK_WINDOW - 1}
+        try:
+            with self._lock:
+                rows = self.db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if syntax and ("fts5" in str(exc) or "syntax" in str(exc)):
+                raise UsageError(
+                    f"Not a valid search query: {exc}.",
+                    "See https://www.sqlite.org/fts5.html#full_text_query_syntax, "
+                    "or search without --syntax to match the words as typed.",
+                ) from None
+            raise
+        return [
+            SearchHit(
+                message_id=row[0], conversation_id=row[1], role=row[2],
+                created_at=_parse_time(row[3]), title=row[4], snippet=row[5],
+            )  # fmt: skip
+            for row in rows
+        ]
+
     def history(self, conversation_id: int, window: int) -> list[Message]:
         """What the model sees: the last `window` messages that have text."""
         messages = self.get_messages(conversation_id, limit=window * 2)
         return [m for m in messages if m.content][-window:]
+
+
+SNIPPET_START, SNIPPET_END = "\x02", "\x03"  # control characters no message text uses
+SNIPPET_TOKENS = 16
+RANK_WINDOW = 5_000  # see Store.search
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A message as exported and imported: no ids, timestamps as ISO 8601 text."""
+
+    role: Role
+    content: str
+    created_at: str
+    status: MessageStatus = MessageStatus.COMPLETE
+    model: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """A whole conversation as exported and imported."""
+
+    title: str
+    created_at: str
+    updated_at: str
+    model: str | None = None
+    messages: list[MessageRecord] = field(default_factory=list)
 
 
 def _parse_time(value: str) -> datetime:

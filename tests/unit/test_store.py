@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from codhechat.errors import StorageError
+from codhechat.errors import StorageError, UsageError
 from codhechat.models import MessageStatus
-from codhechat.store import MIGRATIONS, SCHEMA_VERSION, Store
+from codhechat.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SNIPPET_END,
+    SNIPPET_START,
+    ConversationRecord,
+    MessageRecord,
+    Store,
+)
 
 
 @pytest.fixture
@@ -49,6 +57,9 @@ def test_upgrades_a_database_made_by_the_first_schema(tmp_path: Path) -> None:
     assert message.content == "kept?" and message.error is None
     indexes = {i.name for i in store.db["conversations"].indexes}
     assert "idx_conversations_updated" in indexes
+    # Migration 3 indexed the existing messages for full-text search.
+    assert [hit.message_id for hit in store.search("kept")] == [1]
+    assert store.db["messages"].detect_fts() == "messages_fts"
 
 
 def test_conversations_listed_newest_activity_first(store: Store) -> None:
@@ -111,3 +122,97 @@ def test_a_full_disk_is_reported_not_raised_raw(store: Store) -> None:
         store.add_message(conversation.id, "user", "x" * 100_000)
     assert "disk is full" in error.value.message
     assert isinstance(error.value.__cause__, sqlite3.Error)
+
+
+def test_upgrades_a_version_2_database_with_messages_to_search(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    store = Store.open(path)
+    store.db.execute("PRAGMA user_version = 0")
+    for table in ("messages_fts",):
+        store.db[table].drop()
+    for trigger in ("messages_ai", "messages_ad", "messages_au"):
+        store.db.execute(f"DROP TRIGGER {trigger}")
+    store.db.execute("PRAGMA user_version = 2")
+    conversation = store.create_conversation("old")
+    store.add_message(conversation.id, "user", "written before search existed")
+    store.close()
+
+    upgraded = Store.open(path)
+    assert upgraded.schema_version == SCHEMA_VERSION == 3
+    [hit] = upgraded.search("existed")
+    assert (hit.conversation_id, hit.title, hit.role) == (conversation.id, "old", "user")
+    assert hit.snippet == f"written before search {SNIPPET_START}existed{SNIPPET_END}"
+
+
+def test_search_follows_inserts_updates_and_deletes(store: Store) -> None:
+    conversation = store.create_conversation("c")
+    reply = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
+    store.save_progress(reply.id, "streaming tokens")
+    assert [h.message_id for h in store.search("streaming")] == [reply.id]
+    store.update_message(reply.id, content="final answer", status=MessageStatus.COMPLETE)
+    assert store.search("streaming") == [] and len(store.search("answers")) == 1  # stemmed
+    store.delete_message(reply.id)
+    assert store.search("answer") == []
+
+
+def test_search_orders_best_or_newest_and_quotes_syntax(store: Store) -> None:
+    conversation = store.create_conversation("c")
+    dense = store.add_message(conversation.id, "user", "cache cache cache invalidation")
+    sparse = store.add_message(conversation.id, "user", "a long text that mentions cache once among many words")
+    assert [h.message_id for h in store.search("cache")] == [dense.id, sparse.id]
+    assert [h.message_id for h in store.search("cache", newest_first=True)] == [sparse.id, dense.id]
+    assert [h.message_id for h in store.search("CACHE invalidation")] == [dense.id]  # every word
+    assert store.search('cache" OR (') == []  # syntax characters are literal by default
+    assert len(store.search("invalidation OR mentions", syntax=True)) == 2
+    with pytest.raises(UsageError):
+        store.search("cache OR (", syntax=True)
+    assert store.search("   ") == []
+    assert len(store.search("cache", limit=1)) == 1
+
+
+def test_rename_and_delete_a_conversation(store: Store) -> None:
+    keep = store.create_conversation("keep")
+    store.add_message(keep.id, "user", "kept words")
+    doomed = store.create_conversation("doomed")
+    store.add_message(doomed.id, "user", "doomed words")
+    store.add_message(doomed.id, "assistant", "more doomed words")
+    before = store.get_conversation(keep.id)
+    renamed = store.rename_conversation(keep.id, "Kept")
+    assert renamed is not None and renamed.title == "Kept"
+    assert renamed.updated_at == before.updated_at  # a rename is not activity
+    assert store.rename_conversation(999, "x") is None
+    assert store.delete_conversation(doomed.id) == 2
+    assert store.delete_conversation(doomed.id) is None
+    assert store.get_conversation(doomed.id) is None
+    assert store.db.execute("select count(*) from messages").fetchone()[0] == 1
+    assert [h.title for h in store.search("words")] == ["Kept"]
+
+
+def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
+    record = ConversationRecord(
+        title="imported", created_at="2024-05-01T08:00:00+00:00",
+        updated_at="2024-05-01T09:00:00+00:00", model="gpt-4o",
+        messages=[
+            MessageRecord("user", "question", "2024-05-01T08:00:00+00:00"),
+            MessageRecord("assistant", "answer", "2024-05-01T08:00:05+00:00",
+                          status=MessageStatus.ERROR, model="gpt-4o", error="boom"),
+        ],
+    )  # fmt: skip
+    imported, skipped = store.import_conversations([record])
+    assert skipped == [] and imported[0].updated_at.isoformat() == "2024-05-01T09:00:00+00:00"
+    user, reply = store.all_messages(imported[0].id)
+    assert (reply.content, reply.status, reply.error, reply.model) == ("answer", "error", "boom", "gpt-4o")
+    assert reply.created_at.isoformat() == "2024-05-01T08:00:05+00:00"
+    assert len(store.search("question")) == 1
+
+    bad = ConversationRecord(
+        title="bad", created_at="2024-06-01T08:00:00+00:00", updated_at="2024-06-01T08:00:00+00:00",
+        messages=[MessageRecord("user", object(), "2024-06-01T08:00:00+00:00")],  # type: ignore[arg-type]
+    )
+    fresh = ConversationRecord(title="fresh", created_at="2024-07-01T08:00:00+00:00",
+                               updated_at="2024-07-01T08:00:00+00:00")  # fmt: skip
+    with pytest.raises(StorageError):
+        store.import_conversations([fresh, bad])
+    assert [c.title for c in store.list_conversations()] == ["imported"]  # fresh rolled back
+    imported, skipped = store.import_conversations([record, fresh])
+    assert [c.title for c in imported] == ["fresh"] and skipped == [record]

@@ -1,0 +1,139 @@
+"""Shell subcommands: ask, list, show, search, rename, delete, export, import.
+
+This module only declares their flags (argparse, so `--help` stays instant);
+each command's module, and the store and model client behind it, is imported
+when that command runs.
+
+Exit codes, the same for every command:
+  0  done
+  1  error (no such conversation, a file that cannot be read or imported, storage)
+  2  usage error (bad flags or arguments, empty prompt, bad config)
+  3  the model endpoint failed (connection, HTTP error, cut-off reply)
+  130  interrupted (Ctrl+C); a reply cut short is kept, marked partial
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ENDPOINT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+SHELL_COMMANDS = frozenset({"ask", "list", "show", "search", "rename", "delete", "export", "import"})
+
+
+def _id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a conversation id: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a conversation id: {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def add_shell_parsers(commands: Any) -> None:
+    """Add the shell subcommands to the `codhechat` parser's subparsers."""
+    suppress = argparse.SUPPRESS  # so `codhechat --model X ask` is not reset by ask's default
+
+    ask = commands.add_parser(
+        "ask",
+        help="send one prompt, stream the reply to stdout (stored like any other)",
+        description="Send a prompt and stream the reply to stdout. Piped input is added "
+        "to the prompt (`git diff | codhechat ask 'review this'`). The exchange is stored "
+        "and shows up in the app.",
+        epilog="Exit codes: 0 done, 1 error, 2 usage error, 3 the endpoint failed, "
+        "130 interrupted (the partial reply is kept).",
+    )
+    ask.add_argument("prompt", nargs="?", help="the prompt (optional when input is piped)")
+    which = ask.add_mutually_exclusive_group()
+    which.add_argument(
+        "-c", "--continue", dest="continue_last", action="store_true",
+        help="continue the most recent conversation",
+    )  # fmt: skip
+    which.add_argument(
+        "--conversation", type=_id, metavar="ID", help="continue conversation ID"
+    )
+    ask.add_argument("-m", "--model", default=suppress, help="model for this reply")
+    ask.add_argument(
+        "--system", dest="system_prompt", metavar="TEXT", default=suppress,
+        help="system prompt for this reply",
+    )
+
+    listing = commands.add_parser(
+        "list", help="list conversations, most recent first",
+        description="List conversations (id, last activity, title), most recent first.",
+    )  # fmt: skip
+    listing.add_argument("-n", "--limit", type=_positive, default=50, help="how many (default: 50)")
+    listing.add_argument("--all", action="store_true", help="list every conversation")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    show = commands.add_parser(
+        "show", help="print a conversation",
+        description="Print a conversation as Markdown (rendered when stdout is a terminal).",
+    )  # fmt: skip
+    show.add_argument("id", type=_id, metavar="ID")
+
+    search = commands.add_parser(
+        "search", help="search every message",
+        description="Full-text search over every message (every word must occur; "
+        "`review` also finds `reviews`). Best matches first.",
+    )  # fmt: skip
+    search.add_argument("query", help="words to look for")
+    search.add_argument("-n", "--limit", type=_positive, default=20, help="how many (default: 20)")
+    search.add_argument("--newest", action="store_true", help="newest matches first")
+    search.add_argument(
+        "--syntax", action="store_true",
+        help='read QUERY as SQLite FTS5 syntax: OR, NOT, "exact phrase", prefix*',
+    )  # fmt: skip
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    rename = commands.add_parser("rename", help="rename a conversation")
+    rename.add_argument("id", type=_id, metavar="ID")
+    rename.add_argument("name", metavar="NAME", help="the new title")
+
+    delete = commands.add_parser(
+        "delete", help="delete conversations and their messages",
+        description="Delete conversations and their messages. Asks first on a terminal; "
+        "otherwise needs --yes.",
+    )  # fmt: skip
+    delete.add_argument("ids", type=_id, nargs="+", metavar="ID")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    export = commands.add_parser(
+        "export", help="export conversations as Markdown or JSON",
+        description="Export conversations. JSON is codhechat's own versioned format: "
+        "`codhechat import` reads it back exactly.",
+    )  # fmt: skip
+    export.add_argument("ids", type=_id, nargs="*", metavar="ID")
+    export.add_argument("--all", action="store_true", help="export every conversation")
+    export.add_argument(
+        "-f", "--format", choices=["markdown", "json"], default="markdown",
+        help="output format (default: markdown)",
+    )  # fmt: skip
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    imports = commands.add_parser(
+        "import", help="import a codhechat JSON export or a ChatGPT export",
+        description="Import conversations from a `codhechat export --format json` file, or "
+        "from a ChatGPT data export (its conversations.json, or the .zip). All or nothing: "
+        "a file with any malformed conversation imports nothing.",
+    )  # fmt: skip
+    imports.add_argument("file", metavar="FILE")
+
+
+def run_shell_command(args: argparse.Namespace, settings: Any) -> int:
+    """Run one shell subcommand; errors are printed, never raised as tracebacks."""
+    from codhechat.commands import output
+
+    return output.run_guarded(args, settings)

@@ -1,0 +1,153 @@
+"""`codhechat ask`: one exchange from the shell.
+
+It goes through the app's own LocalBackend, so the prompt is stored before the
+request, the reply is saved as it streams and marked complete, error or
+partial, and the conversation shows up in the app like any other. The reply is
+written to stdout as it arrives, flushed per piece, so `| less` or `> file`
+see it stream; there is nothing but the reply on stdout, with no colour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import IO, Any
+
+from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from codhechat.commands.output import Style, is_terminal, not_found, open_store, report
+from codhechat.errors import CodheError, MissingApiKey, ModelError, UsageError
+from codhechat.models import ReplyDelta, ReplyDone, ReplyFailed, ReplyStarted, title_for
+
+
+@dataclass
+class _Progress:
+    conversation_id: int
+    wrote: bool = False
+    ends_with_newline: bool = True
+    error: Exception | None = None
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    prompt = combine(args.prompt, read_piped_input())
+    if not prompt:
+        raise UsageError(
+            "Nothing to ask: give a prompt, or pipe some text in.",
+            "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
+        )
+    store = open_store(settings)
+    try:
+        conversation_id = _conversation_for(store, args)
+        if conversation_id is None:
+            # Titled after what was typed, not the piped text after it.
+            title = title_for(args.prompt.strip() if args.prompt and args.prompt.strip() else prompt)
+            conversation_id = store.create_conversation(title, model=settings.model).id
+        return _stream(settings, store, conversation_id, prompt)
+    finally:
+        store.close()
+
+
+def read_piped_input(stdin: IO[str] | None = None) -> str:
+    """The text piped in, or "" when stdin is a terminal (or closed)."""
+    stdin = stdin if stdin is not None else sys.stdin
+    if stdin is None or stdin.closed or stdin.isatty():
+        return ""
+    try:
+        data = stdin.buffer.read()
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+def combine(prompt: str | None, piped: str) -> str:
+    """The instruction first, then the piped text after a blank line: what a
+    person would type when pasting a diff under a request."""
+    prompt = (prompt or "").strip()
+    piped = piped.strip("\n").rstrip()
+    if prompt and piped.strip():
+        return f"{prompt}\n\n{piped}"
+    return prompt or piped.strip()
+
+
+def _conversation_for(store: Any, args: argparse.Namespace) -> int | None:
+    if args.conversation is not None:
+        if store.get_conversation(args.conversation) is None:
+            raise not_found(args.conversation)
+        return int(args.conversation)
+    if args.continue_last:
+        latest = store.list_conversations(limit=1)
+        return latest[0].id if latest else None  # nothing to continue: start one
+    return None
+
+
+def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int:
+    from codhechat.backends.local import LocalBackend
+
+    backend = LocalBackend(settings, store)
+    progress = _Progress(conversation_id)
+    out = sys.stdout
+    try:
+        asyncio.run(_exchange(backend, conversation_id, prompt, progress, out))
+    except KeyboardInterrupt:
+        _end_line(progress, out)
+        print(
+            f"codhechat: interrupted; what arrived is kept as a partial reply "
+            f"(conversation {conversation_id}).",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    _end_line(progress, out)
+    if progress.error is not None:
+        error = progress.error
+        if isinstance(error, CodheError):
+            report(_for_the_shell(error, conversation_id))
+        else:
+            print(f"codhechat: {error}", file=sys.stderr)
+        return EXIT_ENDPOINT if isinstance(error, ModelError) else EXIT_ERROR
+    if is_terminal(sys.stderr):
+        print(Style(sys.stderr).dim(f"[conversation {conversation_id}]"), file=sys.stderr)
+    return EXIT_OK
+
+
+async def _exchange(
+    backend: Any, conversation_id: int, prompt: str, progress: _Progress, out: IO[str]
+) -> None:
+    try:
+        async with aclosing(backend.stream_reply(conversation_id, prompt)) as events:
+            async for event in events:
+                if isinstance(event, ReplyDelta):
+                    out.write(event.text)
+                    out.flush()
+                    progress.wrote = True
+                    progress.ends_with_newline = event.text.endswith("\n")
+                elif isinstance(event, ReplyFailed):
+                    progress.error = event.error
+                elif isinstance(event, ReplyStarted | ReplyDone):
+                    pass
+    finally:
+        await backend.client.aclose()
+
+
+def _end_line(progress: _Progress, out: IO[str]) -> None:
+    if progress.wrote and not progress.ends_with_newline:
+        out.write("\n")
+        progress.ends_with_newline = True
+    out.flush()
+
+
+def _for_the_shell(error: CodheError, conversation_id: int) -> CodheError:
+    """The endpoint errors' hints name the app's keys; say what to do in a shell."""
+    if isinstance(error, MissingApiKey):
+        hint = (
+            "Set OPENAI_API_KEY (in the environment or .env), or point OPENAI_BASE_URL "
+            "at a local server such as Ollama, which needs no key."
+        )
+    else:
+        hint = (
+            error.hint.replace("Press Ctrl+R to retry", "Run the command again")
+            .replace("press Ctrl+R to retry", "run the command again")
+            .replace(" Press F2 to set one.", "")
+        )
+    return CodheError(error.message, hint)

@@ -1,0 +1,138 @@
+"""What the shell commands share: dispatch, error reporting and exit codes, and
+terminal-aware styling.
+
+Colour is used only when the stream is a terminal (and NO_COLOR is unset), so
+`codhechat list | grep x` and `> file` get plain text; errors always go to
+stderr as `codhechat: message` plus a hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from typing import IO, Any
+
+from codhechat.commands import (
+    EXIT_ENDPOINT,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from codhechat.errors import CodheError, ConfigError, ModelError, UsageError
+
+
+def run_guarded(args: argparse.Namespace, settings: Any) -> int:
+    try:
+        return _dispatch(args, settings)
+    except UsageError as exc:
+        report(exc)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        report(exc)
+        return EXIT_USAGE
+    except ModelError as exc:
+        report(exc)
+        return EXIT_ENDPOINT
+    except CodheError as exc:
+        report(exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as other Unix tools do.
+        silence_stdout()
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, settings: Any) -> int:
+    command = args.command
+    if command == "ask":
+        from codhechat.commands import ask
+
+        return ask.run(args, settings)
+    if command in ("list", "show", "search", "rename", "delete"):
+        from codhechat.commands import manage
+
+        return getattr(manage, f"run_{command}")(args, settings)
+    if command == "export":
+        from codhechat.commands import archive
+
+        return archive.run_export(args, settings)
+    if command == "import":
+        from codhechat.commands import archive
+
+        return archive.run_import(args, settings)
+    raise UsageError(f"unknown command {command!r}")
+
+
+def report(exc: CodheError, stream: IO[str] | None = None) -> None:
+    stream = stream or sys.stderr
+    style = Style(stream)
+    print(f"codhechat: {style.red(exc.message)}", file=stream)
+    if exc.hint:
+        print(f"  {exc.hint}", file=stream)
+    stream.flush()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def open_store(settings: Any) -> Any:
+    from codhechat.store import Store
+
+    return Store.open(settings.database_path)
+
+
+def not_found(conversation_id: int) -> CodheError:
+    return CodheError(
+        f"There is no conversation {conversation_id}.",
+        "`codhechat list` shows the ids; `codhechat search WORDS` finds one by its text.",
+    )
+
+
+def local_time(value: datetime) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class Style:
+    """ANSI styling that turns itself off when the stream is not a terminal."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.enabled = is_terminal(stream) and "NO_COLOR" not in os.environ
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and text else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def cyan(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def highlight(self, text: str) -> str:
+        return self._wrap("1;33", text)
+
+
+def is_terminal(stream: IO[str] | None) -> bool:
+    if stream is None or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,101 @@
+"""`codhechat export` and `codhechat import` of codhechat's own JSON format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from codhechat.models import MessageStatus
+from codhechat.store import Store
+from tests.shell.conftest import no_traceback
+
+
+def seed(store: Store) -> None:
+    first = store.create_conversation("Ünïcode & \"quotes\" 🙂", model="gpt-4o")
+    store.add_message(first.id, "user", "Line one\nLine two\n\n```py\nx = '\\n'\n```")
+    store.add_message(first.id, "assistant", "Answer 🙂", model="gpt-4o")
+    second = store.create_conversation("Failures")
+    store.add_message(second.id, "user", "Try")
+    reply = store.add_message(second.id, "assistant", "", status=MessageStatus.PARTIAL, model="m1")
+    store.update_message(reply.id, content="half", status=MessageStatus.ERROR, error="boom (503)")
+    store.add_message(second.id, "user", "Again")
+    store.add_message(second.id, "assistant", "cut", status=MessageStatus.PARTIAL, model="m1")
+
+
+def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
+    seed(db())
+    first = cli("export", "--all", "--format", "json", "-o", "all.json")
+    assert first.returncode == 0, first.stderr
+    assert "Exported 2 conversations to all.json" in first.stderr
+    exported = (tmp_path / "all.json").read_text()
+    document = json.loads(exported)
+    assert (document["format"], document["version"]) == ("codhechat", 1)
+    assert [c["title"] for c in document["conversations"]] == ["Ünïcode & \"quotes\" 🙂", "Failures"]
+    failed = document["conversations"][1]["messages"][1]
+    assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
+                      "created_at": failed["created_at"], "error": "boom (503)"}  # fmt: skip
+
+    other = {"CODHECHAT_DATABASE": str(tmp_path / "other.db")}
+    imported = cli("import", "all.json", env=other)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout == "Imported 2 conversations (6 messages) from all.json (codhechat export).\n"
+    again = cli("export", "--all", "--format", "json", env=other)
+    assert again.stdout == exported
+
+    # Into the same database twice: nothing is duplicated.
+    twice = cli("import", "all.json", env=other)
+    assert twice.returncode == 0
+    assert "Imported 0 conversations" in twice.stdout and "Skipped 2 conversations already here" in twice.stdout
+    assert Store.open(tmp_path / "other.db").count_conversations() == 2
+
+
+def test_export_one_conversation_as_markdown(cli, db, tmp_path: Path) -> None:
+    seed(db())
+    ids = [c.id for c in db().list_conversations()]
+    result = cli("export", str(min(ids)))
+    assert result.returncode == 0
+    assert result.stdout.startswith('# Ünïcode & "quotes" 🙂\n')
+    assert "## You\n\nLine one\nLine two" in result.stdout and "## Assistant (gpt-4o)" in result.stdout
+    assert cli("export", str(max(ids)), "--format", "markdown", "-o", "one.md").returncode == 0
+    text = (tmp_path / "one.md").read_text()
+    assert text.startswith("# Failures") and "failed: boom (503)" in text and "partial reply" in text
+
+
+def test_export_usage_and_unknown_ids(cli, db, tmp_path: Path) -> None:
+    seed(db())
+    assert cli("export").returncode == 2
+    assert cli("export", "1", "--all").returncode == 2
+    assert cli("export", "1", "--format", "xml").returncode == 2
+    missing = cli("export", "1", "99", "-o", "x.json", "--format", "json")
+    assert missing.returncode == 1 and "There is no conversation 99" in missing.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_malformed_files_import_nothing_and_say_why(cli, db, tmp_path: Path) -> None:
+    good = {"title": "ok", "created_at": "2025-01-01T10:00:00+00:00", "updated_at": "2025-01-01T10:00:00+00:00",
+            "model": None, "messages": [{"role": "user", "content": "hi", "status": "complete", "model": None,
+                                         "created_at": "2025-01-01T10:00:00+00:00", "error": None}]}  # fmt: skip
+    bad_role = json.loads(json.dumps(good)) | {"title": "bad"}
+    bad_role["messages"][0]["role"] = "robot"
+    bad_time = json.loads(json.dumps(good)) | {"created_at": "yesterday"}
+    cases = {
+        "role.json": ({"format": "codhechat", "version": 1, "conversations": [good, bad_role]},
+                      "conversation 2, message 1: `role` must be one of"),
+        "time.json": ({"format": "codhechat", "version": 1, "conversations": [bad_time]},
+                      "`created_at` must be an ISO 8601 time"),
+        "version.json": ({"format": "codhechat", "version": 99, "conversations": []}, "format version 99"),
+        "other.json": ({"hello": "world"}, "neither a codhechat export nor a ChatGPT"),
+    }  # fmt: skip
+    for name, (document, message) in cases.items():
+        (tmp_path / name).write_text(json.dumps(document))
+        result = cli("import", name)
+        assert result.returncode == 1, (name, result.stderr)
+        assert message in result.stderr
+        assert "nothing was imported" in result.stderr.lower()
+        assert result.stderr.startswith("codhechat: ")
+        no_traceback(result)
+    (tmp_path / "broken.json").write_text('{"format": "codhechat", "conver')
+    result = cli("import", "broken.json")
+    assert result.returncode == 1 and "is not valid JSON" in result.stderr
+    assert cli("import", "nope.json").returncode == 2
+    assert db().count_conversations() == 0
