@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codhechat",
         description="A terminal chat client for OpenAI and OpenAI-compatible models "
-        "(Ollama, vLLM, llama.cpp). Conversations are kept in a local SQLite database.",
+        "(Ollama, vLLM, llama.cpp). Conversations are kept in a local SQLite database, "
+        "or on a CoDHeChat server with --server URL.",
         epilog="Settings come from flags, then the environment (OPENAI_API_KEY, OPENAI_BASE_URL, "
         "CODHECHAT_*), then .env, then the config file; `codhechat config` shows the result.",
     )
@@ -35,8 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", type=Path, help="SQLite database file to use")
     parser.add_argument("--theme", choices=["dark", "light"], help="theme for this run")
     parser.add_argument("--config", type=Path, help=f"config file (default: {paths.config_file()})")
+    parser.add_argument(
+        "--server", metavar="URL", help="chat on a CoDHeChat server (remote mode), e.g. https://chat.example.org"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("config", help="print the effective settings and where files live")
+    login = commands.add_parser(
+        "login",
+        help="sign in to a CoDHeChat server with a username and password",
+        description="Sign in to a CoDHeChat server and keep the token (readable by you only) for "
+        "remote mode; without it, remote mode signs in as a guest. The password is read "
+        "from the terminal without echo.",
+    )
+    login.add_argument("--server", dest="login_server", metavar="URL", help="the server (default: `server` from the config)")
+    login.add_argument("-u", "--username", help="your username (asked for when not given)")
+    login.add_argument("--register", action="store_true", help="create the account first")
+    logout = commands.add_parser("logout", help="forget the token kept for a CoDHeChat server")
+    logout.add_argument("--server", dest="login_server", metavar="URL", help="the server (default: `server` from the config)")
     add_serve_parser(commands)  # flags only: the server stack is imported when it runs
     add_shell_parsers(commands)  # ask, list, show, search, rename, delete, export, import
     return parser
@@ -47,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {
         key: getattr(args, key)
-        for key in ("model", "base_url", "system_prompt", "history_window", "database")
+        for key in ("model", "base_url", "system_prompt", "history_window", "database", "server")
     }
     if args.command == "serve":
         return serve_main(args)
@@ -57,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(flags, config_file=args.config)
         if args.command == "config":
             return print_config(settings, args.config)
+        if args.command in ("login", "logout"):
+            return account_main(args, settings)
         if args.command in SHELL_COMMANDS:
             return run_shell_command(args, settings)
         return run_app(settings, theme=args.theme)
@@ -89,13 +107,59 @@ def print_config(settings: Any, config_file: Path | None) -> int:
     return EXIT_OK
 
 
+def account_main(args: argparse.Namespace, settings: Any) -> int:
+    """`codhechat login` / `logout`: the password is read with getpass, never echoed or logged."""
+    import asyncio
+
+    from codhechat.backends.remote_http import ServerApi, normalize_server
+    from codhechat.errors import ConfigError
+
+    server = args.login_server or settings.server
+    if not server:
+        raise ConfigError("Which server?", f"Use: codhechat {args.command} --server https://chat.example.org")
+    server = normalize_server(server)
+    if args.command == "logout":
+        from codhechat.backends.remote_http import TokenStore
+
+        forgot = TokenStore(server).clear()
+        print(f"Forgot the token for {server}." if forgot else f"No token was kept for {server}.")
+        return EXIT_OK
+
+    import getpass
+
+    username = args.username or input("Username: ").strip()
+    password = getpass.getpass("Password: ")
+    if args.register and getpass.getpass("Repeat the password: ") != password:
+        raise ConfigError("The two passwords differ.", "Run the command again.")
+
+    async def sign_in() -> str:
+        api = ServerApi(server, timeout=settings.request_timeout)
+        try:
+            await api.login(username, password, register=args.register)
+            return str(api.store.path)
+        finally:
+            await api.aclose()
+
+    where = asyncio.run(sign_in())
+    created = "Created the account and signed" if args.register else "Signed"
+    print(f"{created} in to {server} as {username}.")
+    print(f"The token is kept in {where} (readable by you only). Chat with: codhechat --server {server}")
+    return EXIT_OK
+
+
 def run_app(settings: Any, *, theme: str | None) -> int:
-    from codhechat.backends.local import LocalBackend
-    from codhechat.store import Store
     from codhechat.ui.app import CodheChatApp
 
-    store = Store.open(settings.database_path)
-    backend = LocalBackend(settings, store)
+    backend: Any
+    if settings.server:
+        from codhechat.backends.remote import RemoteBackend
+
+        backend = RemoteBackend(settings.server, http_timeout=settings.request_timeout)
+    else:
+        from codhechat.backends.local import LocalBackend
+        from codhechat.store import Store
+
+        backend = LocalBackend(settings, Store.open(settings.database_path))
     app = CodheChatApp(
         backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key
     )

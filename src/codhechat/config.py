@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_BASE_URL", "CODHECHAT_BASE_URL"),
         description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama.",
     )
+    server: str | None = Field(
+        default=None,
+        description="CoDHeChat server URL for remote mode, e.g. https://chat.example.org "
+        "(conversations and the model then live on the server).",
+    )
     model: str = Field(default="gpt-4o-mini", description="Model used for new replies.")
     system_prompt: str = Field(
         default=DEFAULT_SYSTEM_PROMPT, description="System prompt the model sees first."
@@ -91,7 +96,7 @@ class Settings(BaseSettings):
     @property
     def needs_api_key(self) -> bool:
         """Only OpenAI itself needs a key; Ollama, vLLM and llama.cpp do not."""
-        return self.api_key is None and self.base_url is None
+        return self.server is None and self.api_key is None and self.base_url is None
 
 
 SECRET_FIELDS = frozenset({"api_key"})

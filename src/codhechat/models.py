@@ -6,6 +6,7 @@ cannot use to reach the database, and importing this module costs nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -91,3 +92,33 @@ class ReplyFailed:
 
 
 ReplyEvent: TypeAlias = ReplyStarted | ReplyDelta | ReplyDone | ReplyFailed
+
+
+# The link to a server (remote mode), as the status line shows it.
+
+ConnectionStatus = Literal["connecting", "connected", "reconnecting", "offline"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """Where a remote backend's link stands; published to listeners on every change.
+
+    `retry_at` is a `time.monotonic()` deadline while reconnecting; `detail` says why the
+    link is down; `notice` is set on a one-off copy for something the user should see
+    (a frame the server should not have sent), never on the stored state.
+    """
+
+    status: ConnectionStatus
+    retry_at: float | None = None
+    detail: str = ""
+    notice: str = ""
+
+    def describe(self, now: float) -> str:
+        if self.status == "connected":
+            return "● connected"
+        if self.status == "reconnecting":
+            wait = max(0, math.ceil((self.retry_at or now) - now))
+            return f"↻ reconnecting in {wait}s" if wait else "↻ reconnecting…"
+        if self.status == "offline":
+            return "○ offline"
+        return "… connecting"

@@ -8,6 +8,8 @@ rather than to the screen, so switching conversations never loses a reply.
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from textual.worker import Worker
 from codhechat.backends import ChatBackend
 from codhechat.errors import CodheError
 from codhechat.models import (
+    ConnectionState,
     Conversation,
     Message,
     MessageStatus,
@@ -80,6 +83,8 @@ class ChatScreen(Screen[None]):
         self.needs_api_key = needs_api_key
         self.conversation_id: int | None = None
         self.live: list[LiveReply] = []
+        self._connection: ConnectionState | None = None
+        self._unwatch: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -141,11 +146,30 @@ class ChatScreen(Screen[None]):
         self.status.mode = self.backend.mode
         self.status.model = self.backend.model
         self._update_status()
+        watch = getattr(self.backend, "watch_connection", None)  # remote mode only
+        if watch is not None:
+            self._unwatch = watch(self._connection_changed)
+            self.set_interval(1.0, self._show_connection)  # the reconnect countdown
         await self.pane.show([self._welcome()], has_older=False)
         self.prompt.focus()
         self.load_conversations()
         # After the first frame, not before: start-up stays fast and the first reply too.
         self.set_timer(WARM_UP_DELAY_S, self._warm_up)
+
+    def _connection_changed(self, state: ConnectionState) -> None:
+        self._connection = state
+        self._show_connection()
+        if state.notice:
+            self.notify(state.notice, title="Server", severity="warning", timeout=8)
+
+    def _show_connection(self) -> None:
+        if self._connection is not None and self.is_attached:
+            self.status.connection = self._connection.describe(time.monotonic())
+            self.status.model = self.backend.model
+
+    def on_unmount(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
 
     @work(exit_on_error=False)
     async def _warm_up(self) -> None:

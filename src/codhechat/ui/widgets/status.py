@@ -1,4 +1,4 @@
-"""The status line: mode, model, and what the app is doing."""
+"""The status line: mode, the link to the server (remote mode), model, and what the app is doing."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from textual.widget import Widget
 
 class StatusBar(Widget):
     mode: reactive[str] = reactive("local")
+    connection: reactive[str] = reactive("")  # remote mode: connected / reconnecting in Ns / offline
     model: reactive[str] = reactive("")
     state: reactive[str] = reactive("ready")
     warning: reactive[str] = reactive("")
 
     def render(self) -> Text:
-        text = Text.assemble((f" {self.mode} ", "reverse"), " ", (self.model, "bold"))
+        text = Text.assemble((f" {self.mode} ", "reverse"), " ")
+        if self.connection:
+            style = "green" if self.connection.startswith("●") else "bold yellow"
+            text.append(self.connection, style=style)
+            text.append("  ")
+        text.append(self.model, style="bold")
         text.append(f"  {self.state}", style="italic")
         if self.warning:
             text.append(f"  ⚠ {self.warning}", style="bold")

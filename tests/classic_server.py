@@ -1,0 +1,267 @@
+"""A loopback server that speaks exactly ../shared/protocol.md, and nothing more.
+
+No extensions: `/ws` reads the token from `?token=` only (a header is ignored, so a
+client that sends only the header is closed with 1008), chunks carry the WHOLE reply so
+far in `content`, there is no `started`, `cancel`, `delta`, `/auth/refresh`,
+`include_messages`, `X-Total-Count`, `before=` or message `status`. Conversations are
+listed oldest first (the protocol leaves the order to the client). Replies come from an
+OpenAI-compatible model (the loopback FakeOpenAI) through codhechat's ModelClient.
+
+Test hooks: `inject(text)` sends a raw frame to every open socket, `drop_sockets()`
+closes them all (code 1011), `token_minutes` sets the token lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from codhechat.errors import ModelError
+from codhechat.llm import ModelClient
+
+SECRET = "classic-secret-" + "y" * 40
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _title(message: str) -> str:
+    return message if len(message) <= 60 else message[:57] + "..."
+
+
+@dataclass
+class _Conversation:
+    id: int
+    user: str
+    name: str
+    created_at: str = field(default_factory=_now)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ClassicServer:
+    def __init__(self, model_url: str | None, *, token_minutes: float = 30.0) -> None:
+        self.model = ModelClient(api_key=None, base_url=model_url, timeout=1.0, max_retries=0) if model_url else None
+        self.token_minutes = token_minutes
+        self.users: dict[str, str] = {}  # username -> password
+        self.conversations: dict[int, _Conversation] = {}
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self.sockets: set[WebSocket] = set()
+        self.handshake_headers: list[dict[str, str]] = []
+        self.app = Starlette(
+            routes=[
+                Route("/auth/guest", self.guest, methods=["POST"]),
+                Route("/users/", self.register, methods=["POST"]),
+                Route("/token", self.login, methods=["POST"]),
+                Route("/conversations/", self.list_conversations, methods=["GET"]),
+                Route("/conversations/{cid:int}/messages/", self.list_messages, methods=["GET"]),
+                WebSocketRoute("/ws", self.ws),
+            ]
+        )
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(self.app, log_config=None, log_level="warning", lifespan="off",
+                                ws_max_size=1 << 24, timeout_graceful_shutdown=1, loop="asyncio")  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="classic-server")
+
+    # lifecycle
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve(sockets=[self._sock])
+
+        asyncio.run(main())
+
+    def start(self) -> ClassicServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("classic server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(10)
+        self._sock.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    # test hooks
+    def _on_loop(self, coro: Any) -> None:
+        assert self.loop is not None
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result(5)
+
+    def inject(self, text: str) -> None:
+        async def send() -> None:
+            for ws in list(self.sockets):
+                await ws.send_text(text)
+
+        self._on_loop(send())
+
+    def drop_sockets(self) -> None:
+        async def close() -> None:
+            for ws in list(self.sockets):
+                await ws.close(code=1011)
+
+        self._on_loop(close())
+
+    # auth
+    def _token(self, username: str) -> str:
+        exp = datetime.now(UTC) + timedelta(minutes=self.token_minutes)
+        return jwt.encode({"sub": username, "exp": exp}, SECRET, algorithm="HS256")
+
+    def _user(self, token: str | None) -> str | None:
+        if not token:
+            return None
+        try:
+            claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return None
+        return claims["sub"] if claims.get("sub") in self.users else None
+
+    def _bearer(self, request: Request) -> str | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return self._user(value) if scheme.lower() == "bearer" else None
+
+    @staticmethod
+    def _unauthorized() -> Response:
+        return JSONResponse({"detail": "Could not validate credentials"}, 401, {"WWW-Authenticate": "Bearer"})
+
+    async def guest(self, request: Request) -> Response:
+        name = f"guest_{len(self.users) + 1}"
+        self.users[name] = ""
+        return JSONResponse({"access_token": self._token(name), "token_type": "bearer", "user_id": len(self.users)})
+
+    async def register(self, request: Request) -> Response:
+        body = await request.json()
+        if body["username"] in self.users:
+            return JSONResponse({"detail": "Username already registered"}, 400)
+        self.users[body["username"]] = body["password"]
+        return JSONResponse({"id": len(self.users), "username": body["username"], "conversations": []})
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        username, password = str(form.get("username")), str(form.get("password"))
+        if self.users.get(username) != password or not password:
+            return JSONResponse({"detail": "Incorrect username or password"}, 401, {"WWW-Authenticate": "Bearer"})
+        return JSONResponse({"access_token": self._token(username), "token_type": "bearer"})
+
+    # conversations
+    @staticmethod
+    def _page(request: Request, items: list[Any]) -> list[Any]:
+        skip = int(request.query_params.get("skip", 0))
+        limit = min(int(request.query_params.get("limit", 100)), 100)
+        return items[skip : skip + limit]
+
+    async def list_conversations(self, request: Request) -> Response:
+        user = self._bearer(request)
+        if user is None:
+            return self._unauthorized()
+        mine = [c for c in self.conversations.values() if c.user == user]  # oldest first
+        return JSONResponse([
+            {"id": c.id, "name": c.name, "created_at": c.created_at, "messages": c.messages}
+            for c in self._page(request, mine)
+        ])  # fmt: skip
+
+    async def list_messages(self, request: Request) -> Response:
+        user = self._bearer(request)
+        if user is None:
+            return self._unauthorized()
+        conversation = self.conversations.get(request.path_params["cid"])
+        if conversation is None or conversation.user != user:
+            return JSONResponse({"detail": "Conversation not found"}, 404)
+        return JSONResponse(self._page(request, conversation.messages))
+
+    def _add(self, conversation: _Conversation, role: str, content: str) -> None:
+        conversation.messages.append(
+            {"id": next(self._message_ids), "role": role, "content": content, "timestamp": _now()}
+        )
+
+    # streaming
+    async def ws(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        self.handshake_headers.append(dict(websocket.headers))
+        user = self._user(websocket.query_params.get("token"))
+        if user is None:
+            await websocket.close(code=1008)
+            return
+        if self.model is None:
+            await websocket.close(code=1013)
+            return
+        self.sockets.add(websocket)
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                raw = await websocket.receive_text()
+                try:
+                    import json
+
+                    data = json.loads(raw)
+                    request_id, message = data["request_id"], data["message"].strip()
+                    conversation_id = data.get("conversation_id")
+                    if not message or len(message) > 5000:
+                        raise ValueError
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    await websocket.send_json({"type": "error", "detail": "Invalid payload format"})
+                    continue
+                task = asyncio.create_task(self._reply(websocket, user, request_id, message, conversation_id))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.sockets.discard(websocket)
+            for task in tasks:
+                task.cancel()
+
+    async def _reply(self, websocket: WebSocket, user: str, request_id: str, message: str,
+                     conversation_id: int | None) -> None:  # fmt: skip
+        if conversation_id is None:
+            conversation = _Conversation(next(self._ids), user, _title(message))
+            self.conversations[conversation.id] = conversation
+        else:
+            found = self.conversations.get(conversation_id)
+            if found is None or found.user != user:
+                await websocket.send_json({"type": "error", "requestId": request_id, "detail": "Conversation not found"})
+                return
+            conversation = found
+        self._add(conversation, "user", message)
+        history = [{"role": "system", "content": "You are a helpful assistant."}]
+        history += [{"role": m["role"], "content": m["content"]} for m in conversation.messages[-20:]]
+        text = ""
+        assert self.model is not None
+        try:
+            async for piece in self.model.stream_chat(history, model="gpt-4o-mini"):
+                text += piece
+                await websocket.send_json(
+                    {"type": "chunk", "requestId": request_id, "conversationId": conversation.id, "content": text}
+                )
+        except ModelError as exc:
+            await websocket.send_json({"type": "error", "requestId": request_id, "detail": exc.message})
+            return
+        except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
+            return  # a classic server keeps nothing of an unfinished reply
+        self._add(conversation, "assistant", text)
+        await websocket.send_json({"type": "complete", "requestId": request_id, "conversationId": conversation.id})
