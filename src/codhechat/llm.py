@@ -34,6 +34,7 @@ class ModelClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self._client: AsyncOpenAI | None = None
+        self._usage_supported = True  # until the endpoint rejects `stream_options`
 
     @property
     def endpoint(self) -> str:
@@ -60,25 +61,67 @@ class ModelClient:
         return self._client
 
     async def stream_chat(
-        self, messages: Sequence[dict[str, str]], *, model: str
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        model: str,
+        usage: dict[str, int] | None = None,
     ) -> AsyncIterator[str]:
-        """Yield the reply's text as it arrives."""
+        """Yield the reply's text as it arrives.
+
+        Given a `usage` dict, ask the endpoint to report token usage
+        (`stream_options.include_usage`) and fill in `prompt_tokens` and
+        `completion_tokens` if it does (on a last chunk with no choices)."""
         client = self._get_client()
         import openai
 
+        try:
+            wanted = usage if self._usage_supported else None
+            async for text in self._stream(client, messages, model, wanted):
+                yield text
+        except openai.BadRequestError:
+            # Only raised untranslated when usage was asked for and nothing arrived: an
+            # OpenAI-compatible server that rejects `stream_options`. Ask again without it,
+            # and never ask this endpoint for usage again.
+            self._usage_supported = False
+            async for text in self._stream(client, messages, model, None):
+                yield text
+
+    async def _stream(
+        self,
+        client: AsyncOpenAI,
+        messages: Sequence[dict[str, str]],
+        model: str,
+        usage: dict[str, int] | None,
+    ) -> AsyncIterator[str]:
+        import openai
+
         received = False
+        extra: dict[str, Any] = {}
+        if usage is not None:
+            extra["stream_options"] = {"include_usage": True}
         try:
             # The SDK's own SSE decoding and error mapping, but each chunk left as the
             # parsed JSON: building a model object per token made the client 6x slower.
             raw = await client.chat.completions.with_raw_response.create(
-                model=model, messages=list(messages), stream=True  # type: ignore[arg-type]
+                model=model, messages=list(messages), stream=True, **extra  # type: ignore[arg-type]
             )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
-                    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+                    if not isinstance(chunk, dict):
+                        continue
+                    choices = chunk.get("choices")
                     if choices and (text := (choices[0].get("delta") or {}).get("content")):
                         received = True
                         yield text
+                    if usage is not None and isinstance(reported := chunk.get("usage"), dict):
+                        for key in ("prompt_tokens", "completion_tokens"):
+                            if isinstance(reported.get(key), int):
+                                usage[key] = reported[key]
+        except openai.BadRequestError as exc:
+            if usage is not None and not received:
+                raise  # perhaps `stream_options`: stream_chat asks again without it
+            raise self._translate(exc, model=model, mid_stream=received) from None
         except openai.APIError as exc:
             raise self._translate(exc, model=model, mid_stream=received) from None
         except (OSError, ValueError, RuntimeError) as exc:

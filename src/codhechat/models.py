@@ -30,6 +30,7 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     model: str | None = None
+    pinned_at: datetime | None = None  # pinned conversations head the list, latest pin first
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,9 @@ class Message:
     status: MessageStatus = MessageStatus.COMPLETE
     model: str | None = None
     error: str | None = None
+    # Token counts, when the endpoint reported them (an assistant reply only).
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,10 @@ class SearchHit:
     title: str
     role: Role
     created_at: datetime
-    snippet: str  # matches wrapped in store.SNIPPET_START / SNIPPET_END
+    snippet: str  # matches wrapped in SNIPPET_START / SNIPPET_END
+
+
+SNIPPET_START, SNIPPET_END = "\x02", "\x03"  # control characters no message text uses
 
 
 def title_for(prompt: str) -> str:

@@ -24,7 +24,15 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from codhechat.errors import StorageError, UsageError
-from codhechat.models import Conversation, Message, MessageStatus, Role, SearchHit
+from codhechat.models import (
+    SNIPPET_END,
+    SNIPPET_START,
+    Conversation,
+    Message,
+    MessageStatus,
+    Role,
+    SearchHit,
+)
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -89,10 +97,18 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """Pinned conversations (the app lists them first), and the token counts an
+    endpoint reports for a reply."""
+    db["conversations"].add_column("pinned_at", str)
+    db["messages"].add_column("prompt_tokens", int)
+    db["messages"].add_column("completion_tokens", int)
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -219,7 +235,9 @@ class Store:
     def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
         with self._lock:
             rows = self.db.query(
-                "select * from conversations order by updated_at desc, id desc limit ? offset ?",
+                "select * from conversations "
+                "order by pinned_at is null, pinned_at desc, updated_at desc, id desc "
+                "limit ? offset ?",
                 [limit, offset],
             )
             return [_conversation(row) for row in rows]
@@ -251,6 +269,18 @@ class Store:
         with self._write():
             self.db.execute(
                 "update conversations set title = ? where id = ?", [title, conversation_id]
+            )
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
+    def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None:
+        """Pin a conversation to the top of the list, or unpin it; None if there is
+        no such conversation. Its last activity does not change."""
+        with self._write():
+            self.db.execute(
+                "update conversations set pinned_at = ? where id = ?",
+                [_now() if pinned else None, conversation_id],
             )
             rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
             return _conversation(rows[0]) if rows else None
@@ -341,10 +371,15 @@ class Store:
         content: str,
         status: MessageStatus,
         error: str | None = None,
+        usage: tuple[int, int] | None = None,
     ) -> Message:
+        """`usage` is (prompt_tokens, completion_tokens), when the endpoint reported them."""
+        values: dict[str, Any] = {"content": content, "status": str(status), "error": error}
+        if usage is not None:
+            values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
             table = self.db["messages"]
-            table.update(message_id, {"content": content, "status": str(status), "error": error})
+            table.update(message_id, values)
             row = table.get(message_id)
             self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
             return _message(row)
@@ -458,7 +493,6 @@ class Store:
         return [m for m in messages if m.content][-window:]
 
 
-SNIPPET_START, SNIPPET_END = "\x02", "\x03"  # control characters no message text uses
 SNIPPET_TOKENS = 16
 RANK_WINDOW = 5_000  # see Store.search
 
@@ -497,6 +531,7 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         created_at=_parse_time(row["created_at"]),
         updated_at=_parse_time(row["updated_at"]),
         model=row.get("model"),
+        pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
     )
 
 
@@ -510,4 +545,6 @@ def _message(row: dict[str, Any]) -> Message:
         status=MessageStatus(row["status"]),
         model=row.get("model"),
         error=row.get("error"),
+        prompt_tokens=row.get("prompt_tokens"),
+        completion_tokens=row.get("completion_tokens"),
     )

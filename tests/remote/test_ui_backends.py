@@ -258,3 +258,19 @@ async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -
         assert "refused the sign-in" in notice or "expired" in notice
         assert "codhechat login" in notice
         assert app.query_one("#prompt").text == "hello"  # not sent: given back to edit or resend
+
+
+async def test_conversation_commands_are_offered_only_where_the_backend_can(make_app: Any, backend_kind: str) -> None:
+    """Rename, delete, pin, search and regenerate are local-mode abilities for now: in
+    remote mode their keys do nothing and the palette does not offer them."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        local = backend_kind == "local"
+        for title in ("Search conversations", "Rename conversation", "Delete conversation", "Regenerate reply"):
+            assert (title in titles) == local, title
+        assert "Copy last reply" in titles  # copying needs nothing from the backend
+        await pilot.press("ctrl+f")
+        await pilot.pause(0.1)
+        assert (app.screen is not screen_of(app)) == local

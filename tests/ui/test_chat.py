@@ -296,30 +296,6 @@ async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app
         assert len(views()) <= MAX_MOUNTED
 
 
-async def test_two_conversations_generate_at_once_without_mixing(
-    make_app: AppFactory, fake_openai: FakeOpenAI
-) -> None:
-    fake_openai.enqueue(Reply("alpha " * 60, delay=0.05), Reply("beta reply"))
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "slow one")
-        await wait_until(pilot, lambda: reply_views(app) and "alpha" in last_reply(app).text)
-        slow_id = screen_of(app).conversation_id
-        await pilot.press("ctrl+n")
-        await send(pilot, "fast one")
-        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
-        fast_id = screen_of(app).conversation_id
-        assert last_reply(app).text == "beta reply"
-        assert "1 more generating" in screen_of(app).status.state
-
-        app.query_one(ConversationTree).post_message(ConversationTree.Chosen(slow_id))
-        await wait_until(pilot, lambda: screen_of(app).conversation_id == slow_id)
-        await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.COMPLETE, timeout=10)
-        assert last_reply(app).text == "alpha " * 60  # re-attached: nothing lost while away
-        assert [m.content for m in stored(app, slow_id)] == ["slow one", "alpha " * 60]
-        assert [m.content for m in stored(app, fast_id)] == ["fast one", "beta reply"]
-
-
 async def test_every_action_is_in_the_command_palette(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -97,3 +97,34 @@ def test_the_key_never_appears_in_error_text(fake_openai: FakeOpenAI) -> None:
     with pytest.raises(ModelError) as error:
         asyncio.run(collect(client_for(fake_openai, api_key="sk-very-secret-key")))
     assert "sk-very-secret-key" not in str(error.value)
+
+
+async def test_a_server_that_rejects_stream_options_still_streams(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Fail(400, message="Unrecognized request argument supplied: stream_options"))
+    client = client_for(fake_openai)
+    usage: dict[str, int] = {}
+    parts: list[str] = []
+    async for text in client.stream_chat(MESSAGES, model="gpt-4o-mini", usage=usage):
+        parts.append(text)
+    assert "".join(parts) == "Echo: Hi"
+    first, second = fake_openai.requests
+    assert "stream_options" in first["body"] and "stream_options" not in second["body"]
+    async for _ in client.stream_chat(MESSAGES, model="gpt-4o-mini", usage=usage):
+        pass
+    assert "stream_options" not in fake_openai.requests[-1]["body"]  # remembered
+
+
+async def test_usage_is_reported_when_asked(fake_openai: FakeOpenAI) -> None:
+    usage: dict[str, int] = {}
+    async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="gpt-4o-mini", usage=usage):
+        pass
+    assert usage["completion_tokens"] > 0 and usage["prompt_tokens"] > 0
+    assert fake_openai.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+
+
+async def test_a_genuine_bad_request_is_still_an_error(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Fail(400, message="messages: too long"), Fail(400, message="messages: too long"))
+    with pytest.raises(ModelError) as error:
+        async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="m", usage={}):
+            pass
+    assert "(400)" in error.value.message and "too long" in error.value.message

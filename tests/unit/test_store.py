@@ -132,13 +132,15 @@ def test_upgrades_a_version_2_database_with_messages_to_search(tmp_path: Path) -
         store.db[table].drop()
     for trigger in ("messages_ai", "messages_ad", "messages_au"):
         store.db.execute(f"DROP TRIGGER {trigger}")
+    for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens")):
+        store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # added by version 4
     store.db.execute("PRAGMA user_version = 2")
     conversation = store.create_conversation("old")
     store.add_message(conversation.id, "user", "written before search existed")
     store.close()
 
     upgraded = Store.open(path)
-    assert upgraded.schema_version == SCHEMA_VERSION == 3
+    assert upgraded.schema_version == SCHEMA_VERSION == 4
     [hit] = upgraded.search("existed")
     assert (hit.conversation_id, hit.title, hit.role) == (conversation.id, "old", "user")
     assert hit.snippet == f"written before search {SNIPPET_START}existed{SNIPPET_END}"
@@ -216,3 +218,33 @@ def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
     assert [c.title for c in store.list_conversations()] == ["imported"]  # fresh rolled back
     imported, skipped = store.import_conversations([record, fresh])
     assert [c.title for c in imported] == ["fresh"] and skipped == [record]
+
+
+def test_pinned_conversations_come_first_and_a_version_3_database_upgrades(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    store = Store.open(path)
+    for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens")):
+        store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    store.db.execute("PRAGMA user_version = 3")
+    old, newer = store.create_conversation("old"), store.create_conversation("newer")
+    store.close()
+
+    store = Store.open(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert [c.title for c in store.list_conversations()] == ["newer", "old"]
+    pinned = store.set_pinned(old.id, True)
+    assert pinned is not None and pinned.pinned_at is not None
+    assert pinned.updated_at == old.updated_at  # pinning is not activity
+    assert [c.title for c in store.list_conversations()] == ["old", "newer"]
+    assert [c.title for c in store.list_conversations(limit=1)] == ["old"]  # first page too
+    assert store.set_pinned(old.id, False).pinned_at is None  # type: ignore[union-attr]
+    assert [c.title for c in store.list_conversations()] == ["newer", "old"]
+    assert store.set_pinned(9999, True) is None
+
+
+def test_a_reply_keeps_its_token_usage(store: Store) -> None:
+    conversation = store.create_conversation("c")
+    reply = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
+    store.update_message(reply.id, content="hi", status=MessageStatus.COMPLETE, usage=(12, 3))
+    [stored] = store.get_messages(conversation.id)
+    assert (stored.prompt_tokens, stored.completion_tokens) == (12, 3)

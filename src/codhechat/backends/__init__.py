@@ -11,12 +11,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from codhechat.models import Conversation, Message, ReplyEvent
+from codhechat.models import Conversation, Message, ReplyEvent, SearchHit
+
+# Optional abilities. A backend lists those it has in `capabilities`; the UI offers a
+# command (key, palette entry) only when the backend has its ability, and a backend
+# without one need not define its method.
+RENAME = "rename"  # rename_conversation
+DELETE = "delete"  # delete_conversation
+PIN = "pin"  # set_pinned
+SEARCH = "search"  # search
+REGENERATE = "regenerate"  # regenerate_reply
+
+
+def supports(backend: object, ability: str) -> bool:
+    return ability in getattr(backend, "capabilities", frozenset())
 
 
 class ChatBackend(Protocol):
     mode: str  # shown in the status line: "local", or a server's address
     model: str
+    capabilities: frozenset[str]
 
     async def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]: ...
 
@@ -38,6 +52,24 @@ class ChatBackend(Protocol):
         ...
 
     def set_api_key(self, api_key: str) -> None: ...
+
+    # Optional (see `capabilities`)
+
+    async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None: ...
+
+    async def delete_conversation(self, conversation_id: int) -> int | None:
+        """Delete a conversation and its messages; None if it did not exist."""
+        ...
+
+    async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None: ...
+
+    async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
+        """Messages matching every word of `query`, best first, with snippets."""
+        ...
+
+    def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+        """Delete the last reply, whatever its state, and generate it again."""
+        ...
 
     async def warm_up(self) -> None:
         """Load what the first reply needs, once the first screen is drawn."""

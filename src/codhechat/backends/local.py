@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any, TypeVar
 
+from codhechat.backends import DELETE, PIN, REGENERATE, RENAME, SEARCH
 from codhechat.config import Settings
 from codhechat.errors import CodheError, StorageError
 from codhechat.llm import ModelClient
@@ -20,6 +21,7 @@ from codhechat.models import (
     ReplyEvent,
     ReplyFailed,
     ReplyStarted,
+    SearchHit,
     title_for,
 )
 from codhechat.store import Store
@@ -31,6 +33,7 @@ T = TypeVar("T")
 
 class LocalBackend:
     mode = "local"
+    capabilities = frozenset({RENAME, DELETE, PIN, SEARCH, REGENERATE})
 
     def __init__(self, settings: Settings, store: Store, client: ModelClient | None = None) -> None:
         self.settings = settings
@@ -61,6 +64,18 @@ class LocalBackend:
         return await self._db(
             self.store.get_messages, conversation_id, before=before, after=after, limit=limit
         )
+
+    async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
+        return await self._db(self.store.rename_conversation, conversation_id, title)
+
+    async def delete_conversation(self, conversation_id: int) -> int | None:
+        return await self._db(self.store.delete_conversation, conversation_id)
+
+    async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None:
+        return await self._db(self.store.set_pinned, conversation_id, pinned)
+
+    async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
+        return await self._db(self.store.search, query, limit=limit)
 
     async def stream_reply(
         self, conversation_id: int | None, prompt: str
@@ -93,6 +108,19 @@ class LocalBackend:
         async for event in self._generate(conversation):
             yield event
 
+    async def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+        conversation = await self._db(self.store.get_conversation, conversation_id)
+        if conversation is None:
+            raise StorageError("That conversation no longer exists.")
+        last = await self._db(self.store.get_messages, conversation_id, limit=1)
+        if not last:
+            return  # nothing to answer
+        if last[0].role == "assistant":
+            await self._db(self.store.delete_message, last[0].id)
+        yield ReplyStarted(conversation, None)
+        async for event in self._generate(conversation):
+            yield event
+
     async def _generate(self, conversation: Conversation) -> AsyncIterator[ReplyEvent]:
         history = await self._db(self.store.history, conversation.id, self.settings.history_window)
         messages = [{"role": "system", "content": self.settings.system_prompt}]
@@ -106,11 +134,12 @@ class LocalBackend:
             model=self.model,
         )
         parts: list[str] = []
+        usage: dict[str, int] = {}
         finished = False
         last_save = time.monotonic()
         try:
             try:
-                async for text in self.client.stream_chat(messages, model=self.model):
+                async for text in self.client.stream_chat(messages, model=self.model, usage=usage):
                     parts.append(text)
                     yield ReplyDelta(text)
                     if time.monotonic() - last_save >= SAVE_INTERVAL_S:
@@ -137,6 +166,9 @@ class LocalBackend:
                     reply.id,
                     content="".join(parts),
                     status=MessageStatus.COMPLETE,
+                    usage=(usage["prompt_tokens"], usage["completion_tokens"])
+                    if len(usage) == 2
+                    else None,
                 )
             except StorageError as exc:
                 yield ReplyFailed(exc, None)

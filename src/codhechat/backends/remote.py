@@ -93,6 +93,11 @@ def _time(value: Any) -> datetime:
 
 
 class RemoteBackend:
+    # None of the optional abilities (rename, delete, pin, search, regenerate): the
+    # server's protocol has no search and no regenerate, and rename/delete/pin are
+    # not wired through yet. The app hides those commands in remote mode.
+    capabilities: frozenset[str] = frozenset()
+
     def __init__(
         self,
         server: str,

@@ -106,6 +106,7 @@ class CodheChatApp(App[None]):
         screen = self.screen_stack[0] if self.screen_stack else None
         if isinstance(screen, ChatScreen):
             await screen.stop_all()
+            await screen.finish_pending_delete()  # confirmed: the undo window just closes early
         self.exit()
 
     async def on_unmount(self) -> None:
@@ -147,6 +148,21 @@ class CodheChatApp(App[None]):
             yield SystemCommand("New conversation", "Start a new chat (Ctrl+N)", chat.action_new_conversation)
             yield SystemCommand("Stop generating", "Stop the reply, keep what arrived (Esc)", chat.action_stop)
             yield SystemCommand("Retry reply", "Generate the failed or stopped reply again (Ctrl+R)", chat.action_retry)
+            if chat.can("regenerate"):
+                yield SystemCommand("Regenerate reply", "Replace the last reply with a new one (Ctrl+G)", chat.action_regenerate)
+            yield SystemCommand("Copy last reply", "To the clipboard, by OSC 52 (Ctrl+O)", chat.action_copy_last_reply)
+            yield SystemCommand("Copy last code block", "The last code block of a reply, to the clipboard", chat.action_copy_code_block)
+            yield SystemCommand("Copy a message…", "Pick any message shown, to the clipboard", chat.action_copy_message)
+            if chat.can("search"):
+                yield SystemCommand("Search conversations", "Every conversation's text, as you type (Ctrl+F)", chat.action_search)
+            if chat.can("rename"):
+                yield SystemCommand("Rename conversation", "The open one, or the one selected in the sidebar (F3)", chat.action_rename)
+            if chat.can("toggle_pin"):
+                yield SystemCommand("Pin or unpin conversation", "Pinned conversations head the sidebar (F4)", chat.action_toggle_pin)
+            if chat.can("delete"):
+                yield SystemCommand("Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds (F8)", chat.action_delete)
+            if chat.can("undo_delete"):
+                yield SystemCommand("Undo delete", "Bring back the conversation just deleted (Ctrl+Z)", chat.action_undo_delete)
             yield SystemCommand("Toggle sidebar", "Show or hide the conversation list (Ctrl+B)", chat.action_toggle_sidebar)
             yield SystemCommand("Set API key", "Store an API key in the config file (F2)", chat.action_set_api_key)
         yield SystemCommand("Toggle dark/light theme", "Switch between dark and light (Ctrl+T)", self.action_toggle_theme)

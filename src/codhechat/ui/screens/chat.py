@@ -7,7 +7,9 @@ rather than to the screen, so switching conversations never loses a reply.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import re
 import time
 from collections.abc import Callable
 from contextlib import aclosing
@@ -22,9 +24,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
+from textual.timer import Timer
 from textual.worker import Worker
 
-from codhechat.backends import ChatBackend
+from codhechat.backends import DELETE, PIN, REGENERATE, RENAME, SEARCH, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import (
     ConnectionState,
@@ -36,13 +39,18 @@ from codhechat.models import (
     ReplyEvent,
     ReplyFailed,
     ReplyStarted,
+    SearchHit,
 )
+from codhechat.state import PromptHistory
+from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
+from codhechat.ui.screens.search import SearchScreen
 from codhechat.ui.widgets.messages import (
     PAGE,
     MessagePane,
     MessageView,
     PendingUserView,
     ReplyView,
+    usage_of,
 )
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
@@ -75,7 +83,17 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
         Binding("f2", "set_api_key", "API key", show=False),
         Binding("ctrl+l", "focus_prompt", "Prompt", show=False),
+        Binding("ctrl+f", "search", "Search", show=False),
+        Binding("f3", "rename", "Rename", show=False),
+        Binding("f4", "toggle_pin", "Pin/unpin", show=False),
+        Binding("f8", "delete", "Delete", show=False),
+        # Only while a delete can be undone; otherwise Ctrl+Z is the prompt's own undo.
+        Binding("ctrl+z", "undo_delete", "Undo delete", show=False, priority=True),
+        Binding("ctrl+g", "regenerate", "Regenerate", show=False),
+        Binding("ctrl+o", "copy_last_reply", "Copy reply", show=False),
     ]
+    # Which ability each optional command needs from the backend.
+    NEEDS = {"search": SEARCH, "rename": RENAME, "toggle_pin": PIN, "delete": DELETE, "regenerate": REGENERATE}
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
         super().__init__()
@@ -85,6 +103,8 @@ class ChatScreen(Screen[None]):
         self.live: list[LiveReply] = []
         self._connection: ConnectionState | None = None
         self._unwatch: Callable[[], None] | None = None
+        self._pending_delete: tuple[Conversation, Timer] | None = None
+        self._history_store = PromptHistory()
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -152,6 +172,7 @@ class ChatScreen(Screen[None]):
             self.set_interval(1.0, self._show_connection)  # the reconnect countdown
         await self.pane.show([self._welcome()], has_older=False)
         self.prompt.focus()
+        self.prompt.recall = self._history_store.load()
         self.load_conversations()
         # After the first frame, not before: start-up stays fast and the first reply too.
         self.set_timer(WARM_UP_DELAY_S, self._warm_up)
@@ -208,18 +229,27 @@ class ChatScreen(Screen[None]):
         for reply in self.live:
             reply.view = None
 
-    async def open_conversation(self, conversation_id: int) -> None:
+    async def open_conversation(self, conversation_id: int, *, at: int | None = None) -> None:
+        """Show the newest page of a conversation or, given `at`, the page around that
+        message, scrolled to it."""
+        has_newer = False
         try:
             messages = await self.backend.get_messages(conversation_id, limit=PAGE + 1)
+            has_older = len(messages) > PAGE
+            messages = messages[-PAGE:]
+            if at is not None and all(m.id != at for m in messages):
+                half = PAGE // 2
+                older = await self.backend.get_messages(conversation_id, before=at + 1, limit=half + 1)
+                newer = await self.backend.get_messages(conversation_id, after=at, limit=half + 1)
+                has_older, has_newer = len(older) > half, len(newer) > half
+                messages = older[-half:] + newer[:half]
         except CodheError as exc:
             self.notify(str(exc), title="Cannot open the conversation", severity="error")
             return
-        has_older = len(messages) > PAGE
-        messages = messages[-PAGE:]
         self._detach_views()
         self.conversation_id = conversation_id
         widgets: list[Widget] = []
-        live = self._live_for(conversation_id)
+        live = None if has_newer else self._live_for(conversation_id)
         if live is not None and messages and messages[-1].role == "assistant":
             messages = messages[:-1]  # shown live instead of as last saved
         widgets = [MessageView(m) for m in messages]
@@ -227,9 +257,17 @@ class ChatScreen(Screen[None]):
             live.view = ReplyView(live.model, live.text)
             widgets.append(live.view)
         await self.pane.show(widgets, has_older=has_older)
+        self.pane.has_newer = has_newer
         self.sidebar.mark_current(conversation_id)
         self._set_title()
         self._update_status()
+        found = next((w for w in widgets if isinstance(w, MessageView) and w.message.id == at), None)
+        if found is not None:
+            found.add_class("found")
+            self.pane.anchor(False)
+            self.call_after_refresh(
+                self.pane.scroll_to_widget, found, top=True, animate=False, immediate=True
+            )
 
     def _set_title(self) -> None:
         conversation = next(
@@ -276,6 +314,7 @@ class ChatScreen(Screen[None]):
             return
         text = event.text.strip()
         self.prompt.clear()
+        self._remember_prompt(text)
         pending = PendingUserView(text)
         reply = LiveReply(self.conversation_id, self.backend.model)
         reply.view = ReplyView(reply.model)
@@ -331,6 +370,7 @@ class ChatScreen(Screen[None]):
             case ReplyDone(message=message):
                 if reply.view is not None:
                     reply.view.finish(MessageStatus.COMPLETE)
+                    reply.view.show_usage(usage_of(message))
                 self._touch_id(message.conversation_id)
             case ReplyFailed(error=error, message=message):
                 detail = error.message if isinstance(error, CodheError) else str(error)
@@ -418,3 +458,229 @@ class ChatScreen(Screen[None]):
                     self.run_worker(self.pane.show([self._welcome()], has_older=False))
 
         self.app.push_screen(ApiKeyScreen(), stored)
+
+    # Commands a backend may or may not support (see ChatScreen.NEEDS)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "undo_delete":
+            return self._pending_delete is not None  # else Ctrl+Z falls through to the prompt
+        needs = self.NEEDS.get(action)
+        return needs is None or supports(self.backend, needs)
+
+    def can(self, action: str) -> bool:
+        """Whether the palette should offer `action`."""
+        return bool(self.check_action(action, ()))
+
+    def _target(self) -> Conversation | None:
+        """The conversation a command is about: the one under the sidebar's cursor
+        when the sidebar has the focus, else the open one."""
+        node = self.sidebar.cursor_node
+        if self.sidebar.has_focus and node is not None and isinstance(node.data, int):
+            return self.sidebar.get(node.data)
+        return self.sidebar.get(self.conversation_id)
+
+    def action_rename(self) -> None:
+        target = self._target()
+        if target is None:
+            self.notify("Open or select a conversation to rename it.")
+            return
+
+        async def renamed(title: str | None) -> None:
+            if not title or title == target.title:
+                return
+            try:
+                updated = await self.backend.rename_conversation(target.id, title)
+            except CodheError as exc:
+                self.notify(str(exc), title="Cannot rename", severity="error")
+                return
+            if updated is None:
+                self.notify("That conversation no longer exists.", severity="warning")
+                return
+            self.sidebar.upsert(updated)
+            self._set_title()
+
+        self.app.push_screen(AskText("Rename the conversation", target.title), renamed)
+
+    async def action_toggle_pin(self) -> None:
+        target = self._target()
+        if target is None:
+            self.notify("Open or select a conversation to pin it.")
+            return
+        try:
+            updated = await self.backend.set_pinned(target.id, target.pinned_at is None)
+        except CodheError as exc:
+            self.notify(str(exc), title="Cannot pin", severity="error")
+            return
+        if updated is not None:
+            self.sidebar.upsert(updated)
+            self.notify(f"{'Pinned' if updated.pinned_at else 'Unpinned'} “{updated.title}”.")
+
+    def action_delete(self) -> None:
+        target = self._target()
+        if target is None:
+            self.notify("Open or select a conversation to delete it.")
+            return
+        if self._live_for(target.id) is not None:
+            self.notify("A reply is being generated there: stop it (Esc) first.", severity="warning")
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes:
+                await self._delete_later(target)
+
+        question = f"Delete “{target.title}” and all its messages?\nCtrl+Z undoes it for {UNDO_S:g} seconds."
+        self.app.push_screen(Confirm(question, yes="Delete"), confirmed)
+
+    async def _delete_later(self, conversation: Conversation) -> None:
+        """Hide the conversation now and delete it when the undo window closes (or
+        the app quits): undoing is then just showing it again, with nothing to restore."""
+        await self.finish_pending_delete()
+        self.sidebar.remove(conversation.id)
+        if self.conversation_id == conversation.id:
+            await self.action_new_conversation()
+        timer = self.set_timer(UNDO_S, self.finish_pending_delete)
+        self._pending_delete = (conversation, timer)
+        self.notify(f"Deleted “{conversation.title}”. Ctrl+Z to undo.", timeout=UNDO_S)
+
+    async def finish_pending_delete(self) -> None:
+        pending, self._pending_delete = self._pending_delete, None
+        if pending is None:
+            return
+        conversation, timer = pending
+        timer.stop()
+        try:
+            await self.backend.delete_conversation(conversation.id)
+        except CodheError as exc:
+            if self.is_attached:
+                self.sidebar.upsert(conversation)
+                self.notify(str(exc), title="Not deleted", severity="error")
+
+    async def action_undo_delete(self) -> None:
+        pending, self._pending_delete = self._pending_delete, None
+        if pending is None:
+            return
+        conversation, timer = pending
+        timer.stop()
+        self.sidebar.upsert(conversation)
+        self.notify(f"Restored “{conversation.title}”.")
+
+    def action_search(self) -> None:
+        async def chosen(hit: SearchHit | None) -> None:
+            if hit is not None:
+                await self.open_conversation(hit.conversation_id, at=hit.message_id)
+                if self.sidebar.get(hit.conversation_id) is None:
+                    self.sub_title = hit.title  # beyond the loaded page of the sidebar
+                self.prompt.focus()
+
+        pending = self._pending_delete
+
+        def hidden(conversation_id: int) -> bool:
+            return pending is not None and pending[0].id == conversation_id
+
+        self.app.push_screen(SearchScreen(lambda query: self.backend.search(query, limit=30), hidden=hidden), chosen)
+
+    # Regenerate
+
+    async def action_regenerate(self) -> None:
+        if self.conversation_id is None or self._live_for(self.conversation_id) is not None:
+            return
+        views = self.pane.views()
+        last = views[-1] if views else None
+        if isinstance(last, MessageView) and last.message.role == "assistant":
+            complete, text = last.message.status == MessageStatus.COMPLETE, last.message.content
+        elif isinstance(last, ReplyView) and last.status is not None:
+            complete, text = last.status == MessageStatus.COMPLETE, last.text
+        else:
+            self.notify("There is no finished reply here to regenerate.")
+            return
+        if not complete:
+            await self.action_retry()
+            return
+        conversation_id = self.conversation_id
+
+        async def confirmed(yes: bool | None) -> None:
+            if not yes or self.conversation_id != conversation_id or self._live_for(conversation_id):
+                return
+            await self._regenerate(conversation_id, last)
+
+        question = (
+            f"Regenerate replaces the last reply: the current one ({len(text):,} characters) "
+            "is deleted, not kept.\nCopy it first (Ctrl+O) to keep it."
+        )
+        self.app.push_screen(Confirm(question, yes="Replace it"), confirmed)
+
+    async def _regenerate(self, conversation_id: int, old: Widget) -> None:
+        if old.is_attached:
+            await old.remove()
+        reply = LiveReply(conversation_id, self.backend.model)
+        reply.view = ReplyView(reply.model)
+        await self.pane.add(reply.view)
+        self.pane.anchor()
+        self._start(reply, self.backend.regenerate_reply(conversation_id), prompt=None)
+
+    # Copy (OSC 52: works over SSH, in terminals that allow it)
+
+    def _texts(self) -> list[tuple[str, str]]:
+        """(role, text) of every message shown, oldest first."""
+        shown: list[tuple[str, str]] = []
+        for view in self.pane.views():
+            if isinstance(view, MessageView):
+                shown.append((view.message.role, view.message.content))
+            elif isinstance(view, ReplyView):
+                shown.append(("assistant", view.text))
+            elif isinstance(view, PendingUserView):
+                shown.append(("user", view.text))
+        return shown
+
+    def _copy(self, text: str, what: str) -> None:
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"Copied {what} ({len(text):,} characters) by OSC 52. If nothing arrived, "
+            "your terminal may not support clipboard access (in tmux: set-clipboard on).",
+            title="Copied",
+        )
+
+    def action_copy_last_reply(self) -> None:
+        replies = [text for role, text in self._texts() if role == "assistant" and text]
+        if not replies:
+            self.notify("There is no reply here to copy.")
+            return
+        self._copy(replies[-1], "the last reply")
+
+    def action_copy_code_block(self) -> None:
+        for role, text in reversed(self._texts()):
+            blocks = [m.group(2).removesuffix("\n") for m in CODE_BLOCK.finditer(text)] if role == "assistant" else []
+            if blocks:
+                self._copy(blocks[-1], "the last code block")
+                return
+        self.notify("There is no code block here to copy.")
+
+    def action_copy_message(self) -> None:
+        texts = [(role, text) for role, text in self._texts() if text]
+        if not texts:
+            self.notify("There is no message here to copy.")
+            return
+        choices: list[Text | str] = [
+            Text.assemble(("You: " if role == "user" else "Assistant: ", "bold"), " ".join(text.split())[:70])
+            for role, text in texts
+        ]
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                role, text = texts[index]
+                self._copy(text, "your message" if role == "user" else "the reply")
+
+        self.app.push_screen(PickOne("Copy which message?", choices), chosen)
+
+    # Prompt history
+
+    def _remember_prompt(self, text: str) -> None:
+        history = PromptHistory.added(self.prompt.recall, text)
+        if history is not self.prompt.recall:
+            self.prompt.recall = history
+            self.run_worker(asyncio.to_thread(self._history_store.save, list(history)), exit_on_error=False)
+
+
+UNDO_S = 8.0
+# A fenced code block's body (``` or ~~~, optionally with a language).
+CODE_BLOCK = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)

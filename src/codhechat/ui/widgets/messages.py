@@ -33,10 +33,20 @@ def code_theme(widget: Widget) -> str:
     return "monokai" if widget.app.current_theme.dark else "friendly"
 
 
-def _header(role: str, model: str | None) -> Text:
+def _header(role: str, model: str | None, usage: tuple[int, int] | None = None) -> Text:
     if role == "user":
         return Text("You", style="bold")
-    return Text.assemble(("Assistant", "bold"), (f"  {model}" if model else "", "dim"))
+    header = Text.assemble(("Assistant", "bold"), (f"  {model}" if model else "", "dim"))
+    if usage is not None:
+        header.append(f"  {usage[0]:,} + {usage[1]:,} tokens", style="dim")
+    return header
+
+
+def usage_of(message: Message) -> tuple[int, int] | None:
+    """(prompt, completion) tokens, when the endpoint reported them."""
+    if message.prompt_tokens is None or message.completion_tokens is None:
+        return None
+    return (message.prompt_tokens, message.completion_tokens)
 
 
 def _notice(status: MessageStatus, error: str | None) -> Text | None:
@@ -97,7 +107,7 @@ class MessageView(Widget):
 
     def _build(self) -> RenderableType:
         message = self.message
-        parts: list[RenderableType] = [_header(message.role, message.model)]
+        parts: list[RenderableType] = [_header(message.role, message.model, usage_of(message))]
         if message.role == "user":
             parts.append(Text(message.content))
         elif message.content:
@@ -112,6 +122,7 @@ class PendingUserView(Static):
 
     def __init__(self, text: str) -> None:
         super().__init__(Group(_header("user", None), Text(text)), classes="message user")
+        self.text = text
 
 
 class MarkdownPiece(Widget):
@@ -208,6 +219,10 @@ class ReplyView(Vertical):
             tail.set_piece(self._pieces.tail, live=live)
         else:
             container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live)])
+
+    def show_usage(self, usage: tuple[int, int] | None) -> None:
+        if usage is not None and self.is_mounted:
+            self.query_one(".header", Static).update(_header("assistant", self.model, usage))
 
     def finish(self, status: MessageStatus, error: str | None = None) -> None:
         """Render what is pending now (no frame wait) and show the outcome."""

@@ -1,4 +1,5 @@
-"""The multi-line prompt: Enter sends, Ctrl+J (or Shift+Enter) starts a new line."""
+"""The multi-line prompt: Enter sends, Ctrl+J (or Shift+Enter) starts a new line,
+Up/Down in an empty prompt recall earlier prompts."""
 
 from __future__ import annotations
 
@@ -29,12 +30,34 @@ class PromptInput(TextArea):
         super().__init__(
             soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs  # type: ignore[arg-type]
         )
+        self.recall: list[str] = []  # earlier prompts, oldest first
+        self._recalled: int | None = None  # index into history of the prompt shown, if any
+
+    def _recalling(self) -> bool:
+        """Up/Down recall only in an empty prompt, or over an untouched recalled one."""
+        if not self.text:
+            return True
+        return self._recalled is not None and self.text == self.recall[self._recalled]
+
+    def _recall(self, index: int | None) -> None:
+        self._recalled = index
+        self.text = "" if index is None else self.recall[index]
+        self.move_cursor(self.document.end)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
             self.action_submit()
+        elif event.key in ("up", "down") and self.recall and self._recalling():
+            event.stop()
+            event.prevent_default()
+            if event.key == "up":
+                at = len(self.recall) if self._recalled is None or not self.text else self._recalled
+                self._recall(max(0, at - 1))
+            elif self._recalled is not None and self.text:
+                newer = self._recalled + 1
+                self._recall(newer if newer < len(self.recall) else None)
         elif event.key in NEWLINE_KEYS:
             event.stop()
             event.prevent_default()
@@ -43,6 +66,7 @@ class PromptInput(TextArea):
             await super()._on_key(event)
 
     def action_submit(self) -> None:
+        self._recalled = None
         if self.text.strip():  # an empty prompt is never sent
             self.post_message(self.Submitted(self, self.text))
 

@@ -1,4 +1,5 @@
-"""The sidebar: conversations as a tree grouped by recency, newest first.
+"""The sidebar: conversations as a tree grouped by recency, newest first,
+under a "Pinned" group of the pinned ones (latest pin first).
 
 Only the most recent conversations are loaded (a "more" node fetches the next
 page), so start-up costs the same with ten conversations or ten thousand.
@@ -15,6 +16,7 @@ from textual.widgets.tree import TreeNode
 from codhechat.models import Conversation
 
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
+PINNED = "Pinned"
 NEW = "new"
 MORE = "more"
 
@@ -63,6 +65,17 @@ class ConversationTree(Tree[int | str]):
         rest = [c for c in self.conversations if c.id != conversation.id]
         self.set_conversations([conversation, *rest], has_more=self.has_more)
 
+    def remove(self, conversation_id: int) -> Conversation | None:
+        """Take a conversation off the list (deleted); returns it, to put back on undo."""
+        gone = next((c for c in self.conversations if c.id == conversation_id), None)
+        if gone is not None:
+            rest = [c for c in self.conversations if c.id != conversation_id]
+            self.set_conversations(rest, has_more=self.has_more)
+        return gone
+
+    def get(self, conversation_id: int | None) -> Conversation | None:
+        return next((c for c in self.conversations if c.id == conversation_id), None)
+
     def mark_current(self, conversation_id: int | None) -> None:
         self.current = conversation_id
         self._rebuild()
@@ -73,8 +86,14 @@ class ConversationTree(Tree[int | str]):
         self.root.add_leaf("+ New conversation", data=NEW)
         groups: dict[str, TreeNode[int | str]] = {}
         cursor_node: TreeNode[int | str] | None = None
-        for conversation in self.conversations:
-            name = group_for(conversation.updated_at, now)
+        pinned = sorted(
+            (c for c in self.conversations if c.pinned_at is not None),
+            key=lambda c: c.pinned_at,  # type: ignore[arg-type, return-value]
+            reverse=True,
+        )
+        others = [c for c in self.conversations if c.pinned_at is None]
+        for conversation in [*pinned, *others]:
+            name = PINNED if conversation.pinned_at is not None else group_for(conversation.updated_at, now)
             if name not in groups:
                 groups[name] = self.root.add(name, expand=True, allow_expand=True)
             marker = "● " if conversation.id == self.current else ""
