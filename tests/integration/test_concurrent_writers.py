@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from codhechat.errors import StorageError
 from codhechat.models import MessageStatus
 from codhechat.store import Store
 

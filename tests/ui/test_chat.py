@@ -12,7 +12,7 @@ import pytest
 from codhechat import paths
 from codhechat.models import MessageStatus
 from codhechat.ui.screens.chat import ChatScreen
-from codhechat.ui.widgets.messages import MessagePane, MessageView, PendingUserView, ReplyView
+from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import ConversationTree
 from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply

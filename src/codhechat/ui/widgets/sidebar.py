@@ -7,7 +7,7 @@ page), so start-up costs the same with ten conversations or ten thousand.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from textual.message import Message
 from textual.widgets import Tree
