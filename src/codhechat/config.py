@@ -18,6 +18,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     model: str = Field(default="gpt-4o-mini", description="Model used for new replies.")
     system_prompt: str = Field(
         default=DEFAULT_SYSTEM_PROMPT, description="System prompt the model sees first."
+    )
+    presets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named system prompts to choose from in the app ([presets] table: name = \"prompt\").",
     )
     history_window: int = Field(
         default=20, ge=1, le=10_000, description="How many earlier messages the model sees."
@@ -132,6 +137,13 @@ def load_settings(
             f"Invalid setting ({problems}).",
             f"Check your flags, CODHECHAT_* variables, .env and {path}.",
         ) from None
+    except SettingsError as exc:
+        # A complex setting (presets) given in the environment that is not valid JSON.
+        raise ConfigError(
+            f"Invalid setting ({exc}).",
+            'Give it as JSON, e.g. CODHECHAT_PRESETS=\'{"coder": "You write terse code."}\', '
+            f"or use a [presets] table in {path}.",
+        ) from None
     finally:
         _toml_file.reset(token)
 
@@ -143,6 +155,8 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, name)
         if name in SECRET_FIELDS:
             shown = "(not set)" if value is None else mask(value.get_secret_value())
+        elif name == "presets":
+            shown = ", ".join(sorted(value)) or "(none)"
         elif name == "database":
             shown = str(settings.database_path)
         else:

@@ -128,6 +128,24 @@ class ModelClient:
             # A transport error the SDK did not wrap (a broken chunked body, say).
             raise self._broken(exc, mid_stream=received) from None
 
+    async def list_models(self) -> list[str]:
+        """The model ids the endpoint offers (`GET /models`), sorted."""
+        client = self._get_client()
+        import openai
+
+        try:
+            page = await client.models.list()
+            ids = [model.id async for model in page]
+        except openai.NotFoundError:
+            raise ModelError(
+                f"{self.endpoint} does not list its models (404).", "Type the model's name instead."
+            ) from None
+        except openai.APIError as exc:
+            raise self._translate(exc, model="", mid_stream=False) from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise self._broken(exc, mid_stream=False) from None
+        return sorted(set(ids))
+
     def _translate(self, exc: Any, *, model: str, mid_stream: bool) -> ModelError:
         import openai
 

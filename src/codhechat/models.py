@@ -31,6 +31,7 @@ class Conversation:
     updated_at: datetime
     model: str | None = None
     pinned_at: datetime | None = None  # pinned conversations head the list, latest pin first
+    system_prompt: str | None = None  # None: the configured one
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,10 +105,17 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
     db["messages"].add_column("completion_tokens", int)
 
 
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """A system prompt per conversation (NULL: the configured one)."""
+    db["conversations"].add_column("system_prompt", str)
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -286,6 +293,33 @@ class Store:
             return _conversation(rows[0]) if rows else None
 
     @_translated
+    def set_conversation_options(
+        self, conversation_id: int, *, model: str | None, system_prompt: str | None
+    ) -> Conversation | None:
+        """Set the model and system prompt a conversation's replies use (None: the
+        configured ones); None if there is no such conversation."""
+        with self._write():
+            self.db.execute(
+                "update conversations set model = ?, system_prompt = ? where id = ?",
+                [model, system_prompt, conversation_id],
+            )
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
+    def conversation_tokens(self, conversation_id: int) -> int | None:
+        """Every token the endpoint reported for this conversation's replies (prompt and
+        completion), or None when it reported none."""
+        with self._lock:
+            row = self.db.execute(
+                "select sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), "
+                "count(prompt_tokens) + count(completion_tokens) "
+                "from messages where conversation_id = ?",
+                [conversation_id],
+            ).fetchone()
+            return int(row[0]) if row and row[1] else None
+
+    @_translated
     def delete_conversation(self, conversation_id: int) -> int | None:
         """Delete a conversation and its messages (and their search entries);
         returns how many messages went, or None if there was no such conversation."""
@@ -399,6 +433,27 @@ class Store:
     def delete_message(self, message_id: int) -> None:
         with self._write():
             self.db["messages"].delete_where("id = ?", [message_id])
+
+    @_translated
+    def edit_message(self, conversation_id: int, message_id: int, content: str) -> tuple[Message, int]:
+        """Replace the text of one of the user's messages and delete every later message
+        of its conversation, in one transaction; returns the edited message and how many
+        were deleted."""
+        with self._write():
+            table = self.db["messages"]
+            try:
+                row = table.get(message_id)
+            except sqlite_utils.db.NotFoundError:
+                raise StorageError("That message no longer exists.") from None
+            if row["conversation_id"] != conversation_id or row["role"] != "user":
+                raise StorageError("Only your own messages in this conversation can be edited.")
+            deleted = self.db.execute(
+                "delete from messages where conversation_id = ? and id > ?",
+                [row["conversation_id"], message_id],
+            ).rowcount
+            table.update(message_id, {"content": content, "status": str(MessageStatus.COMPLETE), "error": None})
+            self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
+            return _message(table.get(message_id)), deleted
 
     @_translated
     def get_messages(
@@ -532,6 +587,7 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         updated_at=_parse_time(row["updated_at"]),
         model=row.get("model"),
         pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
+        system_prompt=row.get("system_prompt"),
     )
 
 

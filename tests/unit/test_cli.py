@@ -63,6 +63,18 @@ def test_config_shows_settings_masked_and_file_locations(
     assert "config file" in out and "database" in out
 
 
+def test_config_lists_preset_names(capsys: pytest.CaptureFixture[str]) -> None:
+    from codhechat import paths
+
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[presets]\ncoder = "You write terse code."\nreviewer = "Be critical."\n')
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split() == ["presets", "coder,", "reviewer"] for line in out.splitlines())
+    assert "You write terse code." not in out  # names only
+
+
 def test_a_bad_config_exits_2_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
     from codhechat import paths
 

@@ -86,3 +86,19 @@ def test_saved_key_is_private_and_read_back() -> None:
     assert settings.api_key is not None
     assert settings.api_key.get_secret_value() == "sk-saved-123456789"
     assert settings.model == "kept"  # the rest of the file survives
+
+
+def test_presets_come_from_a_table_in_the_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().presets == {}
+    write_config('model = "m"\n\n[presets]\ncoder = "You write terse code."\nfrench = "Answer in French."\n')
+    settings = load_settings()
+    assert settings.presets == {"coder": "You write terse code.", "french": "Answer in French."}
+    assert settings.model == "m"  # the flat keys still read
+    shown = {name: value for name, value, _ in effective_settings(settings)}
+    assert shown["presets"] == "coder, french"
+    # The environment (JSON) adds presets, and replaces one of the same name.
+    monkeypatch.setenv("CODHECHAT_PRESETS", '{"poet": "Rhyme.", "coder": "Rust only."}')
+    assert load_settings().presets == {"coder": "Rust only.", "french": "Answer in French.", "poet": "Rhyme."}
+    monkeypatch.setenv("CODHECHAT_PRESETS", "not json")
+    with pytest.raises(ConfigError):
+        load_settings()

@@ -128,3 +128,23 @@ async def test_a_genuine_bad_request_is_still_an_error(fake_openai: FakeOpenAI) 
         async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="m", usage={}):
             pass
     assert "(400)" in error.value.message and "too long" in error.value.message
+
+
+async def test_lists_the_endpoints_models(fake_openai: FakeOpenAI) -> None:
+    fake_openai.models = ["llama3", "gpt-4o-mini", "qwen2"]
+    client = client_for(fake_openai)
+    assert await client.list_models() == ["gpt-4o-mini", "llama3", "qwen2"]
+    await client.aclose()
+
+
+async def test_listing_models_fails_with_a_translated_error(fake_openai: FakeOpenAI) -> None:
+    refused = ModelClient(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    with pytest.raises(ModelError) as error:
+        await refused.list_models()
+    assert "Cannot connect to http://127.0.0.1:9/v1" in error.value.message
+    missing = client_for(fake_openai, base_url=fake_openai.base_url + "/nowhere")
+    with pytest.raises(ModelError) as error:
+        await missing.list_models()
+    assert "does not list its models (404)" in error.value.message
+    assert "Type the model's name" in error.value.hint
+    await missing.aclose()

@@ -136,3 +136,43 @@ async def test_a_late_progress_save_never_undoes_a_later_one(backend: LocalBacke
     store.save_progress(reply.id, "one two three four five")  # after completion: ignored
     assert store.get_messages(conversation.id)[0].status == MessageStatus.COMPLETE
     assert store.get_messages(conversation.id)[0].content == "one two three four"
+
+
+async def test_a_conversation_uses_its_own_model_and_system_prompt(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    assert {"conversation_options", "edit", "tokens"} <= backend.capabilities
+    started, *_ = await run(backend.stream_reply(None, "first"))
+    conversation_id = started.conversation.id
+    assert fake_openai.requests[-1]["body"]["model"] == "gpt-4o-mini"
+    updated = await backend.set_conversation_options(conversation_id, model="gpt-4o", system_prompt="Be a pirate.")
+    assert (updated.model, updated.system_prompt) == ("gpt-4o", "Be a pirate.")
+    *_, done = await run(backend.stream_reply(conversation_id, "second"))
+    body = fake_openai.requests[-1]["body"]
+    assert body["model"] == "gpt-4o" and body["messages"][0] == {"role": "system", "content": "Be a pirate."}
+    assert done.message.model == "gpt-4o"
+    # Back to the defaults.
+    await backend.set_conversation_options(conversation_id, model="", system_prompt=None)
+    await run(backend.stream_reply(conversation_id, "third"))
+    body = fake_openai.requests[-1]["body"]
+    assert body["model"] == "gpt-4o-mini" and body["messages"][0]["content"] == "You are terse."
+    assert await backend.conversation_tokens(conversation_id) == sum(
+        (m.prompt_tokens or 0) + (m.completion_tokens or 0) for m in await backend.get_messages(conversation_id)
+    ) > 0
+
+
+async def test_edit_and_resend_continues_from_the_edited_message(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    started, *_ = await run(backend.stream_reply(None, "one"))
+    conversation_id = started.conversation.id
+    await run(backend.stream_reply(conversation_id, "two"))
+    first = (await backend.get_messages(conversation_id))[0]
+    fake_openai.enqueue(Reply("Answer to the edit"))
+    events = await run(backend.edit_and_resend(conversation_id, first.id, "one, edited "))
+    assert isinstance(events[0], ReplyStarted) and events[0].user_message.content == "one, edited"
+    assert isinstance(events[-1], ReplyDone)
+    assert [(m.role, m.content) for m in await backend.get_messages(conversation_id)] == [
+        ("user", "one, edited"), ("assistant", "Answer to the edit")
+    ]
+    assert [m["content"] for m in fake_openai.last_messages[1:]] == ["one, edited"]

@@ -134,16 +134,65 @@ def test_upgrades_a_version_2_database_with_messages_to_search(tmp_path: Path) -
         store.db.execute(f"DROP TRIGGER {trigger}")
     for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens")):
         store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # added by version 4
+    store.db.execute("ALTER TABLE conversations DROP COLUMN system_prompt")  # added by version 5
     store.db.execute("PRAGMA user_version = 2")
     conversation = store.create_conversation("old")
     store.add_message(conversation.id, "user", "written before search existed")
     store.close()
 
     upgraded = Store.open(path)
-    assert upgraded.schema_version == SCHEMA_VERSION == 4
+    assert upgraded.schema_version == SCHEMA_VERSION == 5
     [hit] = upgraded.search("existed")
     assert (hit.conversation_id, hit.title, hit.role) == (conversation.id, "old", "user")
     assert hit.snippet == f"written before search {SNIPPET_START}existed{SNIPPET_END}"
+
+
+def test_upgrades_a_version_4_database_to_per_conversation_system_prompts(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    store = Store.open(path)
+    store.db.execute("ALTER TABLE conversations DROP COLUMN system_prompt")
+    store.db.execute("PRAGMA user_version = 4")
+    conversation = store.create_conversation("old", model="m1")
+    store.close()
+
+    upgraded = Store.open(path)
+    assert upgraded.schema_version == SCHEMA_VERSION == 5
+    assert upgraded.get_conversation(conversation.id).system_prompt is None
+    updated = upgraded.set_conversation_options(conversation.id, model="m2", system_prompt="Be terse.")
+    assert (updated.model, updated.system_prompt) == ("m2", "Be terse.")
+    assert upgraded.set_conversation_options(999, model=None, system_prompt=None) is None
+
+
+def test_edit_message_replaces_it_and_deletes_what_came_after(store: Store) -> None:
+    conversation = store.create_conversation("c")
+    other = store.create_conversation("other")
+    first = store.add_message(conversation.id, "user", "first")
+    store.add_message(conversation.id, "assistant", "reply one")
+    store.add_message(conversation.id, "user", "second")
+    store.add_message(conversation.id, "assistant", "reply two")
+    kept = store.add_message(other.id, "user", "elsewhere")
+    edited, deleted = store.edit_message(conversation.id, first.id, "first, edited")
+    assert (edited.id, edited.content, deleted) == (first.id, "first, edited", 3)
+    assert [m.content for m in store.all_messages(conversation.id)] == ["first, edited"]
+    assert [m.id for m in store.all_messages(other.id)] == [kept.id]
+    assert store.search("edited")[0].message_id == first.id and store.search("reply") == []
+    with pytest.raises(StorageError):
+        store.edit_message(conversation.id, kept.id, "not mine to edit here")
+    with pytest.raises(StorageError):
+        store.edit_message(conversation.id, 10_000, "gone")
+
+
+def test_conversation_tokens_sums_the_reported_counts(store: Store) -> None:
+    conversation = store.create_conversation("c")
+    assert store.conversation_tokens(conversation.id) is None
+    store.add_message(conversation.id, "user", "q")
+    reply = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
+    store.update_message(reply.id, content="a", status=MessageStatus.COMPLETE)
+    assert store.conversation_tokens(conversation.id) is None  # nothing reported
+    store.update_message(reply.id, content="a", status=MessageStatus.COMPLETE, usage=(10, 5))
+    other = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
+    store.update_message(other.id, content="b", status=MessageStatus.COMPLETE, usage=(20, 7))
+    assert store.conversation_tokens(conversation.id) == 42
 
 
 def test_search_follows_inserts_updates_and_deletes(store: Store) -> None:
@@ -223,7 +272,8 @@ def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
 def test_pinned_conversations_come_first_and_a_version_3_database_upgrades(tmp_path: Path) -> None:
     path = tmp_path / "v3.db"
     store = Store.open(path)
-    for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens")):
+    for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens"),
+                          ("conversations", "system_prompt")):  # fmt: skip
         store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     store.db.execute("PRAGMA user_version = 3")
     old, newer = store.create_conversation("old"), store.create_conversation("newer")

@@ -21,6 +21,10 @@ DELETE = "delete"  # delete_conversation
 PIN = "pin"  # set_pinned
 SEARCH = "search"  # search
 REGENERATE = "regenerate"  # regenerate_reply
+# list_models, set_conversation_options, system_prompt_presets, default_system_prompt
+CONVERSATION_OPTIONS = "conversation_options"
+EDIT = "edit"  # edit_and_resend
+TOKENS = "tokens"  # conversation_tokens
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -69,6 +73,27 @@ class ChatBackend(Protocol):
 
     def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
         """Delete the last reply, whatever its state, and generate it again."""
+        ...
+
+    async def list_models(self) -> list[str]:
+        """The endpoint's models, to choose one per conversation."""
+        ...
+
+    async def set_conversation_options(
+        self, conversation_id: int, *, model: str | None, system_prompt: str | None
+    ) -> Conversation | None:
+        """The model and system prompt for this conversation's replies (None: the defaults)."""
+        ...
+
+    system_prompt_presets: dict[str, str]
+    default_system_prompt: str
+
+    def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncIterator[ReplyEvent]:
+        """Replace one of the user's messages, delete every later message, and reply to it."""
+        ...
+
+    async def conversation_tokens(self, conversation_id: int) -> int | None:
+        """The sum of the token counts reported for the conversation's replies."""
         ...
 
     async def warm_up(self) -> None:

@@ -8,7 +8,16 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any, TypeVar
 
-from codhechat.backends import DELETE, PIN, REGENERATE, RENAME, SEARCH
+from codhechat.backends import (
+    CONVERSATION_OPTIONS,
+    DELETE,
+    EDIT,
+    PIN,
+    REGENERATE,
+    RENAME,
+    SEARCH,
+    TOKENS,
+)
 from codhechat.config import Settings
 from codhechat.errors import CodheError, StorageError
 from codhechat.llm import ModelClient
@@ -33,11 +42,23 @@ T = TypeVar("T")
 
 class LocalBackend:
     mode = "local"
-    capabilities = frozenset({RENAME, DELETE, PIN, SEARCH, REGENERATE})
+    capabilities = frozenset(
+        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS}
+    )
 
-    def __init__(self, settings: Settings, store: Store, client: ModelClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: ModelClient | None = None,
+        *,
+        conversation_options: bool = True,
+    ) -> None:
+        """`conversation_options=False` ignores a conversation's own model and system
+        prompt, so the settings given (`codhechat ask --model/--system`) always apply."""
         self.settings = settings
         self.store = store
+        self.conversation_options = conversation_options
         self.model = settings.model
         self.client = client or ModelClient(
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
@@ -73,6 +94,44 @@ class LocalBackend:
 
     async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None:
         return await self._db(self.store.set_pinned, conversation_id, pinned)
+
+    @property
+    def system_prompt_presets(self) -> dict[str, str]:
+        return dict(self.settings.presets)
+
+    @property
+    def default_system_prompt(self) -> str:
+        return self.settings.system_prompt
+
+    async def list_models(self) -> list[str]:
+        return await self.client.list_models()
+
+    async def set_conversation_options(
+        self, conversation_id: int, *, model: str | None, system_prompt: str | None
+    ) -> Conversation | None:
+        return await self._db(
+            self.store.set_conversation_options,
+            conversation_id,
+            model=model or None,
+            system_prompt=system_prompt or None,
+        )
+
+    async def conversation_tokens(self, conversation_id: int) -> int | None:
+        return await self._db(self.store.conversation_tokens, conversation_id)
+
+    async def edit_and_resend(
+        self, conversation_id: int, message_id: int, content: str
+    ) -> AsyncIterator[ReplyEvent]:
+        content = content.strip()
+        if not content:
+            raise ValueError("empty message")
+        conversation = await self._db(self.store.get_conversation, conversation_id)
+        if conversation is None:
+            raise StorageError("That conversation no longer exists.")
+        message, _ = await self._db(self.store.edit_message, conversation_id, message_id, content)
+        yield ReplyStarted(conversation, message)
+        async for event in self._generate(conversation):
+            yield event
 
     async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
         return await self._db(self.store.search, query, limit=limit)
@@ -123,7 +182,12 @@ class LocalBackend:
 
     async def _generate(self, conversation: Conversation) -> AsyncIterator[ReplyEvent]:
         history = await self._db(self.store.history, conversation.id, self.settings.history_window)
-        messages = [{"role": "system", "content": self.settings.system_prompt}]
+        # The conversation's own model and system prompt, else the configured ones.
+        model, system_prompt = self.model, self.settings.system_prompt
+        if self.conversation_options:
+            model = conversation.model or model
+            system_prompt = conversation.system_prompt or system_prompt
+        messages = [{"role": "system", "content": system_prompt}]
         messages += [{"role": m.role, "content": m.content} for m in history]
         reply = await self._db(
             self.store.add_message,
@@ -131,7 +195,7 @@ class LocalBackend:
             "assistant",
             "",
             status=MessageStatus.PARTIAL,
-            model=self.model,
+            model=model,
         )
         parts: list[str] = []
         usage: dict[str, int] = {}
@@ -139,7 +203,7 @@ class LocalBackend:
         last_save = time.monotonic()
         try:
             try:
-                async for text in self.client.stream_chat(messages, model=self.model, usage=usage):
+                async for text in self.client.stream_chat(messages, model=model, usage=usage):
                     parts.append(text)
                     yield ReplyDelta(text)
                     if time.monotonic() - last_save >= SAVE_INTERVAL_S:

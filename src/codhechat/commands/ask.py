@@ -85,7 +85,8 @@ def _conversation_for(store: Any, args: argparse.Namespace) -> int | None:
 def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int:
     from codhechat.backends.local import LocalBackend
 
-    backend = LocalBackend(settings, store)
+    # This invocation's --model/--system (or the config) apply, not what the app chose.
+    backend = LocalBackend(settings, store, conversation_options=False)
     progress = _Progress(conversation_id)
     out = sys.stdout
     try:

@@ -150,6 +150,12 @@ class CodheChatApp(App[None]):
             yield SystemCommand("Retry reply", "Generate the failed or stopped reply again (Ctrl+R)", chat.action_retry)
             if chat.can("regenerate"):
                 yield SystemCommand("Regenerate reply", "Replace the last reply with a new one (Ctrl+G)", chat.action_regenerate)
+            if chat.can("edit_message"):
+                yield SystemCommand("Edit a message…", "Change one of your messages and resend it; later messages are deleted (F12)", chat.action_edit_message)
+            if chat.can("choose_model"):
+                yield SystemCommand("Model…", "This conversation's model: from the endpoint's list, or type one (F5)", chat.action_choose_model)
+            if chat.can("choose_system_prompt"):
+                yield SystemCommand("System prompt…", "This conversation's system prompt: a preset or your own (F9)", chat.action_choose_system_prompt)
             yield SystemCommand("Copy last reply", "To the clipboard, by OSC 52 (Ctrl+O)", chat.action_copy_last_reply)
             yield SystemCommand("Copy last code block", "The last code block of a reply, to the clipboard", chat.action_copy_code_block)
             yield SystemCommand("Copy a message…", "Pick any message shown, to the clipboard", chat.action_copy_message)

@@ -27,7 +27,18 @@ from textual.widgets import Footer, Header, Static
 from textual.timer import Timer
 from textual.worker import Worker
 
-from codhechat.backends import DELETE, PIN, REGENERATE, RENAME, SEARCH, ChatBackend, supports
+from codhechat.backends import (
+    CONVERSATION_OPTIONS,
+    DELETE,
+    EDIT,
+    PIN,
+    REGENERATE,
+    RENAME,
+    SEARCH,
+    TOKENS,
+    ChatBackend,
+    supports,
+)
 from codhechat.errors import CodheError
 from codhechat.models import (
     ConnectionState,
@@ -42,6 +53,7 @@ from codhechat.models import (
     SearchHit,
 )
 from codhechat.state import PromptHistory
+from codhechat.ui.screens import conversation_settings
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
 from codhechat.ui.widgets.messages import (
@@ -91,9 +103,15 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+z", "undo_delete", "Undo delete", show=False, priority=True),
         Binding("ctrl+g", "regenerate", "Regenerate", show=False),
         Binding("ctrl+o", "copy_last_reply", "Copy reply", show=False),
+        Binding("f5", "choose_model", "Model…", show=False),
+        Binding("f9", "choose_system_prompt", "System prompt…", show=False),
+        Binding("f12", "edit_message", "Edit a message…", show=False),
     ]
     # Which ability each optional command needs from the backend.
-    NEEDS = {"search": SEARCH, "rename": RENAME, "toggle_pin": PIN, "delete": DELETE, "regenerate": REGENERATE}
+    NEEDS = {
+        "search": SEARCH, "rename": RENAME, "toggle_pin": PIN, "delete": DELETE, "regenerate": REGENERATE,
+        "choose_model": CONVERSATION_OPTIONS, "choose_system_prompt": CONVERSATION_OPTIONS, "edit_message": EDIT,
+    }  # fmt: skip
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
         super().__init__()
@@ -137,7 +155,21 @@ class ChatScreen(Screen[None]):
     def _live_for(self, conversation_id: int | None) -> LiveReply | None:
         return next((r for r in self.live if r.conversation_id == conversation_id), None)
 
+    def live_for(self, conversation_id: int | None) -> LiveReply | None:
+        return self._live_for(conversation_id)
+
+    def model_for(self, conversation_id: int | None) -> str:
+        """The model a conversation's replies use: its own where the backend keeps one."""
+        conversation = self.sidebar.get(conversation_id) if conversation_id is not None else None
+        if conversation is not None and conversation.model and supports(self.backend, CONVERSATION_OPTIONS):
+            return conversation.model
+        return self.backend.model
+
+    def update_status(self) -> None:
+        self._update_status()
+
     def _update_status(self) -> None:
+        self.status.model = self.model_for(self.conversation_id)
         current = self._live_for(self.conversation_id)
         others = len(self.live) - (current is not None)
         state = "generating…  Esc stops" if current else "ready"
@@ -186,7 +218,7 @@ class ChatScreen(Screen[None]):
     def _show_connection(self) -> None:
         if self._connection is not None and self.is_attached:
             self.status.connection = self._connection.describe(time.monotonic())
-            self.status.model = self.backend.model
+            self.status.model = self.model_for(self.conversation_id)
 
     def on_unmount(self) -> None:
         if self._unwatch is not None:
@@ -261,6 +293,7 @@ class ChatScreen(Screen[None]):
         self.sidebar.mark_current(conversation_id)
         self._set_title()
         self._update_status()
+        self.refresh_tokens()
         found = next((w for w in widgets if isinstance(w, MessageView) and w.message.id == at), None)
         if found is not None:
             found.add_class("found")
@@ -303,6 +336,7 @@ class ChatScreen(Screen[None]):
         self.sidebar.mark_current(None)
         self._set_title()
         self._update_status()
+        self.refresh_tokens()
         self.prompt.focus()
 
     # Sending
@@ -316,13 +350,21 @@ class ChatScreen(Screen[None]):
         self.prompt.clear()
         self._remember_prompt(text)
         pending = PendingUserView(text)
-        reply = LiveReply(self.conversation_id, self.backend.model)
+        reply = LiveReply(self.conversation_id, self.model_for(self.conversation_id))
         reply.view = ReplyView(reply.model)
         if self.pane.query("#welcome"):
             await self.pane.show([], has_older=False)
         await self.pane.add(pending, reply.view)
         self.pane.anchor()
         self._start(reply, self.backend.stream_reply(self.conversation_id, text), prompt=text)
+
+    def new_reply(self, conversation_id: int | None) -> LiveReply:
+        reply = LiveReply(conversation_id, self.model_for(conversation_id))
+        reply.view = ReplyView(reply.model)
+        return reply
+
+    def start_reply(self, reply: LiveReply, events) -> None:  # type: ignore[no-untyped-def]
+        self._start(reply, events, prompt=None)
 
     def _start(self, reply: LiveReply, events, *, prompt: str | None) -> None:  # type: ignore[no-untyped-def]
         self.live.append(reply)
@@ -372,6 +414,8 @@ class ChatScreen(Screen[None]):
                     reply.view.finish(MessageStatus.COMPLETE)
                     reply.view.show_usage(usage_of(message))
                 self._touch_id(message.conversation_id)
+                if message.conversation_id == self.conversation_id:
+                    self.refresh_tokens()
             case ReplyFailed(error=error, message=message):
                 detail = error.message if isinstance(error, CodheError) else str(error)
                 hint = error.hint if isinstance(error, CodheError) else ""
@@ -424,7 +468,7 @@ class ChatScreen(Screen[None]):
             return
         if last is not None and not (last_message is not None and last_message.role == "user"):
             await last.remove()
-        reply = LiveReply(self.conversation_id, self.backend.model)
+        reply = LiveReply(self.conversation_id, self.model_for(self.conversation_id))
         reply.view = ReplyView(reply.model)
         await self.pane.add(reply.view)
         self.pane.anchor()
@@ -612,11 +656,36 @@ class ChatScreen(Screen[None]):
     async def _regenerate(self, conversation_id: int, old: Widget) -> None:
         if old.is_attached:
             await old.remove()
-        reply = LiveReply(conversation_id, self.backend.model)
+        reply = LiveReply(conversation_id, self.model_for(conversation_id))
         reply.view = ReplyView(reply.model)
         await self.pane.add(reply.view)
         self.pane.anchor()
         self._start(reply, self.backend.regenerate_reply(conversation_id), prompt=None)
+
+    # Per-conversation model and system prompt, editing a message (conversation_settings.py)
+
+    def action_choose_model(self) -> None:
+        self.run_worker(conversation_settings.choose_model(self), group="dialog", exclusive=True)
+
+    def action_choose_system_prompt(self) -> None:
+        self.run_worker(conversation_settings.choose_system_prompt(self), group="dialog", exclusive=True)
+
+    def action_edit_message(self) -> None:
+        self.run_worker(conversation_settings.edit_message(self), group="dialog", exclusive=True)
+
+    # Token total (where the endpoint reports usage)
+
+    @work(group="tokens", exclusive=True, exit_on_error=False)
+    async def refresh_tokens(self) -> None:
+        conversation_id = self.conversation_id
+        total = None
+        if conversation_id is not None and supports(self.backend, TOKENS):
+            try:
+                total = await self.backend.conversation_tokens(conversation_id)
+            except CodheError:
+                total = None
+        if self.conversation_id == conversation_id and self.is_attached:
+            self.status.tokens = "" if total is None else f"{total:,} tokens"
 
     # Copy (OSC 52: works over SSH, in terminals that allow it)
 

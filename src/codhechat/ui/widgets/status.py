@@ -1,4 +1,5 @@
-"""The status line: mode, the link to the server (remote mode), model, and what the app is doing."""
+"""The status line: mode, the link to the server (remote mode), the open conversation's model
+and token total, and what the app is doing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ class StatusBar(Widget):
     mode: reactive[str] = reactive("local")
     connection: reactive[str] = reactive("")  # remote mode: connected / reconnecting in Ns / offline
     model: reactive[str] = reactive("")
+    tokens: reactive[str] = reactive("")  # the open conversation's token total, if reported
     state: reactive[str] = reactive("ready")
     warning: reactive[str] = reactive("")
 
@@ -21,6 +23,8 @@ class StatusBar(Widget):
             text.append(self.connection, style=style)
             text.append("  ")
         text.append(self.model, style="bold")
+        if self.tokens:
+            text.append(f"  {self.tokens}", style="dim")
         text.append(f"  {self.state}", style="italic")
         if self.warning:
             text.append(f"  ⚠ {self.warning}", style="bold")
