@@ -261,16 +261,56 @@ async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -
 
 
 async def test_conversation_commands_are_offered_only_where_the_backend_can(make_app: Any, backend_kind: str) -> None:
-    """Rename, delete, pin, search and regenerate are local-mode abilities for now: in
-    remote mode their keys do nothing and the palette does not offer them."""
+    """Pin, search, regenerate and per-conversation options are local-mode abilities: in
+    remote mode their keys do nothing and the palette does not offer them. (Rename and
+    delete reach a server that has them: see the next test.)"""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         local = backend_kind == "local"
-        for title in ("Search conversations", "Rename conversation", "Delete conversation", "Regenerate reply"):
+        for title in ("Search conversations", "Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
             assert (title in titles) == local, title
         assert "Copy last reply" in titles  # copying needs nothing from the backend
+        # No per-conversation model or editing over the protocol: the keys do nothing there.
+        await pilot.press("f5", "f9", "f12")
+        await pilot.pause(0.1)
+        said = "\n".join(str(n.message) for n in app._notifications)
+        assert ("Send a first message" in said and "Open a conversation to edit" in said) == local
         await pilot.press("ctrl+f")
         await pilot.pause(0.1)
         assert (app.screen is not screen_of(app)) == local
+
+
+async def test_rename_and_delete_reach_a_server_that_has_them(
+    make_app: Any, backend_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codhechat.ui.screens import chat as chat_module
+    from codhechat.ui.screens.dialogs import AskText, Confirm
+
+    monkeypatch.setattr(chat_module, "UNDO_S", 0.3)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "old name")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        conversation_id = screen_of(app).conversation_id
+        offered = [c.title for c in app.get_system_commands(app.screen)]
+        able = backend_kind != "classic"  # the classic protocol has no rename or delete
+        assert ("Rename conversation" in offered) == able and ("Delete conversation" in offered) == able
+        if not able:
+            return
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskText))
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "new name")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: [c.title for c in app.query_one(ConversationTree).conversations] == ["new name"])
+        listed = await app.backend.list_conversations()
+        assert [(c.id, c.title) for c in listed] == [(conversation_id, "new name")]  # as the server has it
+
+        await pilot.press("f8")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.query_one(ConversationTree).conversations)
+        await pilot.pause(0.6)  # past the undo window: really deleted
+        assert await app.backend.list_conversations() == []

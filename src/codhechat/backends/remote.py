@@ -40,6 +40,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from codhechat.backends import DELETE, RENAME
 from codhechat.backends.remote_http import (
     AuthError,
     FatalRemoteError,
@@ -47,6 +48,7 @@ from codhechat.backends.remote_http import (
     ServerApi,
     connect_error,
     display_name,
+    status_error,
     ws_url,
 )
 from codhechat.errors import CodheError
@@ -93,9 +95,10 @@ def _time(value: Any) -> datetime:
 
 
 class RemoteBackend:
-    # None of the optional abilities (rename, delete, pin, search, regenerate): the
-    # server's protocol has no search and no regenerate, and rename/delete/pin are
-    # not wired through yet. The app hides those commands in remote mode.
+    # The classic protocol has none of the optional abilities; a server that shows it
+    # speaks codhechat serve's extensions (it lists without embedded messages, or its
+    # socket sends `started`) can also rename and delete. Pin, search, regenerate and
+    # per-conversation options have no server routes: the app hides them here.
     capabilities: frozenset[str] = frozenset()
 
     def __init__(
@@ -162,10 +165,35 @@ class RemoteBackend:
     async def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
         """All pages, newest first (classic servers may list in any order: we sort)."""
         items = await self.api.get_all("/conversations/", {"include_messages": "false"})
+        if items and all("messages" not in item for item in items):
+            self._extensions_seen()
         conversations = [self._conversation(item) for item in items]
         conversations.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
         self._conversations.update((c.id, c) for c in conversations)
         return conversations[offset : offset + limit]
+
+    def _extensions_seen(self) -> None:
+        self.capabilities = frozenset({RENAME, DELETE})
+
+    async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
+        response = await self.api.authorised("PATCH", f"/conversations/{conversation_id}", json={"name": title})
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise status_error(self.server, response)
+        renamed = self._conversation(self.api.json_body(response, "PATCH /conversations/{id}"))
+        self._conversations[conversation_id] = renamed
+        return renamed
+
+    async def delete_conversation(self, conversation_id: int) -> int | None:
+        """Returns how many messages went with it, as far as this client had seen."""
+        response = await self.api.authorised("DELETE", f"/conversations/{conversation_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code not in (200, 204):
+            raise status_error(self.server, response)
+        self._conversations.pop(conversation_id, None)
+        return len(self._history.pop(conversation_id, []))
 
     def _conversation(self, item: dict[str, Any]) -> Conversation:
         try:
@@ -435,6 +463,7 @@ class RemoteBackend:
             return
         if frame["type"] == "started" or "delta" in frame:
             self._extended = True
+            self._extensions_seen()
         entry = self._requests.get(request_id) if isinstance(request_id, str) else None
         if entry is not None:  # else: someone else's id, or a request we stopped: ignore it
             entry[1].put_nowait(frame)

@@ -264,7 +264,7 @@ class ServerApi:
             raise RemoteError(f"The connection to {self.server} broke: {exc or type(exc).__name__}.",
                               "Try again.") from None  # fmt: skip
 
-    def _json(self, response: httpx.Response, what: str) -> Any:
+    def json_body(self, response: httpx.Response, what: str) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -319,7 +319,7 @@ class ServerApi:
         response = await self.request("POST", "/auth/guest")
         if response.status_code != 200:
             raise status_error(self.server, response)
-        body = self._json(response, "/auth/guest")
+        body = self.json_body(response, "/auth/guest")
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise not_protocol(self.server, "/auth/guest")
         credentials = Credentials(body["access_token"], kind="guest", user_id=body.get("user_id"))
@@ -360,7 +360,7 @@ class ServerApi:
             if credentials.refresh is None:
                 credentials.refresh = True if response.status_code == 401 else None
             return None
-        body = self._json(response, "/auth/refresh")
+        body = self.json_body(response, "/auth/refresh")
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             credentials.refresh = False
             self._save(credentials)
@@ -402,7 +402,7 @@ class ServerApi:
             raise AuthError("Wrong username or password.", "Try again, or create the account with --register.")
         if response.status_code != 200:
             raise status_error(self.server, response)
-        body = self._json(response, "/token")
+        body = self.json_body(response, "/token")
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise not_protocol(self.server, "/token")
         async with self._lock:
@@ -414,13 +414,17 @@ class ServerApi:
 
     # Authorised reads
 
-    async def get(self, path: str, params: dict[str, Any], *, not_found: str | None = None) -> httpx.Response:
-        """GET with the bearer token; a 401 renews the token and tries once more."""
+    async def authorised(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A request with the bearer token; a 401 renews the token and tries once more."""
         token = await self.token()
-        response = await self.request("GET", path, params=params, headers={"Authorization": f"Bearer {token}"})
+        response = await self.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
         if response.status_code == 401:
             token = await self.token(rejected=token)
-            response = await self.request("GET", path, params=params, headers={"Authorization": f"Bearer {token}"})
+            response = await self.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        return response
+
+    async def get(self, path: str, params: dict[str, Any], *, not_found: str | None = None) -> httpx.Response:
+        response = await self.authorised("GET", path, params=params)
         if response.status_code != 200:
             raise status_error(self.server, response, not_found=not_found)
         return response
@@ -432,7 +436,7 @@ class ServerApi:
         skip = 0
         for _ in range(MAX_PAGES):
             response = await self.get(path, {**(params or {}), "skip": skip, "limit": PAGE}, not_found=not_found)
-            page = self._json(response, path)
+            page = self.json_body(response, path)
             if not isinstance(page, list) or not all(isinstance(i, dict) and "id" in i for i in page):
                 raise not_protocol(self.server, path)
             for item in page:
