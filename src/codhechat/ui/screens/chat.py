@@ -152,11 +152,8 @@ class ChatScreen(Screen[None]):
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
 
-    def _live_for(self, conversation_id: int | None) -> LiveReply | None:
-        return next((r for r in self.live if r.conversation_id == conversation_id), None)
-
     def live_for(self, conversation_id: int | None) -> LiveReply | None:
-        return self._live_for(conversation_id)
+        return next((r for r in self.live if r.conversation_id == conversation_id), None)
 
     def model_for(self, conversation_id: int | None) -> str:
         """The model a conversation's replies use: its own where the backend keeps one."""
@@ -166,11 +163,8 @@ class ChatScreen(Screen[None]):
         return self.backend.model
 
     def update_status(self) -> None:
-        self._update_status()
-
-    def _update_status(self) -> None:
         self.status.model = self.model_for(self.conversation_id)
-        current = self._live_for(self.conversation_id)
+        current = self.live_for(self.conversation_id)
         others = len(self.live) - (current is not None)
         state = "generating…  Esc stops" if current else "ready"
         if others:
@@ -197,7 +191,7 @@ class ChatScreen(Screen[None]):
     async def on_mount(self) -> None:
         self.status.mode = self.backend.mode
         self.status.model = self.backend.model
-        self._update_status()
+        self.update_status()
         watch = getattr(self.backend, "watch_connection", None)  # remote mode only
         if watch is not None:
             self._unwatch = watch(self._connection_changed)
@@ -281,7 +275,7 @@ class ChatScreen(Screen[None]):
         self._detach_views()
         self.conversation_id = conversation_id
         widgets: list[Widget] = []
-        live = None if has_newer else self._live_for(conversation_id)
+        live = None if has_newer else self.live_for(conversation_id)
         if live is not None and messages and messages[-1].role == "assistant":
             messages = messages[:-1]  # shown live instead of as last saved
         widgets = [MessageView(m) for m in messages]
@@ -292,7 +286,7 @@ class ChatScreen(Screen[None]):
         self.pane.has_newer = has_newer
         self.sidebar.mark_current(conversation_id)
         self._set_title()
-        self._update_status()
+        self.update_status()
         self.refresh_tokens()
         found = next((w for w in widgets if isinstance(w, MessageView) and w.message.id == at), None)
         if found is not None:
@@ -335,7 +329,7 @@ class ChatScreen(Screen[None]):
         await self.pane.show([self._welcome()], has_older=False)
         self.sidebar.mark_current(None)
         self._set_title()
-        self._update_status()
+        self.update_status()
         self.refresh_tokens()
         self.prompt.focus()
 
@@ -343,35 +337,41 @@ class ChatScreen(Screen[None]):
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
-        if self._live_for(self.conversation_id) is not None:
+        if self.live_for(self.conversation_id) is not None:
             self.notify("A reply is still being generated here: Esc stops it.", severity="warning")
             return
         text = event.text.strip()
         self.prompt.clear()
         self._remember_prompt(text)
         pending = PendingUserView(text)
-        reply = LiveReply(self.conversation_id, self.model_for(self.conversation_id))
-        reply.view = ReplyView(reply.model)
+        reply = self.new_reply(self.conversation_id)
+        assert reply.view is not None
         if self.pane.query("#welcome"):
             await self.pane.show([], has_older=False)
         await self.pane.add(pending, reply.view)
         self.pane.anchor()
-        self._start(reply, self.backend.stream_reply(self.conversation_id, text), prompt=text)
+        self.start_reply(reply, self.backend.stream_reply(self.conversation_id, text), prompt=text)
 
     def new_reply(self, conversation_id: int | None) -> LiveReply:
         reply = LiveReply(conversation_id, self.model_for(conversation_id))
         reply.view = ReplyView(reply.model)
         return reply
 
-    def start_reply(self, reply: LiveReply, events) -> None:  # type: ignore[no-untyped-def]
-        self._start(reply, events, prompt=None)
+    async def _add_reply(self, conversation_id: int, events) -> None:  # type: ignore[no-untyped-def]
+        """A new reply under what the pane shows, for a prompt that is already stored."""
+        reply = self.new_reply(conversation_id)
+        assert reply.view is not None
+        await self.pane.add(reply.view)
+        self.pane.anchor()
+        self.start_reply(reply, events)
 
-    def _start(self, reply: LiveReply, events, *, prompt: str | None) -> None:  # type: ignore[no-untyped-def]
+    def start_reply(self, reply: LiveReply, events, *, prompt: str | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Run one reply; `prompt` is given back to the input if it was never stored."""
         self.live.append(reply)
         reply.worker = self.run_worker(
             self._run_reply(reply, events, prompt), group="reply", exit_on_error=False
         )
-        self._update_status()
+        self.update_status()
 
     async def _run_reply(self, reply: LiveReply, events, prompt: str | None) -> None:  # type: ignore[no-untyped-def]
         started = False
@@ -395,7 +395,7 @@ class ChatScreen(Screen[None]):
         finally:
             self.live.remove(reply)
             if self.is_attached:
-                self._update_status()
+                self.update_status()
 
     def _on_reply_event(self, reply: LiveReply, event: ReplyEvent) -> None:
         match event:
@@ -438,7 +438,7 @@ class ChatScreen(Screen[None]):
     # Stop and retry
 
     def action_stop(self) -> None:
-        reply = self._live_for(self.conversation_id)
+        reply = self.live_for(self.conversation_id)
         if reply is not None and reply.worker is not None:
             reply.worker.cancel()
 
@@ -454,7 +454,7 @@ class ChatScreen(Screen[None]):
                 pass
 
     async def action_retry(self) -> None:
-        if self.conversation_id is None or self._live_for(self.conversation_id) is not None:
+        if self.conversation_id is None or self.live_for(self.conversation_id) is not None:
             return
         views = self.pane.views()
         last = views[-1] if views else None
@@ -468,11 +468,7 @@ class ChatScreen(Screen[None]):
             return
         if last is not None and not (last_message is not None and last_message.role == "user"):
             await last.remove()
-        reply = LiveReply(self.conversation_id, self.model_for(self.conversation_id))
-        reply.view = ReplyView(reply.model)
-        await self.pane.add(reply.view)
-        self.pane.anchor()
-        self._start(reply, self.backend.retry_reply(self.conversation_id), prompt=None)
+        await self._add_reply(self.conversation_id, self.backend.retry_reply(self.conversation_id))
 
     # Layout and keys
 
@@ -497,7 +493,7 @@ class ChatScreen(Screen[None]):
             if key:
                 self.backend.set_api_key(key)
                 self.needs_api_key = False
-                self._update_status()
+                self.update_status()
                 if self.pane.query("#welcome"):
                     self.run_worker(self.pane.show([self._welcome()], has_older=False))
 
@@ -564,7 +560,7 @@ class ChatScreen(Screen[None]):
         if target is None:
             self.notify("Open or select a conversation to delete it.")
             return
-        if self._live_for(target.id) is not None:
+        if self.live_for(target.id) is not None:
             self.notify("A reply is being generated there: stop it (Esc) first.", severity="warning")
             return
 
@@ -626,7 +622,7 @@ class ChatScreen(Screen[None]):
     # Regenerate
 
     async def action_regenerate(self) -> None:
-        if self.conversation_id is None or self._live_for(self.conversation_id) is not None:
+        if self.conversation_id is None or self.live_for(self.conversation_id) is not None:
             return
         views = self.pane.views()
         last = views[-1] if views else None
@@ -643,7 +639,7 @@ class ChatScreen(Screen[None]):
         conversation_id = self.conversation_id
 
         async def confirmed(yes: bool | None) -> None:
-            if not yes or self.conversation_id != conversation_id or self._live_for(conversation_id):
+            if not yes or self.conversation_id != conversation_id or self.live_for(conversation_id):
                 return
             await self._regenerate(conversation_id, last)
 
@@ -656,11 +652,7 @@ class ChatScreen(Screen[None]):
     async def _regenerate(self, conversation_id: int, old: Widget) -> None:
         if old.is_attached:
             await old.remove()
-        reply = LiveReply(conversation_id, self.model_for(conversation_id))
-        reply.view = ReplyView(reply.model)
-        await self.pane.add(reply.view)
-        self.pane.anchor()
-        self._start(reply, self.backend.regenerate_reply(conversation_id), prompt=None)
+        await self._add_reply(conversation_id, self.backend.regenerate_reply(conversation_id))
 
     # Per-conversation model and system prompt, editing a message (conversation_settings.py)
 
