@@ -162,7 +162,6 @@ async def test_the_conversation_list_survives_a_restart_of_the_app(make_app: Any
     ],
     ids=["401", "429", "500", "mid-stream", "timeout"],
 )
-@pytest.mark.parametrize("backend_kind", ["remote", "classic"])  # local: tests/ui/test_chat.py has this matrix
 async def test_errors_are_shown_and_retry_recovers(
     make_app: Any, fake_openai: FakeOpenAI, backend_kind: str, behaviour: object, expected: str
 ) -> None:

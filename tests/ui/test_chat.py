@@ -1,13 +1,11 @@
 """The chat screen, driven with Pilot as a user would, against the loopback model server.
 
-Scenarios every backend must pass (stream and store, stop, new and switch, two replies
-at once) live in tests/remote/test_ui_backends.py, run there for local mode too."""
+Scenarios every backend must pass (stream and store, stop, new and switch, each error
+and its retry, two replies at once) live in tests/remote/test_ui_backends.py, run there for local mode too."""
 
 from __future__ import annotations
 
 import stat
-
-import pytest
 
 from codhechat import paths
 from codhechat.models import MessageStatus
@@ -15,7 +13,7 @@ from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import ConversationTree
-from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply
+from tests.fake_openai import FakeOpenAI, Reply
 from tests.ui.conftest import AppFactory, wait_until, type_text
 
 SIZE = (110, 36)
@@ -119,38 +117,6 @@ async def test_sidebar_can_be_hidden(make_app: AppFactory) -> None:
         assert not tree.display
         await pilot.press("ctrl+b")
         assert tree.display
-
-
-@pytest.mark.parametrize(
-    ("behaviour", "expected"),
-    [
-        (Fail(401), "rejected the API key (401)"),
-        (Fail(429), "Rate limited"),
-        (Fail(500), "server error (500)"),
-        (Disconnect("part one part two", after_chunks=2), "cut off"),
-        (Hang(3), "did not answer within 0.5 s"),
-    ],
-    ids=["401", "429", "500", "mid-stream", "timeout"],
-)
-async def test_errors_are_shown_and_retry_recovers(
-    make_app: AppFactory, fake_openai: FakeOpenAI, behaviour: object, expected: str
-) -> None:
-    fake_openai.enqueue(behaviour, Reply("Recovered."))  # type: ignore[arg-type]
-    app = make_app(request_timeout=0.5)
-    async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "please")
-        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
-        view = last_reply(app)
-        assert view.status == MessageStatus.ERROR
-        notice = str(view.query_one(".notice").render())
-        assert expected in notice and "Ctrl+R" in notice
-        user, failed = stored(app, screen_of(app).conversation_id)
-        assert user.content == "please" and failed.status == MessageStatus.ERROR
-
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: last_reply(app) is not view and last_reply(app).status is not None)
-        assert last_reply(app).text == "Recovered."
-        assert [m.content for m in stored(app, screen_of(app).conversation_id)] == ["please", "Recovered."]
 
 
 async def test_connection_refused(make_app: AppFactory) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import gc
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -528,16 +528,8 @@ class ChatScreen(Screen[None]):
         async def renamed(title: str | None) -> None:
             if not title or title == target.title:
                 return
-            try:
-                updated = await self.backend.rename_conversation(target.id, title)
-            except CodheError as exc:
-                self.notify(str(exc), title="Cannot rename", severity="error")
-                return
-            if updated is None:
-                self.notify("That conversation no longer exists.", severity="warning")
-                return
-            self.sidebar.upsert(updated)
-            self._set_title()
+            if await self.apply_change(self.backend.rename_conversation(target.id, title), "Cannot rename"):
+                self._set_title()
 
         self.app.push_screen(AskText("Rename the conversation", target.title), renamed)
 
@@ -546,14 +538,22 @@ class ChatScreen(Screen[None]):
         if target is None:
             self.notify("Open or select a conversation to pin it.")
             return
-        try:
-            updated = await self.backend.set_pinned(target.id, target.pinned_at is None)
-        except CodheError as exc:
-            self.notify(str(exc), title="Cannot pin", severity="error")
-            return
+        updated = await self.apply_change(self.backend.set_pinned(target.id, target.pinned_at is None), "Cannot pin")
         if updated is not None:
-            self.sidebar.upsert(updated)
             self.notify(f"{'Pinned' if updated.pinned_at else 'Unpinned'} “{updated.title}”.")
+
+    async def apply_change(self, change: Awaitable[Conversation | None], failure: str) -> Conversation | None:
+        """Await a backend change to a conversation and show its new state, or say why not."""
+        try:
+            updated = await change
+        except CodheError as exc:
+            self.notify(str(exc), title=failure, severity="error")
+            return None
+        if updated is None:
+            self.notify("That conversation no longer exists.", severity="warning")
+            return None
+        self.sidebar.upsert(updated)
+        return updated
 
     def action_delete(self) -> None:
         target = self._target()

@@ -200,17 +200,12 @@ async def choose_system_prompt(screen: ChatScreen) -> None:
 
 
 async def _save_options(screen: ChatScreen, conversation_id: int, *, model: str | None, system_prompt: str | None) -> None:
-    try:
-        updated = await screen.backend.set_conversation_options(
-            conversation_id, model=model or None, system_prompt=system_prompt or None
-        )
-    except CodheError as exc:
-        screen.notify(str(exc), title="Not saved", severity="error")
-        return
+    change = screen.backend.set_conversation_options(
+        conversation_id, model=model or None, system_prompt=system_prompt or None
+    )
+    updated = await screen.apply_change(change, "Not saved")
     if updated is None:
-        screen.notify("That conversation no longer exists.", severity="warning")
         return
-    screen.sidebar.upsert(updated)
     screen.update_status()
     prompt = "the default system prompt" if updated.system_prompt is None else "its own system prompt"
     screen.notify(f"“{updated.title}” now uses {updated.model or screen.backend.model} and {prompt}.")
