@@ -11,6 +11,15 @@ timeouts and broken connections. Behaviours are queued per chat request::
 A ``Disconnect`` makes openai 3.x (httpx2 transport) raise ``openai.APIConnectionError``
 caused by ``httpx2.RemoteProtocolError`` while the stream is being iterated.
 
+Tests never race a timer against the stream: a ``Gate`` holds a reply at a chosen
+chunk until the test opens it, and tells the test when the stream got there::
+
+    gate = Gate()
+    srv.enqueue(Reply("one two three", hold=gate, hold_after=1))
+    ...                      # the client has "one " and the server is holding
+    gate.wait_reached()      # (from a thread; `await gate.reached_async()` from async code)
+    gate.open()              # the rest streams on
+
 Run ``python -m tests.fake_openai --port 8765`` for a manual server (echo replies).
 """
 
@@ -36,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Hang", "Reply"]
+__all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Reply"]
 
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 # status -> (message, type, code), modelled on real OpenAI error bodies.
@@ -51,13 +60,59 @@ _FAIL_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
 }
 
 
+class Gate:
+    """A point in a streamed reply where the server waits until the test opens it.
+
+    ``reached`` is set once the stream has sent everything before the hold point, so a
+    test can act while a reply is known to be mid-stream, whatever the machine's speed.
+    """
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._reached = threading.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    @property
+    def reached(self) -> bool:
+        return self._reached.is_set()
+
+    def wait_reached(self, timeout: float = 10.0) -> None:
+        if not self._reached.wait(timeout):
+            raise TimeoutError("the stream never reached its gate")
+
+    async def reached_async(self, timeout: float = 10.0) -> None:
+        await asyncio.to_thread(self.wait_reached, timeout)
+
+    async def _hold(self, server: FakeOpenAI) -> None:
+        """Server side: mark the point reached, then wait (aborting if the server stops)."""
+        self._reached.set()
+        while not self._open.is_set():
+            await server._sleep(0.005)
+
+
 @dataclass(frozen=True)
 class Reply:
-    """Stream ``text`` back, ``tokens_per_chunk`` tokens per chunk, sleeping ``delay`` s between chunks."""
+    """Stream ``text`` back, ``tokens_per_chunk`` tokens per chunk, sleeping ``delay`` s between chunks.
+
+    With ``hold``, the stream stops after ``hold_after`` content chunks until the gate is
+    opened. ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
+    ``done=False`` leaves out ``data: [DONE]``: both together end the body cleanly but early,
+    as a proxy that drops an upstream connection does.
+    """
 
     text: str
     tokens_per_chunk: int = 1
     delay: float = 0.0
+    hold: Gate | None = None
+    hold_after: int = 0
+    finish_reason: str | None = "stop"
+    done: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,11 +134,15 @@ class Fail:
 
 @dataclass(frozen=True)
 class Disconnect:
-    """Send the first ``after_chunks`` content chunks of ``text``, then drop the socket mid-body."""
+    """Send the first ``after_chunks`` content chunks of ``text``, then drop the socket mid-body.
+
+    With ``hold``, wait at the gate (after those chunks) before dropping.
+    """
 
     text: str
     after_chunks: int
     delay: float = 0.0
+    hold: Gate | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +214,7 @@ class FakeOpenAI:
         self._want_port = port
         self._lock = threading.Condition()
         self._queue: deque[Behaviour] = deque()
+        self._gates: list[Gate] = []  # opened by reset(), so no stream is held past its test
         self._requests: list[dict[str, Any]] = []
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
@@ -237,12 +297,16 @@ class FakeOpenAI:
         """Queue behaviours; each chat request consumes one (FIFO), then falls back to echo."""
         with self._lock:
             self._queue.extend(behaviours)
+            self._gates += [b.hold for b in behaviours if isinstance(b, Reply | Disconnect) and b.hold]
 
     def reset(self) -> None:
         """Forget the script and the record, so one server can serve many tests."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            for gate in self._gates:
+                gate.open()
+            self._gates.clear()
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -337,19 +401,26 @@ class FakeOpenAI:
         tokens = _tokens(b.text)
         per = b.tokens_per_chunk if isinstance(b, Reply) else 1
         pieces = ["".join(tokens[i : i + per]) for i in range(0, len(tokens), max(1, per))]
+        hold_at = b.hold_after if isinstance(b, Reply) else b.after_chunks
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for i, piece in enumerate(pieces):  # `delay` also separates the role chunk from the first token
+            if b.hold is not None and i == hold_at:
+                await b.hold._hold(self)
             if isinstance(b, Disconnect) and i >= b.after_chunks:
                 raise _Abort
             await self._sleep(b.delay)
             yield chunk({"content": piece})
+        if b.hold is not None and hold_at >= len(pieces):
+            await b.hold._hold(self)
         if isinstance(b, Disconnect):
             raise _Abort
-        yield chunk({}, "stop")
-        if include_usage:
+        if b.finish_reason is not None:
+            yield chunk({}, b.finish_reason)
+        if include_usage and b.finish_reason is not None:
             usage = _usage(prompt_tokens, len(tokens))
             yield _sse({**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage})
-        yield b"data: [DONE]\n\n"
+        if b.done:
+            yield b"data: [DONE]\n\n"
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep that always yields to the loop and aborts the response if the server is stopping."""

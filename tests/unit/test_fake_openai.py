@@ -16,7 +16,7 @@ import openai
 import pytest
 import pytest_asyncio
 
-from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Hang, Reply
 
 MSGS = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "ping pong"}]
 
@@ -144,6 +144,43 @@ async def test_disconnect_mid_stream(srv: FakeOpenAI, client: openai.AsyncOpenAI
     with pytest.raises(openai.APIConnectionError) as info:
         await client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
     assert isinstance(info.value.__cause__, httpx2.RemoteProtocolError)
+
+
+@pytest.mark.asyncio
+async def test_a_gate_holds_the_stream_until_opened(srv: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    gate = Gate()
+    srv.enqueue(Reply("one two three", hold=gate, hold_after=1))
+    stream = await client.chat.completions.create(model="m", messages=MSGS, stream=True)
+    pieces: list[str] = []
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+            if len(pieces) == 1:
+                await gate.reached_async()
+                assert not gate.is_open  # held: nothing more can have been sent
+                gate.open()
+    assert pieces == ["one ", "two ", "three"]
+
+
+@pytest.mark.asyncio
+async def test_a_stream_can_end_cleanly_without_finish_reason_or_done(
+    srv: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    srv.enqueue(Reply("cut short", finish_reason=None, done=False))
+    chunks = await _stream(client)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "cut short"
+    assert all(c.choices[0].finish_reason is None for c in chunks if c.choices)
+    assert all(c.usage is None for c in chunks)
+    srv.enqueue(Reply("too long", finish_reason="length"))
+    chunks = await _stream(client)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+
+
+def test_reset_opens_every_gate(srv: FakeOpenAI) -> None:
+    gate = Gate()
+    srv.enqueue(Reply("x", hold=gate))
+    srv.reset()
+    assert gate.is_open
 
 
 @pytest.mark.asyncio
