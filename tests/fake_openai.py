@@ -101,7 +101,7 @@ class Reply:
     """Stream ``text`` back, ``tokens_per_chunk`` tokens per chunk, sleeping ``delay`` s between chunks.
 
     With ``hold``, the stream stops after ``hold_after`` content chunks until the gate is
-    opened. ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
+    opened; ``holds`` gives more such points as (chunks sent before it, gate). ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
     ``done=False`` leaves out ``data: [DONE]``: both together end the body cleanly but early,
     as a proxy that drops an upstream connection does.
     """
@@ -111,8 +111,15 @@ class Reply:
     delay: float = 0.0
     hold: Gate | None = None
     hold_after: int = 0
+    holds: tuple[tuple[int, Gate], ...] = ()
     finish_reason: str | None = "stop"
     done: bool = True
+
+    def gates(self) -> dict[int, Gate]:
+        points = dict(self.holds)
+        if self.hold is not None:
+            points[self.hold_after] = self.hold
+        return points
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,9 @@ class Disconnect:
     after_chunks: int
     delay: float = 0.0
     hold: Gate | None = None
+
+    def gates(self) -> dict[int, Gate]:
+        return {self.after_chunks: self.hold} if self.hold is not None else {}
 
 
 @dataclass(frozen=True)
@@ -297,7 +307,7 @@ class FakeOpenAI:
         """Queue behaviours; each chat request consumes one (FIFO), then falls back to echo."""
         with self._lock:
             self._queue.extend(behaviours)
-            self._gates += [b.hold for b in behaviours if isinstance(b, Reply | Disconnect) and b.hold]
+            self._gates += [g for b in behaviours if isinstance(b, Reply | Disconnect) for g in b.gates().values()]
 
     def reset(self) -> None:
         """Forget the script and the record, so one server can serve many tests."""
@@ -401,17 +411,18 @@ class FakeOpenAI:
         tokens = _tokens(b.text)
         per = b.tokens_per_chunk if isinstance(b, Reply) else 1
         pieces = ["".join(tokens[i : i + per]) for i in range(0, len(tokens), max(1, per))]
-        hold_at = b.hold_after if isinstance(b, Reply) else b.after_chunks
+        gates = b.gates()
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for i, piece in enumerate(pieces):  # `delay` also separates the role chunk from the first token
-            if b.hold is not None and i == hold_at:
-                await b.hold._hold(self)
+            if i in gates:
+                await gates[i]._hold(self)
             if isinstance(b, Disconnect) and i >= b.after_chunks:
                 raise _Abort
             await self._sleep(b.delay)
             yield chunk({"content": piece})
-        if b.hold is not None and hold_at >= len(pieces):
-            await b.hold._hold(self)
+        for at in sorted(gates):
+            if at >= len(pieces):
+                await gates[at]._hold(self)
         if isinstance(b, Disconnect):
             raise _Abort
         if b.finish_reason is not None:

@@ -79,11 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_shell_command(args, settings)
         return run_app(settings, theme=args.theme)
     except CodheError as exc:
-        print(f"codhechat: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  {exc.hint}", file=sys.stderr)
         from codhechat.errors import ConfigError
+        from codhechat.textsafe import visible
 
+        print(f"codhechat: {visible(exc.message)}", file=sys.stderr)
+        if exc.hint:
+            print(f"  {visible(exc.hint)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -92,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 def print_config(settings: Any, config_file: Path | None) -> int:
     from codhechat.config import effective_settings
 
+    from codhechat.textsafe import visible
+
     rows = effective_settings(settings)
     width = max(len(name) for name, _, _ in rows)
     for name, value, description in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {visible(value)}")
         print(f"{'':<{width}}  # {description}")
     config = config_file or paths.config_file()
     print()

@@ -64,6 +64,18 @@ class SearchHit:
 SNIPPET_START, SNIPPET_END = "\x02", "\x03"  # control characters no message text uses
 
 
+def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
+    """A search snippet on one line, as (text, is a match) runs, markers taken out."""
+    parts: list[tuple[str, bool]] = []
+    rest = " ".join(snippet.split())
+    while SNIPPET_START in rest:
+        before, _, rest = rest.partition(SNIPPET_START)
+        match, _, rest = rest.partition(SNIPPET_END)
+        parts += [(before, False), (match, True)]
+    parts.append((rest, False))
+    return [(text, hit) for text, hit in parts if text]
+
+
 def title_for(prompt: str) -> str:
     """Name a conversation after its first message, as CoDHeChat servers do."""
     text = " ".join(prompt.split())

@@ -13,7 +13,7 @@ from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import ConversationTree
-from tests.fake_openai import FakeOpenAI, Reply
+from tests.fake_openai import FakeOpenAI, Gate, Reply
 from tests.ui.conftest import AppFactory, wait_until, type_text
 
 SIZE = (110, 36)
@@ -150,11 +150,12 @@ async def test_without_an_api_key_the_app_opens_and_explains(make_app: AppFactor
 
 
 async def test_a_stopped_reply_is_there_after_a_restart(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
-    fake_openai.enqueue(Reply("partial " * 200, delay=0.01))
+    gate = Gate()  # the rest of the reply waits until the test has pressed Escape
+    fake_openai.enqueue(Reply("partial " * 200, hold=gate, hold_after=10))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tell me")
-        await wait_until(pilot, lambda: reply_views(app) and len(last_reply(app).text) > 30)
+        await wait_until(pilot, lambda: reply_views(app) and len(last_reply(app).text) >= len("partial ") * 10)
         await pilot.press("escape")
         await wait_until(pilot, lambda: last_reply(app).status is not None)
         kept = last_reply(app).text

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from codhechat.commands import EXIT_OK
-from codhechat.commands.output import local_time, not_found, open_store
+from codhechat.commands.output import is_terminal, local_time, not_found, open_store
 from codhechat.errors import CodheError, UsageError
 from codhechat.models import Conversation, Message, MessageStatus
 from codhechat.store import ConversationRecord, MessageRecord
+from codhechat.textsafe import visible
 
 FORMAT_NAME = "codhechat"
 FORMAT_VERSION = 1
@@ -77,7 +78,8 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
         noun = "conversation" if len(pairs) == 1 else "conversations"
         print(f"Exported {len(pairs)} {noun} to {args.output}.", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        # Into a pipe: the bytes as stored. On a terminal: nothing it would act on.
+        sys.stdout.write(visible(text) if is_terminal(sys.stdout) else text)
         sys.stdout.flush()
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT
 from codhechat.commands.output import Style, is_terminal, not_found, open_store, report
 from codhechat.errors import CodheError, MissingApiKey, ModelError, UsageError
 from codhechat.models import ReplyDelta, ReplyDone, ReplyFailed, ReplyStarted, title_for
+from codhechat.textsafe import visible
 
 
 @dataclass
@@ -115,11 +116,14 @@ def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int
 async def _exchange(
     backend: Any, conversation_id: int, prompt: str, progress: _Progress, out: IO[str]
 ) -> None:
+    # Raw bytes into a pipe or a file, as asked; on a terminal the model must not
+    # be able to send escape sequences (retitle the window, write the clipboard).
+    shown = visible if is_terminal(out) else str
     try:
         async with aclosing(backend.stream_reply(conversation_id, prompt)) as events:
             async for event in events:
                 if isinstance(event, ReplyDelta):
-                    out.write(event.text)
+                    out.write(shown(event.text))
                     out.flush()
                     progress.wrote = True
                     progress.ends_with_newline = event.text.endswith("\n")

@@ -4,13 +4,14 @@ database from the shell, readable on a terminal and plain when piped."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from codhechat.commands import EXIT_ERROR, EXIT_OK
-from codhechat.commands.output import Style, is_terminal, local_time, not_found, open_store
+from codhechat.commands.output import Style, is_terminal, json_line, local_time, not_found, open_store
 from codhechat.errors import UsageError
+from codhechat.models import snippet_parts
+from codhechat.textsafe import visible
 
 
 def run_list(args: argparse.Namespace, settings: Any) -> int:
@@ -25,13 +26,13 @@ def run_list(args: argparse.Namespace, settings: Any) -> int:
         for c in conversations:
             row = {"id": c.id, "title": c.title, "created_at": c.created_at.isoformat(),
                    "updated_at": c.updated_at.isoformat(), "model": c.model}  # fmt: skip
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(json_line(row))
         return EXIT_OK
     if not conversations and is_terminal(sys.stderr):
         print("No conversations yet: `codhechat ask \"...\"` or `codhechat` starts one.", file=sys.stderr)
     width = max((len(str(c.id)) for c in conversations), default=1)
     for c in conversations:
-        out.write(f"{style.cyan(str(c.id).rjust(width))}  {style.dim(local_time(c.updated_at))}  {c.title}\n")
+        out.write(f"{style.cyan(str(c.id).rjust(width))}  {style.dim(local_time(c.updated_at))}  {visible(c.title)}\n")
     return EXIT_OK
 
 
@@ -46,7 +47,7 @@ def run_show(args: argparse.Namespace, settings: Any) -> int:
         messages = store.all_messages(args.id)
     finally:
         store.close()
-    text = conversation_markdown(conversation, messages)
+    text = visible(conversation_markdown(conversation, messages))
     if is_terminal(sys.stdout):
         from rich.console import Console
         from rich.markdown import Markdown
@@ -58,8 +59,6 @@ def run_show(args: argparse.Namespace, settings: Any) -> int:
 
 
 def run_search(args: argparse.Namespace, settings: Any) -> int:
-    from codhechat.store import SNIPPET_END, SNIPPET_START
-
     if not args.query.strip():
         raise UsageError("Nothing to search for.", 'e.g. codhechat search "sqlite index"')
     store = open_store(settings)
@@ -75,19 +74,18 @@ def run_search(args: argparse.Namespace, settings: Any) -> int:
             row = {"conversation_id": hit.conversation_id, "message_id": hit.message_id,
                    "title": hit.title, "role": hit.role, "created_at": hit.created_at.isoformat(),
                    "snippet": _plain(hit.snippet)}  # fmt: skip
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(json_line(row))
         return EXIT_OK if hits else EXIT_ERROR
     if not hits:
         print(f"codhechat: nothing matches {args.query!r}.", file=sys.stderr)
         return EXIT_ERROR  # like grep: scripts can test for a match
     for hit in hits:
-        snippet = " ".join(hit.snippet.split())  # one line per result
-        if style.enabled:
-            snippet = snippet.replace(SNIPPET_START, "\x1b[1;33m").replace(SNIPPET_END, "\x1b[0m")
-        else:
-            snippet = _plain(snippet)
+        snippet = "".join(
+            style.highlight(visible(part)) if is_match else visible(part)
+            for part, is_match in snippet_parts(hit.snippet)
+        )
         out.write(
-            f"{style.cyan(str(hit.conversation_id))}  {style.bold(hit.title)}  "
+            f"{style.cyan(str(hit.conversation_id))}  {style.bold(visible(hit.title))}  "
             f"{style.dim(f'{local_time(hit.created_at)} {hit.role} #{hit.message_id}')}\n"
             f"    {snippet}\n"
         )
@@ -95,9 +93,7 @@ def run_search(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _plain(snippet: str) -> str:
-    from codhechat.store import SNIPPET_END, SNIPPET_START
-
-    return snippet.replace(SNIPPET_START, "").replace(SNIPPET_END, "")
+    return "".join(part for part, _ in snippet_parts(snippet))
 
 
 def run_rename(args: argparse.Namespace, settings: Any) -> int:

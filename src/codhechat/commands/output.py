@@ -4,11 +4,17 @@ terminal-aware styling.
 Colour is used only when the stream is a terminal (and NO_COLOR is unset), so
 `codhechat list | grep x` and `> file` get plain text; errors always go to
 stderr as `codhechat: message` plus a hint, never a traceback.
+
+Stored text (titles, messages, error texts from a server) is shown with its
+control characters spelled out (`textsafe.visible`), on a terminal or not: only
+`ask` and `export` into a pipe or a file write the bytes as they are, since
+that is what the user asked for.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import datetime
@@ -22,6 +28,11 @@ from codhechat.commands import (
     EXIT_USAGE,
 )
 from codhechat.errors import CodheError, ConfigError, ModelError, UsageError
+from codhechat.textsafe import visible
+
+# json.dumps escapes C0 controls but, with ensure_ascii=False, leaves DEL and the C1
+# controls raw, and a terminal may act on those (U+009B is CSI).
+_JSON_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
 def run_guarded(args: argparse.Namespace, settings: Any) -> int:
@@ -72,10 +83,15 @@ def _dispatch(args: argparse.Namespace, settings: Any) -> int:
 def report(exc: CodheError, stream: IO[str] | None = None) -> None:
     stream = stream or sys.stderr
     style = Style(stream)
-    print(f"codhechat: {style.red(exc.message)}", file=stream)
+    print(f"codhechat: {style.red(visible(exc.message))}", file=stream)
     if exc.hint:
-        print(f"  {exc.hint}", file=stream)
+        print(f"  {visible(exc.hint)}", file=stream)
     stream.flush()
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One JSON object on a line, with no control character left raw."""
+    return json.dumps(row, ensure_ascii=False).translate(_JSON_C1) + "\n"
 
 
 def silence_stdout() -> None:

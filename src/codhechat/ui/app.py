@@ -11,12 +11,15 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from codhechat import paths
 from codhechat.backends import ChatBackend
 from codhechat.state import UiState
+from codhechat.textsafe import visible
 from codhechat.ui.screens.chat import ChatScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -92,6 +95,24 @@ class CodheChatApp(App[None]):
         """SIGTERM or an SSH hang-up: keep what arrived, then leave cleanly."""
         self.call_later(self.action_quit)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text: they carry titles, model names and error
+        texts from elsewhere, which Textual would otherwise read as markup (and a
+        stray `[/x]` would raise). Widgets' and screens' notify() land here too."""
+        super().notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header shows a conversation's title, which came from a message: spell out controls."""
+        return super().format_title(visible(title), visible(sub_title))
+
     def action_toggle_help(self) -> None:
         """Every key that works where the focus is, beside the screen (Textual's help panel)."""
         if self.screen.query("HelpPanel"):
@@ -135,8 +156,10 @@ class CodheChatApp(App[None]):
             where = ""
         self._exit_renderables.append(
             Text(
-                f"codhechat stopped on an unexpected error: {type(error).__name__}: {error}\n"
-                f"Your conversations are saved. {where}"
+                visible(
+                    f"codhechat stopped on an unexpected error: {type(error).__name__}: {error}\n"
+                    f"Your conversations are saved. {where}"
+                )
             )
         )
         self._close_messages_no_wait()

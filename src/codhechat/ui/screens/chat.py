@@ -66,6 +66,7 @@ from codhechat.ui.widgets.messages import (
 )
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
+from codhechat.ui.text import plain
 from codhechat.ui.widgets.status import StatusBar
 
 CONVERSATION_PAGE = 200
@@ -722,7 +723,7 @@ class ChatScreen(Screen[None]):
             self.notify("There is no message here to copy.")
             return
         choices: list[Text | str] = [
-            Text.assemble(("You: " if role == "user" else "Assistant: ", "bold"), " ".join(text.split())[:70])
+            Text.assemble(("You: " if role == "user" else "Assistant: ", "bold"), plain(" ".join(text.split())[:70]))
             for role, text in texts
         ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,7 +19,9 @@ from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from codhechat.errors import CodheError
+from codhechat.textsafe import visible
 from codhechat.ui.screens.dialogs import Confirm, PickOne
+from codhechat.ui.text import plain
 from codhechat.ui.widgets.messages import PAGE, MessageView, PendingUserView
 
 if TYPE_CHECKING:
@@ -38,7 +39,11 @@ def _preview(text: str, width: int = 60) -> str:
 class ChooseOrType(ModalScreen[str | None]):
     """Pick from a list, or type a value that is not in it. Typing filters the list;
     Enter in the field takes what is typed (empty: the default), Enter on the list takes
-    that entry, Esc cancels. `load` fills the list after the dialog opens."""
+    that entry, Esc cancels. `load` fills the list after the dialog opens.
+
+    Labels, the hint and the field are text, never markup (model names come from a
+    server, presets from a file); the field spells out control characters, and taking
+    it unchanged gives back `value` itself."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "to_list", show=False)]
 
@@ -60,10 +65,10 @@ class ChooseOrType(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text(self._title, style="bold"))
-            yield Input(self._value, id="choose-input")
+            yield Static(plain(self._title, "bold"))
+            yield Input(visible(self._value), id="choose-input")
             yield OptionList(id="choose-list")
-            yield Static(self._hint, classes="hint", id="choose-hint")
+            yield Static(plain(self._hint), classes="hint", id="choose-hint")
 
     def on_mount(self) -> None:
         self._fill("")
@@ -77,7 +82,7 @@ class ChooseOrType(ModalScreen[str | None]):
         try:
             loaded = await self._load()
         except CodheError as exc:
-            self.query_one("#choose-hint", Static).update(f"{exc}\nType the name instead.")
+            self.query_one("#choose-hint", Static).update(plain(f"{exc}\nType the name instead."))
             return
         self.choices += [c for c in loaded if c not in self.choices]
         self._fill(self.query_one(Input).value)
@@ -87,7 +92,7 @@ class ChooseOrType(ModalScreen[str | None]):
         options = self.query_one(OptionList)
         options.clear_options()
         options.add_options(
-            Option(label, id=str(i))
+            Option(plain(label), id=str(i))
             for i, (label, _) in enumerate(self.choices)
             if not wanted or wanted in label.lower() or wanted == self._value.lower()
         )
@@ -99,7 +104,7 @@ class ChooseOrType(ModalScreen[str | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value.strip())
+        self.dismiss(self._value if event.value == visible(self._value) else event.value.strip())
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -132,9 +137,9 @@ class EditText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text(self._title, style="bold"))
-            yield TextArea(self._value, id="edit-text", soft_wrap=True)
-            yield Static(self._hint, classes="hint")
+            yield Static(plain(self._title, "bold"))
+            yield TextArea(visible(self._value), id="edit-text", soft_wrap=True)
+            yield Static(plain(self._hint), classes="hint")
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
@@ -142,7 +147,8 @@ class EditText(ModalScreen[str | None]):
         area.move_cursor(area.document.end)
 
     def action_save(self) -> None:
-        self.dismiss(self.query_one(TextArea).text.strip() or None)
+        text = self.query_one(TextArea).text
+        self.dismiss(self._value if text == visible(self._value) else text.strip() or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -229,7 +235,7 @@ async def edit_message(screen: ChatScreen) -> None:
         screen.notify("There is no message of yours here to edit.")
         return
     index = await screen.app.push_screen_wait(
-        PickOne("Edit which of your messages?", [Text(_preview(m.content, 80)) for m in mine])
+        PickOne("Edit which of your messages?", [plain(_preview(m.content, 80)) for m in mine])
     )
     if index is None:
         return

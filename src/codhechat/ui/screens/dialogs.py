@@ -11,9 +11,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from codhechat.textsafe import visible
+from codhechat.ui.text import plain
+
 
 class AskText(ModalScreen[str | None]):
-    """One line of text, e.g. a conversation's new title. Enter accepts, Esc cancels."""
+    """One line of text, e.g. a conversation's new title. Enter accepts, Esc cancels.
+
+    The field shows `value` with control characters spelled out; taking it unchanged
+    gives back `value` itself, so opening and accepting never alters a stored title."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -25,15 +31,17 @@ class AskText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text(self._title, style="bold"))
-            yield Input(self._value, id="dialog-input")
-            yield Static(self._hint, classes="hint")
+            yield Static(plain(self._title, "bold"))
+            yield Input(visible(self._value), id="dialog-input")
+            yield Static(plain(self._hint), classes="hint")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        value = event.value.strip()
-        self.dismiss(value or None)
+        if event.value == visible(self._value):
+            self.dismiss(self._value or None)  # unchanged: exactly as it was, even unstripped
+        else:
+            self.dismiss(event.value.strip() or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -55,7 +63,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self._question)
+            yield Static(plain(self._question))
             with Horizontal(classes="buttons"):
                 yield Button(f"{self._yes} (y)", variant="error", id="yes")
                 yield Button(f"{self._no} (Esc)", id="no")
@@ -83,8 +91,9 @@ class PickOne(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text(self._title, style="bold"))
-            yield OptionList(*[Option(c, id=str(i)) for i, c in enumerate(self._choices)], id="pick")
+            yield Static(plain(self._title, "bold"))
+            choices = [plain(c) if isinstance(c, str) else c for c in self._choices]
+            yield OptionList(*[Option(c, id=str(i)) for i, c in enumerate(choices)], id="pick")
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

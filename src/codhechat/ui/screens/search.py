@@ -15,7 +15,9 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from codhechat.errors import CodheError
-from codhechat.models import SNIPPET_END, SNIPPET_START, SearchHit
+from codhechat.models import SearchHit, snippet_parts
+from codhechat.textsafe import visible
+from codhechat.ui.text import plain
 
 TYPING_PAUSE_S = 0.12  # search once typing pauses, not on every key
 RESULTS = 30
@@ -24,15 +26,11 @@ Search = Callable[[str], Awaitable[list[SearchHit]]]
 
 
 def snippet_text(snippet: str) -> Text:
-    """A snippet with its matches highlighted (the store marks them with control characters)."""
+    """A snippet with its matches highlighted (the store marks them with control
+    characters, which are taken out before the rest of the text's are spelled out)."""
     text = Text()
-    rest = " ".join(snippet.split())
-    while SNIPPET_START in rest:
-        before, _, rest = rest.partition(SNIPPET_START)
-        match, _, rest = rest.partition(SNIPPET_END)
-        text.append(before)
-        text.append(match, style="bold reverse")
-    text.append(rest)
+    for part, is_match in snippet_parts(snippet):
+        text.append(visible(part), style="bold reverse" if is_match else "")
     return text
 
 
@@ -74,7 +72,7 @@ class SearchScreen(ModalScreen[SearchHit | None]):
             try:
                 hits = [h for h in await self._search(query) if not self._hidden(h.conversation_id)]
             except CodheError as exc:
-                hint.update(Text(str(exc), style="bold"))
+                hint.update(plain(str(exc), "bold"))
                 return
         self.hits = hits
         results = self.query_one(OptionList)
@@ -83,7 +81,7 @@ class SearchScreen(ModalScreen[SearchHit | None]):
             [
                 Option(
                     Text.assemble(
-                        (hit.title, "bold"),
+                        (visible(hit.title), "bold"),
                         (f"  {'you' if hit.role == 'user' else hit.role}", "dim"),
                         "\n",
                         snippet_text(hit.snippet),

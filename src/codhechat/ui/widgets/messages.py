@@ -22,7 +22,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from codhechat.models import Message, MessageStatus
+from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
+from codhechat.ui.text import plain
 
 FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
 PAGE = 40
@@ -36,7 +38,7 @@ def code_theme(widget: Widget) -> str:
 def _header(role: str, model: str | None, usage: tuple[int, int] | None = None) -> Text:
     if role == "user":
         return Text("You", style="bold")
-    header = Text.assemble(("Assistant", "bold"), (f"  {model}" if model else "", "dim"))
+    header = Text.assemble(("Assistant", "bold"), (f"  {visible(model)}" if model else "", "dim"))
     if usage is not None:
         header.append(f"  {usage[0]:,} + {usage[1]:,} tokens", style="dim")
     return header
@@ -51,7 +53,7 @@ def usage_of(message: Message) -> tuple[int, int] | None:
 
 def _notice(status: MessageStatus, error: str | None) -> Text | None:
     if status == MessageStatus.ERROR:
-        return Text(f"✗ {error or 'The reply failed.'}  (Ctrl+R retries)", style="bold red")
+        return Text(f"✗ {visible(error or 'The reply failed.')}  (Ctrl+R retries)", style="bold red")
     if status == MessageStatus.PARTIAL:
         return Text("■ Stopped: the reply is incomplete.  (Ctrl+R retries)", style="italic")
     return None
@@ -109,9 +111,9 @@ class MessageView(Widget):
         message = self.message
         parts: list[RenderableType] = [_header(message.role, message.model, usage_of(message))]
         if message.role == "user":
-            parts.append(Text(message.content))
+            parts.append(plain(message.content))
         elif message.content:
-            parts.append(PieceMarkdown(Piece(message.content), code_theme=code_theme(self)))
+            parts.append(PieceMarkdown(Piece(visible(message.content)), code_theme=code_theme(self)))
         if notice := self.notice:
             parts.append(notice)
         return Group(*parts)
@@ -121,7 +123,7 @@ class PendingUserView(Static):
     """The user's prompt, shown at once, before the store has given it an id."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(Group(_header("user", None), Text(text)), classes="message user")
+        super().__init__(Group(_header("user", None), plain(text)), classes="message user")
         self.text = text
 
 
@@ -173,12 +175,15 @@ class ReplyView(Vertical):
     def __init__(self, model: str | None, text: str = "") -> None:
         super().__init__(classes="message assistant reply")
         self.model = model
-        self._pending: list[str] = [text] if text else []
+        self._raw: list[str] = []  # as received, for copying; what is shown has controls spelled out
+        self._pending: list[str] = []
         self._pieces = PieceStream()
         self._flush_scheduled = False
         self._last_flush = 0.0
         self.status: MessageStatus | None = None  # set when the reply ends
         self._error: str | None = None
+        if text:
+            self.append(text)
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(_header("assistant", self.model), classes="header")
@@ -192,10 +197,11 @@ class ReplyView(Vertical):
 
     @property
     def text(self) -> str:
-        return self._pieces.text + "".join(self._pending)
+        return "".join(self._raw)
 
     def append(self, text: str) -> None:
-        self._pending.append(text)
+        self._raw.append(text)
+        self._pending.append(visible(text))
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
             delay = max(0.001, self._last_flush + FRAME_S - time.monotonic())

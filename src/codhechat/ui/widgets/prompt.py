@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from codhechat.textsafe import has_controls, visible
+
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter"})  # Ctrl+J is a newline in every terminal
 
 
@@ -64,6 +66,18 @@ class PromptInput(TextArea):
             self.action_newline()
         else:
             await super()._on_key(event)
+
+    def on_paste(self, event: events.Paste) -> None:
+        """Pasted text may hold terminal escapes (copied from a log or a web page): they
+        are spelled out, so what the input shows is what is sent, and none reaches the
+        terminal raw. Runs before TextArea's own paste handler, which it then skips."""
+        if not has_controls(event.text):
+            return
+        event.prevent_default()
+        event.stop()
+        start, end = self.selection
+        result = self.replace(visible(event.text), start, end)
+        self.move_cursor(result.end_location)
 
     def action_submit(self) -> None:
         self._recalled = None

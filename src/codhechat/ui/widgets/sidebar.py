@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from codhechat.models import Conversation
+from codhechat.ui.text import plain
 
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
 PINNED = "Pinned"
@@ -48,6 +50,10 @@ class ConversationTree(Tree[int | str]):
         self.conversations: list[Conversation] = []
         self.has_more = False
         self.current: int | None = None
+
+    def process_label(self, label: str | Text) -> Text:
+        """Labels are text, never markup: a title is whatever its first message said."""
+        return super().process_label(plain(label) if isinstance(label, str) else label)
 
     def set_conversations(self, conversations: list[Conversation], *, has_more: bool) -> None:
         self.conversations = sorted(conversations, key=lambda c: c.updated_at, reverse=True)

@@ -7,6 +7,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from codhechat.textsafe import visible
+
 
 class StatusBar(Widget):
     mode: reactive[str] = reactive("local")
@@ -17,15 +19,16 @@ class StatusBar(Widget):
     warning: reactive[str] = reactive("")
 
     def render(self) -> Text:
-        text = Text.assemble((f" {self.mode} ", "reverse"), " ")
+        # The mode names a server and the model is whatever a server calls it: both untrusted.
+        text = Text.assemble((f" {visible(self.mode)} ", "reverse"), " ")
         if self.connection:
             style = "green" if self.connection.startswith("●") else "bold yellow"
-            text.append(self.connection, style=style)
+            text.append(visible(self.connection), style=style)
             text.append("  ")
-        text.append(self.model, style="bold")
+        text.append(visible(self.model), style="bold")
         if self.tokens:
             text.append(f"  {self.tokens}", style="dim")
-        text.append(f"  {self.state}", style="italic")
+        text.append(f"  {visible(self.state)}", style="italic")
         if self.warning:
-            text.append(f"  ⚠ {self.warning}", style="bold")
+            text.append(f"  ⚠ {visible(self.warning)}", style="bold")
         return text
