@@ -60,6 +60,9 @@ _FAIL_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
 }
 
 
+KEEP_ALIVE_S = 0.2
+
+
 class Gate:
     """A point in a streamed reply where the server waits until the test opens it.
 
@@ -89,11 +92,17 @@ class Gate:
     async def reached_async(self, timeout: float = 10.0) -> None:
         await asyncio.to_thread(self.wait_reached, timeout)
 
-    async def _hold(self, server: FakeOpenAI) -> None:
-        """Server side: mark the point reached, then wait (aborting if the server stops)."""
+    async def _hold(self, server: FakeOpenAI) -> AsyncIterator[bytes]:
+        """Server side: mark the point reached, then wait (aborting if the server stops),
+        sending an SSE comment now and then, as real servers do while a model thinks, so
+        that a client's read timeout measures silence, not how long a test holds the gate."""
         self._reached.set()
+        last = time.monotonic()
         while not self._open.is_set():
             await server._sleep(0.005)
+            if time.monotonic() - last >= KEEP_ALIVE_S:
+                last = time.monotonic()
+                yield b": keep-alive\n\n"
 
 
 @dataclass(frozen=True)
@@ -415,14 +424,16 @@ class FakeOpenAI:
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for i, piece in enumerate(pieces):  # `delay` also separates the role chunk from the first token
             if i in gates:
-                await gates[i]._hold(self)
+                async for ping in gates[i]._hold(self):
+                    yield ping
             if isinstance(b, Disconnect) and i >= b.after_chunks:
                 raise _Abort
             await self._sleep(b.delay)
             yield chunk({"content": piece})
         for at in sorted(gates):
             if at >= len(pieces):
-                await gates[at]._hold(self)
+                async for ping in gates[at]._hold(self):
+                    yield ping
         if isinstance(b, Disconnect):
             raise _Abort
         if b.finish_reason is not None:

@@ -41,6 +41,10 @@ class ModelError(CodheError):
         self.retryable = retryable
 
 
+class ReplyCut(ModelError):
+    """The stream ended without the model saying it was finished: what arrived is partial."""
+
+
 class MissingApiKey(ModelError):
     """No API key for an endpoint that needs one."""
 

@@ -8,14 +8,35 @@ what happened and what to do; the SDK's own exceptions never reach the UI.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codhechat.errors import MissingApiKey, ModelError
+from codhechat.errors import MissingApiKey, ModelError, ReplyCut
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 OPENAI_URL = "https://api.openai.com/v1"
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    """What the endpoint said about a streamed reply besides its text.
+
+    A stream is complete only when a choice carried a `finish_reason`: a body that
+    just ends (a proxy or the server dropping the connection cleanly) is cut short,
+    however normal the end of the bytes looked."""
+
+    finish_reason: str | None = None  # stop, length, content_filter, tool_calls, ...
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def usage(self) -> tuple[int, int] | None:
+        """(prompt, completion) tokens, when the endpoint reported both."""
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens, self.completion_tokens)
 
 
 class ModelClient:
@@ -65,40 +86,49 @@ class ModelClient:
         messages: Sequence[dict[str, str]],
         *,
         model: str,
-        usage: dict[str, int] | None = None,
+        outcome: StreamOutcome | None = None,
+        usage: bool = False,
     ) -> AsyncIterator[str]:
-        """Yield the reply's text as it arrives.
+        """Yield the reply's text as it arrives, and fill in `outcome` (why it ended,
+        token usage if reported). With `usage`, ask the endpoint to report token usage
+        (`stream_options.include_usage`: on a last chunk with no choices).
 
-        Given a `usage` dict, ask the endpoint to report token usage
-        (`stream_options.include_usage`) and fill in `prompt_tokens` and
-        `completion_tokens` if it does (on a last chunk with no choices)."""
+        Raises ReplyCut, after the text that did arrive, when the stream ends without a
+        `finish_reason`."""
         client = self._get_client()
         import openai
 
+        outcome = outcome if outcome is not None else StreamOutcome()
         try:
-            wanted = usage if self._usage_supported else None
-            async for text in self._stream(client, messages, model, wanted):
+            async for text in self._stream(client, messages, model, outcome, usage and self._usage_supported):
                 yield text
         except openai.BadRequestError:
             # Only raised untranslated when usage was asked for and nothing arrived: an
             # OpenAI-compatible server that rejects `stream_options`. Ask again without it,
             # and never ask this endpoint for usage again.
             self._usage_supported = False
-            async for text in self._stream(client, messages, model, None):
+            async for text in self._stream(client, messages, model, outcome, False):
                 yield text
+        if outcome.finish_reason is None:
+            raise ReplyCut(
+                f"The reply was cut short: the stream from {self.endpoint} ended before the "
+                "model said it was finished.",
+                "What arrived is kept. Press Ctrl+R to retry.",
+            )
 
     async def _stream(
         self,
         client: AsyncOpenAI,
         messages: Sequence[dict[str, str]],
         model: str,
-        usage: dict[str, int] | None,
+        outcome: StreamOutcome,
+        usage: bool,
     ) -> AsyncIterator[str]:
         import openai
 
         received = False
         extra: dict[str, Any] = {}
-        if usage is not None:
+        if usage:
             extra["stream_options"] = {"include_usage": True}
         try:
             # The SDK's own SSE decoding and error mapping, but each chunk left as the
@@ -111,15 +141,20 @@ class ModelClient:
                     if not isinstance(chunk, dict):
                         continue
                     choices = chunk.get("choices")
-                    if choices and (text := (choices[0].get("delta") or {}).get("content")):
-                        received = True
-                        yield text
-                    if usage is not None and isinstance(reported := chunk.get("usage"), dict):
-                        for key in ("prompt_tokens", "completion_tokens"):
-                            if isinstance(reported.get(key), int):
-                                usage[key] = reported[key]
+                    if choices and isinstance(choice := choices[0], dict):
+                        delta = choice.get("delta")
+                        if isinstance(delta, dict) and isinstance(text := delta.get("content"), str) and text:
+                            received = True
+                            yield text
+                        if isinstance(reason := choice.get("finish_reason"), str) and reason:
+                            outcome.finish_reason = reason
+                    if isinstance(reported := chunk.get("usage"), dict):
+                        if isinstance(tokens := reported.get("prompt_tokens"), int):
+                            outcome.prompt_tokens = tokens
+                        if isinstance(tokens := reported.get("completion_tokens"), int):
+                            outcome.completion_tokens = tokens
         except openai.BadRequestError as exc:
-            if usage is not None and not received:
+            if usage and not received:
                 raise  # perhaps `stream_options`: stream_chat asks again without it
             raise self._translate(exc, model=model, mid_stream=received) from None
         except openai.APIError as exc:

@@ -413,8 +413,12 @@ class Store:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
             table = self.db["messages"]
+            try:
+                row = table.get(message_id)
+            except sqlite_utils.db.NotFoundError:
+                raise StorageError("That message no longer exists.") from None
             table.update(message_id, values)
-            row = table.get(message_id)
+            row = {**row, **values}
             self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
             return _message(row)
 

@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from codhechat.models import MessageStatus
-from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Reply
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Reply
 from tests.shell.conftest import no_traceback
 
 
@@ -149,11 +148,24 @@ def test_a_reply_cut_off_mid_stream_keeps_what_arrived(cli, db, fake_openai: Fak
     assert (reply.content, reply.status) == ("one two ", MessageStatus.ERROR)
 
 
+def test_a_reply_cut_short_exits_non_zero_and_is_stored_as_failed(cli, db, fake_openai: FakeOpenAI) -> None:
+    """The stream ended cleanly but without a finish_reason (a proxy dropped it): not complete."""
+    fake_openai.enqueue(Reply("one two three", finish_reason=None, done=False))
+    result = cli("ask", "count")
+    assert result.returncode == 3
+    assert result.stdout == "one two three\n"
+    assert "cut short" in result.stderr and "Run the command again" in result.stderr
+    [conversation] = db().list_conversations()
+    reply = db().all_messages(conversation.id)[-1]
+    assert (reply.content, reply.status) == ("one two three", MessageStatus.ERROR)
+
+
 def test_ctrl_c_streams_then_exits_130_and_keeps_the_partial_reply(
     shell_env, db, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     text = " ".join(f"w{i:03d}" for i in range(200))
-    fake_openai.enqueue(Reply(text, delay=0.03))
+    gate = Gate()  # held after 10 words, until the test is done
+    fake_openai.enqueue(Reply(text, hold=gate, hold_after=10))
     proc = subprocess.Popen(
         [sys.executable, "-m", "codhechat", "ask", "count slowly"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -163,7 +175,7 @@ def test_ctrl_c_streams_then_exits_130_and_keeps_the_partial_reply(
         assert proc.stdout is not None
         first = os.read(proc.stdout.fileno(), 100)  # the reply streams: bytes before the end
         assert first.startswith(b"w000") and proc.poll() is None
-        time.sleep(0.3)
+        gate.wait_reached()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:

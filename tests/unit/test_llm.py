@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codhechat.errors import MissingApiKey, ModelError
-from codhechat.llm import ModelClient
+from codhechat.errors import MissingApiKey, ModelError, ReplyCut
+from codhechat.llm import ModelClient, StreamOutcome
 from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
@@ -102,30 +102,48 @@ def test_the_key_never_appears_in_error_text(fake_openai: FakeOpenAI) -> None:
 async def test_a_server_that_rejects_stream_options_still_streams(fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Fail(400, message="Unrecognized request argument supplied: stream_options"))
     client = client_for(fake_openai)
-    usage: dict[str, int] = {}
     parts: list[str] = []
-    async for text in client.stream_chat(MESSAGES, model="gpt-4o-mini", usage=usage):
+    async for text in client.stream_chat(MESSAGES, model="gpt-4o-mini", usage=True):
         parts.append(text)
     assert "".join(parts) == "Echo: Hi"
     first, second = fake_openai.requests
     assert "stream_options" in first["body"] and "stream_options" not in second["body"]
-    async for _ in client.stream_chat(MESSAGES, model="gpt-4o-mini", usage=usage):
+    async for _ in client.stream_chat(MESSAGES, model="gpt-4o-mini", usage=True):
         pass
     assert "stream_options" not in fake_openai.requests[-1]["body"]  # remembered
 
 
 async def test_usage_is_reported_when_asked(fake_openai: FakeOpenAI) -> None:
-    usage: dict[str, int] = {}
-    async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="gpt-4o-mini", usage=usage):
+    outcome = StreamOutcome()
+    async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="gpt-4o-mini", outcome=outcome, usage=True):
         pass
-    assert usage["completion_tokens"] > 0 and usage["prompt_tokens"] > 0
+    assert outcome.usage is not None and outcome.usage[0] > 0 and outcome.usage[1] > 0
+    assert outcome.finish_reason == "stop"
     assert fake_openai.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["with [DONE]", "without [DONE]"])
+async def test_a_stream_that_ends_without_a_finish_reason_was_cut_short(fake_openai: FakeOpenAI, done: bool) -> None:
+    fake_openai.enqueue(Reply("half a reply", finish_reason=None, done=done))
+    parts: list[str] = []
+    with pytest.raises(ReplyCut) as error:
+        await collect(client_for(fake_openai), parts)
+    assert "".join(parts) == "half a reply"  # what arrived, before the error
+    assert "cut short" in error.value.message
+
+
+async def test_why_a_reply_ended_is_reported(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("too long", finish_reason="length"))
+    outcome = StreamOutcome()
+    async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="m", outcome=outcome):
+        pass
+    assert outcome.finish_reason == "length"
 
 
 async def test_a_genuine_bad_request_is_still_an_error(fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Fail(400, message="messages: too long"), Fail(400, message="messages: too long"))
     with pytest.raises(ModelError) as error:
-        async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="m", usage={}):
+        async for _ in client_for(fake_openai).stream_chat(MESSAGES, model="m", usage=True):
             pass
     assert "(400)" in error.value.message and "too long" in error.value.message
 

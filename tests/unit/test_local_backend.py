@@ -9,9 +9,10 @@ import pytest
 
 from codhechat.backends.local import LocalBackend
 from codhechat.config import load_settings
+from codhechat.errors import ReplyCut
 from codhechat.models import MessageStatus, ReplyDelta, ReplyDone, ReplyFailed, ReplyStarted
 from codhechat.store import Store
-from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Reply
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Reply
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ async def test_retry_replaces_the_failed_reply(backend: LocalBackend, fake_opena
 
 
 async def test_cancelling_keeps_the_partial_reply(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
-    fake_openai.enqueue(Reply("word " * 200, delay=0.01))
+    fake_openai.enqueue(Reply("word " * 200, hold=Gate(), hold_after=5))  # the rest never comes
     seen: list[str] = []
 
     async def consume() -> None:
@@ -109,8 +110,9 @@ async def test_cancelling_keeps_the_partial_reply(backend: LocalBackend, fake_op
 async def test_a_long_reply_is_saved_while_it_streams(
     backend: LocalBackend, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("codhechat.backends.local.SAVE_INTERVAL_S", 0.05)
-    fake_openai.enqueue(Reply("tick " * 40, delay=0.01))
+    monkeypatch.setattr("codhechat.backends.local.SAVE_INTERVAL_S", 0.4)
+    pauses = [Gate(), Gate(), Gate()]  # three bursts of ten tokens after pauses longer than the interval
+    fake_openai.enqueue(Reply("tick " * 40, holds=tuple(zip((10, 20, 30), pauses))))
     progress: list[str] = []
     original = backend.store.save_progress
 
@@ -118,9 +120,17 @@ async def test_a_long_reply_is_saved_while_it_streams(
         progress.append(content)
         original(message_id, content)
 
+    async def pace() -> None:
+        for gate in pauses:
+            await gate.reached_async()
+            await asyncio.sleep(0.5)  # longer than the save interval: a lower bound, not a race
+            gate.open()
+
     monkeypatch.setattr(backend.store, "save_progress", spy)
+    pacing = asyncio.create_task(pace())
     events = await run(backend.stream_reply(None, "count"))
-    assert 2 <= len(progress) <= 12  # throttled: never once per token
+    await pacing
+    assert 3 <= len(progress) <= 6  # after each pause, and never once per token
     assert all(a.startswith(b) for a, b in zip(progress[1:], progress))  # growing prefixes
     assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "tick " * 40
 
@@ -176,3 +186,55 @@ async def test_edit_and_resend_continues_from_the_edited_message(
         ("user", "one, edited"), ("assistant", "Answer to the edit")
     ]
     assert [m["content"] for m in fake_openai.last_messages[1:]] == ["one, edited"]
+
+
+async def test_a_stream_cut_short_is_stored_as_failed_not_complete(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Reply("half of it", finish_reason=None, done=False))
+    events = await run(backend.stream_reply(None, "tell me"))
+    failed = events[-1]
+    assert isinstance(failed, ReplyFailed) and isinstance(failed.error, ReplyCut)
+    assert "".join(e.text for e in events if isinstance(e, ReplyDelta)) == "half of it"
+    _, reply = await backend.get_messages(events[0].conversation.id)
+    assert (reply.content, reply.status) == ("half of it", MessageStatus.ERROR)
+    assert reply.error is not None and "cut short" in reply.error
+
+
+async def fill_the_disk(store: Store) -> None:
+    """No more pages: every write that needs room now fails as on a full disk."""
+    store.db.execute(f"PRAGMA max_page_count = {store.db.execute('PRAGMA page_count').fetchone()[0]}")
+
+
+def free_the_disk(store: Store) -> None:
+    store.db.execute("PRAGMA max_page_count = 1073741823")
+
+
+@pytest.mark.parametrize("when", ["next write", "exit"])
+async def test_a_full_disk_mid_reply_keeps_the_whole_reply_and_saves_it_when_there_is_room(
+    backend: LocalBackend, fake_openai: FakeOpenAI, when: str
+) -> None:
+    text = "".join(f"line {i} of a long answer\n" for i in range(2000))  # needs new pages
+    gate = Gate()
+    fake_openai.enqueue(Reply(text, tokens_per_chunk=50, hold=gate, hold_after=1))
+    events = []
+    async for event in backend.stream_reply(None, "a long one"):
+        events.append(event)
+        if isinstance(event, ReplyDelta) and not gate.is_open:
+            await fill_the_disk(backend.store)  # the reply's row exists; its text will not fit
+            gate.open()
+    failed = events[-1]
+    assert isinstance(failed, ReplyFailed) and "disk is full" in str(failed.error)
+    conversation_id = events[0].conversation.id
+    reply_id = (await backend.get_messages(conversation_id))[-1].id
+    assert len(backend.store.get_messages(conversation_id)[-1].content) < len(text)
+
+    free_the_disk(backend.store)
+    if when == "next write":
+        await backend.rename_conversation(conversation_id, "renamed")
+        store = backend.store
+    else:
+        await backend.aclose()
+        store = Store.open(backend.store.path)
+    [reply] = [m for m in store.get_messages(conversation_id) if m.id == reply_id]
+    assert (reply.content, reply.status) == (text, MessageStatus.COMPLETE)  # all of it, not what fitted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from codhechat.backends import (
 )
 from codhechat.config import Settings
 from codhechat.errors import CodheError, StorageError
-from codhechat.llm import ModelClient
+from codhechat.llm import ModelClient, StreamOutcome
 from codhechat.models import (
     Conversation,
     Message,
@@ -38,6 +39,22 @@ from codhechat.store import Store
 SAVE_INTERVAL_S = 1.0  # how often a streaming reply is written: crash safety without per-token writes
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """How a reply ended, to be stored: its whole text, status, error and token usage."""
+
+    message_id: int
+    content: str
+    status: MessageStatus
+    error: str | None
+    usage: tuple[int, int] | None = None
+
+    def write(self, store: Store) -> Message:
+        return store.update_message(
+            self.message_id, content=self.content, status=self.status, error=self.error, usage=self.usage
+        )
 
 
 class LocalBackend:
@@ -60,6 +77,7 @@ class LocalBackend:
         self.store = store
         self.conversation_options = conversation_options
         self.model = settings.model
+        self._unsaved: dict[int, _Ending] = {}  # replies whose ending did not fit on the disk
         self.client = client or ModelClient(
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             base_url=settings.base_url,
@@ -87,13 +105,13 @@ class LocalBackend:
         )
 
     async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
-        return await self._db(self.store.rename_conversation, conversation_id, title)
+        return await self._write(self.store.rename_conversation, conversation_id, title)
 
     async def delete_conversation(self, conversation_id: int) -> int | None:
-        return await self._db(self.store.delete_conversation, conversation_id)
+        return await self._write(self.store.delete_conversation, conversation_id)
 
     async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None:
-        return await self._db(self.store.set_pinned, conversation_id, pinned)
+        return await self._write(self.store.set_pinned, conversation_id, pinned)
 
     @property
     def system_prompt_presets(self) -> dict[str, str]:
@@ -109,8 +127,7 @@ class LocalBackend:
     async def set_conversation_options(
         self, conversation_id: int, *, model: str | None, system_prompt: str | None
     ) -> Conversation | None:
-        return await self._db(
-            self.store.set_conversation_options,
+        return await self._write(self.store.set_conversation_options,
             conversation_id,
             model=model or None,
             system_prompt=system_prompt or None,
@@ -128,7 +145,7 @@ class LocalBackend:
         conversation = await self._db(self.store.get_conversation, conversation_id)
         if conversation is None:
             raise StorageError("That conversation no longer exists.")
-        message, _ = await self._db(self.store.edit_message, conversation_id, message_id, content)
+        message, _ = await self._write(self.store.edit_message, conversation_id, message_id, content)
         yield ReplyStarted(conversation, message)
         async for event in self._generate(conversation):
             yield event
@@ -146,10 +163,9 @@ class LocalBackend:
         if conversation_id is not None:
             conversation = await self._db(self.store.get_conversation, conversation_id)
         if conversation is None:
-            conversation = await self._db(
-                self.store.create_conversation, title_for(prompt), model=self.model
+            conversation = await self._write(self.store.create_conversation, title_for(prompt), model=self.model
             )
-        user_message = await self._db(self.store.add_message, conversation.id, "user", prompt)
+        user_message = await self._write(self.store.add_message, conversation.id, "user", prompt)
         yield ReplyStarted(conversation, user_message)
         async for event in self._generate(conversation):
             yield event
@@ -162,7 +178,8 @@ class LocalBackend:
         if last and last[0].role == "assistant":
             if last[0].status == MessageStatus.COMPLETE:
                 return  # nothing to retry
-            await self._db(self.store.delete_message, last[0].id)
+            self._unsaved.pop(last[0].id, None)
+            await self._write(self.store.delete_message, last[0].id)
         yield ReplyStarted(conversation, None)
         async for event in self._generate(conversation):
             yield event
@@ -175,7 +192,8 @@ class LocalBackend:
         if not last:
             return  # nothing to answer
         if last[0].role == "assistant":
-            await self._db(self.store.delete_message, last[0].id)
+            self._unsaved.pop(last[0].id, None)
+            await self._write(self.store.delete_message, last[0].id)
         yield ReplyStarted(conversation, None)
         async for event in self._generate(conversation):
             yield event
@@ -189,7 +207,7 @@ class LocalBackend:
             system_prompt = conversation.system_prompt or system_prompt
         messages = [{"role": "system", "content": system_prompt}]
         messages += [{"role": m.role, "content": m.content} for m in history]
-        reply = await self._db(
+        reply = await self._write(
             self.store.add_message,
             conversation.id,
             "assistant",
@@ -198,12 +216,12 @@ class LocalBackend:
             model=model,
         )
         parts: list[str] = []
-        usage: dict[str, int] = {}
+        outcome = StreamOutcome()
         finished = False
         last_save = time.monotonic()
         try:
             try:
-                async for text in self.client.stream_chat(messages, model=model, usage=usage):
+                async for text in self.client.stream_chat(messages, model=model, outcome=outcome, usage=True):
                     parts.append(text)
                     yield ReplyDelta(text)
                     if time.monotonic() - last_save >= SAVE_INTERVAL_S:
@@ -211,29 +229,16 @@ class LocalBackend:
                         await self._save_progress(reply.id, "".join(parts))
             except CodheError as exc:
                 finished = True
+                ending = _Ending(reply.id, "".join(parts), MessageStatus.ERROR, exc.message)
                 try:
-                    stored: Message | None = await self._db(
-                        self.store.update_message,
-                        reply.id,
-                        content="".join(parts),
-                        status=MessageStatus.ERROR,
-                        error=exc.message,
-                    )
+                    stored: Message | None = await self._end(ending)
                 except StorageError:
                     stored = None
                 yield ReplyFailed(exc, stored)
                 return
             finished = True
             try:
-                done = await self._db(
-                    self.store.update_message,
-                    reply.id,
-                    content="".join(parts),
-                    status=MessageStatus.COMPLETE,
-                    usage=(usage["prompt_tokens"], usage["completion_tokens"])
-                    if len(usage) == 2
-                    else None,
-                )
+                done = await self._end(_Ending(reply.id, "".join(parts), MessageStatus.COMPLETE, None, outcome.usage))
             except StorageError as exc:
                 yield ReplyFailed(exc, None)
                 return
@@ -242,12 +247,12 @@ class LocalBackend:
             if not finished:
                 # Stopped, cancelled or shutting down: keep what arrived, synchronously,
                 # because the event loop may not run another step for us.
+                ending = _Ending(reply.id, "".join(parts), MessageStatus.PARTIAL, None)
                 try:
-                    self.store.update_message(
-                        reply.id, content="".join(parts), status=MessageStatus.PARTIAL
-                    )
+                    self._flush_unsaved()
+                    ending.write(self.store)
                 except StorageError:
-                    pass
+                    self._unsaved[reply.id] = ending
 
     async def _save_progress(self, message_id: int, content: str) -> None:
         """A failed intermediate save must not kill the stream; the final one reports."""
@@ -255,6 +260,32 @@ class LocalBackend:
             await self._db(self.store.save_progress, message_id, content)
         except StorageError:
             pass
+
+    async def _end(self, ending: _Ending) -> Message:
+        """Store how a reply ended. If the disk is full, the ending is kept in memory and
+        written by the next write that succeeds (or on exit), so the whole reply the user
+        saw is saved once there is room, not just what fitted."""
+        try:
+            return await self._write(ending.write, self.store)
+        except StorageError:
+            self._unsaved[ending.message_id] = ending
+            raise
+
+    async def _write(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """A store write, after any endings still waiting for room on the disk."""
+        return await self._db(self._flushed_then, func, *args, **kwargs)
+
+    def _flushed_then(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        self._flush_unsaved()
+        return func(*args, **kwargs)
+
+    def _flush_unsaved(self) -> None:
+        for message_id, ending in list(self._unsaved.items()):
+            try:
+                ending.write(self.store)
+            except StorageError:
+                return  # still no room: try again on the next write
+            self._unsaved.pop(message_id, None)
 
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.client.warm_up)
@@ -269,4 +300,5 @@ class LocalBackend:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self._db(self._flush_unsaved)
         await self._db(self.store.close)

@@ -455,7 +455,10 @@ class ChatScreen(Screen[None]):
                 pass
 
     async def action_retry(self) -> None:
-        if self.conversation_id is None or self.live_for(self.conversation_id) is not None:
+        if self.live_for(self.conversation_id) is not None:
+            return
+        if self.conversation_id is None:
+            await self._resend_unstored()
             return
         views = self.pane.views()
         last = views[-1] if views else None
@@ -470,6 +473,24 @@ class ChatScreen(Screen[None]):
         if last is not None and not (last_message is not None and last_message.role == "user"):
             await last.remove()
         await self._add_reply(self.conversation_id, self.backend.retry_reply(self.conversation_id))
+
+    async def _resend_unstored(self) -> None:
+        """The first message of a new conversation failed before the server named the
+        conversation (a classic server's socket dropped first): send the kept prompt
+        again, as the first message of a new conversation."""
+        views = self.pane.views()
+        failed = views[-1] if views else None
+        pending = views[-2] if len(views) >= 2 else None
+        if not (isinstance(failed, ReplyView) and failed.status not in (None, MessageStatus.COMPLETE)
+                and isinstance(pending, PendingUserView)):  # fmt: skip
+            self.notify("There is nothing here to retry.")
+            return
+        await failed.remove()
+        reply = self.new_reply(None)
+        assert reply.view is not None
+        await self.pane.add(reply.view)
+        self.pane.anchor()
+        self.start_reply(reply, self.backend.stream_reply(None, pending.text), prompt=pending.text)
 
     # Layout and keys
 
