@@ -99,3 +99,65 @@ def test_malformed_files_import_nothing_and_say_why(cli, db, tmp_path: Path) -> 
     assert result.returncode == 1 and "is not valid JSON" in result.stderr
     assert cli("import", "nope.json").returncode == 2
     assert db().count_conversations() == 0
+
+
+GOOD = {"title": "ok", "created_at": "2025-01-01T10:00:00+00:00", "updated_at": "2025-01-01T10:00:00+00:00",
+        "model": None, "messages": [{"role": "user", "content": "hi", "status": "complete", "model": None,
+                                     "created_at": "2025-01-01T10:00:00+00:00", "error": None}]}  # fmt: skip
+
+
+def test_hostile_files_get_a_clear_message_and_import_nothing(cli, db, tmp_path: Path) -> None:
+    deep_array = "[" * 200_000 + "]" * 200_000  # beyond the parser's recursion limit
+    deep_valid = {"format": "codhechat", "version": 1, "conversations": [GOOD], "extra": [[[[[[[[]]]]]]]]}
+    for _ in range(70):
+        deep_valid = {"nested": deep_valid}
+    surrogate = json.dumps({"format": "codhechat", "version": 1, "conversations": [GOOD | {"title": "x"}]})
+    surrogate = surrogate.replace('"title": "x"', '"title": "bad \\ud800 title"')
+    cases = {
+        "deep.json": (deep_array, "nested more than 64 levels deep"),
+        "deep2.json": (json.dumps(deep_valid), "nested more than 64 levels deep"),
+        "surrogate.json": (surrogate, "conversation 1, title: not valid Unicode text"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        result = cli("import", name)
+        assert result.returncode == 1, (name, result.stderr)
+        assert message in result.stderr and "nothing was imported" in result.stderr.lower()
+        no_traceback(result)
+    assert db().count_conversations() == 0
+
+
+def test_a_zip_bomb_is_refused_without_unpacking_it(cli, db, tmp_path: Path) -> None:
+    import resource
+    import zipfile
+
+    bomb = tmp_path / "export.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("conversations.json", "w") as member:
+            member.write(b"[" + b" " * (8 * 1024 * 1024))  # 8 MB that deflate to a few KB
+    assert bomb.stat().st_size < 100_000
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = cli("import", str(bomb), "--max-size", "2")
+    assert result.returncode == 1
+    assert "more than 2 MB" in result.stderr and "--max-size 8" in result.stderr
+    no_traceback(result)
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < max(before, 150_000)  # KiB: never unpacked
+
+
+def test_import_help_states_its_limits(cli) -> None:
+    shown = " ".join(cli("import", "--help").stdout.split())
+    assert "at most 256 MB of JSON" in shown and "64 levels deep" in shown and "100,000 conversations" in shown
+
+
+def test_more_conversations_than_the_limit_are_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from codhechat.commands.archive import ImportLimits, MalformedFile, check_records
+    from codhechat.store import ConversationRecord
+
+    limits = ImportLimits()
+    limits.MAX_CONVERSATIONS = 3  # type: ignore[misc]
+    records = [ConversationRecord(f"c{i}", "2025-01-01T00:00:00+00:00", "2025-01-01T00:00:00+00:00") for i in range(4)]
+    with pytest.raises(MalformedFile, match="holds 4 conversations, more than the 3"):
+        check_records(records, tmp_path / "x.json", limits)
+    check_records(records[:3], tmp_path / "x.json", limits)

@@ -19,6 +19,9 @@ from typing import Any
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ENDPOINT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+# `codhechat import` limits (kept here, not in archive.py, so `--help` imports nothing).
+IMPORT_MAX_MB, IMPORT_MAX_DEPTH, IMPORT_MAX_CONVERSATIONS = 256, 64, 100_000
+
 SHELL_COMMANDS = frozenset({"ask", "list", "show", "search", "rename", "delete", "export", "import"})
 
 
@@ -128,8 +131,15 @@ def add_shell_parsers(commands: Any) -> None:
         description="Import conversations from a `codhechat export --format json` file, or "
         "from a ChatGPT data export (its conversations.json, or the .zip). All or nothing: "
         "a file with any malformed conversation imports nothing.",
+        epilog=f"Limits: at most {IMPORT_MAX_MB} MB of JSON (after unpacking a zip; --max-size "
+        f"raises it), nested at most {IMPORT_MAX_DEPTH} levels deep, at most "
+        f"{IMPORT_MAX_CONVERSATIONS:,} conversations.",
     )  # fmt: skip
     imports.add_argument("file", metavar="FILE")
+    imports.add_argument(
+        "--max-size", type=_positive, default=IMPORT_MAX_MB, metavar="MB",
+        help=f"read at most MB megabytes of JSON (default: {IMPORT_MAX_MB})",
+    )  # fmt: skip
 
 
 def run_shell_command(args: argparse.Namespace, settings: Any) -> int:
