@@ -152,7 +152,7 @@ def test_import_help_states_its_limits(cli) -> None:
 def test_more_conversations_than_the_limit_are_refused(tmp_path: Path) -> None:
     import pytest
 
-    from codhechat.commands.archive import ImportLimits, MalformedFile, check_records
+    from codhechat.commands.import_file import ImportLimits, MalformedFile, check_records
     from codhechat.store import ConversationRecord
 
     limits = ImportLimits()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from codhechat.commands.archive import MalformedFile
+from codhechat.commands.import_file import MalformedFile
 from codhechat.models import MessageStatus, title_for
 from codhechat.store import ConversationRecord, MessageRecord
 
