@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import sqlite_utils
 
+from codhechat import __version__
 from codhechat.errors import StorageError, UsageError
 from codhechat.models import (
     SNIPPET_END,
@@ -110,11 +111,17 @@ def _migrate_5(db: sqlite_utils.Database) -> None:
     db["conversations"].add_column("system_prompt", str)
 
 
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    """Facts about the file itself: `written_by` is the codhechat that last migrated it,
+    so that an older codhechat can name the release a database needs."""
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5,
+    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -148,12 +155,22 @@ def storage_error(exc: sqlite3.Error) -> StorageError:
             "The database is busy (another program holds it).",
             "Close other codhechat windows that are writing, then try again.",
         )
+    if "readonly" in text or "read-only" in text:
+        return read_only_error()
     if "not a database" in text or "malformed" in text:
         return StorageError(
             "The conversation database is damaged or is not a codhechat database.",
             "Move it aside (see `codhechat config` for its path) to start a fresh one.",
         )
     return StorageError(f"Database error: {text}.")
+
+
+def read_only_error() -> StorageError:
+    return StorageError(
+        "The conversation database cannot be written: the file (or its folder) is read-only.",
+        "Check its permissions (`codhechat config` shows its path), or set `database` to a "
+        "writable file. Reading commands (list, show, search, export) still work.",
+    )
 
 
 class Store:
@@ -165,8 +182,12 @@ class Store:
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
+    def open(cls, path: Path | str, *, readonly: bool = False) -> Store:
+        """Open (and create, and migrate) the database; `readonly` only reads it, which
+        works on a read-only file or folder and on a database from a newer codhechat."""
         path = Path(path)
+        if readonly:
+            return cls._open_readonly(path)
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
@@ -182,11 +203,76 @@ class Store:
             ) from None
         try:
             store = cls(sqlite_utils.Database(conn), path)
+            store._refuse_newer()
             store._prepare()
         except sqlite3.Error as exc:
             conn.close()
+            if "unable to open" in str(exc) and path.exists():
+                raise read_only_error() from None  # its folder refuses the -wal and -shm files
             raise storage_error(exc) from None
+        except StorageError:
+            conn.close()
+            raise
         return store
+
+    @classmethod
+    def empty(cls) -> Store:
+        """A database with nothing in it, in memory: what reading commands see where
+        no database has been made yet (they must not create one)."""
+        store = cls(sqlite_utils.Database(memory=True))
+        store.migrate()
+        return store
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> Store:
+        if not path.exists():
+            raise StorageError(
+                f"There is no conversation database at {path} yet.",
+                "Start one with `codhechat` or `codhechat ask \"...\"`.",
+            )
+        # A WAL database needs its -shm file, which a read-only folder cannot get: then
+        # read the file as immutable (nobody can be writing to a folder nobody may write).
+        for query in ("mode=ro", "immutable=1"):
+            try:
+                conn = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+                )
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                break
+            except sqlite3.Error as exc:
+                error = exc
+        else:
+            raise storage_error(error)
+        store = cls(sqlite_utils.Database(conn), path)
+        if version < SCHEMA_VERSION:
+            conn.close()
+            raise StorageError(
+                f"The conversation database at {path} is from an older codhechat and needs "
+                "upgrading, which needs write access to it.",
+                "Run `codhechat` once where the file can be written, or check its permissions.",
+            )
+        return store
+
+    def _refuse_newer(self) -> None:
+        """A newer codhechat's database may hold what this one would corrupt: never write it."""
+        version = self.schema_version
+        if version <= SCHEMA_VERSION:
+            return
+        written_by = None
+        try:
+            row = self.db.execute("select value from meta where key = 'written_by'").fetchone()
+            written_by = row[0] if row else None
+        except sqlite3.Error:
+            pass
+        who = f"codhechat {written_by}" if written_by else "a newer codhechat"
+        raise StorageError(
+            f"The conversation database at {self.path} was written by {who} (schema version "
+            f"{version}); this codhechat ({__version__}) knows schema {SCHEMA_VERSION} and will "
+            "not write to it.",
+            "Upgrade codhechat (e.g. `pipx upgrade codhechat`). Reading commands (list, show, "
+            "search, export) still work.",
+        )
 
     def _prepare(self) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -220,6 +306,8 @@ class Store:
                         continue  # another process migrated meanwhile
                     MIGRATIONS[version](self.db)
                     self.db.execute(f"PRAGMA user_version = {version + 1}")
+                    if version + 1 >= 6:
+                        self.db["meta"].upsert({"key": "written_by", "value": __version__}, pk="key")
 
     @contextmanager
     def _write(self) -> Iterator[None]:

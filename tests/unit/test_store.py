@@ -135,13 +135,14 @@ def test_upgrades_a_version_2_database_with_messages_to_search(tmp_path: Path) -
     for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens")):
         store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # added by version 4
     store.db.execute("ALTER TABLE conversations DROP COLUMN system_prompt")  # added by version 5
+    store.db.execute("DROP TABLE meta")  # added by version 6
     store.db.execute("PRAGMA user_version = 2")
     conversation = store.create_conversation("old")
     store.add_message(conversation.id, "user", "written before search existed")
     store.close()
 
     upgraded = Store.open(path)
-    assert upgraded.schema_version == SCHEMA_VERSION == 5
+    assert upgraded.schema_version == SCHEMA_VERSION == 6
     [hit] = upgraded.search("existed")
     assert (hit.conversation_id, hit.title, hit.role) == (conversation.id, "old", "user")
     assert hit.snippet == f"written before search {SNIPPET_START}existed{SNIPPET_END}"
@@ -151,12 +152,13 @@ def test_upgrades_a_version_4_database_to_per_conversation_system_prompts(tmp_pa
     path = tmp_path / "v4.db"
     store = Store.open(path)
     store.db.execute("ALTER TABLE conversations DROP COLUMN system_prompt")
+    store.db.execute("DROP TABLE meta")  # added by version 6
     store.db.execute("PRAGMA user_version = 4")
     conversation = store.create_conversation("old", model="m1")
     store.close()
 
     upgraded = Store.open(path)
-    assert upgraded.schema_version == SCHEMA_VERSION == 5
+    assert upgraded.schema_version == SCHEMA_VERSION == 6
     assert upgraded.get_conversation(conversation.id).system_prompt is None
     updated = upgraded.set_conversation_options(conversation.id, model="m2", system_prompt="Be terse.")
     assert (updated.model, updated.system_prompt) == ("m2", "Be terse.")
@@ -275,6 +277,7 @@ def test_pinned_conversations_come_first_and_a_version_3_database_upgrades(tmp_p
     for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens"),
                           ("conversations", "system_prompt")):  # fmt: skip
         store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    store.db.execute("DROP TABLE meta")  # added by version 6
     store.db.execute("PRAGMA user_version = 3")
     old, newer = store.create_conversation("old"), store.create_conversation("newer")
     store.close()
@@ -298,3 +301,31 @@ def test_a_reply_keeps_its_token_usage(store: Store) -> None:
     store.update_message(reply.id, content="hi", status=MessageStatus.COMPLETE, usage=(12, 3))
     [stored] = store.get_messages(conversation.id)
     assert (stored.prompt_tokens, stored.completion_tokens) == (12, 3)
+
+
+def test_a_database_from_a_newer_codhechat_is_read_but_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    store = Store.open(path)
+    conversation = store.create_conversation("from the future")
+    store.db["meta"].upsert({"key": "written_by", "value": "9.9.0"}, pk="key")
+    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    store.close()
+    before = path.read_bytes()
+
+    with pytest.raises(StorageError) as error:
+        Store.open(path)
+    message = error.value.message
+    assert "written by codhechat 9.9.0" in message and f"schema version {SCHEMA_VERSION + 3}" in message
+    assert "Upgrade codhechat" in error.value.hint
+    assert path.read_bytes() == before  # not migrated, not touched
+
+    reader = Store.open(path, readonly=True)
+    assert [c.title for c in reader.list_conversations()] == ["from the future"]
+    assert reader.get_conversation(conversation.id) is not None
+    reader.close()
+
+
+def test_the_version_that_last_migrated_a_database_is_recorded(store: Store) -> None:
+    from codhechat import __version__
+
+    assert store.db.execute("select value from meta where key = 'written_by'").fetchone() == (__version__,)

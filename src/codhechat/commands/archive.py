@@ -51,7 +51,7 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
             "Which conversations? Give their ids, or --all.",
             "e.g. codhechat export 12 --format json -o chat.json  (`codhechat list` shows ids)",
         )
-    store = open_store(settings)
+    store = open_store(settings, readonly=True)
     try:
         if args.all:
             conversations = store.list_conversations(limit=-1)[::-1]  # oldest first

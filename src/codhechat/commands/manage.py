@@ -15,7 +15,7 @@ from codhechat.textsafe import visible
 
 
 def run_list(args: argparse.Namespace, settings: Any) -> int:
-    store = open_store(settings)
+    store = open_store(settings, readonly=True)
     try:
         limit = -1 if args.all else args.limit  # SQLite: a negative limit means none
         conversations = store.list_conversations(limit=limit)
@@ -39,7 +39,7 @@ def run_list(args: argparse.Namespace, settings: Any) -> int:
 def run_show(args: argparse.Namespace, settings: Any) -> int:
     from codhechat.commands.archive import conversation_markdown
 
-    store = open_store(settings)
+    store = open_store(settings, readonly=True)
     try:
         conversation = store.get_conversation(args.id)
         if conversation is None:
@@ -61,7 +61,7 @@ def run_show(args: argparse.Namespace, settings: Any) -> int:
 def run_search(args: argparse.Namespace, settings: Any) -> int:
     if not args.query.strip():
         raise UsageError("Nothing to search for.", 'e.g. codhechat search "sqlite index"')
-    store = open_store(settings)
+    store = open_store(settings, readonly=True)
     try:
         hits = store.search(
             args.query, limit=args.limit, newest_first=args.newest, syntax=args.syntax

@@ -103,10 +103,16 @@ def silence_stdout() -> None:
         pass
 
 
-def open_store(settings: Any) -> Any:
+def open_store(settings: Any, *, readonly: bool = False) -> Any:
+    """The database; reading commands open it read-only, so that they work on a
+    read-only file or folder and on a database from a newer codhechat, and do not
+    create one where there is none (they see an empty one)."""
     from codhechat.store import Store
 
-    return Store.open(settings.database_path)
+    path = settings.database_path
+    if readonly and not path.exists():
+        return Store.empty()
+    return Store.open(path, readonly=readonly)
 
 
 def not_found(conversation_id: int) -> CodheError:
