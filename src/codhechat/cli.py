@@ -59,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`codhechat config | head`): stop quietly, as Unix tools do.
+        from codhechat.commands.output import silence_stdout
+
+        silence_stdout()
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {
@@ -71,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         from codhechat.config import load_settings
 
         settings = load_settings(flags, config_file=args.config)
+        if args.command is not None:
+            warn(settings.warnings)  # the app shows them itself
         if args.command == "config":
             return print_config(settings, args.config)
         if args.command in ("login", "logout"):
@@ -88,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def warn(warnings: list[str]) -> None:
+    from codhechat.textsafe import visible
+
+    for warning in warnings:
+        print(f"codhechat: warning: {visible(warning)}", file=sys.stderr)
 
 
 def print_config(settings: Any, config_file: Path | None) -> int:
@@ -164,7 +184,8 @@ def run_app(settings: Any, *, theme: str | None) -> int:
 
         backend = LocalBackend(settings, Store.open(settings.database_path))
     app = CodheChatApp(
-        backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key
+        backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
+        warnings=settings.warnings,
     )
     app.catch_early_signals()
     app.run()

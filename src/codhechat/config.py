@@ -7,13 +7,15 @@ read as they are, so an existing OpenAI or Ollama setup works unchanged.
 
 from __future__ import annotations
 
+import difflib
 import os
+import stat
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -81,6 +83,7 @@ class Settings(BaseSettings):
     max_retries: int = Field(
         default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx."
     )
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -99,6 +102,12 @@ class Settings(BaseSettings):
         return self.database or paths.default_database()
 
     @property
+    def warnings(self) -> list[str]:
+        """What is wrong with the configuration but does not stop it (an unknown key,
+        a key file others can read): said once, on stderr or in the app."""
+        return self._warnings
+
+    @property
     def needs_api_key(self) -> bool:
         """Only OpenAI itself needs a key; Ollama, vLLM and llama.cpp do not."""
         return self.server is None and self.api_key is None and self.base_url is None
@@ -115,9 +124,10 @@ def load_settings(
 ) -> Settings:
     """Build Settings, turning every way a source can be wrong into a ConfigError."""
     path = config_file or paths.config_file()
+    table: dict[str, Any] = {}
     if path.exists():
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"The config file {path} is not valid TOML: {exc}.",
@@ -127,7 +137,9 @@ def load_settings(
             raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from None
     token = _toml_file.set(path)
     try:
-        return Settings(_env_file=env_file, **{k: v for k, v in (flags or {}).items() if v is not None})
+        settings = Settings(_env_file=env_file, **{k: v for k, v in (flags or {}).items() if v is not None})
+        settings.warnings.extend(file_warnings(path, table))
+        return settings
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
@@ -148,6 +160,29 @@ def load_settings(
         _toml_file.reset(token)
 
 
+def file_warnings(path: Path, table: dict[str, Any]) -> list[str]:
+    """Unknown keys (a typo is otherwise silently ignored), and an API key that other
+    users of the machine can read."""
+    known = list(Settings.model_fields)
+    warnings = []
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            guess = f" (did you mean `{close[0]}`?)" if close else ""
+            warnings.append(f"{path}: unknown setting `{key}`{guess}; it is ignored.")
+    if "api_key" in table:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o077:
+            warnings.append(
+                f"{path} holds your API key and other users can read it (mode {mode:o}). "
+                f"Make it yours only: chmod 600 {path}"
+            )
+    return warnings
+
+
 def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
     """(name, value with secrets masked, description) for `codhechat config`."""
     rows = []
@@ -166,7 +201,14 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
 
 
 def mask(secret: str) -> str:
-    return "****" if len(secret) < 12 else f"{secret[:3]}…{secret[-4:]}"
+    """Enough of a key to tell which one is in use, never more than a third of it."""
+    if len(secret) >= 21:
+        shown = f"{secret[:3]}...{secret[-4:]}"
+    elif len(secret) >= 6:
+        shown = f"...{secret[-2:]}"
+    else:
+        shown = "****"
+    return f"{shown} ({len(secret)} characters)"
 
 
 def save_to_config_file(key: str, value: str, *, config_file: Path | None = None) -> Path:

@@ -147,3 +147,15 @@ def test_delete_asks_on_a_terminal(shell_env, db, seeded: list[int], tmp_path: P
         os.close(master)
     assert proc.returncode == (0 if deleted else 1)
     assert (db().get_conversation(seeded[2]) is None) == deleted
+
+
+def test_config_warnings_go_to_stderr_once(cli) -> None:
+    from codhechat import paths
+
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('modle = "x"\n')
+    result = cli("list")
+    assert result.returncode == 0
+    assert result.stderr.count("unknown setting `modle` (did you mean `model`?)") == 1
+    assert result.stdout == ""

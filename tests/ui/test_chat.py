@@ -246,3 +246,20 @@ async def test_f1_shows_every_key_where_the_focus_is(make_app: AppFactory) -> No
         await pilot.press("f1")
         await pilot.pause()
         assert not app.screen.query(HelpPanel)
+
+
+async def test_configuration_warnings_are_shown_in_the_app(fake_openai: FakeOpenAI) -> None:
+    from codhechat.backends.local import LocalBackend
+    from codhechat.config import load_settings
+    from codhechat.store import Store
+    from codhechat.ui.app import CodheChatApp
+
+    config = paths.config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('modle = "x"\n')
+    settings = load_settings({"base_url": fake_openai.base_url})
+    app = CodheChatApp(LocalBackend(settings, Store.open(settings.database_path)), warnings=settings.warnings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app._notifications)
+        [note] = list(app._notifications)
+        assert note.title == "Configuration" and "did you mean `model`?" in note.message

@@ -75,7 +75,7 @@ def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-abcdefghijklmnop")
     rows = {name: value for name, value, _ in effective_settings(load_settings())}
     assert "abcdefghijklmnop" not in rows["api_key"]
-    assert rows["api_key"].startswith("sk-") and rows["api_key"].endswith("mnop")
+    assert rows["api_key"].startswith("sk-...mnop")
 
 
 def test_saved_key_is_private_and_read_back() -> None:
@@ -102,3 +102,35 @@ def test_presets_come_from_a_table_in_the_config_file(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CODHECHAT_PRESETS", "not json")
     with pytest.raises(ConfigError):
         load_settings()
+
+
+def test_an_unknown_key_is_named_with_the_closest_known_one() -> None:
+    path = write_config('modle = "x"\nhistroy_window = 3\nfrobnicate = 1\n')
+    warnings = load_settings().warnings
+    assert f"{path}: unknown setting `modle` (did you mean `model`?); it is ignored." in warnings
+    assert any("`histroy_window` (did you mean `history_window`?)" in w for w in warnings)
+    assert any("`frobnicate`;" in w for w in warnings)
+    assert load_settings().model == "gpt-4o-mini"
+
+
+def test_a_key_file_others_can_read_is_warned_about_with_the_chmod() -> None:
+    path = write_config('api_key = "sk-readable-by-all-0123456789"\n')
+    path.chmod(0o644)
+    [warning] = load_settings().warnings
+    assert "other users can read it" in warning and f"chmod 600 {path}" in warning
+    assert "sk-readable" not in warning
+    path.chmod(0o600)
+    assert load_settings().warnings == []
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [("sk-proj-abcdefghijklmnopqrstuvwxyz", "sk-...wxyz (34 characters)"), ("sk-short-12", "...12 (11 characters)"),
+     ("abc", "**** (3 characters)")],
+)  # fmt: skip
+def test_a_masked_key_shows_enough_to_tell_which_it_is_and_never_all_of_it(
+    monkeypatch: pytest.MonkeyPatch, key: str, shown: str
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    rows = {name: value for name, value, _ in effective_settings(load_settings())}
+    assert rows["api_key"] == shown

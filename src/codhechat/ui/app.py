@@ -51,9 +51,11 @@ class CodheChatApp(App[None]):
         theme: str | None = None,
         default_theme: str | None = None,
         needs_api_key: bool = False,
+        warnings: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.warnings = list(warnings or [])  # about the configuration: shown once, at start
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key
         self._hangup_early = False
@@ -75,6 +77,8 @@ class CodheChatApp(App[None]):
                 pass  # not on the main thread (tests) or not on this platform
         if self._hangup_early:
             self._on_hangup()
+        for warning in self.warnings:
+            self.notify(warning, title="Configuration", severity="warning", timeout=15)
 
     def catch_early_signals(self) -> None:
         """Remember a SIGTERM/SIGHUP that arrives before on_mount, instead of dying
