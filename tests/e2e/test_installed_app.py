@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Installed, TmuxTerminal, status_line, strip_styles
-from tests.fake_openai import FakeOpenAI, Reply
+from tests.fake_openai import FakeOpenAI, Gate, Reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]  # the first test also builds and installs the wheel
 
@@ -129,7 +129,8 @@ def footer(screen: str) -> str:
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: this test drives the app in tmux")
 def test_chat_quit_and_find_it_again(installed: Installed, fake_openai: FakeOpenAI, terminal: TmuxTerminal,
                                      tmp_path: Path) -> None:  # fmt: skip
-    fake_openai.enqueue(Reply(REPLY, delay=0.05))
+    gate = Gate()  # the reply is held after its heading until the test has seen it streaming
+    fake_openai.enqueue(Reply(REPLY, hold=gate, hold_after=5))
     home = tmp_path / "user"
     home.mkdir()
     terminal.start(installed.codhechat, app_env(installed, home, fake_openai))
@@ -149,6 +150,7 @@ def test_chat_quit_and_find_it_again(installed: Installed, fake_openai: FakeOpen
         "part of the reply on screen while it is still generating",
     )
     assert PROMPT in messages(streaming)
+    gate.open()
     done = terminal.wait_until(
         lambda s: "Zanzibar out." in s and status_line(s).endswith("ready"), "the whole reply, and ready"
     )

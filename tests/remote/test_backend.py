@@ -26,7 +26,7 @@ from codhechat.models import (
 )
 from codhechat.server.security import create_token
 from tests.classic_server import ClassicServer
-from tests.fake_openai import FakeOpenAI, Reply
+from tests.fake_openai import FakeOpenAI, Gate, Reply
 from tests.remote.conftest import PortServer, remote_backend
 from tests.server.conftest import SECRET, ServerThread
 
@@ -274,7 +274,8 @@ async def test_killing_the_server_mid_stream_keeps_the_partial_reply_and_retry_r
     port = server.port
     backend = backends(server.url)
     watch = Watch(backend)
-    fake_openai.enqueue(Reply("word " * 400, delay=0.01))
+    gate = Gate()  # the server stops while the reply is held after 20 words
+    fake_openai.enqueue(Reply("word " * 400, hold=gate, hold_after=20))
     events: list[ReplyEvent] = []
 
     async def run() -> None:
@@ -282,7 +283,7 @@ async def test_killing_the_server_mid_stream_keeps_the_partial_reply_and_retry_r
             events.append(event)
 
     task = asyncio.create_task(run())
-    await until(lambda: len(text_of(events)) > 50, what="some text")
+    await until(lambda: text_of(events) == "word " * 20, what="some text")
     await asyncio.to_thread(server.stop)
     await asyncio.wait_for(task, 5)
     failed = events[-1]
@@ -344,7 +345,7 @@ async def test_a_dropped_socket_interrupts_the_reply_and_the_link_comes_back(
     classic_server: ClassicServer, backends: Any, fake_openai: FakeOpenAI
 ) -> None:
     backend = backends(classic_server.url)
-    fake_openai.enqueue(Reply("chunk " * 300, delay=0.01))
+    fake_openai.enqueue(Reply("chunk " * 300, hold=Gate(), hold_after=10))
     events: list[ReplyEvent] = []
 
     async def run() -> None:
@@ -352,7 +353,7 @@ async def test_a_dropped_socket_interrupts_the_reply_and_the_link_comes_back(
             events.append(event)
 
     task = asyncio.create_task(run())
-    await until(lambda: len(text_of(events)) > 30, what="some text")
+    await until(lambda: text_of(events) == "chunk " * 10, what="some text")
     await asyncio.to_thread(classic_server.drop_sockets)
     await asyncio.wait_for(task, 5)
     assert isinstance(events[-1], ReplyFailed) and "dropped mid-reply" in events[-1].error.message  # type: ignore[union-attr]
@@ -368,7 +369,8 @@ async def test_garbage_unknown_ids_and_other_conversations_never_reach_a_reply(
 ) -> None:
     backend = backends(classic_server.url)
     watch = Watch(backend)
-    fake_openai.enqueue(Reply("steady " * 60, delay=0.02))
+    gate = Gate()  # held after 5 words while the garbage arrives
+    fake_openai.enqueue(Reply("steady " * 60, hold=gate, hold_after=5))
     events: list[ReplyEvent] = []
 
     async def run() -> None:
@@ -376,7 +378,7 @@ async def test_garbage_unknown_ids_and_other_conversations_never_reach_a_reply(
             events.append(event)
 
     task = asyncio.create_task(run())
-    await until(lambda: len(text_of(events)) > 20, what="some text")
+    await until(lambda: text_of(events) == "steady " * 5, what="some text")
     [request_id] = backend._requests
     conversation_id = events[0].conversation.id  # type: ignore[union-attr]
     for frame in (
@@ -388,6 +390,7 @@ async def test_garbage_unknown_ids_and_other_conversations_never_reach_a_reply(
                     "content": "steady " * 3 + "LEAK"}),
     ):  # fmt: skip
         await asyncio.to_thread(classic_server.inject, frame)
+    gate.open()
     await asyncio.wait_for(task, 10)
     assert isinstance(events[-1], ReplyDone)
     assert text_of(events) == "steady " * 60 and "LEAK" not in text_of(events)
@@ -400,7 +403,7 @@ async def test_a_frame_of_unknown_type_for_a_reply_ends_it_clearly(
     classic_server: ClassicServer, backends: Any, fake_openai: FakeOpenAI
 ) -> None:
     backend = backends(classic_server.url)
-    fake_openai.enqueue(Reply("slowly " * 100, delay=0.02))
+    fake_openai.enqueue(Reply("slowly " * 100, hold=Gate(), hold_after=3))
     events: list[ReplyEvent] = []
 
     async def run() -> None:
@@ -430,7 +433,7 @@ async def test_delta_streaming_and_cancel_on_codhechat_serve(
     codhe_server: ServerThread, backends: Any, fake_openai: FakeOpenAI
 ) -> None:
     backend = backends(codhe_server.url)
-    fake_openai.enqueue(Reply("piece " * 300, delay=0.01))
+    fake_openai.enqueue(Reply("piece " * 300, hold=Gate(), hold_after=10))
     stream = backend.stream_reply(None, "stop me")
     events: list[ReplyEvent] = []
     async for event in stream:

@@ -63,20 +63,24 @@ async def test_ctrl_j_inserts_a_newline_and_enter_sends(make_app: AppFactory, fa
 async def test_the_pane_follows_the_stream_until_the_user_scrolls_up(
     make_app: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.enqueue(Reply("".join(f"Paragraph {i}.\n\n" for i in range(150)), delay=0.01))
+    reading, back = Gate(), Gate()  # 2 tokens a paragraph: held after 40 and after 100 paragraphs
+    fake_openai.enqueue(Reply("".join(f"Paragraph {i}.\n\n" for i in range(150)), holds=((80, reading), (200, back))))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(MessagePane)
         await send(pilot, "long")
-        await wait_until(pilot, lambda: pane.max_scroll_y > 20)
+        await wait_until(pilot, lambda: "Paragraph 39." in last_reply(app).text and pane.max_scroll_y > 20)
+        await pilot.pause(0.1)
         assert pane.scroll_y == pane.max_scroll_y  # following
         await pilot.press("pageup")
         await pilot.pause(0.1)
         reading_at = pane.scroll_y
         assert reading_at < pane.max_scroll_y
-        await wait_until(pilot, lambda: pane.max_scroll_y > reading_at + 20)
+        reading.open()
+        await wait_until(pilot, lambda: "Paragraph 99." in last_reply(app).text and pane.max_scroll_y > reading_at + 20)
         assert pane.scroll_y == reading_at  # not yanked away while reading
         pane.scroll_end(animate=False, immediate=True)  # back to the bottom: following again
+        back.open()
         await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.COMPLETE, timeout=10)
         await pilot.pause(0.1)
         assert pane.scroll_y == pane.max_scroll_y
