@@ -204,3 +204,27 @@ async def test_any_text_through_every_surface(make_app: AppFactory, data: st.Dat
             await pilot.press("enter")
             await wait_until(pilot, lambda: store.get_conversation(conversation.id).title == f"renamed {text}".strip())
             paint(app)
+
+
+async def test_pasted_escapes_are_spelled_out_in_the_prompt_and_in_dialogs(make_app: AppFactory) -> None:
+    from textual import events
+
+    from codhechat.ui.widgets.prompt import PromptInput
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        prompt.post_message(events.Paste("look \x1b]0;PWNED\x07 here"))
+        await wait_until(pilot, lambda: prompt.text)
+        assert prompt.text == "look ^[]0;PWNED^G here"
+        prompt.post_message(events.Paste("plain paste"))
+        await wait_until(pilot, lambda: prompt.text.endswith("plain paste"))
+        await send(pilot, "")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskText))
+        field = app.screen.query_one("#dialog-input")
+        field.value = ""
+        field.post_message(events.Paste("new \x9b2J title"))
+        await wait_until(pilot, lambda: field.value)
+        assert field.value == "new M-^[2J title"

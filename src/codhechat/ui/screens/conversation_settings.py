@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 from codhechat.errors import CodheError
 from codhechat.textsafe import visible
 from codhechat.ui.screens.dialogs import Confirm, PickOne
-from codhechat.ui.text import plain
+from codhechat.ui.text import PlainInput, plain
 from codhechat.ui.widgets.messages import PAGE, MessageView, PendingUserView
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class ChooseOrType(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(plain(self._title, "bold"))
-            yield Input(visible(self._value), id="choose-input")
+            yield PlainInput(visible(self._value), id="choose-input")
             yield OptionList(id="choose-list")
             yield Static(plain(self._hint), classes="hint", id="choose-hint")
 

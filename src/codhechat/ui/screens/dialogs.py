@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from codhechat.textsafe import visible
-from codhechat.ui.text import plain
+from codhechat.ui.text import PlainInput, plain
 
 
 class AskText(ModalScreen[str | None]):
@@ -32,7 +32,7 @@ class AskText(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(plain(self._title, "bold"))
-            yield Input(visible(self._value), id="dialog-input")
+            yield PlainInput(visible(self._value), id="dialog-input")
             yield Static(plain(self._hint), classes="hint")
 
     @on(Input.Submitted)
