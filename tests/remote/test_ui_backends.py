@@ -211,10 +211,11 @@ async def test_two_conversations_generate_at_once_without_mixing(
         fast_id = screen_of(app).conversation_id
         assert last_reply(app).text == "beta reply"
         assert "1 more generating" in screen_of(app).status.state  # the slow one, held by the gate
-        gate.open()
 
         app.query_one(ConversationTree).post_message(ConversationTree.Chosen(slow_id))
-        await wait_until(pilot, lambda: screen_of(app).conversation_id == slow_id)
+        await wait_until(pilot, lambda: screen_of(app).conversation_id == slow_id and reply_views(app))
+        assert last_reply(app).text == "alpha " * 3  # the live reply, re-attached
+        gate.open()
         await wait_until(pilot, lambda: last_reply(app).status == MessageStatus.COMPLETE, timeout=10)
         assert last_reply(app).text == "alpha " * 40  # re-attached: nothing lost while away
         assert [m.content for m in await stored(app, slow_id)] == ["slow one", "alpha " * 40]
