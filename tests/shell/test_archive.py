@@ -128,20 +128,30 @@ def test_hostile_files_get_a_clear_message_and_import_nothing(cli, db, tmp_path:
 
 
 def test_a_zip_bomb_is_refused_without_unpacking_it(cli, db, tmp_path: Path) -> None:
-    import resource
+    import tracemalloc
     import zipfile
+
+    import pytest
+
+    from codhechat.commands.import_file import ImportLimits, MalformedFile, load_json
 
     bomb = tmp_path / "export.zip"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         with archive.open("conversations.json", "w") as member:
-            member.write(b"[" + b" " * (8 * 1024 * 1024))  # 8 MB that deflate to a few KB
-    assert bomb.stat().st_size < 100_000
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            member.write(b"[" + b" " * (64 * 1024 * 1024))  # 64 MB that deflate to a few KB
+    assert bomb.stat().st_size < 200_000
     result = cli("import", str(bomb), "--max-size", "2")
     assert result.returncode == 1
     assert "more than 2 MB" in result.stderr and "--max-size 8" in result.stderr
     no_traceback(result)
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < max(before, 150_000)  # KiB: never unpacked
+    tracemalloc.start()
+    try:
+        with pytest.raises(MalformedFile):
+            load_json(bomb, ImportLimits(2))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024  # never unpacked: far less than its 64 MB
 
 
 def test_import_help_states_its_limits(cli) -> None:
