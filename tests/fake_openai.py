@@ -37,6 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -45,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Reply"]
+__all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Recorded", "Reply", "recording"]
 
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 # status -> (message, type, code), modelled on real OpenAI error bodies.
@@ -171,7 +172,60 @@ class Hang:
     seconds: float
 
 
-Behaviour = Reply | Fail | Disconnect | Hang
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One HTTP exchange recorded byte for byte from a real server (tests/fixtures/*/*.http).
+
+    The file format (see tests/fixtures/llama.cpp/README.md): `> ` lines are the request,
+    `< ` lines the response's status line and headers, then a blank line and the body."""
+
+    request: dict[str, Any]
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def events(self) -> list[bytes]:
+        """A streamed body as the server sent it: one Server-Sent Event at a time."""
+        return [event + b"\n\n" for event in self.body.split(b"\n\n") if event.strip()]
+
+
+def recording(name: str) -> Recording:
+    raw = (FIXTURES / name).read_bytes()
+    head, _, body = raw.partition(b"\n\n")
+    request: dict[str, Any] = {}
+    status, headers = 0, {}
+    for line in head.decode().splitlines():
+        if line.startswith("> {"):
+            request = json.loads(line[2:])
+        elif line.startswith("< HTTP/"):
+            status = int(line.split()[2])  # "< HTTP/1.1 200 OK"
+        elif line.startswith("< ") and ":" in line:
+            key, _, value = line[2:].partition(":")
+            headers[key.strip().lower()] = value.strip()
+    for hop_by_hop in ("content-length", "transfer-encoding", "connection"):
+        headers.pop(hop_by_hop, None)  # the server here frames the body itself
+    return Recording(request, status, headers, body)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Answer a chat request with a recorded real response (`recording(name)`): its status,
+    headers and body exactly, a streamed body one event at a time, so that tests check what a
+    real server sends rather than what we believe it sends. ``hold`` waits at a gate after
+    ``hold_after`` events."""
+
+    name: str
+    hold: Gate | None = None
+    hold_after: int = 0
+
+    def gates(self) -> dict[int, Gate]:
+        return {self.hold_after: self.hold} if self.hold is not None else {}
+
+
+Behaviour = Reply | Fail | Disconnect | Hang | Recorded
 
 
 class _Abort(Exception):
@@ -230,6 +284,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.host = host
         self.models = list(dict.fromkeys(["gpt-4o-mini", *models]))
+        self.models_recording: str | None = None  # e.g. "llama.cpp/models.http": GET /v1/models replayed
         self._want_port = port
         self._lock = threading.Condition()
         self._queue: deque[Behaviour] = deque()
@@ -258,7 +313,7 @@ class FakeOpenAI:
         self._sock = sock
         config = uvicorn.Config(
             self.app, log_level="warning", log_config=None, access_log=False,
-            lifespan="off", http="h11", loop="asyncio", timeout_graceful_shutdown=1,
+            lifespan="off", http="h11", loop="asyncio", timeout_graceful_shutdown=1, server_header=False,
         )  # fmt: skip
         logging.getLogger("uvicorn.error").addFilter(_QUIET_ABORT)
         self._server = uvicorn.Server(config)
@@ -316,7 +371,7 @@ class FakeOpenAI:
         """Queue behaviours; each chat request consumes one (FIFO), then falls back to echo."""
         with self._lock:
             self._queue.extend(behaviours)
-            self._gates += [g for b in behaviours if isinstance(b, Reply | Disconnect) for g in b.gates().values()]
+            self._gates += [g for b in behaviours if isinstance(b, Reply | Disconnect | Recorded) for g in b.gates().values()]
 
     def reset(self) -> None:
         """Forget the script and the record, so one server can serve many tests."""
@@ -349,6 +404,9 @@ class FakeOpenAI:
 
     # -- handlers -----------------------------------------------------------
     async def _models(self, request: Request) -> Response:
+        if self.models_recording is not None:
+            recorded = recording(self.models_recording)
+            return Response(recorded.body, status_code=recorded.status, headers=recorded.headers)
         data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "openai"} for m in self.models]
         return JSONResponse({"object": "list", "data": data})
 
@@ -371,6 +429,8 @@ class FakeOpenAI:
             behaviour = None
         if isinstance(behaviour, Fail):
             return self._error(behaviour)
+        if isinstance(behaviour, Recorded):
+            return self._replay(behaviour)
         if behaviour is None:
             last_user = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
             behaviour = Reply(f"Echo: {_text_of(last_user.get('content'))}")
@@ -382,6 +442,22 @@ class FakeOpenAI:
                 self._stream(behaviour, meta, prompt_tokens, body), media_type="text/event-stream", headers=_HEADERS
             )
         return self._complete(behaviour, meta, prompt_tokens)
+
+    def _replay(self, recorded: Recorded) -> Response:
+        exchange = recording(recorded.name)
+        if not exchange.headers.get("content-type", "").startswith("text/event-stream"):
+            return Response(exchange.body, status_code=exchange.status, headers=exchange.headers)
+        gates = recorded.gates()
+
+        async def events() -> AsyncIterator[bytes]:
+            for i, event in enumerate(exchange.events()):
+                if i in gates:
+                    async for ping in gates[i]._hold(self):
+                        yield ping
+                await self._sleep(0)
+                yield event
+
+        return StreamingResponse(events(), status_code=exchange.status, headers=exchange.headers)
 
     def _error(self, fail: Fail) -> Response:
         headers = dict(_HEADERS)

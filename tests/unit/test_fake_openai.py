@@ -221,3 +221,22 @@ def test_cli_entry_point() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=5) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_real_stream_is_replayed_byte_for_byte(srv: FakeOpenAI) -> None:
+    from tests.fake_openai import Recorded, recording
+
+    srv.enqueue(Recorded("llama.cpp/stream-length.http"))
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(f"{srv.base_url}/chat/completions", json={"stream": True, "messages": []})
+    assert response.status_code == 200 and response.headers["server"] == "llama.cpp"
+    assert response.content == recording("llama.cpp/stream-length.http").body
+    srv.enqueue(Recorded("llama.cpp/context-exceeded.http"))
+    async with httpx2.AsyncClient() as http:
+        refused = await http.post(f"{srv.base_url}/chat/completions", json={"stream": True, "messages": []})
+    assert refused.status_code == 400 and refused.json()["error"]["n_ctx"] == 2048
+    srv.models_recording = "llama.cpp/models.http"
+    async with httpx2.AsyncClient() as http:
+        models = (await http.get(f"{srv.base_url}/models")).json()
+    assert models["data"][0]["meta"]["n_ctx"] == 2048
