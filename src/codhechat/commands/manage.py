@@ -50,9 +50,10 @@ def run_show(args: argparse.Namespace, settings: Any) -> int:
     text = visible(conversation_markdown(conversation, messages))
     if is_terminal(sys.stdout):
         from rich.console import Console
-        from rich.markdown import Markdown
 
-        Console(highlight=False).print(Markdown(text))
+        from codhechat.markdown import TextMarkdown
+
+        Console(highlight=False).print(TextMarkdown(text))
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from markdown_it import MarkdownIt
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Markdown
 from rich.segment import Segment
 from rich.syntax import Syntax
+
+from codhechat.markdown import TextMarkdown, markdown_parser
 
 PIECE_CHARS = 1500
 
@@ -39,11 +40,6 @@ class Cut:
     tail: Piece
 
 
-def _parser() -> MarkdownIt:
-    # The same parser rich.markdown uses, so cut points agree with rendering.
-    return MarkdownIt().enable("strikethrough").enable("table")
-
-
 def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
     """The latest safe cut of `piece` that leaves whole lines in the head.
 
@@ -58,7 +54,7 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
     complete = len(lines) if window.endswith("\n") else len(lines) - 1
     best: int | None = None
     fence = None
-    for token in _parser().parse(window):
+    for token in markdown_parser().parse(window):
         if token.map is None:
             continue
         start, end = token.map
@@ -91,7 +87,7 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
 
 def _starts_block(text: str) -> bool:
     """Whether the tail begins a new top-level block rather than a list item."""
-    tokens = _parser().parse(text)
+    tokens = markdown_parser().parse(text)
     return not tokens or tokens[0].type not in ("bullet_list_open", "ordered_list_open")
 
 
@@ -147,15 +143,15 @@ class _PieceCodeBlock(CodeBlock):
         yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=padding)
 
 
-class PieceMarkdown(Markdown):
-    """rich's Markdown for one piece.
+class PieceMarkdown(TextMarkdown):
+    """rich's Markdown for one piece (HTML off: see codhechat.markdown).
 
     `highlight=False` renders code blocks as plain text: the growing tail is
     re-rendered every frame, so it skips syntax highlighting, which then costs
     once per piece, when the piece is frozen or the reply ends.
     """
 
-    elements = {**Markdown.elements, "fence": _PieceCodeBlock, "code_block": _PieceCodeBlock}
+    elements = {**TextMarkdown.elements, "fence": _PieceCodeBlock, "code_block": _PieceCodeBlock}
 
     def __init__(self, piece: Piece, *, code_theme: str, highlight: bool = True) -> None:
         self.piece = piece
