@@ -7,6 +7,7 @@ what happened and what to do; the SDK's own exceptions never reach the UI.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 OPENAI_URL = "https://api.openai.com/v1"
+
+
+class _StreamOptionsRejected(Exception):
+    """A 400 naming `stream_options`, before any text: the endpoint does not know it."""
 
 
 @dataclass(slots=True)
@@ -102,10 +107,9 @@ class ModelClient:
         try:
             async for text in self._stream(client, messages, model, outcome, usage and self._usage_supported):
                 yield text
-        except openai.BadRequestError:
-            # Only raised untranslated when usage was asked for and nothing arrived: an
-            # OpenAI-compatible server that rejects `stream_options`. Ask again without it,
-            # and never ask this endpoint for usage again.
+        except _StreamOptionsRejected:
+            # An OpenAI-compatible server that does not know `stream_options` (and said so,
+            # before any text): ask again without it, and not again at this endpoint.
             self._usage_supported = False
             async for text in self._stream(client, messages, model, outcome, False):
                 yield text
@@ -133,9 +137,12 @@ class ModelClient:
         try:
             # The SDK's own SSE decoding and error mapping, but each chunk left as the
             # parsed JSON: building a model object per token made the client 6x slower.
-            raw = await client.chat.completions.with_raw_response.create(
-                model=model, messages=list(messages), stream=True, **extra  # type: ignore[arg-type]
-            )
+            # request_timeout is the whole wait for the response, the SDK's retries included
+            # (which would otherwise multiply it), then the longest silence mid-stream.
+            async with asyncio.timeout(self.timeout):
+                raw = await client.chat.completions.with_raw_response.create(
+                    model=model, messages=list(messages), stream=True, **extra  # type: ignore[arg-type]
+                )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
                     if not isinstance(chunk, dict):
@@ -154,9 +161,11 @@ class ModelClient:
                         if isinstance(tokens := reported.get("completion_tokens"), int):
                             outcome.completion_tokens = tokens
         except openai.BadRequestError as exc:
-            if usage and not received:
-                raise  # perhaps `stream_options`: stream_chat asks again without it
+            if usage and not received and "stream_options" in _error_detail(exc):
+                raise _StreamOptionsRejected from None  # stream_chat asks again without it
             raise self._translate(exc, model=model, mid_stream=received) from None
+        except TimeoutError:
+            raise self._timed_out() from None
         except openai.APIError as exc:
             raise self._translate(exc, model=model, mid_stream=received) from None
         except (OSError, ValueError, RuntimeError) as exc:
@@ -187,10 +196,7 @@ class ModelClient:
         where = self.endpoint
         detail = _error_detail(exc)
         if isinstance(exc, openai.APITimeoutError):
-            return ModelError(
-                f"{where} did not answer within {self.timeout:g} s.",
-                "Check that the server is up, or raise request_timeout.",
-            )
+            return self._timed_out()
         if isinstance(exc, openai.APIConnectionError):
             return self._broken(exc, mid_stream=mid_stream)
         if isinstance(exc, openai.AuthenticationError):
@@ -222,6 +228,12 @@ class ModelClient:
         if isinstance(exc, openai.APIStatusError):
             return ModelError(f"The endpoint refused the request ({exc.status_code}): {detail}")
         return self._broken(exc, mid_stream=mid_stream)
+
+    def _timed_out(self) -> ModelError:
+        return ModelError(
+            f"{self.endpoint} did not answer within {self.timeout:g} s.",
+            "Check that the server is up, or raise request_timeout.",
+        )
 
     def _broken(self, exc: BaseException, *, mid_stream: bool) -> ModelError:
         if mid_stream:

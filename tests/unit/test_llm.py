@@ -6,7 +6,7 @@ import pytest
 
 from codhechat.errors import MissingApiKey, ModelError, ReplyCut
 from codhechat.llm import ModelClient, StreamOutcome
-from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Reply
+from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Hang, Recorded, Reply
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 
@@ -166,3 +166,30 @@ async def test_listing_models_fails_with_a_translated_error(fake_openai: FakeOpe
     assert "does not list its models (404)" in error.value.message
     assert "Type the model's name" in error.value.hint
     await missing.aclose()
+
+
+async def test_a_bad_request_that_does_not_name_stream_options_is_not_retried(fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Recorded("llama.cpp/bad-request.http"))
+    client = client_for(fake_openai)
+    with pytest.raises(ModelError) as error:
+        async for _ in client.stream_chat(MESSAGES, model="m", usage=True):
+            pass
+    assert "Expected 'messages' to be an array" in error.value.message
+    assert len(fake_openai.requests) == 1  # asked once, not again without stream_options
+    async for _ in client.stream_chat(MESSAGES, model="m", usage=True):
+        pass
+    assert fake_openai.requests[-1]["body"]["stream_options"] == {"include_usage": True}  # usage still asked
+
+
+async def test_request_timeout_is_the_whole_wait_retries_included(fake_openai: FakeOpenAI) -> None:
+    import time
+
+    fake_openai.enqueue(Hang(30), Hang(30), Hang(30))
+    client = client_for(fake_openai, timeout=1.0, max_retries=2)
+    started = time.monotonic()
+    with pytest.raises(ModelError) as error:
+        await collect(client)
+    assert "did not answer within 1 s" in error.value.message
+    assert time.monotonic() - started < 10  # not 3 tries of 1 s plus backoff, nor 30 s
+    assert len(fake_openai.requests) == 1
+    await client.aclose()
