@@ -69,7 +69,11 @@ class Settings(BaseSettings):
         description="Named system prompts to choose from in the app ([presets] table: name = \"prompt\").",
     )
     history_window: int = Field(
-        default=20, ge=1, le=10_000, description="How many earlier messages the model sees."
+        default=20, ge=1, le=10_000, description="How many earlier messages the model sees, at most."
+    )
+    context_window: int | None = Field(
+        default=None, ge=256, description="The model's context in tokens, when the endpoint does not "
+        "say (the history sent is fitted to it, leaving room for the reply).",
     )
     database: Path | None = Field(
         default=None, description="SQLite database file (default: the platform data folder)."

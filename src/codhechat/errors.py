@@ -45,6 +45,14 @@ class ReplyCut(ModelError):
     """The stream ended without the model saying it was finished: what arrived is partial."""
 
 
+class ContextExceeded(ModelError):
+    """The prompt did not fit the model's context; `window` is its size when the endpoint said."""
+
+    def __init__(self, message: str, hint: str = "", *, window: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.window = window
+
+
 class MissingApiKey(ModelError):
     """No API key for an endpoint that needs one."""
 

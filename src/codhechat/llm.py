@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codhechat.errors import MissingApiKey, ModelError, ReplyCut
+from codhechat.context import context_exceeded, known_window
+from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ReplyCut
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -33,6 +34,7 @@ class StreamOutcome:
     however normal the end of the bytes looked."""
 
     finish_reason: str | None = None  # stop, length, content_filter, tool_calls, ...
+    model: str | None = None  # the model the endpoint says answered
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
@@ -61,6 +63,8 @@ class ModelClient:
         self.max_retries = max_retries
         self._client: AsyncOpenAI | None = None
         self._usage_supported = True  # until the endpoint rejects `stream_options`
+        self._catalogue: dict[str, dict[str, Any]] | None = None  # GET /models: id -> what it says
+        self._windows: dict[str, int] = {}  # context windows learned from the endpoint's errors
 
     @property
     def endpoint(self) -> str:
@@ -147,6 +151,8 @@ class ModelClient:
                 async for chunk in stream:
                     if not isinstance(chunk, dict):
                         continue
+                    if isinstance(named := chunk.get("model"), str) and named:
+                        outcome.model = named
                     choices = chunk.get("choices")
                     if choices and isinstance(choice := choices[0], dict):
                         delta = choice.get("delta")
@@ -174,12 +180,18 @@ class ModelClient:
 
     async def list_models(self) -> list[str]:
         """The model ids the endpoint offers (`GET /models`), sorted."""
+        return sorted(await self._models())
+
+    async def _models(self) -> dict[str, dict[str, Any]]:
+        """`GET /models`, once per session: each model's id and everything said about it."""
+        if self._catalogue is not None:
+            return self._catalogue
         client = self._get_client()
         import openai
 
         try:
             page = await client.models.list()
-            ids = [model.id async for model in page]
+            catalogue = {model.id: model.model_dump() async for model in page}
         except openai.NotFoundError:
             raise ModelError(
                 f"{self.endpoint} does not list its models (404).", "Type the model's name instead."
@@ -188,7 +200,52 @@ class ModelClient:
             raise self._translate(exc, model="", mid_stream=False) from None
         except (OSError, ValueError, RuntimeError) as exc:
             raise self._broken(exc, mid_stream=False) from None
-        return sorted(set(ids))
+        self._catalogue = catalogue
+        return catalogue
+
+    async def context_window(self, model: str) -> int | None:
+        """The model's context in tokens: learned from an error, else what the endpoint
+        lists (llama.cpp `meta.n_ctx`, vLLM `max_model_len`, OpenRouter `context_length`),
+        else Ollama's `/api/show`, else a table of well-known models; None if unknown."""
+        if model in self._windows:
+            return self._windows[model]
+        try:
+            listed = (await self._models()).get(model, {})
+        except ModelError:
+            listed = {}
+        meta = listed.get("meta") if isinstance(listed.get("meta"), dict) else {}
+        for value in (meta.get("n_ctx"), listed.get("max_model_len"), listed.get("context_length"),
+                      listed.get("context_window")):  # fmt: skip
+            if isinstance(value, int) and value > 0:
+                return value
+        if self.base_url and self.base_url.rstrip("/").endswith("/v1"):
+            if (window := await self._ollama_window(model)) is not None:
+                return window
+        return known_window(model)
+
+    async def _ollama_window(self, model: str) -> int | None:
+        """Ollama's own `POST /api/show`: the `num_ctx` it runs the model with, else the
+        model's trained context length. Any other server answers 404: None."""
+        import openai
+
+        assert self.base_url is not None
+        root = self.base_url.rstrip("/").removesuffix("/v1")
+        try:
+            client = self._get_client().with_options(base_url=root, max_retries=0, timeout=min(self.timeout, 5.0))
+            shown = await client.post("/api/show", body={"model": model}, cast_to=object)
+        except (openai.APIError, OSError, ValueError, RuntimeError):
+            return None
+        if not isinstance(shown, dict):
+            return None
+        for line in str(shown.get("parameters") or "").splitlines():
+            name, _, value = line.partition(" ")
+            if name == "num_ctx" and value.strip().isdigit():
+                return int(value.strip())
+        info = shown.get("model_info")
+        for key, value in info.items() if isinstance(info, dict) else ():
+            if key.endswith(".context_length") and isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def _translate(self, exc: Any, *, model: str, mid_stream: bool) -> ModelError:
         import openai
@@ -226,6 +283,17 @@ class ModelClient:
                 "This is usually temporary: press Ctrl+R to retry.",
             )
         if isinstance(exc, openai.APIStatusError):
+            exceeded, window = context_exceeded(getattr(exc, "body", None), detail)
+            if exceeded:
+                if window is not None and model:
+                    self._windows[model] = window  # the next try is fitted to it
+                size = f" ({window:,} tokens)" if window else ""
+                return ContextExceeded(
+                    f"The conversation is longer than the model's context window{size}: {detail}",
+                    "Press Ctrl+R: the next try sends fewer earlier messages. If the server's "
+                    "context is larger, set context_window.",
+                    window=window,
+                )
             return ModelError(f"The endpoint refused the request ({exc.status_code}): {detail}")
         return self._broken(exc, mid_stream=mid_stream)
 

@@ -47,6 +47,18 @@ class Message:
     # Token counts, when the endpoint reported them (an assistant reply only).
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    finish_reason: str | None = None  # see FinishReason: why a reply ended
+
+
+class FinishReason(StrEnum):
+    """Why a reply ended. The first four are the endpoint's own words; the rest are ours."""
+
+    STOP = "stop"
+    LENGTH = "length"  # the max_tokens limit (or the context) cut it: Continue asks for more
+    CONTENT_FILTER = "content_filter"
+    TOOL_CALLS = "tool_calls"
+    CUT = "cut"  # the stream ended without the model saying it was finished
+    STOPPED = "stopped"  # by the user (Esc, Ctrl+C) or the app shutting down
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,15 @@ class ReplyStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyPrompt:
+    """What is being sent: `left_out` earlier messages did not fit the context `window`."""
+
+    left_out: int
+    estimated_tokens: int
+    window: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDelta:
     text: str
 
@@ -111,7 +132,7 @@ class ReplyFailed:
     message: Message | None
 
 
-ReplyEvent: TypeAlias = ReplyStarted | ReplyDelta | ReplyDone | ReplyFailed
+ReplyEvent: TypeAlias = ReplyStarted | ReplyPrompt | ReplyDelta | ReplyDone | ReplyFailed
 
 
 # The link to a server (remote mode), as the status line shows it.

@@ -117,11 +117,17 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    """Why each reply ended: the endpoint's finish_reason (stop, length, content_filter,
+    tool_calls), or ours: `cut` (the stream ended without one), `stopped` (by the user)."""
+    db["messages"].add_column("finish_reason", str)
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6,
+    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -494,9 +500,15 @@ class Store:
         status: MessageStatus,
         error: str | None = None,
         usage: tuple[int, int] | None = None,
+        finish_reason: str | None = None,
+        model: str | None = None,
     ) -> Message:
-        """`usage` is (prompt_tokens, completion_tokens), when the endpoint reported them."""
-        values: dict[str, Any] = {"content": content, "status": str(status), "error": error}
+        """`usage` is (prompt_tokens, completion_tokens), when the endpoint reported them;
+        `model`, when given, is the model that answered (as the endpoint named it)."""
+        values: dict[str, Any] = {"content": content, "status": str(status), "error": error,
+                                  "finish_reason": finish_reason}  # fmt: skip
+        if model:
+            values["model"] = model
         if usage is not None:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
@@ -695,4 +707,5 @@ def _message(row: dict[str, Any]) -> Message:
         error=row.get("error"),
         prompt_tokens=row.get("prompt_tokens"),
         completion_tokens=row.get("completion_tokens"),
+        finish_reason=row.get("finish_reason"),
     )

@@ -159,7 +159,14 @@ UNTRUSTED = st.one_of(HOSTILE, ANY).filter(lambda s: s.strip() and "\n" not in s
 async def test_any_text_through_every_surface(make_app: AppFactory, data: st.DataObject) -> None:
     """One app, many strings: each is a title, a model name, a preset name, a message, an
     error and a notification, and goes through rename and the delete dialog."""
-    texts = [data.draw(UNTRUSTED, label=f"text {i}") for i in range(5)]
+    await through_every_surface(make_app, [data.draw(UNTRUSTED, label=f"text {i}") for i in range(5)])
+
+
+async def test_strings_hypothesis_once_found_through_every_surface(make_app: AppFactory) -> None:
+    await through_every_surface(make_app, ["xä\xa0@~\U00065a65", "å\x0e±E", "\x9b\\", "*\x00`\x9b>\x1ba\\] [ 😀", "\x9b<# "])
+
+
+async def through_every_surface(make_app: AppFactory, texts: list[str]) -> None:
     app = make_app(presets={text: f"prompt {text}" for text in texts})
     store = app.backend.store
     async with app.run_test(size=SIZE) as pilot:
@@ -174,7 +181,7 @@ async def test_any_text_through_every_surface(make_app: AppFactory, data: st.Dat
             await wait_until(pilot, lambda: [v.message.id for v in app.query(MessageView)] == [reply.id - 1, reply.id])
             # Sidebar, header, status line, messages: the text, controls spelled out, never markup.
             current = next(label for label in labels(app) if label.plain.startswith("● "))
-            assert current.plain.removeprefix("● ") == visible(text).rstrip()
+            assert current.plain.removeprefix("● ").rstrip() == visible(text).rstrip()
             assert visible(text) in shown(app.format_title("codhechat", chat.sub_title))
             assert visible(text) in app.query_one(StatusBar).render().plain
             user_view, reply_view = app.query(MessageView)

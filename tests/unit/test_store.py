@@ -124,43 +124,48 @@ def test_a_full_disk_is_reported_not_raised_raw(store: Store) -> None:
     assert isinstance(error.value.__cause__, sqlite3.Error)
 
 
+def database_at_version(path: Path, version: int) -> sqlite_utils.Database:
+    """A database as the release with schema `version` left it (its migrations, no more)."""
+    db = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:version]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {version}")
+    db.conn.commit()
+    return db
+
+
+def old_conversation(db: sqlite_utils.Database, title: str, **columns: object) -> int:
+    now = "2025-01-01T10:00:00+00:00"
+    return int(db["conversations"].insert({"title": title, "created_at": now, "updated_at": now, **columns}).last_pk)
+
+
 def test_upgrades_a_version_2_database_with_messages_to_search(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
-    store = Store.open(path)
-    store.db.execute("PRAGMA user_version = 0")
-    for table in ("messages_fts",):
-        store.db[table].drop()
-    for trigger in ("messages_ai", "messages_ad", "messages_au"):
-        store.db.execute(f"DROP TRIGGER {trigger}")
-    for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens")):
-        store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # added by version 4
-    store.db.execute("ALTER TABLE conversations DROP COLUMN system_prompt")  # added by version 5
-    store.db.execute("DROP TABLE meta")  # added by version 6
-    store.db.execute("PRAGMA user_version = 2")
-    conversation = store.create_conversation("old")
-    store.add_message(conversation.id, "user", "written before search existed")
-    store.close()
+    old = database_at_version(path, 2)
+    conversation_id = old_conversation(old, "old")
+    old["messages"].insert({"conversation_id": conversation_id, "role": "user", "content": "written before search existed",
+                            "status": "complete", "created_at": "2025-01-01T10:00:00+00:00"})  # fmt: skip
+    old.conn.commit()
+    old.close()
 
     upgraded = Store.open(path)
-    assert upgraded.schema_version == SCHEMA_VERSION == 6
+    assert upgraded.schema_version == SCHEMA_VERSION
     [hit] = upgraded.search("existed")
-    assert (hit.conversation_id, hit.title, hit.role) == (conversation.id, "old", "user")
+    assert (hit.conversation_id, hit.title, hit.role) == (conversation_id, "old", "user")
     assert hit.snippet == f"written before search {SNIPPET_START}existed{SNIPPET_END}"
 
 
 def test_upgrades_a_version_4_database_to_per_conversation_system_prompts(tmp_path: Path) -> None:
     path = tmp_path / "v4.db"
-    store = Store.open(path)
-    store.db.execute("ALTER TABLE conversations DROP COLUMN system_prompt")
-    store.db.execute("DROP TABLE meta")  # added by version 6
-    store.db.execute("PRAGMA user_version = 4")
-    conversation = store.create_conversation("old", model="m1")
-    store.close()
+    old = database_at_version(path, 4)
+    conversation_id = old_conversation(old, "old", model="m1")
+    old.conn.commit()
+    old.close()
 
     upgraded = Store.open(path)
-    assert upgraded.schema_version == SCHEMA_VERSION == 6
-    assert upgraded.get_conversation(conversation.id).system_prompt is None
-    updated = upgraded.set_conversation_options(conversation.id, model="m2", system_prompt="Be terse.")
+    assert upgraded.schema_version == SCHEMA_VERSION
+    assert upgraded.get_conversation(conversation_id).system_prompt is None
+    updated = upgraded.set_conversation_options(conversation_id, model="m2", system_prompt="Be terse.")
     assert (updated.model, updated.system_prompt) == ("m2", "Be terse.")
     assert upgraded.set_conversation_options(999, model=None, system_prompt=None) is None
 
@@ -273,24 +278,23 @@ def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
 
 def test_pinned_conversations_come_first_and_a_version_3_database_upgrades(tmp_path: Path) -> None:
     path = tmp_path / "v3.db"
-    store = Store.open(path)
-    for table, column in (("conversations", "pinned_at"), ("messages", "prompt_tokens"), ("messages", "completion_tokens"),
-                          ("conversations", "system_prompt")):  # fmt: skip
-        store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    store.db.execute("DROP TABLE meta")  # added by version 6
-    store.db.execute("PRAGMA user_version = 3")
-    old, newer = store.create_conversation("old"), store.create_conversation("newer")
-    store.close()
+    old = database_at_version(path, 3)
+    old_id = old_conversation(old, "old")
+    old["conversations"].insert({"title": "newer", "created_at": "2025-01-02T10:00:00+00:00",
+                                 "updated_at": "2025-01-02T10:00:00+00:00"})  # fmt: skip
+    old.conn.commit()
+    old.close()
 
     store = Store.open(path)
     assert store.schema_version == SCHEMA_VERSION
     assert [c.title for c in store.list_conversations()] == ["newer", "old"]
-    pinned = store.set_pinned(old.id, True)
-    assert pinned is not None and pinned.pinned_at is not None
-    assert pinned.updated_at == old.updated_at  # pinning is not activity
+    before = store.get_conversation(old_id)
+    pinned = store.set_pinned(old_id, True)
+    assert pinned is not None and pinned.pinned_at is not None and before is not None
+    assert pinned.updated_at == before.updated_at  # pinning is not activity
     assert [c.title for c in store.list_conversations()] == ["old", "newer"]
     assert [c.title for c in store.list_conversations(limit=1)] == ["old"]  # first page too
-    assert store.set_pinned(old.id, False).pinned_at is None  # type: ignore[union-attr]
+    assert store.set_pinned(old_id, False).pinned_at is None  # type: ignore[union-attr]
     assert [c.title for c in store.list_conversations()] == ["newer", "old"]
     assert store.set_pinned(9999, True) is None
 

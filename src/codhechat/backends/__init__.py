@@ -25,6 +25,7 @@ REGENERATE = "regenerate"  # regenerate_reply
 CONVERSATION_OPTIONS = "conversation_options"
 EDIT = "edit"  # edit_and_resend
 TOKENS = "tokens"  # conversation_tokens
+CONTINUE = "continue"  # continue_reply
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -72,7 +73,11 @@ class ChatBackend(Protocol):
         ...
 
     def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
-        """Delete the last reply, whatever its state, and generate it again."""
+        """Generate the last reply again, whatever its state (it goes once the new one has text)."""
+        ...
+
+    def continue_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+        """Ask for the rest of a last reply that stopped early; its text is extended in place."""
         ...
 
     async def list_models(self) -> list[str]:

@@ -1,15 +1,16 @@
-"""Local mode: conversations in SQLite, replies from an OpenAI-compatible endpoint."""
+"""Local mode: conversations in SQLite, replies from an OpenAI-compatible endpoint.
+
+The store calls run in worker threads (LocalReplies); each turn is the shared turn
+engine (codhechat.turn) over that store.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
 
 from codhechat.backends import (
+    CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
     EDIT,
@@ -19,48 +20,32 @@ from codhechat.backends import (
     SEARCH,
     TOKENS,
 )
+from codhechat.backends.local_replies import LocalReplies
 from codhechat.config import Settings
-from codhechat.errors import CodheError, StorageError
-from codhechat.llm import ModelClient, StreamOutcome
+from codhechat.context import Calibration
+from codhechat.errors import StorageError, UsageError
+from codhechat.llm import ModelClient
 from codhechat.models import (
+    ConnectionState,
     Conversation,
+    FinishReason,
     Message,
     MessageStatus,
-    ReplyDelta,
-    ReplyDone,
     ReplyEvent,
-    ReplyFailed,
     ReplyStarted,
     SearchHit,
     title_for,
 )
 from codhechat.store import Store
+from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
-SAVE_INTERVAL_S = 1.0  # how often a streaming reply is written: crash safety without per-token writes
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Ending:
-    """How a reply ended, to be stored: its whole text, status, error and token usage."""
-
-    message_id: int
-    content: str
-    status: MessageStatus
-    error: str | None
-    usage: tuple[int, int] | None = None
-
-    def write(self, store: Store) -> Message:
-        return store.update_message(
-            self.message_id, content=self.content, status=self.status, error=self.error, usage=self.usage
-        )
+__all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 
 
 class LocalBackend:
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS}
+        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE}
     )
 
     def __init__(
@@ -75,9 +60,10 @@ class LocalBackend:
         prompt, so the settings given (`codhechat ask --model/--system`) always apply."""
         self.settings = settings
         self.store = store
+        self.replies = LocalReplies(store)
         self.conversation_options = conversation_options
         self.model = settings.model
-        self._unsaved: dict[int, _Ending] = {}  # replies whose ending did not fit on the disk
+        self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
         self.client = client or ModelClient(
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             base_url=settings.base_url,
@@ -85,12 +71,17 @@ class LocalBackend:
             max_retries=settings.max_retries,
         )
 
-    async def _db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a store call off the event loop so the UI never waits on the disk."""
-        return await asyncio.to_thread(partial(func, *args, **kwargs))
+    def watch_connection(self, listener: Callable[[ConnectionState], None]) -> Callable[[], None]:
+        """Local mode has no link to a server: nothing ever changes."""
+        return lambda: None
+
+    # Conversations
 
     async def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
-        return await self._db(self.store.list_conversations, limit=limit, offset=offset)
+        return await self.replies.read(self.store.list_conversations, limit=limit, offset=offset)
+
+    async def get_conversation(self, conversation_id: int) -> Conversation | None:
+        return await self.replies.read(self.store.get_conversation, conversation_id)
 
     async def get_messages(
         self,
@@ -100,18 +91,21 @@ class LocalBackend:
         after: int | None = None,
         limit: int = 50,
     ) -> list[Message]:
-        return await self._db(
+        return await self.replies.read(
             self.store.get_messages, conversation_id, before=before, after=after, limit=limit
         )
 
     async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
-        return await self._write(self.store.rename_conversation, conversation_id, title)
+        return await self.replies.write(self.store.rename_conversation, conversation_id, title)
 
     async def delete_conversation(self, conversation_id: int) -> int | None:
-        return await self._write(self.store.delete_conversation, conversation_id)
+        return await self.replies.write(self.store.delete_conversation, conversation_id)
 
     async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None:
-        return await self._write(self.store.set_pinned, conversation_id, pinned)
+        return await self.replies.write(self.store.set_pinned, conversation_id, pinned)
+
+    async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
+        return await self.replies.read(self.store.search, query, limit=limit)
 
     @property
     def system_prompt_presets(self) -> dict[str, str]:
@@ -127,165 +121,111 @@ class LocalBackend:
     async def set_conversation_options(
         self, conversation_id: int, *, model: str | None, system_prompt: str | None
     ) -> Conversation | None:
-        return await self._write(self.store.set_conversation_options,
-            conversation_id,
-            model=model or None,
-            system_prompt=system_prompt or None,
-        )
+        return await self.replies.write(
+            self.store.set_conversation_options, conversation_id,
+            model=model or None, system_prompt=system_prompt or None,
+        )  # fmt: skip
 
     async def conversation_tokens(self, conversation_id: int) -> int | None:
-        return await self._db(self.store.conversation_tokens, conversation_id)
+        return await self.replies.read(self.store.conversation_tokens, conversation_id)
 
-    async def edit_and_resend(
-        self, conversation_id: int, message_id: int, content: str
-    ) -> AsyncIterator[ReplyEvent]:
-        content = content.strip()
-        if not content:
-            raise ValueError("empty message")
-        conversation = await self._db(self.store.get_conversation, conversation_id)
-        if conversation is None:
-            raise StorageError("That conversation no longer exists.")
-        message, _ = await self._write(self.store.edit_message, conversation_id, message_id, content)
-        yield ReplyStarted(conversation, message)
-        async for event in self._generate(conversation):
-            yield event
+    # Replies
 
-    async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
-        return await self._db(self.store.search, query, limit=limit)
-
-    async def stream_reply(
-        self, conversation_id: int | None, prompt: str
-    ) -> AsyncIterator[ReplyEvent]:
+    async def stream_reply(self, conversation_id: int | None, prompt: str) -> AsyncIterator[ReplyEvent]:
         prompt = prompt.strip()
         if not prompt:
             raise ValueError("empty prompt")
         conversation = None
         if conversation_id is not None:
-            conversation = await self._db(self.store.get_conversation, conversation_id)
+            conversation = await self.get_conversation(conversation_id)
         if conversation is None:
-            conversation = await self._write(self.store.create_conversation, title_for(prompt), model=self.model
+            conversation = await self.replies.write(
+                self.store.create_conversation, title_for(prompt), model=self.model
             )
-        user_message = await self._write(self.store.add_message, conversation.id, "user", prompt)
+        user_message = await self.replies.write(self.store.add_message, conversation.id, "user", prompt)
         yield ReplyStarted(conversation, user_message)
-        async for event in self._generate(conversation):
+        async for event in self._turn(conversation):
             yield event
 
     async def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
-        conversation = await self._db(self.store.get_conversation, conversation_id)
-        if conversation is None:
-            raise StorageError("That conversation no longer exists.")
-        last = await self._db(self.store.get_messages, conversation_id, limit=1)
-        if last and last[0].role == "assistant":
-            if last[0].status == MessageStatus.COMPLETE:
+        """Answer the last message again, in place of an unfinished last reply, which is
+        kept until the new one has text of its own (a retry that fails loses nothing)."""
+        conversation, last = await self._last(conversation_id)
+        replaces = None
+        if last is not None and last.role == "assistant":
+            if last.status == MessageStatus.COMPLETE:
                 return  # nothing to retry
-            self._unsaved.pop(last[0].id, None)
-            await self._write(self.store.delete_message, last[0].id)
+            replaces = last.id
         yield ReplyStarted(conversation, None)
-        async for event in self._generate(conversation):
+        async for event in self._turn(conversation, replaces=replaces):
             yield event
 
     async def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
-        conversation = await self._db(self.store.get_conversation, conversation_id)
-        if conversation is None:
-            raise StorageError("That conversation no longer exists.")
-        last = await self._db(self.store.get_messages, conversation_id, limit=1)
-        if not last:
+        """A new last reply, whatever the state of the current one (replaced once the new
+        one has text)."""
+        conversation, last = await self._last(conversation_id)
+        if last is None:
             return  # nothing to answer
-        if last[0].role == "assistant":
-            self._unsaved.pop(last[0].id, None)
-            await self._write(self.store.delete_message, last[0].id)
         yield ReplyStarted(conversation, None)
-        async for event in self._generate(conversation):
+        async for event in self._turn(conversation, replaces=last.id if last.role == "assistant" else None):
             yield event
 
-    async def _generate(self, conversation: Conversation) -> AsyncIterator[ReplyEvent]:
-        history = await self._db(self.store.history, conversation.id, self.settings.history_window)
+    async def continue_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+        """Ask for the rest of a last reply that stopped early (the length limit, a cut
+        stream, Esc); the new text is added to that reply, not written as another."""
+        conversation, last = await self._last(conversation_id)
+        if last is None or last.role != "assistant" or not last.content:
+            raise UsageError("There is no reply here to continue.")
+        if last.status == MessageStatus.COMPLETE and last.finish_reason != FinishReason.LENGTH:
+            raise UsageError("The last reply is complete: there is nothing to continue.")
+        yield ReplyStarted(conversation, None)
+        async for event in self._turn(conversation, extends=last):
+            yield event
+
+    async def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncIterator[ReplyEvent]:
+        content = content.strip()
+        if not content:
+            raise ValueError("empty message")
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            raise StorageError("That conversation no longer exists.")
+        message, _ = await self.replies.write(self.store.edit_message, conversation_id, message_id, content)
+        yield ReplyStarted(conversation, message)
+        async for event in self._turn(conversation):
+            yield event
+
+    async def _last(self, conversation_id: int) -> tuple[Conversation, Message | None]:
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            raise StorageError("That conversation no longer exists.")
+        last = await self.replies.read(self.store.get_messages, conversation_id, limit=1)
+        return conversation, (last[0] if last else None)
+
+    async def _turn(
+        self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None
+    ) -> AsyncIterator[ReplyEvent]:
         # The conversation's own model and system prompt, else the configured ones.
         model, system_prompt = self.model, self.settings.system_prompt
         if self.conversation_options:
             model = conversation.model or model
             system_prompt = conversation.system_prompt or system_prompt
-        messages = [{"role": "system", "content": system_prompt}]
-        messages += [{"role": m.role, "content": m.content} for m in history]
-        reply = await self._write(
-            self.store.add_message,
-            conversation.id,
-            "assistant",
-            "",
-            status=MessageStatus.PARTIAL,
+        window = self.settings.history_window
+        history = await self.replies.read(self.store.history, conversation.id, window + 1)
+        history = [m for m in history if m.id != replaces][-window:]
+        plan = TurnPlan(
+            conversation_id=conversation.id,
             model=model,
+            system_prompt=system_prompt,
+            history=history,
+            window=self.settings.context_window or await self.client.context_window(model),
+            replaces=replaces,
+            extends=extends,
         )
-        parts: list[str] = []
-        outcome = StreamOutcome()
-        finished = False
-        last_save = time.monotonic()
-        try:
-            try:
-                async for text in self.client.stream_chat(messages, model=model, outcome=outcome, usage=True):
-                    parts.append(text)
-                    yield ReplyDelta(text)
-                    if time.monotonic() - last_save >= SAVE_INTERVAL_S:
-                        last_save = time.monotonic()
-                        await self._save_progress(reply.id, "".join(parts))
-            except CodheError as exc:
-                finished = True
-                ending = _Ending(reply.id, "".join(parts), MessageStatus.ERROR, exc.message)
-                try:
-                    stored: Message | None = await self._end(ending)
-                except StorageError:
-                    stored = None
-                yield ReplyFailed(exc, stored)
-                return
-            finished = True
-            try:
-                done = await self._end(_Ending(reply.id, "".join(parts), MessageStatus.COMPLETE, None, outcome.usage))
-            except StorageError as exc:
-                yield ReplyFailed(exc, None)
-                return
-            yield ReplyDone(done)
-        finally:
-            if not finished:
-                # Stopped, cancelled or shutting down: keep what arrived, synchronously,
-                # because the event loop may not run another step for us.
-                ending = _Ending(reply.id, "".join(parts), MessageStatus.PARTIAL, None)
-                try:
-                    self._flush_unsaved()
-                    ending.write(self.store)
-                except StorageError:
-                    self._unsaved[reply.id] = ending
+        async for event in run_turn(self.client, self.replies, plan, calibration=self.calibration,
+                                    save_interval=SAVE_INTERVAL_S):  # fmt: skip
+            yield event
 
-    async def _save_progress(self, message_id: int, content: str) -> None:
-        """A failed intermediate save must not kill the stream; the final one reports."""
-        try:
-            await self._db(self.store.save_progress, message_id, content)
-        except StorageError:
-            pass
-
-    async def _end(self, ending: _Ending) -> Message:
-        """Store how a reply ended. If the disk is full, the ending is kept in memory and
-        written by the next write that succeeds (or on exit), so the whole reply the user
-        saw is saved once there is room, not just what fitted."""
-        try:
-            return await self._write(ending.write, self.store)
-        except StorageError:
-            self._unsaved[ending.message_id] = ending
-            raise
-
-    async def _write(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """A store write, after any endings still waiting for room on the disk."""
-        return await self._db(self._flushed_then, func, *args, **kwargs)
-
-    def _flushed_then(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        self._flush_unsaved()
-        return func(*args, **kwargs)
-
-    def _flush_unsaved(self) -> None:
-        for message_id, ending in list(self._unsaved.items()):
-            try:
-                ending.write(self.store)
-            except StorageError:
-                return  # still no room: try again on the next write
-            self._unsaved.pop(message_id, None)
+    # The rest of ChatBackend
 
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.client.warm_up)
@@ -300,5 +240,5 @@ class LocalBackend:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        await self._db(self._flush_unsaved)
-        await self._db(self.store.close)
+        await self.replies.read(self.replies.flush)
+        await self.replies.read(self.store.close)
