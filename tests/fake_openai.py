@@ -284,6 +284,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.host = host
         self.models = list(dict.fromkeys(["gpt-4o-mini", *models]))
+        self._initial_models = list(self.models)
         self.models_recording: str | None = None  # e.g. "llama.cpp/models.http": GET /v1/models replayed
         self._want_port = port
         self._lock = threading.Condition()
@@ -381,6 +382,8 @@ class FakeOpenAI:
             for gate in self._gates:
                 gate.open()
             self._gates.clear()
+            self.models = list(self._initial_models)
+            self.models_recording = None
 
     @property
     def requests(self) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,14 +110,16 @@ class ModelClient:
 
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
-            async for text in self._stream(client, messages, model, outcome, usage and self._usage_supported):
-                yield text
+            async with aclosing(self._stream(client, messages, model, outcome, usage and self._usage_supported)) as stream:
+                async for text in stream:
+                    yield text
         except _StreamOptionsRejected:
             # An OpenAI-compatible server that does not know `stream_options` (and said so,
             # before any text): ask again without it, and not again at this endpoint.
             self._usage_supported = False
-            async for text in self._stream(client, messages, model, outcome, False):
-                yield text
+            async with aclosing(self._stream(client, messages, model, outcome, False)) as stream:
+                async for text in stream:
+                    yield text
         if outcome.finish_reason is None:
             raise ReplyCut(
                 f"The reply was cut short: the stream from {self.endpoint} ended before the "

@@ -448,14 +448,16 @@ class Store:
                     continue
                 conversations = self.db["conversations"].insert(
                     {"title": record.title, "created_at": record.created_at,
-                     "updated_at": record.updated_at, "model": record.model}
+                     "updated_at": record.updated_at, "model": record.model,
+                     "pinned_at": record.pinned_at, "system_prompt": record.system_prompt}
                 )  # fmt: skip
                 conversation_id = conversations.last_pk
                 self.db["messages"].insert_all(
                     (
                         {"conversation_id": conversation_id, "role": m.role, "content": m.content,
                          "status": str(m.status), "model": m.model, "created_at": m.created_at,
-                         "error": m.error}
+                         "error": m.error, "prompt_tokens": m.prompt_tokens,
+                         "completion_tokens": m.completion_tokens, "finish_reason": m.finish_reason}
                         for m in record.messages
                     ),
                     batch_size=500,
@@ -666,17 +668,22 @@ class MessageRecord:
     status: MessageStatus = MessageStatus.COMPLETE
     model: str | None = None
     error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationRecord:
-    """A whole conversation as exported and imported."""
+    """A whole conversation as exported and imported: everything the store keeps but ids."""
 
     title: str
     created_at: str
     updated_at: str
     model: str | None = None
     messages: list[MessageRecord] = field(default_factory=list)
+    pinned_at: str | None = None
+    system_prompt: str | None = None
 
 
 def _parse_time(value: str) -> datetime:

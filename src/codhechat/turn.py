@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -116,15 +117,17 @@ async def run_turn(
     replaced = plan.replaces
     try:
         try:
-            async for text in client.stream_chat(fitted.messages, model=plan.model, outcome=outcome, usage=True):
-                parts.append(text)
-                if replaced is not None:  # the retry has text of its own: the old reply can go
-                    await _discard(store, replaced)
-                    replaced = None
-                yield ReplyDelta(text)
-                if time.monotonic() - last_save >= save_interval:
-                    last_save = time.monotonic()
-                    await _save_progress(store, message_id, "".join(parts))
+            stream = client.stream_chat(fitted.messages, model=plan.model, outcome=outcome, usage=True)
+            async with aclosing(stream):  # closed at once when the turn stops, not when collected
+                async for text in stream:
+                    parts.append(text)
+                    if replaced is not None:  # the retry has text of its own: the old reply can go
+                        await _discard(store, replaced)
+                        replaced = None
+                    yield ReplyDelta(text)
+                    if time.monotonic() - last_save >= save_interval:
+                        last_save = time.monotonic()
+                        await _save_progress(store, message_id, "".join(parts))
         except CodheError as exc:
             reason = FinishReason.CUT if isinstance(exc, ReplyCut) else None
             ending = Ending(message_id, "".join(parts), MessageStatus.ERROR, exc.message, outcome.usage,

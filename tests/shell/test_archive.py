@@ -17,7 +17,10 @@ def seed(store: Store) -> None:
     second = store.create_conversation("Failures")
     store.add_message(second.id, "user", "Try")
     reply = store.add_message(second.id, "assistant", "", status=MessageStatus.PARTIAL, model="m1")
-    store.update_message(reply.id, content="half", status=MessageStatus.ERROR, error="boom (503)")
+    store.update_message(reply.id, content="half", status=MessageStatus.ERROR, error="boom (503)", usage=(7, 2),
+                         finish_reason="cut")  # fmt: skip
+    store.set_pinned(first.id, True)
+    store.set_conversation_options(first.id, model="gpt-4o", system_prompt="Be brief.")
     store.add_message(second.id, "user", "Again")
     store.add_message(second.id, "assistant", "cut", status=MessageStatus.PARTIAL, model="m1")
 
@@ -33,7 +36,10 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     assert [c["title"] for c in document["conversations"]] == ["Ünïcode & \"quotes\" 🙂", "Failures"]
     failed = document["conversations"][1]["messages"][1]
     assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
-                      "created_at": failed["created_at"], "error": "boom (503)"}  # fmt: skip
+                      "created_at": failed["created_at"], "error": "boom (503)", "prompt_tokens": 7,
+                      "completion_tokens": 2, "finish_reason": "cut"}  # fmt: skip
+    first = document["conversations"][0]
+    assert (first["system_prompt"], first["pinned_at"] is not None) == ("Be brief.", True)
 
     other = {"CODHECHAT_DATABASE": str(tmp_path / "other.db")}
     imported = cli("import", "all.json", env=other)

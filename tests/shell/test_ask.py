@@ -189,3 +189,22 @@ def test_ctrl_c_streams_then_exits_130_and_keeps_the_partial_reply(
     assert reply.status == MessageStatus.PARTIAL
     assert reply.content and text.startswith(reply.content) and len(reply.content) < len(text)
     assert shown.strip() == reply.content.strip()
+
+
+def test_a_reply_cut_at_the_length_limit_says_so_on_stderr(cli, db, fake_openai: FakeOpenAI) -> None:
+    from tests.fake_openai import Recorded
+
+    fake_openai.enqueue(Recorded("llama.cpp/stream-length.http"))
+    result = cli("ask", "Say hello")
+    assert result.returncode == 0
+    assert "stopped at the length limit" in result.stderr
+    [conversation] = db().list_conversations()
+    assert db().all_messages(conversation.id)[-1].finish_reason == "length"
+
+
+def test_ask_uses_the_endpoints_only_model_when_none_is_chosen(cli, fake_openai: FakeOpenAI) -> None:
+    fake_openai.models_recording = "llama.cpp/models.http"
+    result = cli("ask", "hi")
+    assert result.returncode == 0
+    assert "Using tiny-random.gguf" in result.stderr
+    assert fake_openai.requests[-1]["body"]["model"] == "tiny-random.gguf"

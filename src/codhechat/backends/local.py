@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 
 from codhechat.backends import (
     CONTINUE,
@@ -23,7 +24,7 @@ from codhechat.backends import (
 from codhechat.backends.local_replies import LocalReplies
 from codhechat.config import Settings
 from codhechat.context import Calibration
-from codhechat.errors import StorageError, UsageError
+from codhechat.errors import CodheError, StorageError, UsageError
 from codhechat.llm import ModelClient
 from codhechat.models import (
     ConnectionState,
@@ -63,6 +64,10 @@ class LocalBackend:
         self.replies = LocalReplies(store)
         self.conversation_options = conversation_options
         self.model = settings.model
+        # No model chosen (the default is a guess) and an endpoint of one's own: its model
+        # is found on first use (resolve_model), since Ollama and vLLM refuse unknown names.
+        self._model_open = "model" not in settings.model_fields_set and settings.base_url is not None
+        self.model_choices: list[str] = []  # several models and none chosen: the UI asks once
         self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
         self.client = client or ModelClient(
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
@@ -139,13 +144,15 @@ class LocalBackend:
         if conversation_id is not None:
             conversation = await self.get_conversation(conversation_id)
         if conversation is None:
+            await self.resolve_model()
             conversation = await self.replies.write(
                 self.store.create_conversation, title_for(prompt), model=self.model
             )
         user_message = await self.replies.write(self.store.add_message, conversation.id, "user", prompt)
         yield ReplyStarted(conversation, user_message)
-        async for event in self._turn(conversation):
-            yield event
+        async with aclosing(self._turn(conversation)) as turn:
+            async for event in turn:
+                yield event
 
     async def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
         """Answer the last message again, in place of an unfinished last reply, which is
@@ -157,8 +164,9 @@ class LocalBackend:
                 return  # nothing to retry
             replaces = last.id
         yield ReplyStarted(conversation, None)
-        async for event in self._turn(conversation, replaces=replaces):
-            yield event
+        async with aclosing(self._turn(conversation, replaces=replaces)) as turn:
+            async for event in turn:
+                yield event
 
     async def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
         """A new last reply, whatever the state of the current one (replaced once the new
@@ -167,8 +175,9 @@ class LocalBackend:
         if last is None:
             return  # nothing to answer
         yield ReplyStarted(conversation, None)
-        async for event in self._turn(conversation, replaces=last.id if last.role == "assistant" else None):
-            yield event
+        async with aclosing(self._turn(conversation, replaces=last.id if last.role == "assistant" else None)) as turn:
+            async for event in turn:
+                yield event
 
     async def continue_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
         """Ask for the rest of a last reply that stopped early (the length limit, a cut
@@ -179,8 +188,9 @@ class LocalBackend:
         if last.status == MessageStatus.COMPLETE and last.finish_reason != FinishReason.LENGTH:
             raise UsageError("The last reply is complete: there is nothing to continue.")
         yield ReplyStarted(conversation, None)
-        async for event in self._turn(conversation, extends=last):
-            yield event
+        async with aclosing(self._turn(conversation, extends=last)) as turn:
+            async for event in turn:
+                yield event
 
     async def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncIterator[ReplyEvent]:
         content = content.strip()
@@ -191,8 +201,9 @@ class LocalBackend:
             raise StorageError("That conversation no longer exists.")
         message, _ = await self.replies.write(self.store.edit_message, conversation_id, message_id, content)
         yield ReplyStarted(conversation, message)
-        async for event in self._turn(conversation):
-            yield event
+        async with aclosing(self._turn(conversation)) as turn:
+            async for event in turn:
+                yield event
 
     async def _last(self, conversation_id: int) -> tuple[Conversation, Message | None]:
         conversation = await self.get_conversation(conversation_id)
@@ -201,9 +212,32 @@ class LocalBackend:
         last = await self.replies.read(self.store.get_messages, conversation_id, limit=1)
         return conversation, (last[0] if last else None)
 
+    async def resolve_model(self) -> str | None:
+        """Where no model was chosen and the endpoint does not serve the default, use the
+        endpoint's own (the only one it lists), or list them in `model_choices` to choose
+        from. Returns what to tell the user, if anything. Asks the endpoint once."""
+        if not self._model_open:
+            return None
+        self._model_open = False
+        try:
+            served = await self.client.list_models()
+        except CodheError:
+            return None  # the first reply will say what is wrong with the endpoint
+        if not served or self.model in served:
+            return None
+        if len(served) == 1:
+            self.model = served[0]
+            return f"Using {self.model}, the model {self.client.endpoint} serves (no model was chosen)."
+        self.model_choices = served
+        return (
+            f"{self.client.endpoint} does not serve {self.model} but {len(served)} other models: "
+            "choose one (F5), or set `model` in the config."
+        )
+
     async def _turn(
         self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None
     ) -> AsyncIterator[ReplyEvent]:
+        await self.resolve_model()
         # The conversation's own model and system prompt, else the configured ones.
         model, system_prompt = self.model, self.settings.system_prompt
         if self.conversation_options:
@@ -221,9 +255,10 @@ class LocalBackend:
             replaces=replaces,
             extends=extends,
         )
-        async for event in run_turn(self.client, self.replies, plan, calibration=self.calibration,
-                                    save_interval=SAVE_INTERVAL_S):  # fmt: skip
-            yield event
+        turn = run_turn(self.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)
+        async with aclosing(turn):  # closed at once when the caller stops, not when collected
+            async for event in turn:
+                yield event
 
     # The rest of ChatBackend
 

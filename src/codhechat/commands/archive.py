@@ -8,9 +8,15 @@ what `codhechat show` prints).
 
     {"format": "codhechat", "version": 1, "conversations": [
       {"title": str, "created_at": ISO 8601, "updated_at": ISO 8601, "model": str | null,
+       "pinned_at": ISO 8601 | null, "system_prompt": str | null,
        "messages": [{"role": "user" | "assistant" | "system", "content": str,
                      "status": "complete" | "partial" | "error", "model": str | null,
-                     "created_at": ISO 8601, "error": str | null}]}]}
+                     "created_at": ISO 8601, "error": str | null,
+                     "prompt_tokens": int | null, "completion_tokens": int | null,
+                     "finish_reason": str | null}]}]}
+
+    pinned_at, system_prompt, the token counts and finish_reason came later; files
+    without them still import (as null).
 
 Import reads that, or a ChatGPT data export (chatgpt_import), checks all of
 it before writing anything, and writes it in one transaction.
@@ -54,7 +60,7 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
     store = open_store(settings, readonly=True)
     try:
         if args.all:
-            conversations = store.list_conversations(limit=-1)[::-1]  # oldest first
+            conversations = sorted(store.list_conversations(limit=-1), key=lambda c: (c.created_at, c.id))  # oldest first, pinned or not
         else:
             conversations = []
             for conversation_id in dict.fromkeys(args.ids):
@@ -97,10 +103,13 @@ def record_of(conversation: Conversation, messages: Sequence[Message]) -> Conver
         created_at=conversation.created_at.isoformat(),
         updated_at=conversation.updated_at.isoformat(),
         model=conversation.model,
+        pinned_at=conversation.pinned_at.isoformat() if conversation.pinned_at else None,
+        system_prompt=conversation.system_prompt,
         messages=[
             MessageRecord(
                 role=m.role, content=m.content, created_at=m.created_at.isoformat(),
-                status=m.status, model=m.model, error=m.error,
+                status=m.status, model=m.model, error=m.error, prompt_tokens=m.prompt_tokens,
+                completion_tokens=m.completion_tokens, finish_reason=m.finish_reason,
             )  # fmt: skip
             for m in messages
         ],
@@ -114,9 +123,12 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
             "created_at": r.created_at,
             "updated_at": r.updated_at,
             "model": r.model,
+            "pinned_at": r.pinned_at,
+            "system_prompt": r.system_prompt,
             "messages": [
                 {"role": m.role, "content": m.content, "status": str(m.status), "model": m.model,
-                 "created_at": m.created_at, "error": m.error}  # fmt: skip
+                 "created_at": m.created_at, "error": m.error, "prompt_tokens": m.prompt_tokens,
+                 "completion_tokens": m.completion_tokens, "finish_reason": m.finish_reason}  # fmt: skip
                 for m in r.messages
             ],
         }
@@ -249,6 +261,9 @@ def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:
                     status=MessageStatus(status),
                     model=_text(message, "model", path, at, optional=True),
                     error=_text(message, "error", path, at, optional=True),
+                    prompt_tokens=_tokens(message, "prompt_tokens", path, at),
+                    completion_tokens=_tokens(message, "completion_tokens", path, at),
+                    finish_reason=_text(message, "finish_reason", path, at, optional=True),
                 )
             )
         title = _text(item, "title", path, where)
@@ -259,6 +274,8 @@ def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:
                 updated_at=_time(item, "updated_at", path, where),
                 model=_text(item, "model", path, where, optional=True),
                 messages=parsed,
+                pinned_at=_time(item, "pinned_at", path, where) if item.get("pinned_at") is not None else None,
+                system_prompt=_text(item, "system_prompt", path, where, optional=True),
             )
         )
     return records
@@ -270,6 +287,15 @@ def _text(obj: dict[str, Any], key: str, path: Path, where: str, *, optional: bo
         return None
     if not isinstance(value, str):
         raise _bad(path, where, f"`{key}` must be a string")
+    return value
+
+
+def _tokens(obj: dict[str, Any], key: str, path: Path, where: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
+        raise _bad(path, where, f"`{key}` must be a whole number of tokens")
     return value
 
 

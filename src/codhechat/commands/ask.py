@@ -19,7 +19,7 @@ from typing import IO, Any
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from codhechat.commands.output import Style, is_terminal, not_found, open_store, report
 from codhechat.errors import CodheError, MissingApiKey, ModelError, UsageError
-from codhechat.models import ReplyDelta, ReplyDone, ReplyFailed, ReplyStarted, title_for
+from codhechat.models import FinishReason, ReplyDelta, ReplyDone, ReplyFailed, ReplyPrompt, title_for
 from codhechat.textsafe import visible
 
 
@@ -29,6 +29,8 @@ class _Progress:
     wrote: bool = False
     ends_with_newline: bool = True
     error: Exception | None = None
+    finish_reason: str | None = None
+    left_out: int = 0
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
@@ -108,6 +110,17 @@ def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int
         else:
             print(f"codhechat: {error}", file=sys.stderr)
         return EXIT_ENDPOINT if isinstance(error, ModelError) else EXIT_ERROR
+    if progress.left_out:
+        print(f"codhechat: {progress.left_out} earlier message{'s' if progress.left_out != 1 else ''} "
+              "did not fit the model's context and were not sent.", file=sys.stderr)  # fmt: skip
+    if progress.finish_reason == FinishReason.LENGTH:
+        print(
+            "codhechat: the reply stopped at the length limit: it may be incomplete "
+            f"(continue it in the app, conversation {conversation_id}).",
+            file=sys.stderr,
+        )
+    elif progress.finish_reason == FinishReason.CONTENT_FILTER:
+        print("codhechat: the endpoint's content filter stopped the reply.", file=sys.stderr)
     if is_terminal(sys.stderr):
         print(Style(sys.stderr).dim(f"[conversation {conversation_id}]"), file=sys.stderr)
     return EXIT_OK
@@ -120,6 +133,8 @@ async def _exchange(
     # be able to send escape sequences (retitle the window, write the clipboard).
     shown = visible if is_terminal(out) else str
     try:
+        if notice := await backend.resolve_model():
+            print(f"codhechat: {visible(notice)}", file=sys.stderr)
         async with aclosing(backend.stream_reply(conversation_id, prompt)) as events:
             async for event in events:
                 if isinstance(event, ReplyDelta):
@@ -129,8 +144,10 @@ async def _exchange(
                     progress.ends_with_newline = event.text.endswith("\n")
                 elif isinstance(event, ReplyFailed):
                     progress.error = event.error
-                elif isinstance(event, ReplyStarted | ReplyDone):
-                    pass
+                elif isinstance(event, ReplyDone):
+                    progress.finish_reason = event.message.finish_reason
+                elif isinstance(event, ReplyPrompt):
+                    progress.left_out = event.left_out
     finally:
         await backend.client.aclose()
 
