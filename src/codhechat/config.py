@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,30 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # The TOML file to read for the Settings being built right now; a parameter
 # channel into settings_customise_sources, which gets no instance arguments.
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
+
+
+class ProviderSettings(BaseModel):
+    """One more OpenAI-compatible endpoint: a `[providers.NAME]` table in the config file.
+
+    Its models are named `NAME/MODEL`; requests to them go to `base_url` with this
+    provider's key and headers only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="The endpoint, e.g. http://localhost:11434/v1")
+    api_key: SecretStr | None = Field(default=None, description="Its API key (or api_key_env).")
+    api_key_env: str | None = Field(default=None, description="The environment variable holding its key.")
+    models: list[str] | None = Field(default=None, description="Its models, instead of asking /v1/models.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent to it.")
+
+    def key(self) -> tuple[str | None, str]:
+        """(the key, where it came from)."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value(), "api_key in the config file"
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            return (value or None), f"${self.api_key_env}" + ("" if value else " (not set)")
+        return None, "no key"
 
 
 class Settings(BaseSettings):
@@ -68,6 +92,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Named system prompts to choose from in the app ([presets] table: name = \"prompt\").",
     )
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=dict,
+        description="More endpoints, [providers.NAME] tables; their models are named NAME/MODEL.",
+    )
     history_window: int = Field(
         default=20, ge=1, le=10_000, description="How many earlier messages the model sees, at most."
     )
@@ -88,6 +116,14 @@ class Settings(BaseSettings):
         default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx."
     )
     _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, providers: dict[str, ProviderSettings]) -> dict[str, ProviderSettings]:
+        for name in providers:
+            if not name or "/" in name or name != name.strip():
+                raise ValueError(f"provider name {name!r} must be a word without '/'")
+        return providers
 
     @classmethod
     def settings_customise_sources(
@@ -196,11 +232,18 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
             shown = "(not set)" if value is None else mask(value.get_secret_value())
         elif name == "presets":
             shown = ", ".join(sorted(value)) or "(none)"
+        elif name == "providers":
+            shown = ", ".join(sorted(value)) or "(none)"
         elif name == "database":
             shown = str(settings.database_path)
         else:
             shown = "(not set)" if value is None else str(value)
         rows.append((name, shown, field.description or ""))
+    for provider, config in sorted(settings.providers.items()):
+        key, source = config.key()
+        shown_key = f"{mask(key)} from {source}" if key else source
+        rows.append((f"providers.{provider}", f"{config.base_url}  key: {shown_key}",
+                     f"models named {provider}/MODEL"))  # fmt: skip
     return rows
 
 

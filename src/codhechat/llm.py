@@ -57,19 +57,33 @@ class ModelClient:
         base_url: str | None,
         timeout: float = 60.0,
         max_retries: int = 2,
+        provider: str | None = None,
+        headers: dict[str, str] | None = None,
+        models: list[str] | None = None,
     ) -> None:
+        """`provider` names the endpoint in messages (a configured provider; None for the
+        default one); `headers` go with every request to it and nowhere else; `models`,
+        when given, is its list of models (it is then not asked)."""
         self.api_key = api_key
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
+        self.provider = provider
+        self.headers = dict(headers or {})
         self._client: AsyncOpenAI | None = None
         self._usage_supported = True  # until the endpoint rejects `stream_options`
-        self._catalogue: dict[str, dict[str, Any]] | None = None  # GET /models: id -> what it says
+        # GET /models: id -> what it says (configured models need no asking)
+        self._catalogue: dict[str, dict[str, Any]] | None = {m: {} for m in models} if models else None
         self._windows: dict[str, int] = {}  # context windows learned from the endpoint's errors
 
     @property
     def endpoint(self) -> str:
         return self.base_url or OPENAI_URL
+
+    @property
+    def where(self) -> str:
+        """The endpoint as messages name it: with its provider's name, if it has one."""
+        return f"{self.endpoint} (provider {self.provider!r})" if self.provider else self.endpoint
 
     @staticmethod
     def warm_up() -> None:
@@ -88,6 +102,7 @@ class ModelClient:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                default_headers=self.headers or None,
             )
         return self._client
 
@@ -122,7 +137,7 @@ class ModelClient:
                     yield text
         if outcome.finish_reason is None:
             raise ReplyCut(
-                f"The reply was cut short: the stream from {self.endpoint} ended before the "
+                f"The reply was cut short: the stream from {self.where} ended before the "
                 "model said it was finished.",
                 "What arrived is kept. Press Ctrl+R to retry.",
             )
@@ -197,7 +212,7 @@ class ModelClient:
             catalogue = {model.id: model.model_dump() async for model in page}
         except openai.NotFoundError:
             raise ModelError(
-                f"{self.endpoint} does not list its models (404).", "Type the model's name instead."
+                f"{self.where} does not list its models (404).", "Type the model's name instead."
             ) from None
         except openai.APIError as exc:
             raise self._translate(exc, model="", mid_stream=False) from None
@@ -253,13 +268,19 @@ class ModelClient:
     def _translate(self, exc: Any, *, model: str, mid_stream: bool) -> ModelError:
         import openai
 
-        where = self.endpoint
+        where = self.where
         detail = _error_detail(exc)
         if isinstance(exc, openai.APITimeoutError):
             return self._timed_out()
         if isinstance(exc, openai.APIConnectionError):
             return self._broken(exc, mid_stream=mid_stream)
         if isinstance(exc, openai.AuthenticationError):
+            if self.provider:
+                return ModelError(
+                    f"{where} rejected the API key (401): {detail}",
+                    f"Check api_key or api_key_env in [providers.{self.provider}]; "
+                    "`codhechat config` shows which key is used, masked.",
+                )
             return ModelError(
                 f"The endpoint rejected the API key (401): {detail}",
                 "Check OPENAI_API_KEY (or api_key in the config file); "
@@ -267,7 +288,7 @@ class ModelClient:
             )
         if isinstance(exc, openai.PermissionDeniedError):
             return ModelError(
-                f"The API key may not use this model or endpoint (403): {detail}",
+                f"The API key may not use this model or endpoint (403) at {where}: {detail}",
                 "Check the key's project and permissions, or choose another model.",
             )
         if isinstance(exc, openai.NotFoundError):
@@ -277,12 +298,12 @@ class ModelClient:
             )
         if isinstance(exc, openai.RateLimitError):
             return ModelError(
-                f"Rate limited by the endpoint (429): {detail}",
+                f"Rate limited by the endpoint (429) at {where}: {detail}",
                 "Wait a moment, then press Ctrl+R to retry. If it mentions quota, check your plan.",
             )
         if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
             return ModelError(
-                f"The endpoint failed with a server error ({exc.status_code}): {detail}",
+                f"The endpoint failed with a server error ({exc.status_code}) at {where}: {detail}",
                 "This is usually temporary: press Ctrl+R to retry.",
             )
         if isinstance(exc, openai.APIStatusError):
@@ -302,18 +323,18 @@ class ModelClient:
 
     def _timed_out(self) -> ModelError:
         return ModelError(
-            f"{self.endpoint} did not answer within {self.timeout:g} s.",
+            f"{self.where} did not answer within {self.timeout:g} s.",
             "Check that the server is up, or raise request_timeout.",
         )
 
     def _broken(self, exc: BaseException, *, mid_stream: bool) -> ModelError:
         if mid_stream:
             return ModelError(
-                f"The reply was cut off: the connection to {self.endpoint} broke mid-stream.",
+                f"The reply was cut off: the connection to {self.where} broke mid-stream.",
                 "What arrived is kept. Press Ctrl+R to retry.",
             )
         return ModelError(
-            f"Cannot connect to {self.endpoint}.",
+            f"Cannot connect to {self.where}.",
             "Is the server running and the URL right? Check OPENAI_BASE_URL "
             "(`codhechat config` shows the one in use).",
         )

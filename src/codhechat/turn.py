@@ -82,12 +82,18 @@ class TurnPlan:
     """Everything one turn needs to know before it starts."""
 
     conversation_id: int
-    model: str
+    model: str  # as the endpoint knows it
     system_prompt: str
     history: Sequence[Message]  # oldest first; the message to answer last
     window: int | None  # the model's context in tokens, if known
     replaces: int | None = None  # a failed reply to delete once this one has text
     extends: Message | None = None  # a reply cut at the length limit, to continue in place
+    provider: str | None = None  # a configured provider: replies are labelled PROVIDER/MODEL
+
+    def label(self, answered: str | None) -> str:
+        """What a reply is labelled with: the model the endpoint says answered, if it said."""
+        model = answered or self.model
+        return f"{self.provider}/{model}" if self.provider else model
 
 
 async def run_turn(
@@ -108,7 +114,7 @@ async def run_turn(
 
     prefix = plan.extends.content if plan.extends is not None else ""
     message_id = plan.extends.id if plan.extends is not None else await store.start_reply(
-        plan.conversation_id, model=plan.model
+        plan.conversation_id, model=plan.label(None)
     )
     parts: list[str] = [prefix]
     outcome = StreamOutcome()
@@ -131,7 +137,7 @@ async def run_turn(
         except CodheError as exc:
             reason = FinishReason.CUT if isinstance(exc, ReplyCut) else None
             ending = Ending(message_id, "".join(parts), MessageStatus.ERROR, exc.message, outcome.usage,
-                            reason, outcome.model or plan.model)  # fmt: skip
+                            reason, plan.label(outcome.model))  # fmt: skip
             if replaced is not None and not ending.content:
                 await _discard(store, message_id)  # nothing new: the reply it would replace stays
                 yield ReplyFailed(exc, None)
@@ -145,7 +151,7 @@ async def run_turn(
         if outcome.usage is not None:
             calibration.learn(plan.model, fitted.estimated_tokens, outcome.usage[0])
         ending = Ending(message_id, "".join(parts), MessageStatus.COMPLETE, None, outcome.usage,
-                        outcome.finish_reason, outcome.model or plan.model)  # fmt: skip
+                        outcome.finish_reason, plan.label(outcome.model))  # fmt: skip
         try:
             done = await store.end_reply(ending)
         except StorageError as exc:
@@ -157,7 +163,7 @@ async def run_turn(
             # Stopped, cancelled or shutting down: keep what arrived.
             store.end_reply_now(
                 Ending(message_id, "".join(parts), MessageStatus.PARTIAL, None, outcome.usage,
-                       FinishReason.STOPPED, outcome.model or plan.model)  # fmt: skip
+                       FinishReason.STOPPED, plan.label(outcome.model))  # fmt: skip
             )
 
 

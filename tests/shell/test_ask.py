@@ -77,12 +77,13 @@ def test_model_and_system_prompt_per_invocation(cli, db, fake_openai: FakeOpenAI
     [conversation] = store.list_conversations()
     assert conversation.model == "gpt-4o"
     assert store.all_messages(conversation.id)[-1].model == "gpt-4o"
-    # The global flag works too, and the next call is back to the defaults.
-    assert cli("--model", "gpt-4o", "ask", "-c", "again").returncode == 0
-    assert fake_openai.requests[-1]["body"]["model"] == "gpt-4o"
+    # The global flag works too; continuing without one keeps the conversation's model, but
+    # not the one-off system prompt (a conversation's own is set in the app, F9).
+    assert cli("--model", "gpt-4o-mini", "ask", "-c", "again").returncode == 0
+    assert fake_openai.requests[-1]["body"]["model"] == "gpt-4o-mini"
     assert cli("ask", "-c", "defaults").returncode == 0
     body = fake_openai.requests[-1]["body"]
-    assert body["model"] == "gpt-4o-mini" and body["messages"][0]["content"] == "You are a helpful assistant."
+    assert body["model"] == "gpt-4o" and body["messages"][0]["content"] == "You are a helpful assistant."
 
 
 def test_usage_errors_exit_2(cli, db) -> None:

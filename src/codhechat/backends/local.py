@@ -26,6 +26,7 @@ from codhechat.config import Settings
 from codhechat.context import Calibration
 from codhechat.errors import CodheError, StorageError, UsageError
 from codhechat.llm import ModelClient
+from codhechat.providers import ProviderModels, Providers
 from codhechat.models import (
     ConnectionState,
     Conversation,
@@ -69,12 +70,12 @@ class LocalBackend:
         self._model_open = "model" not in settings.model_fields_set and settings.base_url is not None
         self.model_choices: list[str] = []  # several models and none chosen: the UI asks once
         self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
-        self.client = client or ModelClient(
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            base_url=settings.base_url,
-            timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-        )
+        self.providers = Providers(settings, client)
+
+    @property
+    def client(self) -> ModelClient:
+        """The default provider's client (the top-level api_key/base_url)."""
+        return self.providers.default
 
     def watch_connection(self, listener: Callable[[ConnectionState], None]) -> Callable[[], None]:
         """Local mode has no link to a server: nothing ever changes."""
@@ -121,7 +122,12 @@ class LocalBackend:
         return self.settings.system_prompt
 
     async def list_models(self) -> list[str]:
-        return await self.client.list_models()
+        """Every provider's models (NAME/MODEL for the configured ones), asked at once."""
+        return [model for group in await self.model_catalogue() for model in group.models]
+
+    async def model_catalogue(self) -> list[ProviderModels]:
+        """The models grouped by provider, with why a provider has none (it is down...)."""
+        return await self.providers.catalogue()
 
     async def set_conversation_options(
         self, conversation_id: int, *, model: str | None, system_prompt: str | None
@@ -243,19 +249,21 @@ class LocalBackend:
         if self.conversation_options:
             model = conversation.model or model
             system_prompt = conversation.system_prompt or system_prompt
-        window = self.settings.history_window
-        history = await self.replies.read(self.store.history, conversation.id, window + 1)
-        history = [m for m in history if m.id != replaces][-window:]
+        route = self.providers.route(model)
+        count = self.settings.history_window
+        history = await self.replies.read(self.store.history, conversation.id, count + 1)
+        history = [m for m in history if m.id != replaces][-count:]
         plan = TurnPlan(
             conversation_id=conversation.id,
-            model=model,
+            model=route.model,
+            provider=route.provider,
             system_prompt=system_prompt,
             history=history,
-            window=self.settings.context_window or await self.client.context_window(model),
+            window=self.settings.context_window or await route.client.context_window(route.model),
             replaces=replaces,
             extends=extends,
         )
-        turn = run_turn(self.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)
+        turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)
         async with aclosing(turn):  # closed at once when the caller stops, not when collected
             async for event in turn:
                 yield event
@@ -266,14 +274,13 @@ class LocalBackend:
         await asyncio.to_thread(self.client.warm_up)
 
     def set_api_key(self, api_key: str) -> None:
-        self.client = ModelClient(
-            api_key=api_key,
-            base_url=self.client.base_url,
-            timeout=self.client.timeout,
-            max_retries=self.client.max_retries,
+        """A key typed into the app (F2) is the default provider's."""
+        old = self.client
+        self.providers.replace_default(
+            ModelClient(api_key=api_key, base_url=old.base_url, timeout=old.timeout, max_retries=old.max_retries)
         )
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.providers.aclose()
         await self.replies.read(self.replies.flush)
         await self.replies.read(self.store.close)

@@ -22,7 +22,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ENDPOINT, EXIT_INTERRUPTED = 0, 1, 2, 3, 1
 # `codhechat import` limits (kept here, not in archive.py, so `--help` imports nothing).
 IMPORT_MAX_MB, IMPORT_MAX_DEPTH, IMPORT_MAX_CONVERSATIONS = 256, 64, 100_000
 
-SHELL_COMMANDS = frozenset({"ask", "list", "show", "search", "rename", "delete", "export", "import"})
+SHELL_COMMANDS = frozenset({"ask", "list", "show", "search", "rename", "delete", "export", "import", "models"})
 
 
 def _id(text: str) -> int:
@@ -72,6 +72,14 @@ def add_shell_parsers(commands: Any) -> None:
         "--system", dest="system_prompt", metavar="TEXT", default=suppress,
         help="system prompt for this reply",
     )
+
+    models = commands.add_parser(
+        "models", help="list every provider's models",
+        description="List the models of the default endpoint and of each [providers.NAME] in the "
+        "config file (asked at once; a provider that does not answer is listed with the reason). "
+        "Use a name as shown with --model, or choose it in the app with F5.",
+    )  # fmt: skip
+    models.add_argument("--json", action="store_true", help="one JSON object per line")
 
     listing = commands.add_parser(
         "list", help="list conversations, most recent first",

@@ -25,7 +25,7 @@ from codhechat.textsafe import visible
 
 @dataclass
 class _Progress:
-    conversation_id: int
+    conversation_id: int | None
     wrote: bool = False
     ends_with_newline: bool = True
     error: Exception | None = None
@@ -40,14 +40,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             "Nothing to ask: give a prompt, or pipe some text in.",
             "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
         )
+    from codhechat.backends.local import LocalBackend
+
     store = open_store(settings)
     try:
         conversation_id = _conversation_for(store, args)
-        if conversation_id is None:
-            # Titled after what was typed, not the piped text after it.
-            title = title_for(args.prompt.strip() if args.prompt and args.prompt.strip() else prompt)
-            conversation_id = store.create_conversation(title, model=settings.model).id
-        return _stream(settings, store, conversation_id, prompt)
+        # A --model or --system given here applies; otherwise a continued conversation keeps
+        # its own model (and provider) and system prompt, as in the app.
+        explicit = getattr(args, "model", None) is not None or getattr(args, "system_prompt", None) is not None
+        backend = LocalBackend(settings, store, conversation_options=not explicit)
+        # Titled after what was typed, not the piped text after it.
+        title = title_for(args.prompt.strip() if args.prompt and args.prompt.strip() else prompt)
+        return _stream(backend, conversation_id, title, prompt)
     finally:
         store.close()
 
@@ -85,20 +89,16 @@ def _conversation_for(store: Any, args: argparse.Namespace) -> int | None:
     return None
 
 
-def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int:
-    from codhechat.backends.local import LocalBackend
-
-    # This invocation's --model/--system (or the config) apply, not what the app chose.
-    backend = LocalBackend(settings, store, conversation_options=False)
+def _stream(backend: Any, conversation_id: int | None, title: str, prompt: str) -> int:
     progress = _Progress(conversation_id)
     out = sys.stdout
     try:
-        asyncio.run(_exchange(backend, conversation_id, prompt, progress, out))
+        asyncio.run(_exchange(backend, title, prompt, progress, out))
     except KeyboardInterrupt:
         _end_line(progress, out)
         print(
             f"codhechat: interrupted; what arrived is kept as a partial reply "
-            f"(conversation {conversation_id}).",
+            f"(conversation {progress.conversation_id}).",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -106,7 +106,7 @@ def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int
     if progress.error is not None:
         error = progress.error
         if isinstance(error, CodheError):
-            report(_for_the_shell(error, conversation_id))
+            report(_for_the_shell(error, progress.conversation_id))
         else:
             print(f"codhechat: {error}", file=sys.stderr)
         return EXIT_ENDPOINT if isinstance(error, ModelError) else EXIT_ERROR
@@ -116,26 +116,27 @@ def _stream(settings: Any, store: Any, conversation_id: int, prompt: str) -> int
     if progress.finish_reason == FinishReason.LENGTH:
         print(
             "codhechat: the reply stopped at the length limit: it may be incomplete "
-            f"(continue it in the app, conversation {conversation_id}).",
+            f"(continue it in the app, conversation {progress.conversation_id}).",
             file=sys.stderr,
         )
     elif progress.finish_reason == FinishReason.CONTENT_FILTER:
         print("codhechat: the endpoint's content filter stopped the reply.", file=sys.stderr)
     if is_terminal(sys.stderr):
-        print(Style(sys.stderr).dim(f"[conversation {conversation_id}]"), file=sys.stderr)
+        print(Style(sys.stderr).dim(f"[conversation {progress.conversation_id}]"), file=sys.stderr)
     return EXIT_OK
 
 
-async def _exchange(
-    backend: Any, conversation_id: int, prompt: str, progress: _Progress, out: IO[str]
-) -> None:
+async def _exchange(backend: Any, title: str, prompt: str, progress: _Progress, out: IO[str]) -> None:
     # Raw bytes into a pipe or a file, as asked; on a terminal the model must not
     # be able to send escape sequences (retitle the window, write the clipboard).
     shown = visible if is_terminal(out) else str
     try:
-        if notice := await backend.resolve_model():
-            print(f"codhechat: {visible(notice)}", file=sys.stderr)
-        async with aclosing(backend.stream_reply(conversation_id, prompt)) as events:
+        if progress.conversation_id is None:
+            if notice := await backend.resolve_model():
+                print(f"codhechat: {visible(notice)}", file=sys.stderr)
+            created = await backend.replies.write(backend.store.create_conversation, title, model=backend.model)
+            progress.conversation_id = created.id
+        async with aclosing(backend.stream_reply(progress.conversation_id, prompt)) as events:
             async for event in events:
                 if isinstance(event, ReplyDelta):
                     out.write(shown(event.text))
@@ -149,7 +150,7 @@ async def _exchange(
                 elif isinstance(event, ReplyPrompt):
                     progress.left_out = event.left_out
     finally:
-        await backend.client.aclose()
+        await backend.providers.aclose()  # the store is closed by run()
 
 
 def _end_line(progress: _Progress, out: IO[str]) -> None:
@@ -159,7 +160,7 @@ def _end_line(progress: _Progress, out: IO[str]) -> None:
     out.flush()
 
 
-def _for_the_shell(error: CodheError, conversation_id: int) -> CodheError:
+def _for_the_shell(error: CodheError, conversation_id: int | None) -> CodheError:
     """The endpoint errors' hints name the app's keys; say what to do in a shell."""
     if isinstance(error, MissingApiKey):
         hint = (

@@ -65,6 +65,10 @@ def _dispatch(args: argparse.Namespace, settings: Any) -> int:
         from codhechat.commands import ask
 
         return ask.run(args, settings)
+    if command == "models":
+        from codhechat.commands import models
+
+        return models.run(args, settings)
     if command in ("list", "show", "search", "rename", "delete"):
         from codhechat.commands import manage
 
