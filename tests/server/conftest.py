@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from codhechat.server.app import create_app
+from codhechat.server.app import create_app, uvicorn_options
 from codhechat.server.settings import ServerSettings
 from tests.fake_openai import FakeOpenAI
 
@@ -47,8 +47,8 @@ class ServerThread:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            self.app, log_config=None, log_level="warning", lifespan="on",
-            ws_max_size=1 << 20, timeout_graceful_shutdown=1, loop="asyncio",
+            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, loop="asyncio",
+            **uvicorn_options(settings),
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"codhechat-{self.port}")
