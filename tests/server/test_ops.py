@@ -38,8 +38,8 @@ async def test_health_degraded_without_a_model(make_server) -> None:  # type: ig
 
 async def test_health_error_when_the_database_is_gone(make_server) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server()
-    await server.app.state.ctx.engine.dispose()
-    server.app.state.ctx.engine.sync_engine.pool._creator = _broken  # every new connection fails
+    await server.app.state.ctx.health_engine.dispose()
+    server.app.state.ctx.health_engine.sync_engine.pool._creator = _broken  # every new connection fails
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.get("/health")
     assert response.status_code == 503

@@ -164,6 +164,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             settings.async_database_url, pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow, timeout=settings.db_timeout,
         )  # fmt: skip
+        health_engine = make_engine(settings.async_database_url, pool_size=1, max_overflow=0, timeout=5.0)
         try:
             if settings.migrate_on_start:
                 await migrate(engine)
@@ -182,6 +183,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             app.state.ctx = AppContext(
                 settings=settings,
                 engine=engine,
+                health_engine=health_engine,
                 sessions=sessions,
                 model=model,
                 chat=ChatService(settings=settings, sessions=sessions, model=model),
@@ -198,6 +200,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 await limits.stop()
                 await model.aclose()
         finally:
+            await health_engine.dispose()
             await engine.dispose()
 
     mask_uvicorn_logs()

@@ -31,6 +31,7 @@ class AppContext:
 
     settings: ServerSettings
     engine: AsyncEngine
+    health_engine: AsyncEngine  # one connection of its own: /health never queues behind chats
     sessions: async_sessionmaker[Any]
     model: ModelClient
     chat: ChatService

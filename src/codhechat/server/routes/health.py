@@ -28,7 +28,7 @@ PING_TIMEOUT_S = 5.0
 async def health(ctx: Ctx, response: Response) -> Health:
     checks = []
     try:
-        await asyncio.wait_for(ping(ctx.engine), PING_TIMEOUT_S)
+        await asyncio.wait_for(ping(ctx.health_engine), PING_TIMEOUT_S)
         checks.append(HealthCheck(component="database", status="ok", detail="reachable"))
     except Exception as exc:  # any driver error (or a time-out) means the same to an operator
         checks.append(
