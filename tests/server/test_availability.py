@@ -101,3 +101,86 @@ async def test_a_rest_reply_stops_when_its_client_hangs_up(make_server, fake_ope
     assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "partial")]
     kept = messages[1]["content"]  # what had reached the server when the client left
     assert kept in ("kept ", "kept part, ") and not gate.is_open
+
+
+# -- item 2: socket slots ------------------------------------------------------------------
+async def refused_detail(ws) -> str:  # type: ignore[no-untyped-def]
+    frame = await recv(ws)
+    with pytest.raises(ConnectionClosed) as closed:
+        await recv(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    return str(frame["detail"])
+
+
+async def test_sockets_are_capped_per_address(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Several guest identities from one address cannot take every slot."""
+    server: ServerThread = make_server(max_ws_connections=25, max_ws_connections_per_address=3)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        guests = [await new_guest(client) for _ in range(3)]
+    opened = [await open_ws(server, g.token) for g in guests]
+    for ws in opened:
+        assert (await ask(ws, "hi"))[-1]["type"] == "complete"
+    fourth = await open_ws(server, guests[0].token)
+    assert "from this address (at most 3)" in await refused_detail(fourth)
+    for ws in opened:
+        await ws.close()
+
+
+async def test_an_idle_socket_is_closed_but_not_one_with_a_reply_in_progress(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(ws_idle_timeout=0.3)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        guest = await new_guest(client)
+    async with await open_ws(server, guest.token) as idle:
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(idle)  # nothing sent: closed after 0.3 s
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    gate = Gate()
+    fake_openai.enqueue(Reply("slow and steady", hold=gate, hold_after=1))
+    async with await open_ws(server, guest.token) as busy:
+        await busy.send(json.dumps({"request_id": "r", "message": "take your time", "conversation_id": None}))
+        assert (await recv(busy))["content"] == "slow "
+        await gate.reached_async()
+        await asyncio.sleep(1.0)  # well past the idle timeout, with a reply in progress
+        gate.open()
+        frames = await collect(busy, "r")
+        assert frames[-1]["type"] == "complete" and frames[-2]["content"] == "slow and steady"
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(busy)  # idle again: closed
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(ws_send_timeout=0.5, max_ws_connections_per_user=1)
+    reply = " ".join(f"word{i}" for i in range(3000))  # whole-reply chunks: ~25 MB on the wire
+    fake_openai.enqueue(Reply(reply))
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        guest = await new_guest(client)
+        created = await client.post(f"/users/{guest.user_id}/conversations/", json={"name": "x"}, headers=guest.headers)
+        conversation_id = created.json()["id"]
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills at once
+        raw.connect(("127.0.0.1", server.port))
+        raw.setblocking(False)
+        stalled = await connect(f"{server.ws_url}?token={guest.token}", sock=raw, max_queue=1,
+                                ping_interval=None, max_size=None)  # fmt: skip
+        try:
+            await stalled.send(json.dumps({"request_id": "r", "message": "flood me", "conversation_id": conversation_id}))
+            # ...and never read. The socket's slot comes free once the server has dropped it.
+            deadline = time.monotonic() + 20
+            while True:
+                assert time.monotonic() < deadline, "the server still holds the non-reading socket"
+                probe = await open_ws(server, guest.token)
+                try:
+                    frames = await ask(probe, "am I in?", request_id="p")
+                    break
+                except ConnectionClosed:
+                    await asyncio.sleep(0.05)
+                finally:
+                    await probe.close()
+            assert frames[-1]["type"] == "complete"
+        finally:
+            raw.close()
+        messages = (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)).json()
+    kept = messages[1]
+    assert kept["role"] == "assistant" and kept["status"] == "partial"
+    assert kept["content"] and reply.startswith(kept["content"]) and len(kept["content"]) < len(reply)
