@@ -184,3 +184,44 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(make_
     kept = messages[1]
     assert kept["role"] == "assistant" and kept["status"] == "partial"
     assert kept["content"] and reply.startswith(kept["content"]) and len(kept["content"]) < len(reply)
+
+
+# -- item 3: a database outage ----------------------------------------------------------------
+async def test_a_postgresql_outage_is_answered_and_recovered_from(make_server, own_postgres) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(database_url=own_postgres.server.new_database())
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        guest = await new_guest(client)
+        before = await open_ws(server, guest.token)
+        conversation_id = (await ask(before, "before the outage"))[-1]["conversationId"]
+
+        own_postgres.stop()
+        # A new socket: the documented 1013, with a frame saying why.
+        refused = await open_ws(server, guest.token)
+        assert "database" in await refused_detail(refused)
+        # A turn on an open socket: an error frame, not silence.
+        [error] = await ask(before, "during the outage", request_id="r2", conversation_id=conversation_id)
+        assert error["type"] == "error" and "database is unavailable" in error["detail"]
+        # REST: 503 with Retry-After, never 500.
+        for response in (
+            await client.get("/conversations/", headers=guest.headers),
+            await client.post("/chat/completions", json={"message": "rest"}, headers=guest.headers),
+            await client.post("/auth/guest"),
+            await client.get("/health"),
+        ):
+            assert response.status_code == 503, response.text
+            assert int(response.headers["retry-after"]) >= 1
+
+        own_postgres.start()
+        # Back on its own: no restart of the server.
+        deadline = time.monotonic() + 30
+        while (await client.get("/health")).status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover"
+            await asyncio.sleep(0.1)
+        assert (await ask(before, "after", request_id="r3", conversation_id=conversation_id))[-1]["type"] == "complete"
+        async with await open_ws(server, guest.token) as after:
+            assert (await ask(after, "a new socket"))[-1]["type"] == "complete"
+        listed = await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)
+        await before.close()
+    assert [m["content"] for m in listed.json()] == [
+        "before the outage", "Echo: before the outage", "after", "Echo: after"
+    ]
