@@ -187,14 +187,23 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(make_
 
 
 # -- item 3: a database outage ----------------------------------------------------------------
-async def test_a_postgresql_outage_is_answered_and_recovered_from(make_server, own_postgres) -> None:  # type: ignore[no-untyped-def]
+async def test_a_postgresql_outage_is_answered_and_recovered_from(make_server, own_postgres, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(database_url=own_postgres.server.new_database())
+    gate = Gate()
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         guest = await new_guest(client)
         before = await open_ws(server, guest.token)
         conversation_id = (await ask(before, "before the outage"))[-1]["conversationId"]
+        fake_openai.enqueue(Reply("streaming when the database went away", hold=gate, hold_after=1))
+        await before.send(json.dumps({"request_id": "held", "message": "hold it", "conversation_id": None}))
+        assert (await recv(before))["content"] == "streaming "
+        await gate.reached_async()
 
         own_postgres.stop()
+        # The reply that was streaming cannot be stored: the client hears so (item 4).
+        gate.open()
+        *_, lost = await collect(before, "held")
+        assert lost["type"] == "error" and lost["detail"].startswith("The reply was not saved")
         # A new socket: the documented 1013, with a frame saying why.
         refused = await open_ws(server, guest.token)
         assert "database" in await refused_detail(refused)
@@ -225,3 +234,4 @@ async def test_a_postgresql_outage_is_answered_and_recovered_from(make_server, o
     assert [m["content"] for m in listed.json()] == [
         "before the outage", "Echo: before the outage", "after", "Echo: after"
     ]
+    assert gate.is_open
