@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -258,6 +259,67 @@ def own_postgres() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+# -- server processes --------------------------------------------------------------------
+class Replica:
+    """`python -m codhechat.server` in a process of its own (so it can be killed)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        self.log = log
+        self._out = open(log, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "codhechat.server", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env, stdout=self._out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"replica exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"replica did not start: {self.log.read_text()[-2000:]}")
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no last save."""
+        self.proc.kill()
+        self.proc.wait()
+        self._out.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._out.close()
+
+
+def replica_env(database_url: str, model: FakeOpenAI, **settings: str) -> dict[str, str]:
+    """The environment for a Replica: this checkout's code, the loopback model, JSON logs."""
+    return {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "OPENAI_BASE_URL": model.base_url,
+        "MODEL_MAX_RETRIES": "0",
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+        **{name.upper(): value for name, value in settings.items()},
+    }
 
 
 # -- servers -----------------------------------------------------------------------------

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fake_openai import FakeOpenAI, Gate, Reply
-from tests.server.conftest import BACKENDS, Guest, ServerThread, collect, new_guest, open_ws, recv
+from tests.server.conftest import Guest, Replica, ServerThread, collect, new_guest, open_ws, recv, replica_env
 
 
 async def messages_of(client: httpx.AsyncClient, guest: Guest, conversation_id: int) -> list[dict]:
@@ -72,3 +74,65 @@ async def test_a_reply_that_sqlite_cannot_store_in_time_is_an_error(make_server,
     assert "first part and a locked ending".startswith(kept["content"]) and kept["content"]
     logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
     assert "secret words here" not in logged and "first part" not in logged  # item 8: no parameters
+
+
+# -- item 5: saved while it streams ------------------------------------------------------------
+async def wait_for_reply_row(client: httpx.AsyncClient, guest: Guest, conversation_id: int) -> dict:
+    deadline = time.monotonic() + 15
+    while True:
+        messages = await messages_of(client, guest, conversation_id)
+        if len(messages) == 2:
+            return messages[1]
+        assert time.monotonic() < deadline, "the streaming reply was never saved"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_streaming_reply_survives_kill_9(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    env = replica_env(f"sqlite:///{tmp_path / 'chat.db'}", fake_openai)
+    gate = Gate()
+    fake_openai.enqueue(Reply("saved before the crash and lost after it", hold=gate, hold_after=3))
+    first = Replica(env, tmp_path / "first.log")
+    try:
+        first.wait_ready()
+        async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+            guest = await new_guest(client)
+            ws = await open_ws(first, guest.token)
+            await ws.send(json.dumps({"request_id": "r", "message": "crash soon", "conversation_id": None}))
+            conversation_id = (await recv(ws))["conversationId"]
+            await gate.reached_async()
+            row = await wait_for_reply_row(client, guest, conversation_id)  # saved mid-stream
+            assert row["status"] == "partial" and row["content"].startswith("saved ")
+            first.kill()
+            await ws.close()
+    finally:
+        if first.proc.poll() is None:  # the test failed before the kill
+            first.stop()
+    again = Replica(env, tmp_path / "again.log")
+    try:
+        again.wait_ready()
+        async with httpx.AsyncClient(base_url=again.url, timeout=30) as client:
+            messages = await messages_of(client, guest, conversation_id)
+    finally:
+        again.stop()
+    assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "partial")]
+    assert messages[1]["content"] and "saved before the crash ".startswith(messages[1]["content"])
+
+
+async def test_a_streaming_reply_is_saved_at_most_once_an_interval(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    """The row is made at the first text; with a long interval, nothing more until the end."""
+    server: ServerThread = make_server(reply_save_interval=3600)
+    gate = Gate()
+    fake_openai.enqueue(Reply("one two three four", hold=gate, hold_after=3))
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        guest = await new_guest(client)
+        async with await open_ws(server, guest.token) as ws:
+            await ws.send(json.dumps({"request_id": "r", "message": "count", "conversation_id": None}))
+            chunks = [await recv(ws) for _ in range(3)]
+            assert chunks[-1]["content"] == "one two three "
+            row = await wait_for_reply_row(client, guest, chunks[0]["conversationId"])
+            assert (row["content"], row["status"]) == ("one ", "partial")
+            gate.open()
+            *_, done = await collect(ws, "r")
+        assert done["type"] == "complete"
+        final = (await messages_of(client, guest, chunks[0]["conversationId"]))[1]
+    assert (final["id"], final["content"], final["status"]) == (row["id"], "one two three four", "complete")

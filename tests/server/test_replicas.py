@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,47 +10,7 @@ import httpx
 import pytest
 
 from tests.fake_openai import FakeOpenAI, Reply
-from tests.server.conftest import SECRET, PostgresServer, ask, new_guest, open_ws
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Replica:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.log = log
-        self._out = open(log, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "codhechat.server", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=self._out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"replica exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"replica did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._out.close()
+from tests.server.conftest import SECRET, PostgresServer, Replica, ask, new_guest, open_ws
 
 
 @pytest.fixture
@@ -85,7 +41,7 @@ async def test_a_conversation_moves_between_replicas(replicas: list[Replica], fa
     async with httpx.AsyncClient(base_url=one.url) as client:
         guest = await new_guest(client)
     # Start on replica one over the WebSocket...
-    async with await open_ws(_Target(one), guest.token) as ws:
+    async with await open_ws(one, guest.token) as ws:
         frames = await ask(ws, "hello from one")
     conversation_id = frames[-1]["conversationId"]
     assert frames[-2]["content"] == "First answer"
@@ -94,7 +50,7 @@ async def test_a_conversation_moves_between_replicas(replicas: list[Replica], fa
         listed = (await client.get("/conversations/", headers=guest_headers(guest.token))).json()
         assert [c["id"] for c in listed] == [conversation_id]
         assert [m["content"] for m in listed[0]["messages"]] == ["hello from one", "First answer"]
-    async with await open_ws(_Target(two), guest.token) as ws:
+    async with await open_ws(two, guest.token) as ws:
         frames = await ask(ws, "and on two", conversation_id=conversation_id)
     assert frames[-1] == {"type": "complete", "requestId": "r1", "conversationId": conversation_id}
     # The model on replica two saw the history written through replica one.
@@ -112,6 +68,3 @@ def guest_headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class _Target:
-    def __init__(self, replica: Replica) -> None:
-        self.ws_url = f"ws://127.0.0.1:{replica.port}/ws"
