@@ -57,6 +57,7 @@ async def test_a_reply_that_sqlite_cannot_store_in_time_is_an_error(make_server,
             await ws.send(json.dumps({"request_id": "r", "message": "secret words here", "conversation_id": None}))
             conversation_id = (await recv(ws))["conversationId"]
             await gate.reached_async()
+            await wait_for_reply_row(client, guest, conversation_id)  # the first save is in
             lock = sqlite3.connect(path, isolation_level=None)
             lock.execute("BEGIN EXCLUSIVE")  # another writer holds the database past DB_TIMEOUT
             try:
@@ -136,3 +137,38 @@ async def test_a_streaming_reply_is_saved_at_most_once_an_interval(make_server, 
         assert done["type"] == "complete"
         final = (await messages_of(client, guest, chunks[0]["conversationId"]))[1]
     assert (final["id"], final["content"], final["status"]) == (row["id"], "one two three four", "complete")
+
+
+# -- item 6: order on one conversation ------------------------------------------------------------
+async def test_turns_on_one_conversation_run_in_arrival_order(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
+    gate = Gate()
+    fake_openai.enqueue(Reply("first answer", hold=gate, hold_after=1))
+    async with await open_ws(server, guest.token, query="stream=delta") as ws:
+        await ws.send(json.dumps({"request_id": "a", "message": "first", "conversation_id": None}))
+        conversation_id = (await recv(ws))["conversationId"]
+        await gate.reached_async()
+        for rid, text in (("b", "second"), ("c", "third")):
+            await ws.send(json.dumps({"request_id": rid, "message": text, "conversation_id": conversation_id}))
+        # Another conversation is not held up: it completes while "a" is still streaming.
+        await ws.send(json.dumps({"request_id": "other", "message": "elsewhere", "conversation_id": None}))
+        early = []
+        while (frame := await recv(ws))["type"] != "complete" or frame["requestId"] != "other":
+            early.append(frame)
+        assert {f["requestId"] for f in early} <= {"a", "other"}, early  # "b" and "c" wait their turn
+        gate.open()
+        done = {}
+        while len(done) < 3:
+            frame = await recv(ws)
+            if frame["type"] in ("complete", "error"):
+                done[frame["requestId"]] = frame["type"]
+    assert done == {"a": "complete", "b": "complete", "c": "complete"}
+    stored = await messages_of(api, guest, conversation_id)
+    assert [m["content"] for m in stored] == [
+        "first", "first answer", "second", "Echo: second", "third", "Echo: third"
+    ]
+    assert fake_openai.requests[-1]["body"]["messages"][-3:] == [
+        {"role": "user", "content": "second"}, {"role": "assistant", "content": "Echo: second"},
+        {"role": "user", "content": "third"},
+    ]  # each turn saw the one before it

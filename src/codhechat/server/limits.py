@@ -94,14 +94,33 @@ class TurnQueue:
 class TurnOrder:
     """`async with limits.turn_order(user, conversation):` runs the body in its turn.
 
-    The place is taken when this object is made, not when it is entered."""
+    The place is taken when this object is made, not when it is entered, so turns keep
+    the order in which they arrived. A turn that starts a new conversation `claim`s it
+    as soon as it exists, before anyone can learn its id: later turns wait behind it."""
 
-    def __init__(self, limits: Limits, key: TurnKey | None) -> None:
+    def __init__(self, limits: Limits, user_id: int, conversation_id: int | None) -> None:
         self.limits = limits
-        self.key = key
-        self._place = limits.turns.place(key) if key is not None else None
+        self.user_id = user_id
+        self.key: TurnKey | None = None
+        self._place: asyncio.Future[None] | None = None
+        if conversation_id is not None:
+            self._join(conversation_id)
 
-    async def __aenter__(self) -> None:
+    def _join(self, conversation_id: int) -> None:
+        self.key = (self.user_id, conversation_id)
+        self._place = self.limits.turns.place(self.key)
+
+    async def __aenter__(self) -> TurnOrder:
+        await self._wait()
+        return self
+
+    async def claim(self, conversation_id: int) -> None:
+        """Hold the queue of a conversation this turn has just created."""
+        if self.key is None:
+            self._join(conversation_id)
+            await self._wait()
+
+    async def _wait(self) -> None:
         if self._place is not None:
             assert self.key is not None
             try:
@@ -197,7 +216,7 @@ class Limits:
 
     # -- turn order ---------------------------------------------------------------
     def turn_order(self, user_id: int, conversation_id: int | None) -> TurnOrder:
-        return TurnOrder(self, (user_id, conversation_id) if conversation_id is not None else None)
+        return TurnOrder(self, user_id, conversation_id)
 
     async def _turn_started(self, key: TurnKey) -> None:
         """Hook: the shared version also waits for the other replicas' turns here."""

@@ -93,6 +93,7 @@ async def complete(body: ChatRequest, user: CurrentUser, ctx: Ctx, request: Requ
     async def turn() -> Turn:
         async with order:
             started = await ctx.chat.begin(user_id=user.id, text=text, conversation_id=body.conversation_id)
+            await order.claim(started.conversation_id)  # a new conversation: ours until this reply ends
             return await ctx.chat.reply(started, _ignore)
 
     try:

@@ -341,6 +341,7 @@ class Connection:
         try:
             async with order:
                 turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id)
+                await order.claim(turn.conversation_id)  # a new conversation: ours until this reply ends
                 self.turns[request_id] = turn
                 log.info(
                     "reply started",
