@@ -81,8 +81,14 @@ async def revoke_auth_session(session: AsyncSession, *, session_id: str) -> None
 async def create_user(
     session: AsyncSession, *, username: str, hashed_password: str | None, is_guest: bool = False
 ) -> User | None:
-    """The new user, or None when the name is taken (checked by the unique index)."""
-    user = User(username=username, hashed_password=hashed_password, is_guest=is_guest)
+    """The new user, or None when the name is taken (checked by the unique index).
+
+    The token version starts at a random value: SQLite hands a deleted user's id to the
+    next account, and the old account's tokens must not fit the new one."""
+    user = User(
+        username=username, hashed_password=hashed_password, is_guest=is_guest,
+        token_version=secrets.randbelow(2**30),  # below 2^30: room for 2^30 "log out everywhere"s in an int4
+    )  # fmt: skip
     session.add(user)
     try:
         await session.commit()

@@ -43,6 +43,7 @@ class User(Base):
     is_guest: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Every token carries it; "log out everywhere" bumps it, so all earlier tokens stop working.
+    # It starts at a random value (crud.create_user), so a re-used id never fits old tokens.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
 
     conversations: Mapped[list[Conversation]] = relationship(
