@@ -88,6 +88,9 @@ async def test_limits_are_shared_by_the_replicas(start_replicas: Callable[..., l
         assert (await on_two.post("/auth/guest")).status_code == 429  # 3 a minute, across both
         # Sockets: 2 per user, wherever they are.
         first, second = await open_ws(one, guest.token), await open_ws(two, guest.token)
+        for ws in (first, second):  # a frame answered: the socket was admitted (its lease is in)
+            await ws.send("not json")
+            assert (await recv(ws))["detail"] == "Invalid payload format"
         third = await open_ws(one, guest.token)
         refused = await recv(third)
         assert "this user (at most 2)" in refused["detail"]

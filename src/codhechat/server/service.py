@@ -87,16 +87,17 @@ class ReplyRecorder:
         self.service = service
         self.turn = turn
         self.interval = interval
-        self._saved_at = 0.0
+        self._next_save = 0.0  # monotonic time; 0: at the first text
 
     async def progress(self) -> None:
-        if self.turn.message_id is not None and time.monotonic() - self._saved_at < self.interval:
+        if time.monotonic() < self._next_save:
             return
         try:
             await self._write("partial")
         except (DatabaseUnavailable, _RowGone):
-            self._saved_at = time.monotonic()  # try again after the interval, or at the end
             log.warning("could not save a reply in progress", extra={"conversation_id": self.turn.conversation_id})
+        finally:  # saved or not, the next try waits an interval (the end saves anyway)
+            self._next_save = time.monotonic() + self.interval
 
     async def finish(self, status: str) -> None:
         self.turn.status = status
@@ -120,7 +121,6 @@ class ReplyRecorder:
                 turn.message_id = message.id
             elif not await crud.update_message(session, message_id=turn.message_id, content=text, status=status):
                 raise _RowGone(turn.message_id)
-        self._saved_at = time.monotonic()
 
 
 class ChatService:
