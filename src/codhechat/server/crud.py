@@ -210,8 +210,8 @@ async def add_message(
         conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now
     )
     session.add(message)
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is not None:
-        conversation.updated_at = now
+    await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
+    )
     await session.commit()
     return message

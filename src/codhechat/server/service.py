@@ -81,7 +81,14 @@ class ReplyRecorder:
     """The save policy for a streaming reply, as local mode has it: a row (status
     `partial`) as soon as text arrives, rewritten at most every `interval` seconds while
     it streams, then once more with the outcome. A failed intermediate save does not
-    stop the stream; a failed final one is a ReplyNotSaved."""
+    stop the stream; a failed final one is a ReplyNotSaved.
+
+    Unlike local mode, a server streams hundreds of replies at once, and SQLite writes
+    one at a time: intermediate saves take one of a few `save_slots`, and a reply that
+    finds them all taken, or SQLite's writer busy, skips that save (it tries again at
+    its next piece). Under load replies are saved less often, and the database stays
+    free for prompts and final saves.
+    """
 
     def __init__(self, service: ChatService, turn: Turn, *, interval: float) -> None:
         self.service = service
@@ -90,14 +97,16 @@ class ReplyRecorder:
         self._next_save = 0.0  # monotonic time; 0: at the first text
 
     async def progress(self) -> None:
-        if time.monotonic() < self._next_save:
+        slots = self.service.save_slots
+        if time.monotonic() < self._next_save or slots.locked() or self.service.busy_writing():
             return
-        try:
-            await self._write("partial")
-        except (DatabaseUnavailable, _RowGone):
-            log.warning("could not save a reply in progress", extra={"conversation_id": self.turn.conversation_id})
-        finally:  # saved or not, the next try waits an interval (the end saves anyway)
-            self._next_save = time.monotonic() + self.interval
+        async with slots:
+            try:
+                await self._write("partial")
+            except (DatabaseUnavailable, _RowGone):
+                log.warning("could not save a reply in progress", extra={"conversation_id": self.turn.conversation_id})
+            finally:  # saved or not, the next try waits an interval (the end saves anyway)
+                self._next_save = time.monotonic() + self.interval
 
     async def finish(self, status: str) -> None:
         self.turn.status = status
@@ -112,7 +121,7 @@ class ReplyRecorder:
 
     async def _write(self, status: str) -> None:
         turn, text = self.turn, self.turn.text
-        async with self.service.database() as session:
+        async with self.service.database(write=True) as session:
             if turn.message_id is None:
                 message = await crud.add_message(
                     session, conversation_id=turn.conversation_id, role="assistant",
@@ -130,27 +139,58 @@ class ChatService:
         self.settings = settings
         self.sessions = sessions
         self.model = model
+        # Intermediate saves waiting on the database at once (see ReplyRecorder).
+        self.save_slots = asyncio.Semaphore(max(1, settings.db_pool_size // 2))
+        self._sqlite = settings.async_database_url.startswith("sqlite")
+        self._sqlite_writer = asyncio.Lock()
+        self._failing_until = 0.0
 
     @asynccontextmanager
-    async def database(self) -> AsyncIterator[AsyncSession]:
-        """A short session; the database's failures leave it as DatabaseUnavailable / _RowGone."""
+    async def database(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A short session; the database's failures leave it as DatabaseUnavailable / _RowGone.
+
+        On SQLite a `write` session first takes this process's write lock: SQLite lets one
+        writer in at a time, and writers queued here cost nothing, while writers queued in
+        SQLite's busy handler sleep and retry (hundreds of them made every reply wait)."""
         try:
-            async with self.sessions() as session:
+            async with self._write_turn(write), self.sessions() as session:
                 yield session
         except (ConversationNotFound, _RowGone):
             raise
         except Exception as exc:
             if is_conflict(exc):
                 raise _RowGone() from exc
-            if is_database_failure(exc):
+            if is_database_failure(exc) or isinstance(exc, TimeoutError):
                 log.warning("database unavailable", extra={"error": type(exc).__name__})
                 raise DatabaseUnavailable(BUSY) from exc
             raise
 
+    @asynccontextmanager
+    async def _write_turn(self, write: bool) -> AsyncIterator[None]:
+        """SQLite: one writer at a time, in arrival order. Waiting in this line is not an
+        outage (a burst of replies ends in a burst of saves); the database failing is,
+        and then the writers in line fail at once for a moment instead of one by one."""
+        if not (write and self._sqlite):
+            yield
+            return
+        async with self._sqlite_writer:
+            if time.monotonic() < self._failing_until:
+                raise DatabaseUnavailable(BUSY)
+            try:
+                yield
+            except Exception as exc:
+                if is_database_failure(exc):
+                    self._failing_until = time.monotonic() + 1.0
+                raise
+
+    def busy_writing(self) -> bool:
+        """Other writes are waiting: an optional one (a save in progress) should skip."""
+        return self._sqlite and self._sqlite_writer.locked()
+
     async def begin(self, *, user_id: int, text: str, conversation_id: int | None) -> Turn:
         """Store the user's message (in a new conversation named after it when id is None)."""
         try:
-            async with self.database() as session:
+            async with self.database(write=True) as session:
                 conversation: Conversation | None
                 if conversation_id is None:
                     conversation = await crud.create_conversation(

@@ -116,6 +116,7 @@ class Connection:
         self.cancelled: set[str] = set()
         self.ended = "client closed"
         self._send_lock = asyncio.Lock()
+        self._sending_since: float | None = None  # when the frame now being sent was handed over
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()  # no reply in progress
         self._busy = asyncio.Event()  # at least one
@@ -126,6 +127,7 @@ class Connection:
         watchers = [
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._watch_idle()),
+            asyncio.ensure_future(self._watch_sends()),
             asyncio.ensure_future(self._stop.wait()),
         ]
         try:
@@ -168,6 +170,20 @@ class Connection:
                     self._abort()
                 return
 
+    async def _watch_sends(self) -> None:
+        """Drop a client that has not taken a frame for WS_SEND_TIMEOUT (it stopped reading,
+        and its TCP window is full). One timer per socket, not one per frame."""
+        timeout = self.ctx.settings.ws_send_timeout
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(timeout / 4)
+            since = self._sending_since
+            if since is not None and loop.time() - since > timeout:
+                self.ended = "client stopped reading"
+                log.warning("client stopped reading: dropping the socket", extra={"user_id": self.user_id})
+                self._abort()
+                return
+
     def _abort(self) -> None:
         """Drop the TCP connection: a peer that does not read would keep it (and the
         frames queued for it) forever, since a close frame can never get through."""
@@ -177,21 +193,17 @@ class Connection:
 
     async def send(self, frame: dict[str, Any]) -> None:
         """Send one frame, or raise ClientGone: the client left, or did not take the frame
-        within WS_SEND_TIMEOUT (then the whole socket is dropped)."""
+        while WS_SEND_TIMEOUT has not passed (else _watch_sends drops the whole socket)."""
         payload = json.dumps(frame, ensure_ascii=False)
         try:
-            async with asyncio.timeout(self.ctx.settings.ws_send_timeout):
-                async with self._send_lock:
-                    if self.websocket.application_state is not WebSocketState.CONNECTED:
-                        raise ClientGone("closed")
+            async with self._send_lock:
+                if self._stop.is_set() or self.websocket.application_state is not WebSocketState.CONNECTED:
+                    raise ClientGone("closed")
+                self._sending_since = asyncio.get_running_loop().time()
+                try:
                     await self.websocket.send_text(payload)
-        except TimeoutError:
-            if not self._stop.is_set():
-                self.ended = "client stopped reading"
-                log.warning("client stopped reading: dropping the socket", extra={"user_id": self.user_id})
-                self._stop.set()
-                self._abort()
-            raise ClientGone("stalled") from None
+                finally:
+                    self._sending_since = None
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(type(exc).__name__) from None
 
