@@ -148,8 +148,6 @@ class TurnOrder:
 class Limits:
     """Counts in this process; with several processes each enforces its own share."""
 
-    shared = False
-
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.auth = RateLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window)

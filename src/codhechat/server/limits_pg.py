@@ -39,8 +39,6 @@ _LIVE = f"r.heartbeat_at > now() - interval '{LIVE_S:g} seconds'"
 
 
 class DatabaseLimits(Limits):
-    shared = True
-
     def __init__(self, settings: ServerSettings, engine: AsyncEngine) -> None:
         super().__init__(settings)
         self.engine = engine
