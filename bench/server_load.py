@@ -148,6 +148,7 @@ def main() -> None:
         "MODEL_TIMEOUT": "300",
         "MAX_WS_CONNECTIONS": "100000",
         "MAX_WS_CONNECTIONS_PER_USER": "100000",
+        "MAX_WS_CONNECTIONS_PER_ADDRESS": "100000",  # every client here is 127.0.0.1
         "AUTH_RATE_LIMIT": "1000000",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO / "src"),

@@ -36,7 +36,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ class Fail:
     type: str = ""
     code: str | None = ""
     retry_after: float = 1.0  # only sent on 429, as `retry-after` / `retry-after-ms`
+    echo_auth: bool = False  # append the request's Authorization header, as some endpoints' 401s do
 
     def __post_init__(self) -> None:
         message, type_, code = _FAIL_DEFAULTS.get(self.status, (f"Fake error {self.status}.", "api_error", None))
@@ -431,6 +432,9 @@ class FakeOpenAI:
             await self._sleep(behaviour.seconds)
             behaviour = None
         if isinstance(behaviour, Fail):
+            if behaviour.echo_auth:
+                echoed = f"{behaviour.message} You sent: {request.headers.get('authorization', '')}"
+                behaviour = replace(behaviour, message=echoed, echo_auth=False)
             return self._error(behaviour)
         if isinstance(behaviour, Recorded):
             return self._replay(behaviour)

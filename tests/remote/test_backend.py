@@ -448,8 +448,13 @@ async def test_delta_streaming_and_cancel_on_codhechat_serve(
     await until(lambda: not backend._background, what="the cancel frame")
 
     async def stored_partial() -> bool:
+        # The server saves a streaming reply as `partial` while it grows (at most once a
+        # second), so wait until the row holds at least what the client saw.
         history = await backend.get_messages(conversation_id)
-        return len(history) == 2 and history[1].status == MessageStatus.PARTIAL
+        return (
+            len(history) == 2 and history[1].status == MessageStatus.PARTIAL
+            and history[1].content.startswith(text_of(events))
+        )  # fmt: skip
 
     deadline = time.monotonic() + 5
     while not await stored_partial():

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from codhechat.server.app import create_app
+from codhechat.server.app import create_app, uvicorn_options
 from codhechat.server.settings import ServerSettings
 from tests.fake_openai import FakeOpenAI
 
@@ -47,8 +48,8 @@ class ServerThread:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            self.app, log_config=None, log_level="warning", lifespan="on",
-            ws_max_size=1 << 20, timeout_graceful_shutdown=1, loop="asyncio",
+            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, loop="asyncio",
+            **uvicorn_options(settings),
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"codhechat-{self.port}")
@@ -160,62 +161,165 @@ class PostgresServer:
         )  # fmt: skip
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
+    def sql(self, url: str, statement: str) -> str:
+        """Run one statement on the database at `url` (psql); its output, unaligned."""
+        name = url.rsplit("/", 1)[1]
+        done = subprocess.run(
+            [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", name, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", statement],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return done.stdout.strip()
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    bin_dir = _pg_bin()
-    if bin_dir is None or not (bin_dir / "postgres").exists():
-        pytest.skip("PostgreSQL binaries not found (looked in /usr/lib/postgresql/*/bin and PATH)")
-    user = _pg_user()
-    run_as: dict[str, Any] = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        run_as = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-    root = Path(tempfile.mkdtemp(prefix="codhechat-pg-"))
-    if user is not None:
-        os.chown(root, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-    data = root / "data"
-    env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "HOME": str(root)}
-    initdb = subprocess.run(
-        [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-         "--no-sync", "--no-instructions"],
-        capture_output=True, text=True, env=env, cwd=root, **run_as,
-    )  # fmt: skip
-    if initdb.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"initdb failed: {initdb.stderr.strip()[-300:]}")
-    port = _free_port()
-    log = open(root / "postgres.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-         "-k", str(root), "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "max_connections=200"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, **run_as,
-    )  # fmt: skip
-    try:
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster run as an unprivileged user; `stop()` and `start()`
+    again on the same port and data, for outage tests."""
+
+    def __init__(self) -> None:
+        bin_dir = _pg_bin()
+        if bin_dir is None or not (bin_dir / "postgres").exists():
+            pytest.skip("PostgreSQL binaries not found (looked in /usr/lib/postgresql/*/bin and PATH)")
+        self.bin = bin_dir
+        user = _pg_user()
+        self._run_as: dict[str, Any] = {}
+        self.root = Path(tempfile.mkdtemp(prefix="codhechat-pg-"))
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            self._run_as = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self.data = self.root / "data"
+        self._env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "HOME": str(self.root)}
+        initdb = subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+             "--no-sync", "--no-instructions"],
+            capture_output=True, text=True, env=self._env, cwd=self.root, **self._run_as,
+        )  # fmt: skip
+        if initdb.returncode != 0:
+            shutil.rmtree(self.root, ignore_errors=True)
+            pytest.skip(f"initdb failed: {initdb.stderr.strip()[-300:]}")
+        self.port = _free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = open(self.root / "postgres.log", "ab")  # noqa: SIM115
+
+    def start(self) -> PostgresCluster:
+        self._proc = subprocess.Popen(
+            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
+             "-k", str(self.root), "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=self._log, stderr=subprocess.STDOUT, env=self._env, cwd=self.root, **self._run_as,
+        )  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
             ready = subprocess.run(
-                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
+                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
                 capture_output=True,
             )
             if ready.returncode == 0:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "postgres did not start: " + (root / "postgres.log").read_text()[-500:]
-                )
+                return self
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("postgres did not start: " + (self.root / "postgres.log").read_text()[-500:])
             time.sleep(0.1)
-        yield PostgresServer(port=port, bin=bin_dir)
-    finally:
-        proc.send_signal(signal.SIGINT)  # fast shutdown
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)  # fast shutdown: clients are disconnected
         try:
-            proc.wait(15)
+            self._proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(root, ignore_errors=True)
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def server(self) -> PostgresServer:
+        return PostgresServer(port=self.port, bin=self.bin)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster.server
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresCluster]:
+    """A cluster of this test's own, which it may stop and start (the shared one stays up)."""
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+# -- server processes --------------------------------------------------------------------
+class Replica:
+    """`python -m codhechat.server` in a process of its own (so it can be killed)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        self.log = log
+        self._out = open(log, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "codhechat.server", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env, stdout=self._out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"replica exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"replica did not start: {self.log.read_text()[-2000:]}")
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no last save."""
+        self.proc.kill()
+        self.proc.wait()
+        self._out.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._out.close()
+
+
+def replica_env(database_url: str, model: FakeOpenAI, **settings: str) -> dict[str, str]:
+    """The environment for a Replica: this checkout's code, the loopback model, JSON logs."""
+    return {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "OPENAI_BASE_URL": model.base_url,
+        "MODEL_MAX_RETRIES": "0",
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+        **{name.upper(): value for name, value in settings.items()},
+    }
 
 
 # -- servers -----------------------------------------------------------------------------

@@ -123,3 +123,74 @@ async def test_rate_limit_window_passes(make_server) -> None:  # type: ignore[no
         assert (await client.post("/auth/guest")).status_code == 429
         await asyncio.sleep(0.35)
         assert (await client.post("/auth/guest")).status_code == 200
+
+
+# -- issue 9, item 11: refresh rotation, login lifetime, binding to the account ----------------
+async def test_a_refresh_token_works_once_and_a_replay_ends_the_login(api: httpx.AsyncClient, guest: Guest) -> None:
+    first = (await api.post("/auth/refresh", headers=guest.headers)).json()
+    second = await api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    # The first one again: a copy is in someone else's hands. Every refresh token of this login stops.
+    replay = await api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert replay.status_code == 401
+    assert (await api.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]})).status_code == 401
+    # The revoked login's access token cannot start a new chain either; another login can.
+    assert (await api.post("/auth/refresh", headers=guest.headers)).status_code == 401
+    fresh = await new_guest(api)
+    assert (await api.post("/auth/refresh", headers=fresh.headers)).status_code == 200
+
+
+async def test_no_token_outlives_its_login(make_server) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(refresh_token_expire_days=1)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        guest = await new_guest(client)
+        signed_in = jwt.decode(guest.token, SECRET, algorithms=["HS256"])["iat"]
+        await asyncio.sleep(1.1)  # a later second: a refresh token counted from "now" would end later
+        body = (await client.post("/auth/refresh", headers=guest.headers)).json()
+        again = (await client.post("/auth/refresh", json={"refresh_token": body["refresh_token"]})).json()
+    for token in (body["refresh_token"], again["refresh_token"], again["access_token"]):
+        assert jwt.decode(token, SECRET, algorithms=["HS256"])["exp"] <= signed_in + 24 * 3600
+
+
+async def test_a_deleted_accounts_token_does_not_open_a_new_account_of_the_same_name(api: httpx.AsyncClient) -> None:
+    form = {"username": "reused_name", "password": "first password"}
+    assert (await api.post("/users/", json=form)).status_code == 200
+    old = (await api.post("/token", data=form)).json()["access_token"]
+    assert (await api.delete("/users/me", headers={"Authorization": f"Bearer {old}"})).status_code == 204
+    assert (await api.post("/users/", json={**form, "password": "second password"})).status_code == 200
+    assert (await api.get("/users/me", headers={"Authorization": f"Bearer {old}"})).status_code == 401
+    # A token that names only the username (no user id, no version) is never enough.
+    bare = create_token("reused_name", secret=SECRET, minutes=30)
+    assert (await api.get("/users/me", headers={"Authorization": f"Bearer {bare}"})).status_code == 401
+
+
+async def test_log_out_everywhere_ends_every_token(api: httpx.AsyncClient) -> None:
+    form = {"username": "many_devices", "password": "a good password"}
+    assert (await api.post("/users/", json=form)).status_code == 200
+    laptop = (await api.post("/token", data=form)).json()["access_token"]
+    phone = (await api.post("/token", data=form)).json()["access_token"]
+    kept = (await api.post("/auth/refresh", headers={"Authorization": f"Bearer {phone}"})).json()["refresh_token"]
+    assert (await api.post("/auth/logout-all", headers={"Authorization": f"Bearer {laptop}"})).status_code == 204
+    for token in (laptop, phone):
+        assert (await api.get("/users/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    assert (await api.post("/auth/refresh", json={"refresh_token": kept})).status_code == 401
+    fresh = (await api.post("/token", data=form)).json()["access_token"]  # signing in again works
+    assert (await api.get("/users/me", headers={"Authorization": f"Bearer {fresh}"})).status_code == 200
+
+
+# -- issue 9, item 12: X-Forwarded-For only from named proxies --------------------------------
+async def test_x_forwarded_for_is_ignored_unless_the_proxy_is_named(make_server) -> None:  # type: ignore[no-untyped-def]
+    default: ServerThread = make_server(auth_rate_limit=2)
+    async with httpx.AsyncClient(base_url=default.url) as client:
+        spoofed = [(await client.post("/auth/guest", headers={"X-Forwarded-For": f"10.0.0.{i}"})).status_code
+                   for i in range(3)]  # fmt: skip
+    assert spoofed == [200, 200, 429]  # one address, whatever the header says
+    behind_proxy: ServerThread = make_server(auth_rate_limit=2, forwarded_allow_ips="127.0.0.1")
+    async with httpx.AsyncClient(base_url=behind_proxy.url) as client:
+        clients = [(await client.post("/auth/guest", headers={"X-Forwarded-For": f"10.0.0.{i}"})).status_code
+                   for i in range(3)]  # fmt: skip
+        same = [(await client.post("/auth/guest", headers={"X-Forwarded-For": "10.0.0.9"})).status_code
+                for _ in range(3)]  # fmt: skip
+    assert clients == [200, 200, 200] and same == [200, 200, 429]

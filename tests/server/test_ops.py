@@ -38,8 +38,8 @@ async def test_health_degraded_without_a_model(make_server) -> None:  # type: ig
 
 async def test_health_error_when_the_database_is_gone(make_server) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server()
-    await server.app.state.ctx.engine.dispose()
-    server.app.state.ctx.engine.sync_engine.pool._creator = _broken  # every new connection fails
+    await server.app.state.ctx.health_engine.dispose()
+    server.app.state.ctx.health_engine.sync_engine.pool._creator = _broken  # every new connection fails
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.get("/health")
     assert response.status_code == 503
@@ -56,7 +56,7 @@ def _broken(*_: object) -> None:
 async def test_root_page(api: httpx.AsyncClient) -> None:
     response = await api.get("/")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
-    assert "running" in response.text
+    assert "Chatbot server is running" in response.text  # the classic server's words, which its tests check
 
 
 async def test_body_size_limit(api: httpx.AsyncClient, guest: Guest) -> None:
@@ -105,6 +105,16 @@ async def test_cors(make_server) -> None:  # type: ignore[no-untyped-def]
         assert preflight.headers["access-control-allow-origin"] == "https://chat.example"
         denied = await client.get("/health", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in denied.headers
+
+
+def test_cors_origins_also_read_from_allowed_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALLOWED_ORIGINS is the classic server's name: an existing deployment's settings carry over."""
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://old.example,https://other.example")
+    assert load_server_settings().cors_origins == ["https://old.example", "https://other.example"]
+    monkeypatch.delenv("ALLOWED_ORIGINS")
+    monkeypatch.setenv("CORS_ORIGINS", '["https://new.example"]')
+    assert load_server_settings().cors_origins == ["https://new.example"]
 
 
 # -- settings ----------------------------------------------------------------------

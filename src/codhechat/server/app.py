@@ -1,4 +1,10 @@
-"""`create_app(settings)`: everything an instance owns is made in its lifespan."""
+"""`create_app(settings)`: everything an instance owns is made in its lifespan.
+
+`uvicorn_options(settings)` is how the app must be served (the CLI and the tests
+both use it): uvicorn's own proxy-header handling is off, because it believes
+X-Forwarded-For from loopback by default; the app believes it only from
+FORWARDED_ALLOW_IPS.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,62 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-
-from fastapi import FastAPI
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from codhechat import __version__
 from codhechat.llm import ModelClient
-from codhechat.server.db import make_engine, make_sessionmaker, migrate
+from codhechat.server.db import (
+    RETRY_AFTER_S,
+    DatabaseUnavailable,
+    is_conflict,
+    is_database_failure,
+    make_engine,
+    make_sessionmaker,
+    migrate,
+)
 from codhechat.server.deps import AppContext
-from codhechat.server.limits import RateLimiter, SocketRegistry
-from codhechat.server.logs import mask_uvicorn_logs
+from codhechat.server.limits import Limits
+from codhechat.server.limits_pg import DatabaseLimits
+from codhechat.server.logs import add_secret, mask_uvicorn_logs
 from codhechat.server.routes import auth, chat, conversations, health, users, ws
-from codhechat.server.service import ChatService
+from codhechat.server.routes.ws import ABORT_KEY
+from codhechat.server.service import BUSY, ChatService
 from codhechat.server.settings import ServerSettings
 
 log = logging.getLogger("codhechat.server")
+
+
+def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    return {
+        "ws_max_size": max(settings.max_frame_bytes * 4, 1 << 20),
+        "proxy_headers": False,  # see the module docstring: ProxyHeadersMiddleware below instead
+        "log_config": None,
+    }
+
+
+class ExposeAbort:
+    """Give the WebSocket route a way to drop the TCP connection of a client that stopped
+    reading: uvicorn's transport otherwise waits forever to flush the frames queued for it.
+    Outermost, so it sees the server's own `send` (a method of uvicorn's protocol)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None and hasattr(transport, "abort"):
+                scope[ABORT_KEY] = transport.abort
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -81,47 +126,90 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def _printable(value: Any) -> Any:
+    """A validation error's location or message, safe to encode (no lone surrogates)."""
+    return value.encode("utf-8", "replace").decode() if isinstance(value, str) else value
+
+
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 shape without `input`/`ctx`: the default echoes the raw input, and
+    crashes (500, the input in the log) when it holds a lone surrogate."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"type": e.get("type"), "loc": [_printable(p) for p in e.get("loc", ())], "msg": _printable(e.get("msg"))}
+        for e in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
+async def database_failed(request: Request, exc: Exception) -> JSONResponse:
+    """503 + Retry-After while the database is down or locked; 409 for a write that a
+    concurrent delete made impossible. The statement's parameters are never logged."""
+    if is_conflict(exc):
+        return JSONResponse(status_code=409, content={"detail": "A concurrent change got in the way; try again."})
+    if is_database_failure(exc):
+        log.warning("request failed: database unavailable", extra={"path": request.url.path,
+                                                                    "error": type(exc).__name__})  # fmt: skip
+        return JSONResponse(
+            status_code=503, content={"detail": BUSY}, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+    log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+    return JSONResponse(status_code=500, content={"detail": "Internal Server Error"})
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.async_database_url)
+        engine = make_engine(
+            settings.async_database_url, pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow, timeout=settings.db_timeout,
+        )  # fmt: skip
+        health_engine = make_engine(settings.async_database_url, pool_size=1, max_overflow=0, timeout=5.0)
         try:
             if settings.migrate_on_start:
                 await migrate(engine)
+            api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+            add_secret(api_key)
             model = ModelClient(
-                api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+                api_key=api_key,
                 base_url=settings.openai_base_url,
                 timeout=settings.model_timeout,
                 max_retries=settings.model_max_retries,
             )
             sessions = make_sessionmaker(engine)
+            shared = engine.dialect.name == "postgresql"
+            limits = DatabaseLimits(settings, engine) if shared else Limits(settings)
+            await limits.start()
             app.state.ctx = AppContext(
                 settings=settings,
                 engine=engine,
+                health_engine=health_engine,
                 sessions=sessions,
                 model=model,
                 chat=ChatService(settings=settings, sessions=sessions, model=model),
-                auth_limiter=RateLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
-                sockets=SocketRegistry(
-                    total=settings.max_ws_connections, per_user=settings.max_ws_connections_per_user
-                ),
+                limits=limits,
             )
             log.info(
                 "server ready",
                 extra={"database": engine.url.get_backend_name(), "model": settings.model_name,
-                       "model_configured": settings.model_configured},
+                       "model_configured": settings.model_configured, "shared_limits": shared},
             )  # fmt: skip
             try:
                 yield
             finally:
+                await limits.stop()
                 await model.aclose()
         finally:
+            await health_engine.dispose()
             await engine.dispose()
 
     mask_uvicorn_logs()
     app = FastAPI(title="codhechat server", version=__version__, lifespan=lifespan)
     for module in (auth, users, conversations, chat, ws, health):
         app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    for failure in (SQLAlchemyError, DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(failure, database_failed)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -132,6 +220,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Total-Count"],
         )
+    if settings.forwarded_allow_ips:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+    app.add_middleware(ExposeAbort)
     return app
 
 

@@ -22,7 +22,8 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--forwarded-allow-ips",
         default=None,
-        help="proxies trusted for X-Forwarded-For (rate limits use the client address)",
+        help="proxies whose X-Forwarded-For is believed, comma-separated (default: FORWARDED_ALLOW_IPS, "
+        "else none); limits per address use the client address it gives",
     )
     return parser
 
@@ -37,12 +38,15 @@ def serve_main(args: argparse.Namespace) -> int:
         print("  Install them with: pip install 'codhechat[server]'", file=sys.stderr)
         return EXIT_ERROR
     from codhechat.errors import CodheError
-    from codhechat.server.app import create_app
+    from codhechat.server.app import create_app, uvicorn_options
     from codhechat.server.logs import configure_logging
     from codhechat.server.settings import load_server_settings
 
+    overrides = {}
+    if getattr(args, "forwarded_allow_ips", None) is not None:
+        overrides["forwarded_allow_ips"] = args.forwarded_allow_ips
     try:
-        settings = load_server_settings()
+        settings = load_server_settings(**overrides)
     except CodheError as exc:
         print(f"codhechat: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -50,14 +54,9 @@ def serve_main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     config = uvicorn.Config(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        ws_max_size=max(settings.max_frame_bytes * 4, 1 << 20),
-        forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None),
-        timeout_graceful_shutdown=5,
-    )
+        create_app(settings), host=args.host, port=args.port, timeout_graceful_shutdown=5,
+        **uvicorn_options(settings),
+    )  # fmt: skip
     server = uvicorn.Server(config)
     try:
         server.run()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from codhechat.server.models import Conversation, Message, User, utcnow
+from codhechat.server.models import AuthSession, Conversation, Message, User, utcnow
 
 
 # -- users ------------------------------------------------------------------
@@ -18,11 +20,75 @@ async def get_user_by_username(session: AsyncSession, *, username: str) -> User 
     return await session.scalar(select(User).where(User.username == username))
 
 
+async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def delete_user(session: AsyncSession, *, user_id: int) -> None:
+    """The user with their conversations, messages and login sessions."""
+    conversation_ids = select(Conversation.id).where(Conversation.user_id == user_id)
+    await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
+    await session.execute(delete(Conversation).where(Conversation.user_id == user_id))
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+    await session.execute(delete(User).where(User.id == user_id))
+    await session.commit()
+
+
+async def log_out_everywhere(session: AsyncSession, *, user_id: int) -> None:
+    """Every token issued so far stops working: the version they carry is passed."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
+    )
+    await session.execute(update(AuthSession).where(AuthSession.user_id == user_id).values(revoked=True))
+    await session.commit()
+
+
+# -- login sessions (refresh-token families) -------------------------------------
+async def create_auth_session(session: AsyncSession, *, user_id: int, expires_at: datetime) -> AuthSession:
+    row = AuthSession(
+        id=secrets.token_hex(16), user_id=user_id, refresh_jti=None, revoked=False,
+        created_at=utcnow(), expires_at=expires_at,
+    )  # fmt: skip
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def get_auth_session(session: AsyncSession, *, session_id: str) -> AuthSession | None:
+    return await session.get(AuthSession, session_id)
+
+
+async def rotate_refresh(
+    session: AsyncSession, *, session_id: str, expected_jti: str | None, new_jti: str
+) -> bool:
+    """Make `new_jti` the family's current refresh token if `expected_jti` still is.
+
+    One conditional UPDATE, so two replicas racing on one token cannot both win. With
+    `expected_jti=None` (renewed by an access token) any current token is replaced."""
+    query = update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked.is_(False))
+    if expected_jti is not None:
+        query = query.where(AuthSession.refresh_jti == expected_jti)
+    result = await session.execute(query.values(refresh_jti=new_jti))
+    await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_auth_session(session: AsyncSession, *, session_id: str) -> None:
+    await session.execute(update(AuthSession).where(AuthSession.id == session_id).values(revoked=True))
+    await session.commit()
+
+
 async def create_user(
     session: AsyncSession, *, username: str, hashed_password: str | None, is_guest: bool = False
 ) -> User | None:
-    """The new user, or None when the name is taken (checked by the unique index)."""
-    user = User(username=username, hashed_password=hashed_password, is_guest=is_guest)
+    """The new user, or None when the name is taken (checked by the unique index).
+
+    The token version starts at a random value: SQLite hands a deleted user's id to the
+    next account, and the old account's tokens must not fit the new one."""
+    user = User(
+        username=username, hashed_password=hashed_password, is_guest=is_guest,
+        token_version=secrets.randbelow(2**30),  # below 2^30: room for 2^30 "log out everywhere"s in an int4
+    )  # fmt: skip
     session.add(user)
     try:
         await session.commit()
@@ -127,6 +193,15 @@ async def recent_messages(
     return list(reversed((await session.scalars(query)).all()))
 
 
+async def update_message(session: AsyncSession, *, message_id: int, content: str, status: str) -> bool:
+    """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted)."""
+    result = await session.execute(
+        update(Message).where(Message.id == message_id).values(content=content, status=status)
+    )
+    await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def add_message(
     session: AsyncSession, *, conversation_id: int, role: str, content: str, status: str = "complete"
 ) -> Message:
@@ -135,8 +210,8 @@ async def add_message(
         conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now
     )
     session.add(message)
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is not None:
-        conversation.updated_at = now
+    await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
+    )
     await session.commit()
     return message

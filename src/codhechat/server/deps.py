@@ -1,4 +1,9 @@
-"""Dependencies: one Annotated alias per concern (the app context, a DB session, the user)."""
+"""Dependencies: one Annotated alias per concern (the app context, a DB session, the user).
+
+Authentication reads the user in a session of its own and gives the connection back
+before the route runs: a request never holds one connection while it waits for a
+second (40 chats from one token used to deadlock the pool that way).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ from starlette.requests import HTTPConnection
 
 from codhechat.llm import ModelClient
 from codhechat.server import crud
-from codhechat.server.limits import RateLimiter, SocketRegistry
+from codhechat.server.limits import Limits
 from codhechat.server.models import User
-from codhechat.server.security import decode_token
+from codhechat.server.security import Claims, decode_token
 from codhechat.server.service import ChatService
 from codhechat.server.settings import ServerSettings
 
@@ -26,11 +31,11 @@ class AppContext:
 
     settings: ServerSettings
     engine: AsyncEngine
+    health_engine: AsyncEngine  # one connection of its own: /health never queues behind chats
     sessions: async_sessionmaker[Any]
     model: ModelClient
     chat: ChatService
-    auth_limiter: RateLimiter
-    sockets: SocketRegistry
+    limits: Limits
 
     @property
     def secret(self) -> str:
@@ -61,17 +66,30 @@ UNAUTHORIZED = HTTPException(
 )
 
 
-async def user_for_token(session: AsyncSession, ctx: AppContext, token: str | None) -> User | None:
+async def user_for_claims(session: AsyncSession, claims: Claims | None) -> User | None:
+    """The account a token names: same id, same name, and its token version not passed."""
+    if claims is None:
+        return None
+    user = await crud.get_user(session, user_id=claims.user_id)
+    if user is None or user.username != claims.username or user.token_version != claims.version:
+        return None
+    return user
+
+
+async def user_for_token(ctx: AppContext, token: str | None) -> User | None:
+    """Look the user up in a short session of its own (its connection is back in the pool
+    when this returns); database failures propagate for the caller to answer 503 / 1013."""
     if not token:
         return None
-    username = decode_token(token, secret=ctx.secret)
-    if username is None:
+    claims = decode_token(token, secret=ctx.secret)
+    if claims is None:
         return None
-    return await crud.get_user_by_username(session, username=username)
+    async with ctx.sessions() as session:
+        return await user_for_claims(session, claims)
 
 
-async def get_current_user(session: SessionDep, ctx: Ctx, token: TokenDep) -> User:
-    user = await user_for_token(session, ctx, token)
+async def get_current_user(ctx: Ctx, token: TokenDep) -> User:
+    user = await user_for_token(ctx, token)
     if user is None:
         raise UNAUTHORIZED
     return user
@@ -81,12 +99,13 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def client_address(conn: HTTPConnection) -> str:
+    """The peer's address; a proxy's X-Forwarded-For counts only from FORWARDED_ALLOW_IPS."""
     return conn.client.host if conn.client else "unknown"
 
 
 async def auth_rate_limit(request: Request, ctx: Ctx) -> None:
     """Per-address limit on the endpoints that mint identities or check passwords."""
-    wait = ctx.auth_limiter.hit(client_address(request))
+    wait = await ctx.limits.auth_hit(client_address(request))
     if wait:
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,

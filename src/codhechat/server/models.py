@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -42,6 +42,9 @@ class User(Base):
     hashed_password: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_guest: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Every token carries it; "log out everywhere" bumps it, so all earlier tokens stop working.
+    # It starts at a random value (crud.create_user), so a re-used id never fits old tokens.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
 
     conversations: Mapped[list[Conversation]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -80,3 +83,71 @@ class Message(Base):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class AuthSession(Base):
+    """One login (a guest's, or a password sign-in) and its refresh-token family.
+
+    Refresh tokens rotate: each use replaces `refresh_jti`, and a token whose jti is no
+    longer the current one is a replay, which revokes the whole family. No token of
+    the family outlives `expires_at`, however it was renewed.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    refresh_jti: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- shared limits (PostgreSQL): what every replica counts together --------------------
+class Replica(Base):
+    """A running server process; its leases count while its heartbeat is fresh."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lease(Base):
+    """An open socket or a reply in progress, held by one replica."""
+
+    __tablename__ = "leases"
+    __table_args__ = (
+        Index("ix_leases_kind_user", "kind", "user_id"),
+        Index("ix_leases_kind_address", "kind", "address"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    replica_id: Mapped[str] = mapped_column(ForeignKey("replicas.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # socket | reply
+    user_id: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TurnTicket(Base):
+    """A place in one conversation's queue of turns; the lowest id goes first."""
+
+    __tablename__ = "turn_tickets"
+    __table_args__ = (Index("ix_turn_tickets_conversation", "user_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    replica_id: Mapped[str] = mapped_column(ForeignKey("replicas.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    conversation_id: Mapped[int] = mapped_column(Integer)
+
+
+class RateHit(Base):
+    """One request counted against a rate limit (`key` names the limit and the address)."""
+
+    __tablename__ = "rate_hits"
+    __table_args__ = (Index("ix_rate_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

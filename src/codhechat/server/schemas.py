@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Role = Literal["system", "user", "assistant"]
+# Ids are INTEGER columns: 32-bit on PostgreSQL. A larger number is a 422, never a 500.
+MAX_DB_INT = 2**31 - 1
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+
+def text_problem(text: str) -> str | None:
+    """Why a string cannot be stored as text (in either database), or None: PostgreSQL
+    refuses NUL, and an unpaired surrogate (JSON's "\\ud800") is not encodable as UTF-8."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (not valid Unicode)"
+    return None
+
+
+def _storable(value: str) -> str:
+    if problem := text_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class Token(BaseModel):
@@ -27,12 +51,12 @@ class RefreshedToken(GuestToken):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str | None = None
+    refresh_token: Text | None = None
 
 
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
-    password: str = Field(min_length=1, max_length=256)
+    password: Text = Field(min_length=1, max_length=256)
 
 
 class MessageOut(BaseModel):
@@ -76,11 +100,11 @@ class UserOut(BaseModel):
 
 
 class ConversationCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class ConversationUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
     @field_validator("name")
     @classmethod
@@ -92,8 +116,8 @@ class ConversationUpdate(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    message: str
-    conversation_id: int | None = None
+    message: str  # checked by validate_message (trimmed, length, storable), for a clear 422
+    conversation_id: DbId | None = None
 
 
 class ChatResponse(BaseModel):

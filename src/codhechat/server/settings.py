@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from codhechat.errors import ConfigError
@@ -54,12 +54,41 @@ class ServerSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(default=True, description="JSON log lines (false: plain text).")
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Allowed browser origins, comma-separated or JSON list."
+        default_factory=list,
+        # ALLOWED_ORIGINS is the classic server's name: an existing deployment's .env carries over.
+        validation_alias=AliasChoices("cors_origins", "allowed_origins"),
+        description="Allowed browser origins, comma-separated or JSON list (CORS_ORIGINS or ALLOWED_ORIGINS).",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, "
+        "comma-separated; '*' for any). Default: none, so the peer address is the client's.",
     )
     access_token_expire_minutes: int = Field(default=30, ge=1, description="Access token lifetime.")
     refresh_token_expire_days: int = Field(default=30, ge=1, description="Refresh token lifetime.")
     max_ws_connections: int = Field(default=25, ge=1, description="Open sockets, all users.")
     max_ws_connections_per_user: int = Field(default=5, ge=1, description="Open sockets per user.")
+    max_ws_connections_per_address: int = Field(
+        default=10, ge=1, description="Open sockets per client address (behind a proxy: set FORWARDED_ALLOW_IPS)."
+    )
+    max_replies_per_user: int = Field(
+        default=16, ge=1, description="Replies in progress at once for one user, sockets and REST together."
+    )
+    ws_idle_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds a socket may stay open with no reply in progress."
+    )
+    ws_send_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds a frame may wait for a client that does not read."
+    )
+    reply_save_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between saves of a reply while it streams."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Database connections kept open.")
+    db_max_overflow: int = Field(default=30, ge=0, description="Extra connections under load.")
+    db_timeout: float = Field(
+        default=30.0, gt=0,
+        description="Seconds to wait for a pooled connection, or for SQLite's write lock, before answering 503.",
+    )
     max_requests_per_socket: int = Field(
         default=8, ge=1, description="Replies in progress at once on one socket."
     )
@@ -80,7 +109,7 @@ class ServerSettings(BaseSettings):
             raise ValueError(f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes")
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -107,8 +136,6 @@ class ServerSettings(BaseSettings):
     @property
     def model_configured(self) -> bool:
         return self.openai_api_key is not None or bool(self.openai_base_url)
-
-
 
 
 def load_server_settings(**overrides: Any) -> ServerSettings:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from codhechat.server import crud
 from codhechat.server.deps import CurrentUser, SessionDep
 from codhechat.server.models import Conversation
 from codhechat.server.schemas import (
+    MAX_DB_INT,
     ConversationOut,
     ConversationSummary,
     ConversationUpdate,
@@ -19,8 +20,10 @@ from codhechat.server.schemas import (
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
 MAX_PAGE = 100
-Skip = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, description="Page size; more than 100 is treated as 100.")]
+# Bounded by the database's INTEGER: a larger number is a 422, not a driver overflow (500).
+Skip = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_DB_INT, description="Page size; more than 100 is treated as 100.")]
+ConversationId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
 
 async def _owned(session: SessionDep, user: CurrentUser, conversation_id: int) -> Conversation:
@@ -55,14 +58,14 @@ async def list_conversations(
 
 @router.get("/{conversation_id}")
 async def read_conversation(
-    conversation_id: int, user: CurrentUser, session: SessionDep
+    conversation_id: ConversationId, user: CurrentUser, session: SessionDep
 ) -> ConversationSummary:
     return ConversationSummary.model_validate(await _owned(session, user, conversation_id))
 
 
 @router.patch("/{conversation_id}")
 async def rename_conversation(
-    conversation_id: int, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conversation_id: ConversationId, body: ConversationUpdate, user: CurrentUser, session: SessionDep
 ) -> ConversationSummary:
     conversation = await _owned(session, user, conversation_id)
     conversation = await crud.rename_conversation(session, conversation=conversation, name=body.name)
@@ -70,19 +73,19 @@ async def rename_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_conversation(conversation_id: int, user: CurrentUser, session: SessionDep) -> None:
+async def delete_conversation(conversation_id: ConversationId, user: CurrentUser, session: SessionDep) -> None:
     await crud.delete_conversation(session, conversation=await _owned(session, user, conversation_id))
 
 
 @router.get("/{conversation_id}/messages/")
 async def list_messages(
-    conversation_id: int,
+    conversation_id: ConversationId,
     user: CurrentUser,
     session: SessionDep,
     response: Response,
     skip: Skip = 0,
     limit: Limit = MAX_PAGE,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> list[MessageOut]:
     """In id order. `before` (extension) gives the `limit` messages just before that id."""
     await _owned(session, user, conversation_id)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from codhechat.server import crud
 from codhechat.server.deps import Ctx, CurrentUser, RateLimited, SessionDep
-from codhechat.server.schemas import ConversationOut, ConversationCreate, UserCreate, UserOut
+from codhechat.server.schemas import MAX_DB_INT, ConversationCreate, ConversationOut, UserCreate, UserOut
 from codhechat.server.security import hash_password
 
 router = APIRouter(prefix="/users", tags=["users"])
+UserId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
 
 def _me(user: CurrentUser) -> UserOut:
@@ -44,8 +47,16 @@ async def read_me(user: CurrentUser) -> UserOut:
     return _me(user)
 
 
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(user: CurrentUser, session: SessionDep) -> Response:
+    """Extension: delete the account with everything it owns; its tokens stop working
+    (a later account with the same name is a different user, with a different id)."""
+    await crud.delete_user(session, user_id=user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/{user_id}")
-async def read_user(user_id: int, user: CurrentUser) -> UserOut:
+async def read_user(user_id: UserId, user: CurrentUser) -> UserOut:
     if user_id != user.id:
         raise HTTPException(status_code=404, detail="User not found")
     return _me(user)
@@ -53,7 +64,7 @@ async def read_user(user_id: int, user: CurrentUser) -> UserOut:
 
 @router.post("/{user_id}/conversations/")
 async def create_conversation(
-    user_id: int, body: ConversationCreate, user: CurrentUser, session: SessionDep
+    user_id: UserId, body: ConversationCreate, user: CurrentUser, session: SessionDep
 ) -> ConversationOut:
     if user_id != user.id:
         raise HTTPException(

@@ -2,6 +2,13 @@
 
 Legacy frames are sent exactly as protocol.md gives them; the extensions appear
 only to a client that connected with `?stream=delta` or sent a `cancel` frame.
+
+A socket holds a lease (sockets in total, per user, per address); each reply holds
+one too (per user) and waits for its conversation's earlier turns. A socket with no
+reply in progress for WS_IDLE_TIMEOUT is closed (1001); a client that stops reading
+is dropped once a frame has waited WS_SEND_TIMEOUT for it, its replies cancelled and
+their partial text kept. Failures of the database are never mistaken for a client
+that left: they are answered with 1013 or an error frame.
 """
 
 from __future__ import annotations
@@ -12,21 +19,30 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from codhechat.errors import ModelError
-from codhechat.server.deps import AppContext, Ctx, user_for_token
+from codhechat.server.db import DatabaseUnavailable, is_database_failure
+from codhechat.server.deps import AppContext, Ctx, client_address, user_for_token
+from codhechat.server.limits import Lease, Refused, TurnOrder
 from codhechat.server.models import User
-from codhechat.server.service import ConversationNotFound, InvalidMessage, Turn, validate_message
+from codhechat.server.schemas import MAX_DB_INT
+from codhechat.server.service import (
+    BUSY,
+    ConversationNotFound,
+    InvalidMessage,
+    ReplyNotSaved,
+    Turn,
+    validate_message,
+)
 
 router = APIRouter(tags=["ws"])
 log = logging.getLogger("codhechat.server.ws")
 
-POLICY_VIOLATION, TRY_AGAIN_LATER = 1008, 1013
+GOING_AWAY, POLICY_VIOLATION, TRY_AGAIN_LATER = 1001, 1008, 1013
 INVALID = "Invalid payload format"
 MAX_REQUEST_ID = 200
-BUSY = "The server is busy (database unavailable); try again shortly"
+ABORT_KEY = "codhechat.abort"  # set by app.ExposeAbort: drops the TCP connection at once
 
 
 class BadFrame(ValueError):
@@ -34,6 +50,10 @@ class BadFrame(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.request_id = request_id
+
+
+class ClientGone(Exception):
+    """Sending to the client failed: it disconnected, or stopped reading."""
 
 
 def _bearer(websocket: WebSocket) -> str | None:
@@ -44,27 +64,36 @@ def _bearer(websocket: WebSocket) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
+async def _refuse(websocket: WebSocket, code: int, reason: str, *, frame: str | None = None) -> None:
+    try:
+        if frame is not None:
+            await websocket.send_text(json.dumps({"type": "error", "detail": frame}))
+        await websocket.close(code=code, reason=reason[:120])
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        pass
+
+
 @router.websocket("/ws")
 async def chat_socket(websocket: WebSocket, ctx: Ctx) -> None:
     await websocket.accept()
     try:
-        async with ctx.sessions() as session:
-            user = await user_for_token(session, ctx, _bearer(websocket))
-    except SQLAlchemyError:
-        log.exception("socket refused: database unavailable")
-        await websocket.close(code=TRY_AGAIN_LATER, reason="The server is busy; try again shortly")
+        user = await user_for_token(ctx, _bearer(websocket))
+        if user is None:
+            await _refuse(websocket, POLICY_VIOLATION, "Invalid or missing token")
+            return
+        if not ctx.settings.model_configured:
+            await _refuse(websocket, TRY_AGAIN_LATER, "No model is configured on this server")
+            return
+        lease = await ctx.limits.open_socket(user.id, client_address(websocket))
+    except Refused as refused:
+        log.warning("socket refused", extra={"reason": refused.detail})
+        await _refuse(websocket, TRY_AGAIN_LATER, refused.detail, frame=refused.detail)
         return
-    if user is None:
-        await websocket.close(code=POLICY_VIOLATION, reason="Invalid or missing token")
-        return
-    if not ctx.settings.model_configured:
-        await websocket.close(code=TRY_AGAIN_LATER, reason="No model is configured on this server")
-        return
-    refusal = ctx.sockets.acquire(user.id)
-    if refusal is not None:
-        log.warning("socket refused", extra={"user_id": user.id, "reason": refusal})
-        await websocket.send_text(json.dumps({"type": "error", "detail": refusal}))
-        await websocket.close(code=TRY_AGAIN_LATER, reason=refusal[:120])
+    except Exception as exc:
+        if not is_database_failure(exc):
+            raise
+        log.warning("socket refused: database unavailable", extra={"error": type(exc).__name__})
+        await _refuse(websocket, TRY_AGAIN_LATER, "The server is busy; try again shortly", frame=BUSY)
         return
     delta = websocket.query_params.get("stream") == "delta"
     connection = Connection(websocket, ctx, user, delta=delta)
@@ -72,8 +101,8 @@ async def chat_socket(websocket: WebSocket, ctx: Ctx) -> None:
     try:
         await connection.serve()
     finally:
-        ctx.sockets.release(user.id)
-        log.info("socket closed", extra={"user_id": user.id})
+        await ctx.limits.release(lease)
+        log.info("socket closed", extra={"user_id": user.id, "why": connection.ended})
 
 
 class Connection:
@@ -83,15 +112,38 @@ class Connection:
         self.user_id = user.id
         self.delta = delta
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.turns: dict[str, Turn] = {}  # the replies under way, once their prompt is stored
         self.cancelled: set[str] = set()
+        self.ended = "client closed"
         self._send_lock = asyncio.Lock()
+        self._sending_since: float | None = None  # when the frame now being sent was handed over
+        self._stop = asyncio.Event()
+        self._idle = asyncio.Event()  # no reply in progress
+        self._busy = asyncio.Event()  # at least one
+        self._idle.set()
 
+    # -- the socket's life ----------------------------------------------------------
     async def serve(self) -> None:
+        watchers = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(self._watch_idle()),
+            asyncio.ensure_future(self._watch_sends()),
+            asyncio.ensure_future(self._stop.wait()),
+        ]
+        try:
+            await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tasks = list(self.tasks.values())
+            for task in [*watchers, *tasks]:
+                task.cancel()  # each reply keeps its partial text, marked
+            await asyncio.gather(*watchers, *tasks, return_exceptions=True)
+
+    async def _read(self) -> None:
         try:
             while True:
                 message = await self.websocket.receive()
                 if message["type"] == "websocket.disconnect":
-                    break
+                    return
                 raw = message.get("text")
                 if raw is None:
                     try:
@@ -99,19 +151,63 @@ class Connection:
                     except UnicodeDecodeError:
                         raw = ""
                 await self.handle(raw)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            tasks = list(self.tasks.values())
-            for task in tasks:
-                task.cancel()  # each keeps its partial reply, marked
-            await asyncio.gather(*tasks, return_exceptions=True)
+        except (WebSocketDisconnect, ClientGone):
+            return
+
+    async def _watch_idle(self) -> None:
+        timeout = self.ctx.settings.ws_idle_timeout
+        while True:
+            await self._idle.wait()
+            try:
+                await asyncio.wait_for(self._busy.wait(), timeout)
+            except TimeoutError:
+                self.ended = "idle"
+                log.info("socket idle: closing", extra={"user_id": self.user_id, "seconds": timeout})
+                try:
+                    async with asyncio.timeout(self.ctx.settings.ws_send_timeout):
+                        await self.websocket.close(GOING_AWAY, f"No request for {timeout:g} s")
+                except (TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
+                    self._abort()
+                return
+
+    async def _watch_sends(self) -> None:
+        """Drop a client that has not taken a frame for WS_SEND_TIMEOUT (it stopped reading,
+        and its TCP window is full). One timer per socket, not one per frame."""
+        timeout = self.ctx.settings.ws_send_timeout
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(timeout / 4)
+            since = self._sending_since
+            if since is not None and loop.time() - since > timeout:
+                self.ended = "client stopped reading"
+                log.warning("client stopped reading: dropping the socket", extra={"user_id": self.user_id})
+                self._abort()
+                return
+
+    def _abort(self) -> None:
+        """Drop the TCP connection: a peer that does not read would keep it (and the
+        frames queued for it) forever, since a close frame can never get through."""
+        abort = self.websocket.scope.get(ABORT_KEY)
+        if callable(abort):
+            abort()
 
     async def send(self, frame: dict[str, Any]) -> None:
-        async with self._send_lock:
-            if self.websocket.application_state is WebSocketState.CONNECTED:
-                await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
+        """Send one frame, or raise ClientGone: the client left, or did not take the frame
+        while WS_SEND_TIMEOUT has not passed (else _watch_sends drops the whole socket)."""
+        payload = json.dumps(frame, ensure_ascii=False)
+        try:
+            async with self._send_lock:
+                if self._stop.is_set() or self.websocket.application_state is not WebSocketState.CONNECTED:
+                    raise ClientGone("closed")
+                self._sending_since = asyncio.get_running_loop().time()
+                try:
+                    await self.websocket.send_text(payload)
+                finally:
+                    self._sending_since = None
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            raise ClientGone(type(exc).__name__) from None
 
+    # -- frames ----------------------------------------------------------------------
     async def handle(self, raw: str) -> None:
         try:
             kind, payload = self.parse(raw)
@@ -140,32 +236,40 @@ class Connection:
                 }
             )
             return
-        task = asyncio.create_task(self.run(request_id, payload["message"], payload["conversation_id"]))
+        # The conversation's place is taken here, in arrival order, before anything waits.
+        order = self.ctx.limits.turn_order(self.user_id, payload["conversation_id"])
+        task = asyncio.create_task(self.run(request_id, payload["message"], payload["conversation_id"], order))
         self.tasks[request_id] = task
+        self._idle.clear()
+        self._busy.set()
         task.add_done_callback(lambda _t, rid=request_id: self._forget(rid, _t))
 
     def _forget(self, request_id: str, task: asyncio.Task[None]) -> None:
         if self.tasks.get(request_id) is task:
             del self.tasks[request_id]
         self.cancelled.discard(request_id)
+        if not self.tasks:
+            self._busy.clear()
+            self._idle.set()
 
     def parse(self, raw: str) -> tuple[str, dict[str, Any]]:
-        if len(raw.encode()) > self.ctx.settings.max_frame_bytes:
+        if len(raw.encode(errors="replace")) > self.ctx.settings.max_frame_bytes:
             raise BadFrame(f"frame larger than {self.ctx.settings.max_frame_bytes} bytes")
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadFrame("not JSON") from None
         if not isinstance(data, dict):
             raise BadFrame("not a JSON object")
         request_id = data.get("request_id", data.get("requestId"))
         if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID:
             raise BadFrame(f"request_id must be a non-empty string of at most {MAX_REQUEST_ID} characters")
+        request_id = request_id.encode("utf-8", "replace").decode()  # never echo a lone surrogate
         kind = data.get("type", "chat")
         if kind == "cancel":
             return "cancel", {"request_id": request_id}
         if kind != "chat":
-            raise BadFrame(f"unknown frame type {str(kind)[:40]!r}", request_id)
+            raise BadFrame(f"unknown frame type {str(kind)[:40].encode('utf-8', 'replace').decode()!r}", request_id)
         try:
             text = validate_message(data.get("message"), limit=self.ctx.settings.max_message_chars)
         except InvalidMessage as exc:
@@ -175,6 +279,8 @@ class Connection:
             not isinstance(conversation_id, int) or isinstance(conversation_id, bool)
         ):
             raise BadFrame("conversation_id must be an integer or null", request_id)
+        if conversation_id is not None and not 1 <= conversation_id <= MAX_DB_INT:
+            raise BadFrame(f"conversation_id must be between 1 and {MAX_DB_INT}", request_id)
         return "chat", {"request_id": request_id, "message": text, "conversation_id": conversation_id}
 
     async def cancel(self, request_id: str) -> None:
@@ -187,59 +293,95 @@ class Connection:
         self.cancelled.add(request_id)
         task.cancel()
 
-    async def run(self, request_id: str, text: str, conversation_id: int | None) -> None:
-        chat = self.ctx.chat
-        turn: Turn | None = None
+    # -- one reply -------------------------------------------------------------------------
+    async def run(self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder) -> None:
+        """One request, from its lease to its last frame. The request stops counting as in
+        progress (for `cancel`, duplicate ids and the per-socket cap) just before that frame."""
+        lease: Lease | None = None
+        last: dict[str, Any] | None = None
         try:
             try:
-                turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id)
-            except ConversationNotFound:
-                await self.send({"type": "error", "requestId": request_id, "detail": "Conversation not found"})
-                return
-            log.info(
-                "reply started",
-                extra={"user_id": self.user_id, "conversation_id": turn.conversation_id,
-                       "request_id": request_id, "chars": len(text)},
-            )  # fmt: skip
-            head = {"requestId": request_id, "conversationId": turn.conversation_id}
-            if self.delta:
-                await self.send({"type": "started", **head, "userMessageId": turn.user_message_id})
-
-            async def on_delta(piece: str) -> None:
-                assert turn is not None
-                if self.delta:
-                    await self.send({"type": "chunk", **head, "delta": piece})
-                else:
-                    await self.send({"type": "chunk", **head, "content": turn.text})
-
-            try:
-                await chat.reply(turn, on_delta)
-            except ModelError as exc:
-                frame = {"type": "error", "requestId": request_id, "detail": chat.public_error(exc)}
-                if self.delta:
-                    frame |= {"conversationId": turn.conversation_id, "messageId": turn.message_id}
-                await self.send(frame)
-                return
-            done: dict[str, Any] = {"type": "complete", **head}
-            if self.delta:
-                done |= {"messageId": turn.message_id, "status": turn.status}
-            await self.send(done)
+                lease = await self.ctx.limits.open_reply(self.user_id)
+            except BaseException:
+                await order.leave()
+                raise
+            last = await self._turn(request_id, text, conversation_id, order)
+        except Refused as refused:
+            last = self._error(request_id, refused.detail)
+        except ClientGone:
+            log.info("client went away mid-reply", extra={"request_id": request_id})
         except asyncio.CancelledError:
             if request_id not in self.cancelled:
                 raise  # the socket is closing: nothing to tell
-            await self.send(
-                {
-                    "type": "cancelled",
-                    "requestId": request_id,
-                    "conversationId": turn.conversation_id if turn else None,
-                    "messageId": turn.message_id if turn else None,
-                }
-            )
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            log.info("client went away mid-reply", extra={"request_id": request_id})
-        except SQLAlchemyError:
-            log.exception("reply failed: database", extra={"request_id": request_id})
-            await self.send({"type": "error", "requestId": request_id, "detail": BUSY})
-        except Exception:
-            log.exception("reply failed", extra={"request_id": request_id})
-            await self.send({"type": "error", "requestId": request_id, "detail": "Internal server error"})
+            turn = self.turns.get(request_id)
+            last = {
+                "type": "cancelled",
+                "requestId": request_id,
+                "conversationId": turn.conversation_id if turn else None,
+                "messageId": turn.message_id if turn else None,
+            }
+        except Exception as exc:
+            if is_database_failure(exc):
+                log.warning("reply failed: database unavailable", extra={"request_id": request_id})
+                last = self._error(request_id, BUSY)
+            else:
+                log.exception("reply failed", extra={"request_id": request_id})
+                last = self._error(request_id, "Internal server error")
+        finally:
+            self.turns.pop(request_id, None)
+            if lease is not None:
+                await self.ctx.limits.release(lease)
+        if last is not None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._forget(request_id, task)  # type: ignore[arg-type]
+            try:
+                await self.send(last)
+            except ClientGone:
+                pass
+
+    @staticmethod
+    def _error(request_id: str, detail: str, **extra: Any) -> dict[str, Any]:
+        return {"type": "error", "requestId": request_id, "detail": detail, **extra}
+
+    async def _turn(
+        self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder
+    ) -> dict[str, Any]:
+        """Run the turn in its conversation's order; its last frame (complete or error)."""
+        chat = self.ctx.chat
+        turn: Turn | None = None
+        try:
+            async with order:
+                turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id)
+                await order.claim(turn.conversation_id)  # a new conversation: ours until this reply ends
+                self.turns[request_id] = turn
+                log.info(
+                    "reply started",
+                    extra={"user_id": self.user_id, "conversation_id": turn.conversation_id,
+                           "request_id": request_id, "chars": len(text)},
+                )  # fmt: skip
+                head = {"requestId": request_id, "conversationId": turn.conversation_id}
+                if self.delta:
+                    await self.send({"type": "started", **head, "userMessageId": turn.user_message_id})
+
+                async def on_delta(piece: str) -> None:
+                    assert turn is not None
+                    if self.delta:
+                        await self.send({"type": "chunk", **head, "delta": piece})
+                    else:
+                        await self.send({"type": "chunk", **head, "content": turn.text})
+
+                await chat.reply(turn, on_delta)
+        except ConversationNotFound:
+            return self._error(request_id, "Conversation not found")
+        except (ModelError, ReplyNotSaved) as exc:
+            assert turn is not None
+            detail = chat.public_error(exc) if isinstance(exc, ModelError) else exc.detail
+            extra = {"conversationId": turn.conversation_id, "messageId": turn.message_id} if self.delta else {}
+            return self._error(request_id, detail, **extra)
+        except DatabaseUnavailable:
+            return self._error(request_id, BUSY)
+        done: dict[str, Any] = {"type": "complete", **head}
+        if self.delta:
+            done |= {"messageId": turn.message_id, "status": turn.status}
+        return done
