@@ -41,6 +41,10 @@ class ModelError(CodheError):
         self.retryable = retryable
 
 
+class ModelTimeout(ModelError):
+    """The endpoint did not answer (or went silent) within the request timeout."""
+
+
 class ReplyCut(ModelError):
     """The stream ended without the model saying it was finished: what arrived is partial."""
 

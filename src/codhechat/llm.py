@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codhechat.context import context_exceeded, known_window
-from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ReplyCut
+from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -322,7 +322,7 @@ class ModelClient:
         return self._broken(exc, mid_stream=mid_stream)
 
     def _timed_out(self) -> ModelError:
-        return ModelError(
+        return ModelTimeout(
             f"{self.where} did not answer within {self.timeout:g} s.",
             "Check that the server is up, or raise request_timeout.",
         )

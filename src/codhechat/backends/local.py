@@ -24,7 +24,7 @@ from codhechat.backends import (
 from codhechat.backends.local_replies import LocalReplies
 from codhechat.config import Settings
 from codhechat.context import Calibration
-from codhechat.errors import CodheError, StorageError, UsageError
+from codhechat.errors import CodheError, ModelError, StorageError, UsageError
 from codhechat.llm import ModelClient
 from codhechat.providers import ProviderModels, Providers
 from codhechat.models import (
@@ -122,8 +122,13 @@ class LocalBackend:
         return self.settings.system_prompt
 
     async def list_models(self) -> list[str]:
-        """Every provider's models (NAME/MODEL for the configured ones), asked at once."""
-        return [model for group in await self.model_catalogue() for model in group.models]
+        """Every provider's models (NAME/MODEL for the configured ones), asked at once;
+        if none answered, why the default one did not."""
+        groups = await self.model_catalogue()
+        models = [model for group in groups for model in group.models]
+        if not models and groups and groups[0].error:
+            raise ModelError(groups[0].error, "Type the model's name instead.")
+        return models
 
     async def model_catalogue(self) -> list[ProviderModels]:
         """The models grouped by provider, with why a provider has none (it is down...)."""

@@ -12,7 +12,7 @@ The kind is read from the SDK exception that the ModelError was raised from
 
 from __future__ import annotations
 
-from codhechat.errors import ModelError
+from codhechat.errors import ContextExceeded, ModelError, ModelTimeout, ReplyCut
 from codhechat.server.logs import mask
 
 _BY_STATUS = {
@@ -23,6 +23,7 @@ _BY_STATUS = {
     429: "Rate limited by the model endpoint (429); try again shortly.",
 }
 CUT_OFF = "The reply was cut off: the connection to the model endpoint broke mid-stream."
+CUT_SHORT = "The reply was cut short: the model's stream ended before it said it was finished."
 CANNOT_CONNECT = "The server cannot reach its model endpoint; try again later."
 GENERIC = "The model endpoint failed; try again."
 
@@ -40,6 +41,13 @@ def _sdk_cause(exc: BaseException) -> BaseException | None:
 
 def public_cause(exc: ModelError, *, timeout: float) -> str:
     """A fixed, safe sentence for the client: nothing the endpoint sent is repeated."""
+    if isinstance(exc, ReplyCut):
+        return CUT_SHORT
+    if isinstance(exc, ModelTimeout):
+        return f"The model endpoint did not answer within {timeout:g} s; try again."
+    if isinstance(exc, ContextExceeded):
+        size = f" ({exc.window:,} tokens)" if exc.window else ""
+        return f"The conversation is longer than the model's context window{size}."
     cause = _sdk_cause(exc)
     if cause is None:
         # Raised by llm.py itself (a stream cut short, a broken transport): its own words,
