@@ -52,7 +52,7 @@ class Providers:
             max_retries=settings.max_retries,
         )
         self._clients: dict[str, ModelClient] = {}
-        self._catalogue: list[ProviderModels] | None = None
+        self._listed: dict[str | None, ProviderModels] = {}  # the answers, kept for the session
 
     @property
     def names(self) -> list[str]:
@@ -82,12 +82,14 @@ class Providers:
         name = model or route.model
         return f"{route.provider}/{name}" if route.provider else name
 
-    async def catalogue(self, *, refresh: bool = False) -> list[ProviderModels]:
-        """Every provider's models, asked at once with a short timeout, kept for the session."""
-        if self._catalogue is None or refresh:
-            providers = [None, *self.names]
-            self._catalogue = list(await asyncio.gather(*(self._models_of(p) for p in providers)))
-        return self._catalogue
+    async def catalogue(self) -> list[ProviderModels]:
+        """Every provider's models, asked at once with a short timeout. A provider's list is
+        kept for the session once it answered; one that did not is asked again next time."""
+        providers = [None, *self.names]
+        missing = [p for p in providers if p not in self._listed]
+        answers = dict(zip(missing, await asyncio.gather(*(self._models_of(p) for p in missing)), strict=True))
+        self._listed |= {p: listed for p, listed in answers.items() if listed.error is None}
+        return [self._listed.get(p) or answers[p] for p in providers]
 
     async def _models_of(self, provider: str | None) -> ProviderModels:
         client = self.client(provider)

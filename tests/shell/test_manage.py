@@ -159,3 +159,23 @@ def test_config_warnings_go_to_stderr_once(cli) -> None:
     assert result.returncode == 0
     assert result.stderr.count("unknown setting `modle` (did you mean `model`?)") == 1
     assert result.stdout == ""
+
+
+def test_models_lists_every_provider_grouped_with_the_reason_one_is_down(cli, fake_openai) -> None:
+    from codhechat import paths
+
+    config = paths.config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        '[providers.fixed]\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["alpha", "beta"]\n\n'
+        '[providers.down]\nbase_url = "http://127.0.0.1:9/v1"\n'
+    )
+    result = cli("models")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("default  " + fake_openai.base_url)
+    assert "  gpt-4o-mini" in lines
+    assert any(line.startswith("down  http://127.0.0.1:9/v1  (Cannot connect") for line in lines)
+    assert "  fixed/alpha" in lines and "  fixed/beta" in lines  # listed in the config: not asked
+    as_json = cli("models", "--json").stdout.splitlines()
+    assert '{"provider": "fixed", "model": "fixed/alpha"}' in as_json
