@@ -7,7 +7,7 @@ cannot use to reach the database, and importing this module costs nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal, TypeAlias
@@ -86,6 +86,34 @@ def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
         parts += [(before, False), (match, True)]
     parts.append((rest, False))
     return [(text, hit) for text, hit in parts if text]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A message as exported and imported: no ids, timestamps as ISO 8601 text."""
+
+    role: Role
+    content: str
+    created_at: str
+    status: MessageStatus = MessageStatus.COMPLETE
+    model: str | None = None
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """A whole conversation as exported and imported: everything the store keeps but ids."""
+
+    title: str
+    created_at: str
+    updated_at: str
+    model: str | None = None
+    messages: list[MessageRecord] = field(default_factory=list)
+    pinned_at: str | None = None
+    system_prompt: str | None = None
 
 
 def title_for(prompt: str) -> str:

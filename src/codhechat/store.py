@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -29,6 +28,8 @@ from codhechat.models import (
     SNIPPET_END,
     SNIPPET_START,
     Conversation,
+    ConversationRecord,
+    MessageRecord,
     Message,
     MessageStatus,
     Role,
@@ -225,7 +226,7 @@ class Store:
     def empty(cls) -> Store:
         """A database with nothing in it, in memory: what reading commands see where
         no database has been made yet (they must not create one)."""
-        store = cls(sqlite_utils.Database(memory=True))
+        store = cls(sqlite_utils.Database(sqlite3.connect(":memory:", check_same_thread=False)))
         store.migrate()
         return store
 
@@ -656,34 +657,6 @@ class Store:
 
 SNIPPET_TOKENS = 16
 RANK_WINDOW = 5_000  # see Store.search
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRecord:
-    """A message as exported and imported: no ids, timestamps as ISO 8601 text."""
-
-    role: Role
-    content: str
-    created_at: str
-    status: MessageStatus = MessageStatus.COMPLETE
-    model: str | None = None
-    error: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRecord:
-    """A whole conversation as exported and imported: everything the store keeps but ids."""
-
-    title: str
-    created_at: str
-    updated_at: str
-    model: str | None = None
-    messages: list[MessageRecord] = field(default_factory=list)
-    pinned_at: str | None = None
-    system_prompt: str | None = None
 
 
 def _parse_time(value: str) -> datetime:

@@ -169,7 +169,7 @@ def test_more_conversations_than_the_limit_are_refused(tmp_path: Path) -> None:
     import pytest
 
     from codhechat.commands.import_file import ImportLimits, MalformedFile, check_records
-    from codhechat.store import ConversationRecord
+    from codhechat.models import ConversationRecord
 
     limits = ImportLimits()
     limits.MAX_CONVERSATIONS = 3  # type: ignore[misc]

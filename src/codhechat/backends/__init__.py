@@ -8,10 +8,10 @@ the reply as it streams and when it ends, with a status.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from codhechat.models import Conversation, Message, ReplyEvent, SearchHit
+from codhechat.models import Conversation, ConversationRecord, Message, ReplyEvent, SearchHit
 
 # Optional abilities. A backend lists those it has in `capabilities`; the UI offers a
 # command (key, palette entry) only when the backend has its ability, and a backend
@@ -26,6 +26,7 @@ CONVERSATION_OPTIONS = "conversation_options"
 EDIT = "edit"  # edit_and_resend
 TOKENS = "tokens"  # conversation_tokens
 CONTINUE = "continue"  # continue_reply
+IMPORT = "import"  # import_conversations
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -48,8 +49,17 @@ class ChatBackend(Protocol):
         limit: int = 50,
     ) -> list[Message]: ...
 
-    def stream_reply(self, conversation_id: int | None, prompt: str) -> AsyncIterator[ReplyEvent]:
-        """Store `prompt` (in a new conversation when `conversation_id` is None) and stream a reply."""
+    async def get_conversation(self, conversation_id: int) -> Conversation | None: ...
+
+    def stream_reply(
+        self, conversation_id: int | None, prompt: str, *, title: str | None = None
+    ) -> AsyncIterator[ReplyEvent]:
+        """Store `prompt` (in a new conversation when `conversation_id` is None, titled after
+        `title` or the prompt, where the backend names conversations) and stream a reply."""
+        ...
+
+    async def resolve_model(self) -> str | None:
+        """Settle which model to use where none was chosen; what to tell the user, if anything."""
         ...
 
     def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
@@ -68,8 +78,14 @@ class ChatBackend(Protocol):
 
     async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None: ...
 
-    async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
-        """Messages matching every word of `query`, best first, with snippets."""
+    async def search(
+        self, query: str, *, limit: int = 30, newest_first: bool = False, syntax: bool = False
+    ) -> list[SearchHit]:
+        """Messages matching every word of `query`, best first (or newest), with snippets."""
+        ...
+
+    async def import_conversations(self, records: Sequence[ConversationRecord]) -> tuple[list[Conversation], list[ConversationRecord]]:
+        """Add whole conversations, all or nothing; returns (imported, skipped as already there)."""
         ...
 
     def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:

@@ -7,7 +7,7 @@ engine (codhechat.turn) over that store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 
 from codhechat.backends import (
@@ -15,6 +15,7 @@ from codhechat.backends import (
     CONVERSATION_OPTIONS,
     DELETE,
     EDIT,
+    IMPORT,
     PIN,
     REGENERATE,
     RENAME,
@@ -38,6 +39,7 @@ from codhechat.models import (
     SearchHit,
     title_for,
 )
+from codhechat.models import ConversationRecord
 from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
@@ -47,7 +49,7 @@ __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 class LocalBackend:
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE}
+        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT}
     )
 
     def __init__(
@@ -110,8 +112,15 @@ class LocalBackend:
     async def set_pinned(self, conversation_id: int, pinned: bool) -> Conversation | None:
         return await self.replies.write(self.store.set_pinned, conversation_id, pinned)
 
-    async def search(self, query: str, *, limit: int = 30) -> list[SearchHit]:
-        return await self.replies.read(self.store.search, query, limit=limit)
+    async def search(
+        self, query: str, *, limit: int = 30, newest_first: bool = False, syntax: bool = False
+    ) -> list[SearchHit]:
+        return await self.replies.read(self.store.search, query, limit=limit, newest_first=newest_first, syntax=syntax)
+
+    async def import_conversations(
+        self, records: Sequence[ConversationRecord]
+    ) -> tuple[list[Conversation], list[ConversationRecord]]:
+        return await self.replies.write(self.store.import_conversations, records)
 
     @property
     def system_prompt_presets(self) -> dict[str, str]:
@@ -147,7 +156,9 @@ class LocalBackend:
 
     # Replies
 
-    async def stream_reply(self, conversation_id: int | None, prompt: str) -> AsyncIterator[ReplyEvent]:
+    async def stream_reply(
+        self, conversation_id: int | None, prompt: str, *, title: str | None = None
+    ) -> AsyncIterator[ReplyEvent]:
         prompt = prompt.strip()
         if not prompt:
             raise ValueError("empty prompt")
@@ -157,7 +168,7 @@ class LocalBackend:
         if conversation is None:
             await self.resolve_model()
             conversation = await self.replies.write(
-                self.store.create_conversation, title_for(prompt), model=self.model
+                self.store.create_conversation, title_for(title or prompt), model=self.model
             )
         user_message = await self.replies.write(self.store.add_message, conversation.id, "user", prompt)
         yield ReplyStarted(conversation, user_message)

@@ -33,12 +33,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codhechat.backends import IMPORT, ChatBackend
 from codhechat.commands import EXIT_OK
 from codhechat.commands.import_file import MalformedFile
-from codhechat.commands.output import is_terminal, local_time, not_found, open_store
+from codhechat.commands.output import is_terminal, local_time
+from codhechat.commands.session import ALL, all_messages, conversation, require, run_with
 from codhechat.errors import CodheError, UsageError
-from codhechat.models import Conversation, Message, MessageStatus
-from codhechat.store import ConversationRecord, MessageRecord
+from codhechat.models import Conversation, ConversationRecord, Message, MessageRecord, MessageStatus
 from codhechat.textsafe import visible
 
 FORMAT_NAME = "codhechat"
@@ -57,20 +58,14 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
             "Which conversations? Give their ids, or --all.",
             "e.g. codhechat export 12 --format json -o chat.json  (`codhechat list` shows ids)",
         )
-    store = open_store(settings, readonly=True)
-    try:
-        if args.all:
-            conversations = sorted(store.list_conversations(limit=-1), key=lambda c: (c.created_at, c.id))  # oldest first, pinned or not
+    async def gathered(backend: ChatBackend) -> list[tuple[Conversation, list[Message]]]:
+        if args.all:  # oldest first, pinned or not
+            chosen = sorted(await backend.list_conversations(limit=ALL), key=lambda c: (c.created_at, c.id))
         else:
-            conversations = []
-            for conversation_id in dict.fromkeys(args.ids):
-                conversation = store.get_conversation(conversation_id)
-                if conversation is None:
-                    raise not_found(conversation_id)
-                conversations.append(conversation)
-        pairs = [(c, store.all_messages(c.id)) for c in conversations]
-    finally:
-        store.close()
+            chosen = [await conversation(backend, i) for i in dict.fromkeys(args.ids)]
+        return [(c, await all_messages(backend, c.id)) for c in chosen]
+
+    pairs = run_with(settings, gathered, readonly=True)
     if args.format == "json":
         text = dump_json([record_of(c, messages) for c, messages in pairs])
     else:
@@ -183,11 +178,12 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
             "(or the .zip) of a ChatGPT data export.",
         )
     check_records(records, path, limits)
-    store = open_store(settings)
-    try:
-        imported, skipped = store.import_conversations(records)
-    finally:
-        store.close()
+
+    async def write(backend: ChatBackend) -> tuple[list[Conversation], list[ConversationRecord]]:
+        require(backend, IMPORT, "import conversations")
+        return await backend.import_conversations(records)
+
+    imported, skipped = run_with(settings, write)
     out = sys.stdout
     skipped_ids = {id(r) for r in skipped}
     messages = sum(len(r.messages) for r in records if id(r) not in skipped_ids)

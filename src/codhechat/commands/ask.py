@@ -1,6 +1,7 @@
 """`codhechat ask`: one exchange from the shell.
 
-It goes through the app's own LocalBackend, so the prompt is stored before the
+It goes through the app's own backend (local, or a server's with --server), so the
+prompt is stored before the
 request, the reply is saved as it streams and marked complete, error or
 partial, and the conversation shows up in the app like any other. The reply is
 written to stdout as it arrives, flushed per piece, so `| less` or `> file`
@@ -12,14 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO, Any
 
+from codhechat.backends import ChatBackend
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
-from codhechat.commands.output import Style, is_terminal, not_found, open_store, report
+from codhechat.commands.output import Style, is_terminal, report
+from codhechat.commands.session import conversation, run_with
 from codhechat.errors import CodheError, MissingApiKey, ModelError, UsageError
-from codhechat.models import FinishReason, ReplyDelta, ReplyDone, ReplyFailed, ReplyPrompt, title_for
+from codhechat.models import FinishReason, ReplyDelta, ReplyDone, ReplyEvent, ReplyFailed, ReplyPrompt, ReplyStarted
 from codhechat.textsafe import visible
 
 
@@ -40,20 +44,31 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             "Nothing to ask: give a prompt, or pipe some text in.",
             "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
         )
-    from codhechat.backends.local import LocalBackend
+    # A --model or --system given here applies; otherwise a continued conversation keeps
+    # its own model (and provider) and system prompt, as in the app.
+    explicit = getattr(args, "model", None) is not None or getattr(args, "system_prompt", None) is not None
+    # Titled after what was typed, not the piped text after it.
+    title = args.prompt.strip() if args.prompt and args.prompt.strip() else prompt
+    progress = _Progress(None)
+    out = sys.stdout
 
-    store = open_store(settings)
+    async def exchange(backend: ChatBackend) -> None:
+        conversation_id = await _conversation_for(backend, args)
+        if conversation_id is None and (notice := await backend.resolve_model()):
+            print(f"codhechat: {visible(notice)}", file=sys.stderr)
+        await _exchange(backend.stream_reply(conversation_id, prompt, title=title), progress, out)
+
     try:
-        conversation_id = _conversation_for(store, args)
-        # A --model or --system given here applies; otherwise a continued conversation keeps
-        # its own model (and provider) and system prompt, as in the app.
-        explicit = getattr(args, "model", None) is not None or getattr(args, "system_prompt", None) is not None
-        backend = LocalBackend(settings, store, conversation_options=not explicit)
-        # Titled after what was typed, not the piped text after it.
-        title = title_for(args.prompt.strip() if args.prompt and args.prompt.strip() else prompt)
-        return _stream(backend, conversation_id, title, prompt)
-    finally:
-        store.close()
+        run_with(settings, exchange, conversation_options=not explicit)
+    except KeyboardInterrupt:
+        _end_line(progress, out)
+        print(
+            f"codhechat: interrupted; what arrived is kept as a partial reply "
+            f"(conversation {progress.conversation_id}).",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return _outcome(progress, out)
 
 
 def read_piped_input(stdin: IO[str] | None = None) -> str:
@@ -78,30 +93,17 @@ def combine(prompt: str | None, piped: str) -> str:
     return prompt or piped.strip()
 
 
-def _conversation_for(store: Any, args: argparse.Namespace) -> int | None:
+async def _conversation_for(backend: ChatBackend, args: argparse.Namespace) -> int | None:
     if args.conversation is not None:
-        if store.get_conversation(args.conversation) is None:
-            raise not_found(args.conversation)
-        return int(args.conversation)
+        return (await conversation(backend, args.conversation)).id
     if args.continue_last:
-        latest = store.list_conversations(limit=1)
+        latest = await backend.list_conversations(limit=1)
         return latest[0].id if latest else None  # nothing to continue: start one
     return None
 
 
-def _stream(backend: Any, conversation_id: int | None, title: str, prompt: str) -> int:
-    progress = _Progress(conversation_id)
-    out = sys.stdout
-    try:
-        asyncio.run(_exchange(backend, title, prompt, progress, out))
-    except KeyboardInterrupt:
-        _end_line(progress, out)
-        print(
-            f"codhechat: interrupted; what arrived is kept as a partial reply "
-            f"(conversation {progress.conversation_id}).",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+def _outcome(progress: _Progress, out: IO[str]) -> int:
+    """Say how the reply ended (stderr), and the exit code."""
     _end_line(progress, out)
     if progress.error is not None:
         error = progress.error
@@ -126,31 +128,25 @@ def _stream(backend: Any, conversation_id: int | None, title: str, prompt: str) 
     return EXIT_OK
 
 
-async def _exchange(backend: Any, title: str, prompt: str, progress: _Progress, out: IO[str]) -> None:
+async def _exchange(events: AsyncIterator[ReplyEvent], progress: _Progress, out: IO[str]) -> None:
     # Raw bytes into a pipe or a file, as asked; on a terminal the model must not
     # be able to send escape sequences (retitle the window, write the clipboard).
     shown = visible if is_terminal(out) else str
-    try:
-        if progress.conversation_id is None:
-            if notice := await backend.resolve_model():
-                print(f"codhechat: {visible(notice)}", file=sys.stderr)
-            created = await backend.replies.write(backend.store.create_conversation, title, model=backend.model)
-            progress.conversation_id = created.id
-        async with aclosing(backend.stream_reply(progress.conversation_id, prompt)) as events:
-            async for event in events:
-                if isinstance(event, ReplyDelta):
-                    out.write(shown(event.text))
-                    out.flush()
-                    progress.wrote = True
-                    progress.ends_with_newline = event.text.endswith("\n")
-                elif isinstance(event, ReplyFailed):
-                    progress.error = event.error
-                elif isinstance(event, ReplyDone):
-                    progress.finish_reason = event.message.finish_reason
-                elif isinstance(event, ReplyPrompt):
-                    progress.left_out = event.left_out
-    finally:
-        await backend.providers.aclose()  # the store is closed by run()
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, ReplyStarted):
+                progress.conversation_id = event.conversation.id
+            elif isinstance(event, ReplyDelta):
+                out.write(shown(event.text))
+                out.flush()
+                progress.wrote = True
+                progress.ends_with_newline = event.text.endswith("\n")
+            elif isinstance(event, ReplyFailed):
+                progress.error = event.error
+            elif isinstance(event, ReplyDone):
+                progress.finish_reason = event.message.finish_reason
+            elif isinstance(event, ReplyPrompt):
+                progress.left_out = event.left_out
 
 
 def _end_line(progress: _Progress, out: IO[str]) -> None:

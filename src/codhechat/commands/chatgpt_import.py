@@ -23,7 +23,7 @@ from typing import Any
 
 from codhechat.commands.import_file import MalformedFile
 from codhechat.models import MessageStatus, title_for
-from codhechat.store import ConversationRecord, MessageRecord
+from codhechat.models import ConversationRecord, MessageRecord
 
 TEXT_TYPES = ("text", "multimodal_text")
 

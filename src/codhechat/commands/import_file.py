@@ -15,7 +15,7 @@ from typing import Any
 
 from codhechat.commands import IMPORT_MAX_CONVERSATIONS, IMPORT_MAX_DEPTH, IMPORT_MAX_MB
 from codhechat.errors import CodheError, UsageError
-from codhechat.store import ConversationRecord
+from codhechat.models import ConversationRecord
 
 
 class MalformedFile(CodheError):

@@ -1,5 +1,5 @@
-"""`codhechat list | show | search | rename | delete`: the conversation
-database from the shell, readable on a terminal and plain when piped."""
+"""`codhechat list | show | search | rename | delete`: the conversations from the
+shell (local, or a server's with --server), readable on a terminal and plain when piped."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import argparse
 import sys
 from typing import Any
 
+from codhechat.backends import DELETE, RENAME, SEARCH, ChatBackend
 from codhechat.commands import EXIT_ERROR, EXIT_OK
-from codhechat.commands.output import Style, is_terminal, json_line, local_time, not_found, open_store
+from codhechat.commands.output import Style, is_terminal, json_line, local_time, not_found
+from codhechat.commands.session import ALL, all_messages, conversation, require, run_with
 from codhechat.errors import UsageError
 from codhechat.models import snippet_parts
 from codhechat.textsafe import visible
 
 
 def run_list(args: argparse.Namespace, settings: Any) -> int:
-    store = open_store(settings, readonly=True)
-    try:
-        limit = -1 if args.all else args.limit  # SQLite: a negative limit means none
-        conversations = store.list_conversations(limit=limit)
-    finally:
-        store.close()
+    async def listed(backend: ChatBackend) -> list[Any]:
+        return await backend.list_conversations(limit=ALL if args.all else args.limit)
+
+    conversations = run_with(settings, listed, readonly=True)
     out, style = sys.stdout, Style(sys.stdout)
     if args.json:
         for c in conversations:
@@ -39,15 +39,10 @@ def run_list(args: argparse.Namespace, settings: Any) -> int:
 def run_show(args: argparse.Namespace, settings: Any) -> int:
     from codhechat.commands.archive import conversation_markdown
 
-    store = open_store(settings, readonly=True)
-    try:
-        conversation = store.get_conversation(args.id)
-        if conversation is None:
-            raise not_found(args.id)
-        messages = store.all_messages(args.id)
-    finally:
-        store.close()
-    text = visible(conversation_markdown(conversation, messages))
+    async def shown(backend: ChatBackend) -> str:
+        return conversation_markdown(await conversation(backend, args.id), await all_messages(backend, args.id))
+
+    text = visible(run_with(settings, shown, readonly=True))
     if is_terminal(sys.stdout):
         from rich.console import Console
 
@@ -62,13 +57,12 @@ def run_show(args: argparse.Namespace, settings: Any) -> int:
 def run_search(args: argparse.Namespace, settings: Any) -> int:
     if not args.query.strip():
         raise UsageError("Nothing to search for.", 'e.g. codhechat search "sqlite index"')
-    store = open_store(settings, readonly=True)
-    try:
-        hits = store.search(
-            args.query, limit=args.limit, newest_first=args.newest, syntax=args.syntax
-        )
-    finally:
-        store.close()
+
+    async def found(backend: ChatBackend) -> list[Any]:
+        require(backend, SEARCH, "search conversations")
+        return await backend.search(args.query, limit=args.limit, newest_first=args.newest, syntax=args.syntax)
+
+    hits = run_with(settings, found, readonly=True)
     out, style = sys.stdout, Style(sys.stdout)
     if args.json:
         for hit in hits:
@@ -101,11 +95,13 @@ def run_rename(args: argparse.Namespace, settings: Any) -> int:
     title = " ".join(args.name.split())
     if not title:
         raise UsageError("The new name is empty.", 'e.g. codhechat rename 12 "Trip planning"')
-    store = open_store(settings)
-    try:
-        renamed = store.rename_conversation(args.id, title)
-    finally:
-        store.close()
+
+    async def rename(backend: ChatBackend) -> Any:
+        await backend.list_conversations(limit=1)  # a server shows its extensions by listing
+        require(backend, RENAME, "rename conversations")
+        return await backend.rename_conversation(args.id, title)
+
+    renamed = run_with(settings, rename)
     if renamed is None:
         raise not_found(args.id)
     if is_terminal(sys.stderr):
@@ -115,14 +111,11 @@ def run_rename(args: argparse.Namespace, settings: Any) -> int:
 
 def run_delete(args: argparse.Namespace, settings: Any) -> int:
     ids = list(dict.fromkeys(args.ids))
-    store = open_store(settings)
-    try:
-        conversations = []
-        for conversation_id in ids:
-            conversation = store.get_conversation(conversation_id)
-            if conversation is None:
-                raise not_found(conversation_id)  # before deleting anything
-            conversations.append(conversation)
+
+    async def delete(backend: ChatBackend) -> int:
+        await backend.list_conversations(limit=1)  # a server shows its extensions by listing
+        require(backend, DELETE, "delete conversations")
+        conversations = [await conversation(backend, i) for i in ids]  # all found before any goes
         if not args.yes:
             if sys.stdin is None or not sys.stdin.isatty():
                 raise UsageError(
@@ -132,16 +125,17 @@ def run_delete(args: argparse.Namespace, settings: Any) -> int:
             if not _confirm(conversations):
                 print("Nothing deleted.", file=sys.stderr)
                 return EXIT_ERROR
-        for conversation in conversations:
-            count = store.delete_conversation(conversation.id)
+        for doomed in conversations:
+            count = await backend.delete_conversation(doomed.id)
+            if count is None:
+                raise not_found(doomed.id)
             print(
-                f"Deleted conversation {conversation.id} ({conversation.title!r}, "
-                f"{count} message{'' if count == 1 else 's'}).",
+                f"Deleted conversation {doomed.id} ({doomed.title!r}, {count} message{'' if count == 1 else 's'}).",
                 file=sys.stderr,
             )
-    finally:
-        store.close()
-    return EXIT_OK
+        return EXIT_OK
+
+    return run_with(settings, delete)
 
 
 def _confirm(conversations: list[Any]) -> bool:
