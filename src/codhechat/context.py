@@ -79,9 +79,11 @@ def fit(
     window: int | None,
     model: str,
     calibration: Calibration,
+    reply_tokens: object = None,
 ) -> FittedPrompt:
     """The system prompt, the newest message (the last of `history`) and as many of the
-    messages before it as fit in `window` minus room for the reply, newest first."""
+    messages before it as fit in `window` minus room for the reply (`reply_tokens`, the
+    request's max_tokens, when set), newest first."""
     if not history:
         return FittedPrompt([system], 0, calibration.tokens(model, [system]))
     *earlier, newest = history
@@ -90,7 +92,8 @@ def fit(
     if window is None:
         kept = [*earlier, newest]
         return FittedPrompt([system, *kept], 0, calibration.tokens(model, [system, *kept]))
-    budget = window - reply_room(window)
+    room = reply_tokens if isinstance(reply_tokens, int) and 0 < reply_tokens < window else reply_room(window)
+    budget = window - room
     for message in reversed(earlier):
         cost = calibration.tokens(model, [message])
         if used + cost > budget:

@@ -14,12 +14,30 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codhechat.context import context_exceeded, known_window
+from codhechat.thinking import CLOSE, Thinking, ThinkTags
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 OPENAI_URL = "https://api.openai.com/v1"
+
+
+REASONING_KEYS = ("reasoning_content", "reasoning")  # DeepSeek, vLLM, llama.cpp; OpenRouter
+
+
+def _reasoning_in(delta: dict[str, Any]) -> bool:
+    return any(isinstance(delta.get(key), str) and delta.get(key) for key in REASONING_KEYS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    messages: Sequence[dict[str, Any]]
+    model: str
+    outcome: StreamOutcome
+    usage: bool
+    reasoning: bool
+    options: dict[str, Any]
 
 
 class _StreamOptionsRejected(Exception):
@@ -113,10 +131,15 @@ class ModelClient:
         model: str,
         outcome: StreamOutcome | None = None,
         usage: bool = False,
+        reasoning: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives, and fill in `outcome` (why it ended,
         token usage if reported). With `usage`, ask the endpoint to report token usage
-        (`stream_options.include_usage`: on a last chunk with no choices).
+        (`stream_options.include_usage`: on a last chunk with no choices). With
+        `reasoning`, the model's thinking comes too, as `Thinking` pieces (see
+        codhechat.thinking); without, it is left out. `options` are generation
+        parameters for the request (temperature, top_p, max_tokens, seed, reasoning_effort).
 
         Raises ReplyCut, after the text that did arrive, when the stream ends without a
         `finish_reason`."""
@@ -125,14 +148,16 @@ class ModelClient:
 
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
-            async with aclosing(self._stream(client, messages, model, outcome, usage and self._usage_supported)) as stream:
+            request = _Request(messages, model, outcome, usage and self._usage_supported, reasoning, options or {})
+            async with aclosing(self._stream(client, request)) as stream:
                 async for text in stream:
                     yield text
         except _StreamOptionsRejected:
             # An OpenAI-compatible server that does not know `stream_options` (and said so,
             # before any text): ask again without it, and not again at this endpoint.
             self._usage_supported = False
-            async with aclosing(self._stream(client, messages, model, outcome, False)) as stream:
+            request = _Request(messages, model, outcome, False, reasoning, options or {})
+            async with aclosing(self._stream(client, request)) as stream:
                 async for text in stream:
                     yield text
         if outcome.finish_reason is None:
@@ -142,20 +167,16 @@ class ModelClient:
                 "What arrived is kept. Press Ctrl+R to retry.",
             )
 
-    async def _stream(
-        self,
-        client: AsyncOpenAI,
-        messages: Sequence[dict[str, str]],
-        model: str,
-        outcome: StreamOutcome,
-        usage: bool,
-    ) -> AsyncIterator[str]:
+    async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncIterator[str]:
         import openai
 
+        model, outcome, usage = request.model, request.outcome, request.usage
         received = False
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(request.options)
         if usage:
             extra["stream_options"] = {"include_usage": True}
+        tags = ThinkTags() if request.reasoning else None
+        thought = False  # reasoning_content came: a `</think>` opening the content closes it
         try:
             # The SDK's own SSE decoding and error mapping, but each chunk left as the
             # parsed JSON: building a model object per token made the client 6x slower.
@@ -163,7 +184,7 @@ class ModelClient:
             # (which would otherwise multiply it), then the longest silence mid-stream.
             async with asyncio.timeout(self.timeout):
                 raw = await client.chat.completions.with_raw_response.create(
-                    model=model, messages=list(messages), stream=True, **extra  # type: ignore[arg-type]
+                    model=model, messages=list(request.messages), stream=True, **extra  # type: ignore[arg-type]
                 )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
@@ -174,9 +195,11 @@ class ModelClient:
                     choices = chunk.get("choices")
                     if choices and isinstance(choice := choices[0], dict):
                         delta = choice.get("delta")
-                        if isinstance(delta, dict) and isinstance(text := delta.get("content"), str) and text:
-                            received = True
-                            yield text
+                        if isinstance(delta, dict):
+                            thought = thought or (tags is not None and _reasoning_in(delta))
+                            for piece in self._pieces(delta, tags, thought):
+                                received = True
+                                yield piece
                         if isinstance(reason := choice.get("finish_reason"), str) and reason:
                             outcome.finish_reason = reason
                     if isinstance(reported := chunk.get("usage"), dict):
@@ -184,6 +207,8 @@ class ModelClient:
                             outcome.prompt_tokens = tokens
                         if isinstance(tokens := reported.get("completion_tokens"), int):
                             outcome.completion_tokens = tokens
+            for piece in tags.flush() if tags else ():
+                yield piece
         except openai.BadRequestError as exc:
             if usage and not received and "stream_options" in _error_detail(exc):
                 raise _StreamOptionsRejected from None  # stream_chat asks again without it
@@ -195,6 +220,25 @@ class ModelClient:
         except (OSError, ValueError, RuntimeError) as exc:
             # A transport error the SDK did not wrap (a broken chunked body, say).
             raise self._broken(exc, mid_stream=received) from None
+
+    @staticmethod
+    def _pieces(delta: dict[str, Any], tags: ThinkTags | None, thought: bool) -> list[str]:
+        """A chunk's text: its reasoning (when asked for) as Thinking, then its content."""
+        pieces: list[str] = []
+        if tags is not None:
+            for key in REASONING_KEYS:
+                if isinstance(thinking := delta.get(key), str) and thinking:
+                    pieces.append(Thinking(thinking))
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            if tags is None:
+                pieces.append(text)
+            elif thought:  # reasoning came on its own: content is the answer (minus a stray </think>)
+                stripped = text.lstrip()
+                pieces.append(stripped.removeprefix(CLOSE) if stripped.startswith(CLOSE) else text)
+            else:
+                pieces += tags.feed(text)
+        return [p for p in pieces if p]
 
     async def list_models(self) -> list[str]:
         """The model ids the endpoint offers (`GET /models`), sorted."""

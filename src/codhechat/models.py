@@ -24,6 +24,35 @@ class MessageStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Generation:
+    """A conversation's generation parameters; None leaves each to the endpoint."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    reasoning_effort: str | None = None  # low, medium, high: for models that take it
+
+    def options(self) -> dict[str, float | int | str]:
+        """The request fields to send: only those set."""
+        return {k: v for k, v in self.as_dict().items() if v is not None}
+
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def parse(cls, data: object) -> Generation:
+        """From stored or imported JSON; anything of the wrong type is left out."""
+        if not isinstance(data, dict):
+            return cls()
+        kinds = {"temperature": (int, float), "top_p": (int, float), "max_tokens": (int,), "seed": (int,),
+                 "reasoning_effort": (str,)}  # fmt: skip
+        values = {k: data[k] for k, types in kinds.items()
+                  if isinstance(data.get(k), types) and not isinstance(data.get(k), bool)}  # fmt: skip
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     id: int
     title: str
@@ -32,6 +61,7 @@ class Conversation:
     model: str | None = None
     pinned_at: datetime | None = None  # pinned conversations head the list, latest pin first
     system_prompt: str | None = None  # None: the configured one
+    generation: Generation = Generation()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +78,9 @@ class Message:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None  # see FinishReason: why a reply ended
+    reasoning: str | None = None  # a reasoning model's thinking (never sent back as history)
+    thinking_ms: int | None = None  # how long it thought before answering
+    elapsed_ms: int | None = None  # from the request to the reply's end
 
 
 class FinishReason(StrEnum):
@@ -101,6 +134,9 @@ class MessageRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    reasoning: str | None = None
+    thinking_ms: int | None = None
+    elapsed_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +150,7 @@ class ConversationRecord:
     messages: list[MessageRecord] = field(default_factory=list)
     pinned_at: str | None = None
     system_prompt: str | None = None
+    generation: dict[str, float | int | str] | None = None  # as Generation.options()
 
 
 def title_for(prompt: str) -> str:
@@ -148,6 +185,13 @@ class ReplyDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyThinking:
+    """A piece of the model's reasoning, before (or beside) its answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDone:
     message: Message
 
@@ -160,7 +204,7 @@ class ReplyFailed:
     message: Message | None
 
 
-ReplyEvent: TypeAlias = ReplyStarted | ReplyPrompt | ReplyDelta | ReplyDone | ReplyFailed
+ReplyEvent: TypeAlias = ReplyStarted | ReplyPrompt | ReplyThinking | ReplyDelta | ReplyDone | ReplyFailed
 
 
 # The link to a server (remote mode), as the status line shows it.

@@ -11,11 +11,13 @@ read-then-write transaction can never deadlock into "database is locked".
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -29,6 +31,7 @@ from codhechat.models import (
     SNIPPET_START,
     Conversation,
     ConversationRecord,
+    Generation,
     MessageRecord,
     Message,
     MessageStatus,
@@ -124,11 +127,21 @@ def _migrate_7(db: sqlite_utils.Database) -> None:
     db["messages"].add_column("finish_reason", str)
 
 
+def _migrate_8(db: sqlite_utils.Database) -> None:
+    """A reasoning model's thinking, kept apart from its answer (never sent back as
+    history), how long it thought and how long the whole reply took; a conversation's
+    generation parameters (JSON: temperature, top_p, max_tokens, seed, reasoning_effort)."""
+    db["messages"].add_column("reasoning", str)
+    db["messages"].add_column("thinking_ms", int)
+    db["messages"].add_column("elapsed_ms", int)
+    db["conversations"].add_column("generation", str)
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7,
+    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7, _migrate_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -402,6 +415,15 @@ class Store:
             return _conversation(rows[0]) if rows else None
 
     @_translated
+    def set_generation(self, conversation_id: int, generation: Generation) -> Conversation | None:
+        """Set a conversation's generation parameters; None if there is no such conversation."""
+        value = json.dumps(generation.options()) if generation.options() else None
+        with self._write():
+            self.db.execute("update conversations set generation = ? where id = ?", [value, conversation_id])
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
     def conversation_tokens(self, conversation_id: int) -> int | None:
         """Every token the endpoint reported for this conversation's replies (prompt and
         completion), or None when it reported none."""
@@ -447,20 +469,13 @@ class Store:
                 ).fetchone():
                     skipped.append(record)
                     continue
-                conversations = self.db["conversations"].insert(
-                    {"title": record.title, "created_at": record.created_at,
-                     "updated_at": record.updated_at, "model": record.model,
-                     "pinned_at": record.pinned_at, "system_prompt": record.system_prompt}
-                )  # fmt: skip
+                conversation = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "messages"}
+                conversation["generation"] = json.dumps(record.generation) if record.generation else None
+                conversations = self.db["conversations"].insert(conversation)
                 conversation_id = conversations.last_pk
                 self.db["messages"].insert_all(
-                    (
-                        {"conversation_id": conversation_id, "role": m.role, "content": m.content,
-                         "status": str(m.status), "model": m.model, "created_at": m.created_at,
-                         "error": m.error, "prompt_tokens": m.prompt_tokens,
-                         "completion_tokens": m.completion_tokens, "finish_reason": m.finish_reason}
-                        for m in record.messages
-                    ),
+                    ({**{f.name: getattr(m, f.name) for f in fields(m)}, "status": str(m.status),
+                      "conversation_id": conversation_id} for m in record.messages),
                     batch_size=500,
                 )  # fmt: skip
                 imported.append(_conversation(conversations.get(conversation_id)))
@@ -505,6 +520,9 @@ class Store:
         usage: tuple[int, int] | None = None,
         finish_reason: str | None = None,
         model: str | None = None,
+        reasoning: str | None = None,
+        thinking_ms: int | None = None,
+        elapsed_ms: int | None = None,
     ) -> Message:
         """`usage` is (prompt_tokens, completion_tokens), when the endpoint reported them;
         `model`, when given, is the model that answered (as the endpoint named it)."""
@@ -512,6 +530,7 @@ class Store:
                                   "finish_reason": finish_reason}  # fmt: skip
         if model:
             values["model"] = model
+        values |= {"reasoning": reasoning or None, "thinking_ms": thinking_ms, "elapsed_ms": elapsed_ms}
         if usage is not None:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
@@ -672,6 +691,7 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         model=row.get("model"),
         pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
         system_prompt=row.get("system_prompt"),
+        generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
     )
 
 
@@ -688,4 +708,7 @@ def _message(row: dict[str, Any]) -> Message:
         prompt_tokens=row.get("prompt_tokens"),
         completion_tokens=row.get("completion_tokens"),
         finish_reason=row.get("finish_reason"),
+        reasoning=row.get("reasoning"),
+        thinking_ms=row.get("thinking_ms"),
+        elapsed_ms=row.get("elapsed_ms"),
     )

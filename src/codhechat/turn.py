@@ -10,9 +10,9 @@ Ctrl+R") stay with the callers; this module only reports what happened.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from codhechat.context import Calibration, fit
@@ -27,7 +27,9 @@ from codhechat.models import (
     ReplyEvent,
     ReplyFailed,
     ReplyPrompt,
+    ReplyThinking,
 )
+from codhechat.thinking import Thinking
 
 SAVE_INTERVAL_S = 1.0  # how often a streaming reply is written: crash safety without per-token writes
 
@@ -50,6 +52,9 @@ class Ending:
     usage: tuple[int, int] | None = None
     finish_reason: str | None = None
     model: str | None = None
+    reasoning: str | None = None
+    thinking_ms: int | None = None
+    elapsed_ms: int | None = None
 
 
 class ReplyStore(Protocol):
@@ -89,11 +94,50 @@ class TurnPlan:
     replaces: int | None = None  # a failed reply to delete once this one has text
     extends: Message | None = None  # a reply cut at the length limit, to continue in place
     provider: str | None = None  # a configured provider: replies are labelled PROVIDER/MODEL
+    options: Mapping[str, float | int | str] = field(default_factory=dict)  # generation parameters
+    reasoning: bool = True  # ask for the model's thinking (kept apart, never sent back)
 
     def label(self, answered: str | None) -> str:
         """What a reply is labelled with: the model the endpoint says answered, if it said."""
         model = answered or self.model
         return f"{self.provider}/{model}" if self.provider else model
+
+
+class _Reply:
+    """What has arrived of a reply so far, and how to store how it ended."""
+
+    def __init__(self, plan: TurnPlan, message_id: int) -> None:
+        self.plan = plan
+        self.message_id = message_id
+        self.answer: list[str] = [plan.extends.content if plan.extends is not None else ""]
+        self.thinking: list[str] = [plan.extends.reasoning or ""] if plan.extends is not None else []
+        self.outcome = StreamOutcome()
+        self.started = time.monotonic()
+        self.thought_for: float | None = None  # seconds of thinking before the answer began
+
+    @property
+    def text(self) -> str:
+        return "".join(self.answer)
+
+    def add(self, piece: str) -> ReplyEvent:
+        if isinstance(piece, Thinking):
+            self.thinking.append(piece)
+            return ReplyThinking(str(piece))
+        if self.thought_for is None and self.thinking:
+            self.thought_for = time.monotonic() - self.started
+        self.answer.append(piece)
+        return ReplyDelta(piece)
+
+    def ending(self, status: MessageStatus, *, error: str | None = None, reason: str | None = None) -> Ending:
+        outcome = self.outcome
+        if self.thinking and self.thought_for is None:
+            self.thought_for = time.monotonic() - self.started  # it only thought
+        return Ending(
+            self.message_id, self.text, status, error, outcome.usage, reason or outcome.finish_reason,
+            self.plan.label(outcome.model), reasoning="".join(self.thinking) or None,
+            thinking_ms=round(self.thought_for * 1000) if self.thought_for is not None else None,
+            elapsed_ms=round((time.monotonic() - self.started) * 1000),
+        )  # fmt: skip
 
 
 async def run_turn(
@@ -104,40 +148,40 @@ async def run_turn(
     calibration: Calibration,
     save_interval: float = SAVE_INTERVAL_S,
 ) -> AsyncIterator[ReplyEvent]:
-    """Stream one reply: ReplyPrompt, then ReplyDelta per piece, then ReplyDone or ReplyFailed."""
+    """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
+    ReplyDone or ReplyFailed."""
     history = [{"role": m.role, "content": m.content} for m in plan.history if m.content]
     if plan.extends is not None:
         history.append({"role": "user", "content": CONTINUE_PROMPT})
     fitted = fit({"role": "system", "content": plan.system_prompt}, history, window=plan.window,
-                 model=plan.model, calibration=calibration)  # fmt: skip
+                 model=plan.model, calibration=calibration,
+                 reply_tokens=plan.options.get("max_tokens"))  # fmt: skip
     yield ReplyPrompt(left_out=fitted.left_out, estimated_tokens=fitted.estimated_tokens, window=plan.window)
 
-    prefix = plan.extends.content if plan.extends is not None else ""
     message_id = plan.extends.id if plan.extends is not None else await store.start_reply(
         plan.conversation_id, model=plan.label(None)
     )
-    parts: list[str] = [prefix]
-    outcome = StreamOutcome()
+    reply = _Reply(plan, message_id)
     ending: Ending | None = None
     last_save = time.monotonic()
     replaced = plan.replaces
     try:
         try:
-            stream = client.stream_chat(fitted.messages, model=plan.model, outcome=outcome, usage=True)
+            stream = client.stream_chat(fitted.messages, model=plan.model, outcome=reply.outcome, usage=True,
+                                        reasoning=plan.reasoning, options=dict(plan.options))  # fmt: skip
             async with aclosing(stream):  # closed at once when the turn stops, not when collected
-                async for text in stream:
-                    parts.append(text)
+                async for piece in stream:
+                    event = reply.add(piece)
                     if replaced is not None:  # the retry has text of its own: the old reply can go
                         await _discard(store, replaced)
                         replaced = None
-                    yield ReplyDelta(text)
+                    yield event
                     if time.monotonic() - last_save >= save_interval:
                         last_save = time.monotonic()
-                        await _save_progress(store, message_id, "".join(parts))
+                        await _save_progress(store, message_id, reply.text)
         except CodheError as exc:
-            reason = FinishReason.CUT if isinstance(exc, ReplyCut) else None
-            ending = Ending(message_id, "".join(parts), MessageStatus.ERROR, exc.message, outcome.usage,
-                            reason, plan.label(outcome.model))  # fmt: skip
+            ending = reply.ending(MessageStatus.ERROR, error=exc.message,
+                                  reason=FinishReason.CUT if isinstance(exc, ReplyCut) else None)  # fmt: skip
             if replaced is not None and not ending.content:
                 await _discard(store, message_id)  # nothing new: the reply it would replace stays
                 yield ReplyFailed(exc, None)
@@ -148,10 +192,9 @@ async def run_turn(
                 stored = None
             yield ReplyFailed(exc, stored)
             return
-        if outcome.usage is not None:
-            calibration.learn(plan.model, fitted.estimated_tokens, outcome.usage[0])
-        ending = Ending(message_id, "".join(parts), MessageStatus.COMPLETE, None, outcome.usage,
-                        outcome.finish_reason, plan.label(outcome.model))  # fmt: skip
+        if reply.outcome.usage is not None:
+            calibration.learn(plan.model, fitted.estimated_tokens, reply.outcome.usage[0])
+        ending = reply.ending(MessageStatus.COMPLETE)
         try:
             done = await store.end_reply(ending)
         except StorageError as exc:
@@ -159,12 +202,8 @@ async def run_turn(
             return
         yield ReplyDone(done)
     finally:
-        if ending is None:
-            # Stopped, cancelled or shutting down: keep what arrived.
-            store.end_reply_now(
-                Ending(message_id, "".join(parts), MessageStatus.PARTIAL, None, outcome.usage,
-                       FinishReason.STOPPED, plan.label(outcome.model))  # fmt: skip
-            )
+        if ending is None:  # stopped, cancelled or shutting down: keep what arrived
+            store.end_reply_now(reply.ending(MessageStatus.PARTIAL, reason=FinishReason.STOPPED))
 
 
 async def _save_progress(store: ReplyStore, message_id: int, content: str) -> None:

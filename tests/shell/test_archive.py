@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codhechat.models import MessageStatus
+from codhechat.models import Generation, MessageStatus
 from codhechat.store import Store
 from tests.shell.conftest import no_traceback
 
@@ -18,7 +18,8 @@ def seed(store: Store) -> None:
     store.add_message(second.id, "user", "Try")
     reply = store.add_message(second.id, "assistant", "", status=MessageStatus.PARTIAL, model="m1")
     store.update_message(reply.id, content="half", status=MessageStatus.ERROR, error="boom (503)", usage=(7, 2),
-                         finish_reason="cut")  # fmt: skip
+                         finish_reason="cut", reasoning="hmm", thinking_ms=1200, elapsed_ms=3400)  # fmt: skip
+    store.set_generation(first.id, Generation(temperature=0.5, seed=1))
     store.set_pinned(first.id, True)
     store.set_conversation_options(first.id, model="gpt-4o", system_prompt="Be brief.")
     store.add_message(second.id, "user", "Again")
@@ -37,9 +38,11 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     failed = document["conversations"][1]["messages"][1]
     assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
                       "created_at": failed["created_at"], "error": "boom (503)", "prompt_tokens": 7,
-                      "completion_tokens": 2, "finish_reason": "cut"}  # fmt: skip
+                      "completion_tokens": 2, "finish_reason": "cut", "reasoning": "hmm", "thinking_ms": 1200,
+                      "elapsed_ms": 3400}  # fmt: skip
     first = document["conversations"][0]
     assert (first["system_prompt"], first["pinned_at"] is not None) == ("Be brief.", True)
+    assert first["generation"] == {"temperature": 0.5, "seed": 1}
 
     other = {"CODHECHAT_DATABASE": str(tmp_path / "other.db")}
     imported = cli("import", "all.json", env=other)
@@ -177,3 +180,18 @@ def test_more_conversations_than_the_limit_are_refused(tmp_path: Path) -> None:
     with pytest.raises(MalformedFile, match="holds 4 conversations, more than the 3"):
         check_records(records, tmp_path / "x.json", limits)
     check_records(records[:3], tmp_path / "x.json", limits)
+
+
+def test_thinking_is_shown_only_when_asked(cli, db) -> None:
+    store = db()
+    c = store.create_conversation("thinker")
+    store.add_message(c.id, "user", "why?")
+    reply = store.add_message(c.id, "assistant", "", status=MessageStatus.PARTIAL)
+    store.update_message(reply.id, content="Because.", status=MessageStatus.COMPLETE, reasoning="weighing it up",
+                         thinking_ms=2500)  # fmt: skip
+    plain = cli("show", str(c.id)).stdout
+    assert "Because." in plain and "weighing it up" not in plain
+    shown = cli("show", str(c.id), "--reasoning").stdout
+    assert "> _Thinking (2.5 s)_" in shown and "> weighing it up" in shown
+    exported = cli("export", str(c.id), "--reasoning").stdout
+    assert "> weighing it up" in exported

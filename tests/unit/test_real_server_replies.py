@@ -29,14 +29,14 @@ def text_of(events: list) -> str:  # type: ignore[type-arg]
     return "".join(e.text for e in events if isinstance(e, ReplyDelta))
 
 
-def recorded_text(name: str) -> str:
-    """The reply text in a recorded stream, as the server sent it."""
+def recorded_text(name: str, field: str = "content") -> str:
+    """The reply text (or another delta field) in a recorded stream, as the server sent it."""
     text = ""
     for event in recording(name).events():
         data = event.decode().removeprefix("data: ").strip()
         if data != "[DONE]":
             for choice in json.loads(data).get("choices", []):
-                text += choice.get("delta", {}).get("content") or ""
+                text += choice.get("delta", {}).get(field) or ""
     return text
 
 
@@ -125,7 +125,7 @@ async def test_a_retry_while_the_server_is_down_keeps_what_was_kept(fake_openai:
     assert [m.content for m in backend.store.get_messages(conversation_id)] == ["question", "Echo: question"]
 
 
-@pytest.mark.parametrize("name", ["stream-stop.http", "stream-no-usage.http", "stream-think-tags.http"])
+@pytest.mark.parametrize("name", ["stream-stop.http", "stream-no-usage.http"])
 async def test_recorded_streams_are_stored_exactly(fake_openai: FakeOpenAI, tmp_path: Path, name: str) -> None:
     fake_openai.enqueue(Recorded(f"llama.cpp/{name}"))
     backend = backend_for(fake_openai, tmp_path)
@@ -160,3 +160,51 @@ async def test_several_models_and_none_chosen_are_offered(fake_openai: FakeOpenA
     notice = await backend.resolve_model()
     assert notice is not None and "choose one (F5)" in notice
     assert backend.model_choices == ["llama3", "qwen2"] and backend.model == "gpt-4o-mini"
+
+
+async def test_reasoning_content_is_kept_apart_and_never_sent_back(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    from codhechat.models import ReplyThinking
+
+    fake_openai.enqueue(Recorded("llama.cpp/stream-reasoning-deepseek.http"))
+    backend = backend_for(fake_openai, tmp_path)
+    events = await run(backend.stream_reply(None, "Think first"))
+    thinking = "".join(e.text for e in events if isinstance(e, ReplyThinking))
+    assert thinking == recorded_text("llama.cpp/stream-reasoning-deepseek.http", "reasoning_content")
+    done = events[-1]
+    assert isinstance(done, ReplyDone)
+    assert done.message.reasoning == thinking and done.message.thinking_ms is not None
+    assert done.message.elapsed_ms is not None and done.message.elapsed_ms >= done.message.thinking_ms
+    assert done.message.content == text_of(events) and thinking not in done.message.content
+    await run(backend.stream_reply(done.message.conversation_id, "and then?"))
+    sent = " ".join(m["content"] for m in fake_openai.last_messages)
+    assert thinking[:40] not in sent  # the thinking is never history
+
+
+async def test_a_think_block_opening_the_content_is_the_thinking(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    fake_openai.enqueue(Recorded("llama.cpp/stream-think-tags.http"))
+    backend = backend_for(fake_openai, tmp_path)
+    events = await run(backend.stream_reply(None, "Think first"))
+    raw = recorded_text("llama.cpp/stream-think-tags.http")
+    assert raw.startswith("<think>\n")
+    inside, _, after = raw.removeprefix("<think>").partition("</think>")
+    done = events[-1]
+    assert isinstance(done, ReplyDone)
+    assert done.message.reasoning == inside
+    assert done.message.content == after.lstrip("\n")  # later </think> tokens are the answer's text
+
+
+async def test_generation_parameters_are_sent_and_max_tokens_leaves_room(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    from codhechat.models import Generation
+
+    backend = backend_for(fake_openai, tmp_path)
+    conversation_id = (await run(backend.stream_reply(None, "first")))[0].conversation.id
+    chosen = Generation(temperature=0.2, top_p=0.9, max_tokens=64, seed=7, reasoning_effort="low")
+    updated = await backend.set_generation(conversation_id, chosen)
+    assert updated is not None and updated.generation == chosen
+    await run(backend.stream_reply(conversation_id, "again"))
+    body = fake_openai.requests[-1]["body"]
+    assert {k: body[k] for k in ("temperature", "top_p", "max_tokens", "seed", "reasoning_effort")} == {
+        "temperature": 0.2, "top_p": 0.9, "max_tokens": 64, "seed": 7, "reasoning_effort": "low"}
+    await backend.set_generation(conversation_id, Generation())
+    await run(backend.stream_reply(conversation_id, "plain"))
+    assert "temperature" not in fake_openai.requests[-1]["body"]

@@ -32,6 +32,7 @@ from codhechat.models import (
     ConnectionState,
     Conversation,
     FinishReason,
+    Generation,
     Message,
     MessageStatus,
     ReplyEvent,
@@ -150,6 +151,11 @@ class LocalBackend:
             self.store.set_conversation_options, conversation_id,
             model=model or None, system_prompt=system_prompt or None,
         )  # fmt: skip
+
+    async def set_generation(self, conversation_id: int, generation: Generation) -> Conversation | None:
+        """A conversation's generation parameters (temperature, top_p, max_tokens, seed,
+        reasoning_effort); unset ones are left to the endpoint."""
+        return await self.replies.write(self.store.set_generation, conversation_id, generation)
 
     async def conversation_tokens(self, conversation_id: int) -> int | None:
         return await self.replies.read(self.store.conversation_tokens, conversation_id)
@@ -278,6 +284,7 @@ class LocalBackend:
             window=self.settings.context_window or await route.client.context_window(route.model),
             replaces=replaces,
             extends=extends,
+            options=conversation.generation.options() if self.conversation_options else {},
         )
         turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)
         async with aclosing(turn):  # closed at once when the caller stops, not when collected

@@ -47,6 +47,7 @@ class LocalReplies:
         return self.store.update_message(
             ending.message_id, content=ending.content, status=ending.status, error=ending.error,
             usage=ending.usage, finish_reason=ending.finish_reason, model=ending.model,
+            reasoning=ending.reasoning, thinking_ms=ending.thinking_ms, elapsed_ms=ending.elapsed_ms,
         )  # fmt: skip
 
     # The turn engine's ReplyStore

@@ -94,6 +94,7 @@ def add_shell_parsers(commands: Any) -> None:
         description="Print a conversation as Markdown (rendered when stdout is a terminal).",
     )  # fmt: skip
     show.add_argument("id", type=_id, metavar="ID")
+    show.add_argument("--reasoning", action="store_true", help="include a reasoning model's thinking")
 
     search = commands.add_parser(
         "search", help="search every message",
@@ -133,6 +134,10 @@ def add_shell_parsers(commands: Any) -> None:
         help="output format (default: markdown)",
     )  # fmt: skip
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument(
+        "--reasoning", action="store_true",
+        help="Markdown: include a reasoning model's thinking (JSON always carries it)",
+    )  # fmt: skip
 
     imports = commands.add_parser(
         "import", help="import a codhechat JSON export or a ChatGPT export",

@@ -40,7 +40,9 @@ def run_show(args: argparse.Namespace, settings: Any) -> int:
     from codhechat.commands.archive import conversation_markdown
 
     async def shown(backend: ChatBackend) -> str:
-        return conversation_markdown(await conversation(backend, args.id), await all_messages(backend, args.id))
+        return conversation_markdown(
+            await conversation(backend, args.id), await all_messages(backend, args.id), reasoning=args.reasoning
+        )
 
     text = visible(run_with(settings, shown, readonly=True))
     if is_terminal(sys.stdout):

@@ -1,0 +1,171 @@
+"""codhechat's own export format: versioned JSON holding everything the store keeps
+about a conversation except database ids (which belong to one database), so export ->
+import -> export gives the same bytes and an import cannot clash with what is there.
+
+    {"format": "codhechat", "version": 1, "conversations": [
+      {"title", "created_at", "updated_at", "model", "pinned_at", "system_prompt",
+       "generation", "messages": [{"role", "content", "created_at", "status", "model",
+       "error", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
+       "thinking_ms", "elapsed_ms"}]}]}
+
+Every key is one field of `ConversationRecord` / `MessageRecord`, checked by the table
+below; the ones added after the first release may be missing (read as null), so older
+files still import. The whole file is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codhechat.commands.import_file import MalformedFile
+from codhechat.models import Conversation, ConversationRecord, Generation, Message, MessageRecord, MessageStatus
+
+FORMAT_NAME = "codhechat"
+FORMAT_VERSION = 1
+ROLES = ("user", "assistant", "system")
+
+Check = Callable[[Any], Any]  # raises ValueError with what is wrong
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _optional(check: Check) -> Check:
+    return lambda value: None if value is None else check(value)
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _time(value: Any) -> str:
+    try:
+        return normalise_time(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be an ISO 8601 time, not {value!r}") from None
+
+
+def _role(value: Any) -> str:
+    if value not in ROLES:
+        raise ValueError(f"must be one of {', '.join(ROLES)}, not {value!r}")
+    return str(value)
+
+
+def _status(value: Any) -> MessageStatus:
+    if value not in {s.value for s in MessageStatus}:
+        raise ValueError(f"{value!r} is not complete, partial or error")
+    return MessageStatus(value)
+
+
+def _generation(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("must be an object")
+    return Generation.parse(value).options() or None
+
+
+MESSAGE_FIELDS: dict[str, Check] = {
+    "role": _role, "content": _text, "created_at": _time, "status": _status,
+    "model": _optional(_text), "error": _optional(_text), "prompt_tokens": _optional(_count),
+    "completion_tokens": _optional(_count), "finish_reason": _optional(_text),
+    "reasoning": _optional(_text), "thinking_ms": _optional(_count), "elapsed_ms": _optional(_count),
+}  # fmt: skip
+CONVERSATION_FIELDS: dict[str, Check] = {
+    "title": _text, "created_at": _time, "updated_at": _time, "model": _optional(_text),
+    "pinned_at": _optional(_time), "system_prompt": _optional(_text), "generation": _generation,
+}  # fmt: skip
+DEFAULTS = {"status": "complete"}  # a missing status: the first release wrote complete ones only
+assert set(MESSAGE_FIELDS) == {f.name for f in fields(MessageRecord)}
+assert set(CONVERSATION_FIELDS) | {"messages"} == {f.name for f in fields(ConversationRecord)}
+
+
+def normalise_time(value: Any) -> str:
+    """ISO 8601 text in UTC, as the store writes it (so it sorts as text)."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def record_of(conversation: Conversation, messages: Sequence[Message]) -> ConversationRecord:
+    def text(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return ConversationRecord(
+        **{name: text(getattr(conversation, name)) for name in CONVERSATION_FIELDS if name != "generation"},
+        generation=conversation.generation.options() or None,
+        messages=[MessageRecord(**{name: text(getattr(m, name)) for name in MESSAGE_FIELDS}) for m in messages],
+    )
+
+
+def dump_json(records: Sequence[ConversationRecord]) -> str:
+    conversations = [
+        {
+            **{name: getattr(r, name) for name in CONVERSATION_FIELDS},
+            "messages": [
+                {name: str(v) if isinstance(v := getattr(m, name), MessageStatus) else v for name in MESSAGE_FIELDS}
+                for m in r.messages
+            ],
+        }
+        for r in records
+    ]
+    document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "conversations": conversations}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:
+    """Check a codhechat export completely, so that a bad file imports nothing."""
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        raise MalformedFile(
+            f"{path} is a codhechat export of format version {version!r}; this codhechat "
+            f"reads version {FORMAT_VERSION}. Nothing was imported.",
+            "Export it again with this version of codhechat, or upgrade codhechat.",
+        )
+    conversations = data.get("conversations")
+    if not isinstance(conversations, list):
+        raise _bad(path, "the file", "`conversations` must be a list")
+    records = []
+    for i, item in enumerate(conversations, 1):
+        where = f"conversation {i}"
+        messages = item.get("messages") if isinstance(item, dict) else None
+        if not isinstance(messages, list):
+            raise _bad(path, where, "must be an object with a `messages` list")
+        parsed = [
+            MessageRecord(**_checked(message, MESSAGE_FIELDS, path, f"{where}, message {j}"))
+            for j, message in enumerate(messages, 1)
+        ]
+        records.append(ConversationRecord(**_checked(item, CONVERSATION_FIELDS, path, where), messages=parsed))
+    return records
+
+
+def _checked(item: Any, table: dict[str, Check], path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _bad(path, where, "must be an object")
+    values = {}
+    for name, check in table.items():
+        try:
+            values[name] = check(item.get(name, DEFAULTS.get(name)))
+        except ValueError as exc:
+            raise _bad(path, where, f"`{name}` {exc}") from None
+    return values
+
+
+def _bad(path: Path, where: str, problem: str) -> MalformedFile:
+    return MalformedFile(
+        f"{path} is malformed: {where}: {problem}. Nothing was imported.",
+        "Fix that part of the file, or export it again.",
+    )
