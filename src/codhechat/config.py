@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     theme: Literal["dark", "light"] | None = Field(
         default=None, description="Start-up theme; the last one toggled in the app is remembered."
     )
+    attachment_max_mb: float = Field(
+        default=10.0, gt=0, le=512, description="Largest file that may be attached to a message, in MB."
+    )
     request_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for the endpoint before giving up."
     )

@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 BYTES_PER_TOKEN = 3
 TOKENS_PER_MESSAGE = 4  # role and framing
 REPLY_SHARE, REPLY_MIN, REPLY_MAX = 4, 256, 4096  # room kept for the reply: a quarter, within bounds
+IMAGE_TOKENS = 1000  # what an attached image counts for (providers charge roughly that)
 
 # Context windows of well-known models, for endpoints that do not say (OpenAI's /v1/models
 # does not). Matched as prefixes of the model id (after any "vendor/" part), longest first.
@@ -56,9 +58,22 @@ class Calibration:
         if estimated > 0 and reported > 0:
             self.ratios[model] = min(3.0, max(0.3, reported / estimated))
 
-    def tokens(self, model: str, messages: Sequence[dict[str, str]]) -> int:
-        raw = sum(estimate_tokens(m.get("content") or "") for m in messages)
+    def tokens(self, model: str, messages: Sequence[dict[str, Any]]) -> int:
+        raw = sum(content_tokens(m.get("content")) for m in messages)
         return round(raw * self.ratios.get(model, 1.0))
+
+
+def content_tokens(content: object) -> int:
+    """A message's content: text, or a list of parts (text, and images at a flat rate)."""
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    if isinstance(content, list):
+        return sum(
+            estimate_tokens(part.get("text") or "") if part.get("type") == "text" else IMAGE_TOKENS
+            for part in content
+            if isinstance(part, dict)
+        )
+    return TOKENS_PER_MESSAGE
 
 
 def reply_room(window: int) -> int:
@@ -67,14 +82,14 @@ def reply_room(window: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class FittedPrompt:
-    messages: list[dict[str, str]]  # system, then the history that fits, the newest message last
+    messages: list[dict[str, Any]]  # system, then the history that fits, the newest message last
     left_out: int  # earlier messages that did not fit
     estimated_tokens: int
 
 
 def fit(
     system: dict[str, str],
-    history: Sequence[dict[str, str]],
+    history: Sequence[dict[str, Any]],
     *,
     window: int | None,
     model: str,

@@ -65,6 +65,25 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message, as stored: its bytes are kept once, by SHA-256."""
+
+    name: str
+    mime: str
+    kind: str  # "text", "image" or "pdf"
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """An attachment with its bytes: to store, to send (attachments.content_part), to export."""
+
+    attachment: Attachment
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: int
     conversation_id: int
@@ -81,6 +100,7 @@ class Message:
     reasoning: str | None = None  # a reasoning model's thinking (never sent back as history)
     thinking_ms: int | None = None  # how long it thought before answering
     elapsed_ms: int | None = None  # from the request to the reply's end
+    attachments: tuple[Attachment, ...] = ()  # files sent with it (a user message)
 
 
 class FinishReason(StrEnum):
@@ -137,6 +157,7 @@ class MessageRecord:
     reasoning: str | None = None
     thinking_ms: int | None = None
     elapsed_ms: int | None = None
+    attachments: tuple[AttachedFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from codhechat.context import Calibration, fit
 from codhechat.errors import CodheError, ReplyCut, StorageError
@@ -95,6 +95,7 @@ class TurnPlan:
     extends: Message | None = None  # a reply cut at the length limit, to continue in place
     provider: str | None = None  # a configured provider: replies are labelled PROVIDER/MODEL
     options: Mapping[str, float | int | str] = field(default_factory=dict)  # generation parameters
+    parts: Mapping[int, Sequence[dict[str, Any]]] = field(default_factory=dict)  # message id -> its files' parts
     reasoning: bool = True  # ask for the model's thinking (kept apart, never sent back)
 
     def label(self, answered: str | None) -> str:
@@ -150,7 +151,7 @@ async def run_turn(
 ) -> AsyncIterator[ReplyEvent]:
     """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
     ReplyDone or ReplyFailed."""
-    history = [{"role": m.role, "content": m.content} for m in plan.history if m.content]
+    history = [{"role": m.role, "content": _content(m, plan)} for m in plan.history if m.content or m.id in plan.parts]
     if plan.extends is not None:
         history.append({"role": "user", "content": CONTINUE_PROMPT})
     fitted = fit({"role": "system", "content": plan.system_prompt}, history, window=plan.window,
@@ -204,6 +205,14 @@ async def run_turn(
     finally:
         if ending is None:  # stopped, cancelled or shutting down: keep what arrived
             store.end_reply_now(reply.ending(MessageStatus.PARTIAL, reason=FinishReason.STOPPED))
+
+
+def _content(message: Message, plan: TurnPlan) -> str | list[dict[str, Any]]:
+    """A message as the model gets it: its text, or its text and its attached files' parts."""
+    files = plan.parts.get(message.id)
+    if not files:
+        return message.content
+    return [{"type": "text", "text": message.content}, *files] if message.content else list(files)
 
 
 async def _save_progress(store: ReplyStore, message_id: int, content: str) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from codhechat.attachments import prepare
 from codhechat.models import Generation, MessageStatus
+from tests.support.files import png
 from codhechat.store import Store
 from tests.shell.conftest import no_traceback
 
 
 def seed(store: Store) -> None:
     first = store.create_conversation("Ünïcode & \"quotes\" 🙂", model="gpt-4o")
-    store.add_message(first.id, "user", "Line one\nLine two\n\n```py\nx = '\\n'\n```")
+    store.add_message(first.id, "user", "Line one\nLine two\n\n```py\nx = '\\n'\n```",
+                      attachments=[prepare("notes.md", b"# notes\n"), prepare("dot.png", png())])  # fmt: skip
     store.add_message(first.id, "assistant", "Answer 🙂", model="gpt-4o")
     second = store.create_conversation("Failures")
     store.add_message(second.id, "user", "Try")
@@ -39,7 +42,9 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
                       "created_at": failed["created_at"], "error": "boom (503)", "prompt_tokens": 7,
                       "completion_tokens": 2, "finish_reason": "cut", "reasoning": "hmm", "thinking_ms": 1200,
-                      "elapsed_ms": 3400}  # fmt: skip
+                      "elapsed_ms": 3400, "attachments": []}  # fmt: skip
+    attached = document["conversations"][0]["messages"][0]["attachments"]
+    assert [(a["name"], a["mime"]) for a in attached] == [("notes.md", "text/plain"), ("dot.png", "image/png")]
     first = document["conversations"][0]
     assert (first["system_prompt"], first["pinned_at"] is not None) == ("Be brief.", True)
     assert first["generation"] == {"temperature": 0.5, "seed": 1}

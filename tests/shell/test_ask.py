@@ -209,3 +209,26 @@ def test_ask_uses_the_endpoints_only_model_when_none_is_chosen(cli, fake_openai:
     assert result.returncode == 0
     assert "Using tiny-random.gguf" in result.stderr
     assert fake_openai.requests[-1]["body"]["model"] == "tiny-random.gguf"
+
+
+def test_ask_attaches_files_and_stdin_keeping_the_prompt_separate(cli, db, fake_openai: FakeOpenAI, tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("remember the milk\n")
+    result = cli("ask", "-a", "-", "-a", "notes.txt", "review this", input="diff --git a b\n+x\n")
+    assert result.returncode == 0, result.stderr
+    content = fake_openai.last_messages[-1]["content"]
+    assert content == [
+        {"type": "text", "text": "review this"},
+        {"type": "text", "text": "File stdin:\n\ndiff --git a b\n+x\n"},
+        {"type": "text", "text": "File notes.txt:\n\nremember the milk\n"},
+    ]
+    [conversation] = db().list_conversations()
+    assert conversation.title == "review this"
+    user = db().all_messages(conversation.id)[0]
+    assert user.content == "review this" and [a.name for a in user.attachments] == ["stdin", "notes.txt"]
+
+
+def test_ask_refuses_a_file_it_cannot_send_before_asking(cli, fake_openai: FakeOpenAI, tmp_path) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01binary")
+    result = cli("ask", "-a", "blob.bin", "what is it?")
+    assert result.returncode == 2
+    assert "cannot be sent" in result.stderr and fake_openai.requests == []

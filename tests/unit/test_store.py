@@ -9,16 +9,8 @@ import pytest
 import sqlite_utils
 
 from codhechat.errors import StorageError, UsageError
-from codhechat.models import MessageStatus
-from codhechat.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    SNIPPET_END,
-    SNIPPET_START,
-    ConversationRecord,
-    MessageRecord,
-    Store,
-)
+from codhechat.models import ConversationRecord, MessageRecord, MessageStatus
+from codhechat.store import MIGRATIONS, SCHEMA_VERSION, SNIPPET_END, SNIPPET_START, Store
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ EDIT = "edit"  # edit_and_resend
 TOKENS = "tokens"  # conversation_tokens
 CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
+ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data
 
 
 def supports(backend: object, ability: str) -> bool:

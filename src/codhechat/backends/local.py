@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
+from typing import Any
 
 from codhechat.backends import (
+    ATTACH,
     CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
@@ -22,6 +24,7 @@ from codhechat.backends import (
     SEARCH,
     TOKENS,
 )
+from codhechat.attachments import content_part
 from codhechat.backends.local_replies import LocalReplies
 from codhechat.config import Settings
 from codhechat.context import Calibration
@@ -29,6 +32,8 @@ from codhechat.errors import CodheError, ModelError, StorageError, UsageError
 from codhechat.llm import ModelClient
 from codhechat.providers import ProviderModels, Providers
 from codhechat.models import (
+    AttachedFile,
+    Attachment,
     ConnectionState,
     Conversation,
     FinishReason,
@@ -50,7 +55,7 @@ __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 class LocalBackend:
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT}
+        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH}
     )
 
     def __init__(
@@ -163,10 +168,11 @@ class LocalBackend:
     # Replies
 
     async def stream_reply(
-        self, conversation_id: int | None, prompt: str, *, title: str | None = None
-    ) -> AsyncIterator[ReplyEvent]:
+        self, conversation_id: int | None, prompt: str, *, title: str | None = None,
+        attachments: Sequence[AttachedFile] = (),
+    ) -> AsyncIterator[ReplyEvent]:  # fmt: skip
         prompt = prompt.strip()
-        if not prompt:
+        if not prompt and not attachments:
             raise ValueError("empty prompt")
         conversation = None
         if conversation_id is not None:
@@ -174,9 +180,12 @@ class LocalBackend:
         if conversation is None:
             await self.resolve_model()
             conversation = await self.replies.write(
-                self.store.create_conversation, title_for(title or prompt), model=self.model
+                self.store.create_conversation,
+                title_for(title or prompt or ", ".join(f.attachment.name for f in attachments)), model=self.model,
             )
-        user_message = await self.replies.write(self.store.add_message, conversation.id, "user", prompt)
+        user_message = await self.replies.write(
+            self.store.add_message, conversation.id, "user", prompt, attachments=attachments
+        )
         yield ReplyStarted(conversation, user_message)
         async with aclosing(self._turn(conversation)) as turn:
             async for event in turn:
@@ -275,8 +284,10 @@ class LocalBackend:
         count = self.settings.history_window
         history = await self.replies.read(self.store.history, conversation.id, count + 1)
         history = [m for m in history if m.id != replaces][-count:]
+        parts = await self.replies.read(self._parts, history)
         plan = TurnPlan(
             conversation_id=conversation.id,
+            parts=parts,
             model=route.model,
             provider=route.provider,
             system_prompt=system_prompt,
@@ -290,6 +301,20 @@ class LocalBackend:
         async with aclosing(turn):  # closed at once when the caller stops, not when collected
             async for event in turn:
                 yield event
+
+    def _parts(self, history: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
+        """The content parts of the files attached to the messages sent (in a worker thread)."""
+        parts: dict[int, list[dict[str, Any]]] = {}
+        for message in history:
+            for attachment in message.attachments:
+                data = self.store.attachment_data(attachment.sha256)
+                if data is not None:
+                    parts.setdefault(message.id, []).append(content_part(AttachedFile(attachment, data)))
+        return parts
+
+    async def attachment_data(self, attachment: Attachment) -> bytes | None:
+        """An attached file's bytes (to open or save it from the app)."""
+        return await self.replies.read(self.store.attachment_data, attachment.sha256)
 
     # The rest of ChatBackend
 

@@ -59,6 +59,10 @@ def add_shell_parsers(commands: Any) -> None:
         "130 interrupted (the partial reply is kept).",
     )
     ask.add_argument("prompt", nargs="?", help="the prompt (optional when input is piped)")
+    ask.add_argument(
+        "-a", "--attach", action="append", default=[], metavar="FILE",
+        help="attach a file (text, code, PDF, PNG/JPEG/GIF/WebP image); repeatable; - reads it from stdin",
+    )  # fmt: skip
     which = ask.add_mutually_exclusive_group()
     which.add_argument(
         "-c", "--continue", dest="continue_last", action="store_true",

@@ -13,15 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO, Any
 
-from codhechat.backends import ChatBackend
+from codhechat.backends import ATTACH, ChatBackend
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from codhechat.commands.output import Style, is_terminal, report
-from codhechat.commands.session import conversation, run_with
+from codhechat.commands.session import conversation, require, run_with
 from codhechat.errors import CodheError, MissingApiKey, ModelError, UsageError
 from codhechat.models import FinishReason, ReplyDelta, ReplyDone, ReplyEvent, ReplyFailed, ReplyPrompt, ReplyStarted
 from codhechat.textsafe import visible
@@ -38,8 +39,10 @@ class _Progress:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    prompt = combine(args.prompt, read_piped_input())
-    if not prompt:
+    files = attached(args.attach, settings.attachment_max_mb)
+    # `-a -` takes stdin as a file of its own, so the prompt stays separate from it.
+    prompt = combine(args.prompt, "" if "-" in args.attach else read_piped_input())
+    if not prompt and not files:
         raise UsageError(
             "Nothing to ask: give a prompt, or pipe some text in.",
             "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
@@ -56,7 +59,12 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         conversation_id = await _conversation_for(backend, args)
         if conversation_id is None and (notice := await backend.resolve_model()):
             print(f"codhechat: {visible(notice)}", file=sys.stderr)
-        await _exchange(backend.stream_reply(conversation_id, prompt, title=title), progress, out)
+        if files:
+            require(backend, ATTACH, "take attachments")
+            events = backend.stream_reply(conversation_id, prompt, title=title, attachments=files)
+        else:
+            events = backend.stream_reply(conversation_id, prompt, title=title)
+        await _exchange(events, progress, out)
 
     try:
         run_with(settings, exchange, conversation_options=not explicit)
@@ -69,6 +77,22 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         )
         return EXIT_INTERRUPTED
     return _outcome(progress, out)
+
+
+def attached(names: list[str], max_mb: float) -> list[Any]:
+    """The files given with -a, read and checked before anything is sent."""
+    if not names:
+        return []
+    from codhechat.attachments import prepare, read_file
+
+    files = []
+    for name in names:
+        if name == "-":
+            data = sys.stdin.buffer.read() if sys.stdin is not None else b""
+            files.append(prepare("stdin", data, max_mb=max_mb))
+        else:
+            files.append(read_file(Path(name), max_mb=max_mb))
+    return files
 
 
 def read_piped_input(stdin: IO[str] | None = None) -> str:

@@ -6,7 +6,8 @@ import -> export gives the same bytes and an import cannot clash with what is th
       {"title", "created_at", "updated_at", "model", "pinned_at", "system_prompt",
        "generation", "messages": [{"role", "content", "created_at", "status", "model",
        "error", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
-       "thinking_ms", "elapsed_ms"}]}]}
+       "thinking_ms", "elapsed_ms", "attachments": [{"name", "mime", "size", "sha256",
+       "data": base64}]}]}]}
 
 Every key is one field of `ConversationRecord` / `MessageRecord`, checked by the table
 below; the ones added after the first release may be missing (read as null), so older
@@ -15,15 +16,28 @@ files still import. The whole file is checked before anything is written.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codhechat.attachments import prepare
+from codhechat.commands import IMPORT_MAX_MB
 from codhechat.commands.import_file import MalformedFile
-from codhechat.models import Conversation, ConversationRecord, Generation, Message, MessageRecord, MessageStatus
+from codhechat.errors import UsageError
+from codhechat.models import (
+    AttachedFile,
+    Conversation,
+    ConversationRecord,
+    Generation,
+    Message,
+    MessageRecord,
+    MessageStatus,
+)
 
 FORMAT_NAME = "codhechat"
 FORMAT_VERSION = 1
@@ -67,6 +81,37 @@ def _status(value: Any) -> MessageStatus:
     return MessageStatus(value)
 
 
+def _attachments(value: Any) -> tuple[AttachedFile, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError("must be a list")
+    files = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("data"), str):
+            raise ValueError("must hold objects with a `name` and base64 `data`")
+        try:
+            data = base64.b64decode(item["data"], validate=True)
+        except binascii.Error:
+            raise ValueError(f"has {item['name']!r} whose `data` is not base64") from None
+        try:
+            file = prepare(item["name"], data, max_mb=IMPORT_MAX_MB)
+        except UsageError as exc:
+            raise ValueError(f"has a file that cannot be kept: {exc.message}") from None
+        if item.get("sha256") not in (None, file.attachment.sha256):
+            raise ValueError(f"has {item['name']!r} whose bytes do not match its sha256")
+        files.append(file)
+    return tuple(files)
+
+
+def _dump_attachments(files: tuple[AttachedFile, ...]) -> list[dict[str, Any]]:
+    return [
+        {"name": f.attachment.name, "mime": f.attachment.mime, "size": f.attachment.size,
+         "sha256": f.attachment.sha256, "data": base64.b64encode(f.data).decode("ascii")}
+        for f in files
+    ]  # fmt: skip
+
+
 def _generation(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -80,6 +125,7 @@ MESSAGE_FIELDS: dict[str, Check] = {
     "model": _optional(_text), "error": _optional(_text), "prompt_tokens": _optional(_count),
     "completion_tokens": _optional(_count), "finish_reason": _optional(_text),
     "reasoning": _optional(_text), "thinking_ms": _optional(_count), "elapsed_ms": _optional(_count),
+    "attachments": _attachments,
 }  # fmt: skip
 CONVERSATION_FIELDS: dict[str, Check] = {
     "title": _text, "created_at": _time, "updated_at": _time, "model": _optional(_text),
@@ -100,14 +146,23 @@ def normalise_time(value: Any) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def record_of(conversation: Conversation, messages: Sequence[Message]) -> ConversationRecord:
+def record_of(
+    conversation: Conversation, messages: Sequence[Message], blobs: Mapping[str, bytes] | None = None
+) -> ConversationRecord:
+    """The record of a conversation; `blobs` holds its attachments' bytes, by SHA-256."""
+
     def text(value: Any) -> Any:
         return value.isoformat() if isinstance(value, datetime) else value
+
+    def record(m: Message) -> MessageRecord:
+        files = tuple(AttachedFile(a, blobs[a.sha256]) for a in m.attachments if blobs and a.sha256 in blobs)
+        return MessageRecord(**{name: text(getattr(m, name)) for name in MESSAGE_FIELDS if name != "attachments"},
+                             attachments=files)  # fmt: skip
 
     return ConversationRecord(
         **{name: text(getattr(conversation, name)) for name in CONVERSATION_FIELDS if name != "generation"},
         generation=conversation.generation.options() or None,
-        messages=[MessageRecord(**{name: text(getattr(m, name)) for name in MESSAGE_FIELDS}) for m in messages],
+        messages=[record(m) for m in messages],
     )
 
 
@@ -116,7 +171,7 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
         {
             **{name: getattr(r, name) for name in CONVERSATION_FIELDS},
             "messages": [
-                {name: str(v) if isinstance(v := getattr(m, name), MessageStatus) else v for name in MESSAGE_FIELDS}
+                {name: _dumped(getattr(m, name)) for name in MESSAGE_FIELDS}
                 for m in r.messages
             ],
         }
@@ -124,6 +179,14 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
     ]
     document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "conversations": conversations}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _dumped(value: Any) -> Any:
+    if isinstance(value, MessageStatus):
+        return str(value)
+    if isinstance(value, tuple):
+        return _dump_attachments(value)
+    return value
 
 
 def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:

@@ -10,187 +10,38 @@ read-then-write transaction can never deadlock into "database is locked".
 
 from __future__ import annotations
 
-import functools
-import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
+
+import json
 
 import sqlite_utils
 
 from codhechat import __version__
-from codhechat.errors import StorageError, UsageError
+from codhechat.errors import StorageError
 from codhechat.models import (
-    SNIPPET_END,
-    SNIPPET_START,
+    AttachedFile,
     Conversation,
     ConversationRecord,
     Generation,
-    MessageRecord,
     Message,
     MessageStatus,
     Role,
     SearchHit,
 )
+from codhechat.store.blobs import attach, blob, detach, with_attachments
+from codhechat.store.failures import _translated, read_only_error, storage_error
+from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from codhechat.store.rows import _conversation, _message, _now
+from codhechat.store.search import search
 
 BUSY_TIMEOUT_S = 10.0
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _migrate_1(db: sqlite_utils.Database) -> None:
-    """The first release's schema."""
-    db["conversations"].create(
-        {"id": int, "title": str, "created_at": str, "updated_at": str}, pk="id"
-    )
-    db["messages"].create(
-        {
-            "id": int,
-            "conversation_id": int,
-            "role": str,
-            "content": str,
-            "status": str,
-            "created_at": str,
-        },
-        pk="id",
-        foreign_keys=[("conversation_id", "conversations", "id")],
-    )
-
-
-def _migrate_2(db: sqlite_utils.Database) -> None:
-    """Record the model per conversation and message, a failed reply's error,
-    and index what the sidebar and the message pane sort by."""
-    db["conversations"].add_column("model", str)
-    db["messages"].add_column("model", str)
-    db["messages"].add_column("error", str)
-    db["conversations"].create_index(["updated_at"], index_name="idx_conversations_updated")
-    db["messages"].create_index(["conversation_id", "id"], index_name="idx_messages_conv_id")
-
-
-def _migrate_3(db: sqlite_utils.Database) -> None:
-    """Full-text search over every message: an FTS5 index on `messages.content`
-    kept current by triggers. Laid out as sqlite-utils' `enable_fts` would
-    (`messages_fts`, external content, `messages_ai/_ad/_au`) so its tools work
-    on the file, but written statement by statement: `enable_fts` runs
-    `executescript`, which would commit this migration's transaction half-way."""
-    db.execute(
-        "CREATE VIRTUAL TABLE messages_fts USING FTS5 "
-        f"([content], tokenize='{FTS_TOKENIZER}', prefix='2 3', content=[messages])"
-    )
-    db.execute("INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages")
-    db.execute(
-        "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN "
-        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END"
-    )
-    db.execute(
-        "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN "
-        "INSERT INTO messages_fts (messages_fts, rowid, content) "
-        "VALUES ('delete', old.id, old.content); END"
-    )
-    db.execute(
-        "CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN "
-        "INSERT INTO messages_fts (messages_fts, rowid, content) "
-        "VALUES ('delete', old.id, old.content); "
-        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END"
-    )
-
-
-def _migrate_4(db: sqlite_utils.Database) -> None:
-    """Pinned conversations (the app lists them first), and the token counts an
-    endpoint reports for a reply."""
-    db["conversations"].add_column("pinned_at", str)
-    db["messages"].add_column("prompt_tokens", int)
-    db["messages"].add_column("completion_tokens", int)
-
-
-def _migrate_5(db: sqlite_utils.Database) -> None:
-    """A system prompt per conversation (NULL: the configured one)."""
-    db["conversations"].add_column("system_prompt", str)
-
-
-def _migrate_6(db: sqlite_utils.Database) -> None:
-    """Facts about the file itself: `written_by` is the codhechat that last migrated it,
-    so that an older codhechat can name the release a database needs."""
-    db["meta"].create({"key": str, "value": str}, pk="key")
-
-
-def _migrate_7(db: sqlite_utils.Database) -> None:
-    """Why each reply ended: the endpoint's finish_reason (stop, length, content_filter,
-    tool_calls), or ours: `cut` (the stream ended without one), `stopped` (by the user)."""
-    db["messages"].add_column("finish_reason", str)
-
-
-def _migrate_8(db: sqlite_utils.Database) -> None:
-    """A reasoning model's thinking, kept apart from its answer (never sent back as
-    history), how long it thought and how long the whole reply took; a conversation's
-    generation parameters (JSON: temperature, top_p, max_tokens, seed, reasoning_effort)."""
-    db["messages"].add_column("reasoning", str)
-    db["messages"].add_column("thinking_ms", int)
-    db["messages"].add_column("elapsed_ms", int)
-    db["conversations"].add_column("generation", str)
-
-
-# Stemmed (`reviews` finds `review`), case- and accent-insensitive.
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7, _migrate_8,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _translated(method: Callable[P, T]) -> Callable[P, T]:
-    """Turn sqlite3 failures into StorageErrors a user can act on."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            raise storage_error(exc) from exc
-
-    return wrapper
-
-
-def storage_error(exc: sqlite3.Error) -> StorageError:
-    text = str(exc)
-    if "disk is full" in text or "disk I/O" in text:
-        return StorageError(
-            "The disk is full: the conversation could not be saved.",
-            "Free some space; what is on screen stays there, and the next save retries.",
-        )
-    if "locked" in text or "busy" in text:
-        return StorageError(
-            "The database is busy (another program holds it).",
-            "Close other codhechat windows that are writing, then try again.",
-        )
-    if "readonly" in text or "read-only" in text:
-        return read_only_error()
-    if "not a database" in text or "malformed" in text:
-        return StorageError(
-            "The conversation database is damaged or is not a codhechat database.",
-            "Move it aside (see `codhechat config` for its path) to start a fresh one.",
-        )
-    return StorageError(f"Database error: {text}.")
-
-
-def read_only_error() -> StorageError:
-    return StorageError(
-        "The conversation database cannot be written: the file (or its folder) is read-only.",
-        "Check its permissions (`codhechat config` shows its path), or set `database` to a "
-        "writable file. Reading commands (list, show, search, export) still work.",
-    )
 
 
 class Store:
@@ -445,6 +296,7 @@ class Store:
                 "select 1 from conversations where id = ?", [conversation_id]
             ).fetchone():
                 return None
+            detach(self.db, "conversation_id = ?", [conversation_id])
             deleted = self.db.execute(
                 "delete from messages where conversation_id = ?", [conversation_id]
             ).rowcount
@@ -473,13 +325,21 @@ class Store:
                 conversation["generation"] = json.dumps(record.generation) if record.generation else None
                 conversations = self.db["conversations"].insert(conversation)
                 conversation_id = conversations.last_pk
-                self.db["messages"].insert_all(
-                    ({**{f.name: getattr(m, f.name) for f in fields(m)}, "status": str(m.status),
-                      "conversation_id": conversation_id} for m in record.messages),
-                    batch_size=500,
-                )  # fmt: skip
+                self._import_messages(conversation_id, record)
                 imported.append(_conversation(conversations.get(conversation_id)))
         return imported, skipped
+
+    def _import_messages(self, conversation_id: int, record: ConversationRecord) -> None:
+        """In order (ids are the order), in batches, each attachment after its message."""
+        batch: list[dict[str, Any]] = []
+        for m in record.messages:
+            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "attachments"}
+            batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
+            if m.attachments:
+                self.db["messages"].insert_all(batch, batch_size=500)
+                batch.clear()
+                attach(self.db, self.db.execute("select max(id) from messages").fetchone()[0], m.attachments)
+        self.db["messages"].insert_all(batch, batch_size=500)
 
     # Messages
 
@@ -492,7 +352,9 @@ class Store:
         *,
         status: MessageStatus = MessageStatus.COMPLETE,
         model: str | None = None,
+        attachments: Sequence[AttachedFile] = (),
     ) -> Message:
+        """Store a message (with the files attached to it, their bytes kept once)."""
         now = _now()
         with self._write():
             table = self.db["messages"].insert(
@@ -507,7 +369,14 @@ class Store:
                 }
             )
             self.db["conversations"].update(conversation_id, {"updated_at": now})
-            return _message(table.get(table.last_pk))
+            attach(self.db, table.last_pk, attachments)
+            return with_attachments(self.db, [_message(table.get(table.last_pk))])[0]
+
+    @_translated
+    def attachment_data(self, sha256: str) -> bytes | None:
+        """The bytes of an attached file, by its SHA-256."""
+        with self._lock:
+            return blob(self.db, sha256)
 
     @_translated
     def update_message(
@@ -558,6 +427,7 @@ class Store:
     @_translated
     def delete_message(self, message_id: int) -> None:
         with self._write():
+            detach(self.db, "id = ?", [message_id])
             self.db["messages"].delete_where("id = ?", [message_id])
 
     @_translated
@@ -573,6 +443,7 @@ class Store:
                 raise StorageError("That message no longer exists.") from None
             if row["conversation_id"] != conversation_id or row["role"] != "user":
                 raise StorageError("Only your own messages in this conversation can be edited.")
+            detach(self.db, "conversation_id = ? and id > ?", [row["conversation_id"], message_id])
             deleted = self.db.execute(
                 "delete from messages where conversation_id = ? and id > ?",
                 [row["conversation_id"], message_id],
@@ -598,7 +469,7 @@ class Store:
             sql = "select * from messages where conversation_id = ? and id < ? order by id desc limit ?"
             params = [conversation_id, before if before is not None else 2**62, limit]
         with self._lock:
-            rows = [_message(row) for row in self.db.query(sql, params)]
+            rows = with_attachments(self.db, [_message(row) for row in self.db.query(sql, params)])
         return rows if after is not None else rows[::-1]
 
     @_translated
@@ -608,7 +479,7 @@ class Store:
             rows = self.db.query(
                 "select * from messages where conversation_id = ? order by id", [conversation_id]
             )
-            return [_message(row) for row in rows]
+            return with_attachments(self.db, [_message(row) for row in rows])
 
     # Search
 
@@ -616,99 +487,11 @@ class Store:
     def search(
         self, query: str, *, limit: int = 20, newest_first: bool = False, syntax: bool = False
     ) -> list[SearchHit]:
-        """Messages matching `query`, best match first (or newest first), each
-        with a snippet whose matches are wrapped in SNIPPET_START / SNIPPET_END.
-
-        By default every word must occur (stemmed, any case), and characters
-        FTS5 would read as syntax are taken literally; `syntax=True` passes
-        FTS5 query syntax through (OR, NOT, "phrases", prefix*).
-
-        "Newest" is the order messages were stored in (the FTS index's rowid
-        order, which SQLite walks backwards and stops after `limit`). "Best" is
-        bm25, ranked among the RANK_WINDOW most recently stored matches: bm25
-        costs ~1 µs per matching message, so a word found in all of 100,000
-        messages would take ~90 ms to rank fully, and the best of the latest
-        5,000 matches is what a person searching their chats wants anyway."""
-        match = query.strip() if syntax else self.db.quote_fts(query)
-        if not match:
-            return []
-        select = (
-            "select m.id, m.conversation_id, m.role, m.created_at, c.title, "
-            f"snippet(messages_fts, 0, '{SNIPPET_START}', '{SNIPPET_END}', '…', {SNIPPET_TOKENS}) "
-            "from messages_fts "
-            "join messages m on m.id = messages_fts.rowid "
-            "join conversations c on c.id = m.conversation_id "
-            "where messages_fts match :match "
-        )
-        if newest_first:
-            sql = select + "order by messages_fts.rowid desc limit :limit"
-        else:
-            sql = select + (
-                "and messages_fts.rowid >= coalesce((select rowid from messages_fts "
-                "where messages_fts match :match order by rowid desc limit 1 offset :window), 0) "
-                "order by messages_fts.rank limit :limit"
-            )
-        params = {"match": match, "limit": limit, "window": RANK_WINDOW - 1}
-        try:
-            with self._lock:
-                rows = self.db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if syntax and ("fts5" in str(exc) or "syntax" in str(exc)):
-                raise UsageError(
-                    f"Not a valid search query: {exc}.",
-                    "See https://www.sqlite.org/fts5.html#full_text_query_syntax, "
-                    "or search without --syntax to match the words as typed.",
-                ) from None
-            raise
-        return [
-            SearchHit(
-                message_id=row[0], conversation_id=row[1], role=row[2],
-                created_at=_parse_time(row[3]), title=row[4], snippet=row[5],
-            )  # fmt: skip
-            for row in rows
-        ]
+        """Messages matching `query` (see store.search.search)."""
+        with self._lock:
+            return search(self.db, query, limit=limit, newest_first=newest_first, syntax=syntax)
 
     def history(self, conversation_id: int, window: int) -> list[Message]:
         """What the model sees: the last `window` messages that have text."""
         messages = self.get_messages(conversation_id, limit=window * 2)
         return [m for m in messages if m.content][-window:]
-
-
-SNIPPET_TOKENS = 16
-RANK_WINDOW = 5_000  # see Store.search
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def _conversation(row: dict[str, Any]) -> Conversation:
-    return Conversation(
-        id=row["id"],
-        title=row["title"],
-        created_at=_parse_time(row["created_at"]),
-        updated_at=_parse_time(row["updated_at"]),
-        model=row.get("model"),
-        pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
-        system_prompt=row.get("system_prompt"),
-        generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
-    )
-
-
-def _message(row: dict[str, Any]) -> Message:
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        role=row["role"],
-        content=row["content"],
-        created_at=_parse_time(row["created_at"]),
-        status=MessageStatus(row["status"]),
-        model=row.get("model"),
-        error=row.get("error"),
-        prompt_tokens=row.get("prompt_tokens"),
-        completion_tokens=row.get("completion_tokens"),
-        finish_reason=row.get("finish_reason"),
-        reasoning=row.get("reasoning"),
-        thinking_ms=row.get("thinking_ms"),
-        elapsed_ms=row.get("elapsed_ms"),
-    )

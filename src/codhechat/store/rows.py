@@ -1,0 +1,49 @@
+"""Rows of the local database as the plain data the rest of the app uses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from codhechat.models import Conversation, Generation, Message, MessageStatus
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _conversation(row: dict[str, Any]) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        title=row["title"],
+        created_at=_parse_time(row["created_at"]),
+        updated_at=_parse_time(row["updated_at"]),
+        model=row.get("model"),
+        pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
+        system_prompt=row.get("system_prompt"),
+        generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
+    )
+
+
+def _message(row: dict[str, Any]) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        role=row["role"],
+        content=row["content"],
+        created_at=_parse_time(row["created_at"]),
+        status=MessageStatus(row["status"]),
+        model=row.get("model"),
+        error=row.get("error"),
+        prompt_tokens=row.get("prompt_tokens"),
+        completion_tokens=row.get("completion_tokens"),
+        finish_reason=row.get("finish_reason"),
+        reasoning=row.get("reasoning"),
+        thinking_ms=row.get("thinking_ms"),
+        elapsed_ms=row.get("elapsed_ms"),
+    )
