@@ -1,112 +1,39 @@
-"""Wire models: request bodies, responses and WebSocket frames (protocol.md + extensions)."""
+"""The server's wire models: defined once, in codhechat.protocol.rest, shared with the client."""
 
-from __future__ import annotations
+from codhechat.protocol.rest import (
+    ChatRequest,
+    ChatResponse,
+    ConversationCreate,
+    ConversationOut,
+    ConversationSummary,
+    ConversationUpdate,
+    GuestToken,
+    Health,
+    HealthCheck,
+    MessageOut,
+    RefreshedToken,
+    RefreshRequest,
+    Role,
+    Token,
+    UserCreate,
+    UserOut,
+)
 
-from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-Role = Literal["system", "user", "assistant"]
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-
-
-class GuestToken(Token):
-    user_id: int
-
-
-class RefreshedToken(GuestToken):
-    """Extension: `POST /auth/refresh`."""
-
-    refresh_token: str
-    expires_in: int
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: str | None = None
-
-
-class UserCreate(BaseModel):
-    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
-    password: str = Field(min_length=1, max_length=256)
-
-
-class MessageOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    role: Role
-    content: str
-    timestamp: datetime
-    status: str = "complete"  # extension: complete | partial | error
-
-
-class ConversationSummary(BaseModel):
-    """Extension: a conversation without its messages (`?include_messages=false`, PATCH, GET one)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class ConversationOut(BaseModel):
-    """The legacy shape, messages embedded."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    created_at: datetime
-    messages: list[MessageOut] = []
-
-
-class UserOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    username: str
-    conversations: list[ConversationOut] = []
-
-
-class ConversationCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-
-
-class ConversationUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-
-    @field_validator("name")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("name is empty")
-        return value
-
-
-class ChatRequest(BaseModel):
-    message: str
-    conversation_id: int | None = None
-
-
-class ChatResponse(BaseModel):
-    conversation_id: int
-    reply: str
-
-
-class HealthCheck(BaseModel):
-    component: Literal["database", "chat_service"]
-    status: Literal["ok", "degraded", "error"]
-    detail: str
-
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded", "error"]
-    checks: list[HealthCheck]
+__all__ = [
+    "ChatRequest",
+    "ChatResponse",
+    "ConversationCreate",
+    "ConversationOut",
+    "ConversationSummary",
+    "ConversationUpdate",
+    "GuestToken",
+    "Health",
+    "HealthCheck",
+    "MessageOut",
+    "RefreshedToken",
+    "RefreshRequest",
+    "Role",
+    "Token",
+    "UserCreate",
+    "UserOut",
+]
