@@ -126,7 +126,8 @@ def test_ids_are_json_integers_not_lookalikes(value: Any) -> None:
 
 
 def test_deep_nesting_broken_json_and_broken_unicode_are_frame_errors() -> None:
-    lone_surrogate = '{"type": "chunk", "requestId": "r", "conversationId": 1, "delta": "\\ud800"}'  # json.loads takes it
+    # json.loads reads this one (a lone surrogate, which cannot be written to a terminal)
+    lone_surrogate = '{"type": "chunk", "requestId": "r", "conversationId": 1, "delta": "\\ud800"}'
     for raw in ["[" * 100_000, "{" * 100_000, lone_surrogate, '{"type": "chunk"', b"\xff\xfe{}", "\ud800", ""]:
         with pytest.raises(FrameError):
             parse_frame(raw)

@@ -62,6 +62,8 @@ class CancelFrame(_ClientFrame):
 class _ServerFrame(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, populate_by_name=True)
 
+    type: str  # each frame narrows it to its Literal, the union's discriminator
+
     def encode(self) -> str:
         """The JSON text to send: `type` and the fields that were given, by their wire names.
 
@@ -69,7 +71,7 @@ class _ServerFrame(BaseModel):
         `complete` has no `messageId`), while a given null (`cancelled` with nothing
         stored) is still sent.
         """
-        body = {"type": self.type} | self.model_dump(by_alias=True, exclude_unset=True)  # type: ignore[attr-defined]
+        body = {"type": self.type} | self.model_dump(by_alias=True, exclude_unset=True)
         return json.dumps(body, ensure_ascii=False)
 
 

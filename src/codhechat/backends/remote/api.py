@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -21,7 +21,14 @@ from codhechat.errors import CodheError
 from codhechat.protocol import PAGE_LIMIT
 from codhechat.protocol.rest import ConversationListItem, ConversationSummary, Health, MessageOut
 
-T = TypeVar("T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+T = TypeVar("T", bound=_HasId)
 
 MAX_PAGES = 1000  # a guard against a server that ignores `skip`
 CONVERSATION_PAGE = TypeAdapter(list[ConversationListItem])
@@ -102,7 +109,7 @@ class ServerApi:
                 raise status_error(self.server, response, not_found=not_found)
             page = body_of(self.server, response, page_shape, f"GET {path}")
             for item in page:
-                items.setdefault(item.id, item)  # type: ignore[attr-defined]
+                items.setdefault(item.id, item)
             total = response.headers.get("X-Total-Count", "")
             skip += len(page)
             if not page or (total.isdigit() and skip >= int(total)) or (not total.isdigit() and len(page) < PAGE_LIMIT):

@@ -75,12 +75,14 @@ class Requests:
                 self.notice(NOT_PROTOCOL)
             return  # else: someone else's id, or a request we stopped: ignore it
         self.frames_seen = True
-        if isinstance(frame, ErrorFrame) and frame.request_id is None:  # about no request (a frame of ours)
-            self.notice(f"The server reported an error: {frame.detail or 'no detail given'}")
+        request_id = frame.request_id
+        if request_id is None:  # only an error frame names no request: it is about a frame of ours
+            if isinstance(frame, ErrorFrame):
+                self.notice(f"The server reported an error: {frame.detail or 'no detail given'}")
             return
         if not self.extended and isinstance(frame, StartedFrame | DeltaChunk):
             self.extended = True
             self.on_extensions()
-        entry = self.pending.get(frame.request_id)  # type: ignore[arg-type]  # only errors lack one
+        entry = self.pending.get(request_id)
         if entry is not None:  # else: someone else's id, or a request we stopped: ignore it
             entry[1].put_nowait(frame)
