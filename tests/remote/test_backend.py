@@ -464,3 +464,35 @@ async def test_delta_streaming_and_cancel_on_codhechat_serve(
         await asyncio.sleep(0.05)
     kept = (await backend.get_messages(conversation_id))[1].content
     assert kept.startswith(text_of(events)) and len(kept) < len("piece " * 300)  # the server stopped
+
+
+async def test_frames_that_queued_up_are_read_in_a_burst_that_still_lets_the_loop_run(
+    classic_server: ClassicServer, backends: Any, fake_openai: FakeOpenAI
+) -> None:
+    """The client reads one frame per token: frames that queued up while the reader was busy
+    are taken without an event-loop turn each, but a turn comes every so often (the UI repaints)."""
+    backend = backends(classic_server.url)
+    fake_openai.enqueue(Reply("w " * 300))  # 300 chunks, then complete
+    stream = backend.stream_reply(None, "burst")
+    assert isinstance(await stream.__anext__(), ReplyStarted)  # the first chunk is read; we stop reading
+    [(_, queue)] = backend.link.requests.pending.values()
+    await until(lambda: queue.qsize() == 300, what="the rest of the reply to queue up")
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    at_event: list[int] = []
+    events: list[ReplyEvent] = []
+    async for event in stream:
+        events.append(event)
+        at_event.append(turns)
+    ticker.cancel()
+    assert isinstance(events[-1], ReplyDone) and text_of(events) == "w " * 300
+    assert at_event[-1] > at_event[0]  # the loop ran during the burst
+    assert at_event[-1] - at_event[0] < 50  # but not once per frame

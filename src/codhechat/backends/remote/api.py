@@ -22,7 +22,6 @@ from codhechat.protocol import PAGE_LIMIT
 from codhechat.protocol.rest import ConversationListItem, ConversationSummary, Health, MessageOut
 
 
-
 class _HasId(Protocol):
     @property
     def id(self) -> int: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -51,6 +51,7 @@ from codhechat.protocol import (
 log = logging.getLogger("codhechat.remote")
 
 ABANDONED = "The reply was abandoned; press Ctrl+R to ask again."
+FAIR_SHARE = 64  # frames read in a row before the event loop gets a turn (the UI repaints)
 
 
 class Conversations(Protocol):
@@ -101,15 +102,25 @@ class Exchange:
         try:
             frame = ChatFrame(request_id=self.request_id, message=self.prompt, conversation_id=self.conversation_id)
             await self.link.send(ws, frame)
+            drained = 0  # frames taken without waiting: a burst is read without a loop turn per frame
             while not self.finished:
-                for event in await self._handle(await self._next(queue)):
+                if queue.empty() or drained >= FAIR_SHARE:
+                    drained, item = 0, await self._wait(queue)
+                else:
+                    drained, item = drained + 1, queue.get_nowait()
+                events: Sequence[ReplyEvent]
+                if self.conversation is not None and isinstance(item, DeltaChunk | ContentChunk):
+                    events = self._chunk(item)  # the hot path: one frame per token, nothing to look up
+                else:
+                    events = await self._handle(item)
+                for event in events:
                     yield event
         finally:
             self.link.requests.forget(self.request_id)
             if not self.finished:
                 self.link.cancel_later(self.request_id)  # stopped by the user, or the app is closing
 
-    async def _next(self, queue: asyncio.Queue[Inbound]) -> Inbound:
+    async def _wait(self, queue: asyncio.Queue[Inbound]) -> Inbound:
         try:
             return await asyncio.wait_for(queue.get(), self.idle_timeout)
         except TimeoutError:
@@ -145,13 +156,7 @@ class Exchange:
             self.conversations.forget_history(self.conversation.id)
             events.append(ReplyStarted(self.conversation, self._user_message(self.conversation, frame)))
         if isinstance(frame, DeltaChunk | ContentChunk):
-            piece = self._piece(frame)
-            if isinstance(piece, CodheError):
-                self.finished = True
-                return [*events, self._failed(piece, MessageStatus.ERROR)]
-            if piece:
-                self.seen += piece
-                events.append(ReplyDelta(piece))
+            events.extend(self._chunk(frame))
         elif isinstance(frame, CompleteFrame):
             self.finished = True
             assert self.conversation is not None  # a `complete` names its conversation: started above
@@ -179,6 +184,20 @@ class Exchange:
         stored = frame.user_message_id if isinstance(frame, StartedFrame) else None  # a classic server: unknown
         return Message(id=stored or 0, conversation_id=conversation.id, role="user", content=self.prompt,
                        created_at=datetime.now(UTC))  # fmt: skip
+
+    def _chunk(self, frame: DeltaChunk | ContentChunk) -> tuple[ReplyEvent, ...]:
+        """A chunk once the reply has started: its new text, or the end of a reply gone wrong."""
+        if self.conversation is not None and frame.conversation_id != self.conversation.id:
+            log.warning("ignored a frame for another conversation", extra={"request_id": self.request_id})
+            return ()  # our id, someone else's conversation: never let text cross over
+        piece = self._piece(frame)
+        if isinstance(piece, CodheError):
+            self.finished = True
+            return (self._failed(piece, MessageStatus.ERROR),)
+        if not piece:
+            return ()
+        self.seen += piece
+        return (ReplyDelta(piece),)
 
     def _piece(self, frame: DeltaChunk | ContentChunk) -> str | CodheError:
         """The new text of a chunk: its `delta`, or its whole-reply `content` minus what we have."""
