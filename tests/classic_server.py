@@ -7,8 +7,12 @@ far in `content`, there is no `started`, `cancel`, `delta`, `/auth/refresh`,
 listed oldest first (the protocol leaves the order to the client). Replies come from an
 OpenAI-compatible model (the loopback FakeOpenAI) through codhechat's ModelClient.
 
+Frames, close codes and limits come from codhechat.protocol (its docstring lists how a
+classic server differs), so this server and the client cannot drift apart on a literal.
+
 Test hooks: `inject(text)` sends a raw frame to every open socket, `drop_sockets()`
-closes them all (code 1011), `token_minutes` sets the token lifetime.
+closes them all (code 1011), `tamper(path, body)` answers every HTTP request for `path`
+with that raw body (a hostile or broken server), `token_minutes` sets the token lifetime.
 """
 
 from __future__ import annotations
@@ -28,10 +32,24 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from codhechat.errors import ModelError
 from codhechat.llm import ModelClient
+from codhechat.protocol import (
+    CONVERSATION_NOT_FOUND,
+    INVALID_PAYLOAD,
+    MAX_MESSAGE_CHARS,
+    PAGE_LIMIT,
+    POLICY_VIOLATION,
+    TITLE_CHARS,
+    TRY_AGAIN_LATER,
+    ChatFrame,
+    CompleteFrame,
+    ContentChunk,
+    ErrorFrame,
+)
 
 SECRET = "classic-secret-" + "y" * 40
 
@@ -41,7 +59,7 @@ def _now() -> str:
 
 
 def _title(message: str) -> str:
-    return message if len(message) <= 60 else message[:57] + "..."
+    return message if len(message) <= TITLE_CHARS else message[: TITLE_CHARS - 3] + "..."
 
 
 @dataclass
@@ -63,6 +81,7 @@ class ClassicServer:
         self._message_ids = itertools.count(1)
         self.sockets: set[WebSocket] = set()
         self.handshake_headers: list[dict[str, str]] = []
+        self.tampered: dict[str, tuple[int, bytes]] = {}  # path -> (status, raw body)
         self.app = Starlette(
             routes=[
                 Route("/auth/guest", self.guest, methods=["POST"]),
@@ -76,7 +95,7 @@ class ClassicServer:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", lifespan="off",
+        config = uvicorn.Config(self._tampering(self.app), log_config=None, log_level="warning", lifespan="off",
                                 ws_max_size=1 << 24, timeout_graceful_shutdown=1, loop="asyncio")  # fmt: skip
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -119,6 +138,19 @@ class ClassicServer:
                 await ws.send_text(text)
 
         self._on_loop(send())
+
+    def tamper(self, path: str, body: str | bytes, status: int = 200) -> None:
+        self.tampered[path] = (status, body.encode() if isinstance(body, str) else body)
+
+    def _tampering(self, app: ASGIApp) -> ASGIApp:
+        async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["path"] in self.tampered:
+                status, body = self.tampered[scope["path"]]
+                await Response(body, status, media_type="application/json")(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
+        return asgi
 
     def drop_sockets(self) -> None:
         async def close() -> None:
@@ -172,7 +204,7 @@ class ClassicServer:
     @staticmethod
     def _page(request: Request, items: list[Any]) -> list[Any]:
         skip = int(request.query_params.get("skip", 0))
-        limit = min(int(request.query_params.get("limit", 100)), 100)
+        limit = min(int(request.query_params.get("limit", PAGE_LIMIT)), PAGE_LIMIT)
         return items[skip : skip + limit]
 
     async def list_conversations(self, request: Request) -> Response:
@@ -191,7 +223,7 @@ class ClassicServer:
             return self._unauthorized()
         conversation = self.conversations.get(request.path_params["cid"])
         if conversation is None or conversation.user != user:
-            return JSONResponse({"detail": "Conversation not found"}, 404)
+            return JSONResponse({"detail": CONVERSATION_NOT_FOUND}, 404)
         return JSONResponse(self._page(request, conversation.messages))
 
     def _add(self, conversation: _Conversation, role: str, content: str) -> None:
@@ -205,10 +237,10 @@ class ClassicServer:
         self.handshake_headers.append(dict(websocket.headers))
         user = self._user(websocket.query_params.get("token"))
         if user is None:
-            await websocket.close(code=1008)
+            await websocket.close(code=POLICY_VIOLATION)
             return
         if self.model is None:
-            await websocket.close(code=1013)
+            await websocket.close(code=TRY_AGAIN_LATER)
             return
         self.sockets.add(websocket)
         tasks: set[asyncio.Task[None]] = set()
@@ -216,17 +248,15 @@ class ClassicServer:
             while True:
                 raw = await websocket.receive_text()
                 try:
-                    import json
-
-                    data = json.loads(raw)
-                    request_id, message = data["request_id"], data["message"].strip()
-                    conversation_id = data.get("conversation_id")
-                    if not message or len(message) > 5000:
-                        raise ValueError
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    await websocket.send_json({"type": "error", "detail": "Invalid payload format"})
+                    frame = ChatFrame.model_validate_json(raw)  # a classic server knows no `cancel`
+                except ValueError:
+                    frame = None
+                message = frame.message.strip() if frame is not None else ""
+                if frame is None or not message or len(message) > MAX_MESSAGE_CHARS:
+                    await websocket.send_text(ErrorFrame(detail=INVALID_PAYLOAD).encode())
                     continue
-                task = asyncio.create_task(self._reply(websocket, user, request_id, message, conversation_id))
+                reply = self._reply(websocket, user, frame.request_id, message, frame.conversation_id)
+                task = asyncio.create_task(reply)
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         except (WebSocketDisconnect, RuntimeError):
@@ -244,7 +274,7 @@ class ClassicServer:
         else:
             found = self.conversations.get(conversation_id)
             if found is None or found.user != user:
-                await websocket.send_json({"type": "error", "requestId": request_id, "detail": "Conversation not found"})
+                await websocket.send_text(ErrorFrame(request_id=request_id, detail=CONVERSATION_NOT_FOUND).encode())
                 return
             conversation = found
         self._add(conversation, "user", message)
@@ -255,13 +285,12 @@ class ClassicServer:
         try:
             async for piece in self.model.stream_chat(history, model="gpt-4o-mini"):
                 text += piece
-                await websocket.send_json(
-                    {"type": "chunk", "requestId": request_id, "conversationId": conversation.id, "content": text}
-                )
+                chunk = ContentChunk(request_id=request_id, conversation_id=conversation.id, content=text)
+                await websocket.send_text(chunk.encode())
         except ModelError as exc:
-            await websocket.send_json({"type": "error", "requestId": request_id, "detail": exc.message})
+            await websocket.send_text(ErrorFrame(request_id=request_id, detail=exc.message).encode())
             return
         except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
             return  # a classic server keeps nothing of an unfinished reply
         self._add(conversation, "assistant", text)
-        await websocket.send_json({"type": "complete", "requestId": request_id, "conversationId": conversation.id})
+        await websocket.send_text(CompleteFrame(request_id=request_id, conversation_id=conversation.id).encode())

@@ -134,7 +134,7 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
     """`codhechat login` / `logout`: the password is read with getpass, never echoed or logged."""
     import asyncio
 
-    from codhechat.backends.remote_http import ServerApi, normalize_server
+    from codhechat.backends.remote import ServerApi, normalize_server
     from codhechat.errors import ConfigError
 
     server = args.login_server or settings.server
@@ -142,7 +142,7 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
         raise ConfigError("Which server?", f"Use: codhechat {args.command} --server https://chat.example.org")
     server = normalize_server(server)
     if args.command == "logout":
-        from codhechat.backends.remote_http import TokenStore
+        from codhechat.backends.remote import TokenStore
 
         forgot = TokenStore(server).clear()
         print(f"Forgot the token for {server}." if forgot else f"No token was kept for {server}.")

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from codhechat.backends.remote import RemoteBackend
-from codhechat.backends.remote_http import AuthError, Credentials, RemoteError, TokenStore, jwt_expiry
+from codhechat.backends.remote import AuthError, Credentials, RemoteBackend, RemoteError, TokenStore
+from codhechat.backends.remote.tokens import jwt_claims, jwt_expiry
 from codhechat.models import (
     ConnectionState,
     MessageStatus,
@@ -104,7 +104,7 @@ async def test_an_expired_access_token_is_refreshed_and_keeps_the_identity(
     store = TokenStore(backend.server)
     credentials = store.load()
     assert credentials is not None
-    username = __import__("codhechat.backends.remote_http", fromlist=["x"]).jwt_claims(credentials.access_token)["sub"]
+    username = jwt_claims(credentials.access_token)["sub"]
     credentials.access_token = create_token(username, secret=SECRET, minutes=-1)  # expired a minute ago
     store.save(credentials)
     again = backends(codhe_server.url)
@@ -138,13 +138,13 @@ async def test_a_rejected_token_is_renewed_once_then_the_link_stops_and_says_so(
     TokenStore(backend.server).save(Credentials(forged, kind="user", username="someone", refresh=False))
     watch = Watch(backend)
     opened: list[bool] = []
-    real_open = backend._open
+    real_open = backend.link.open_socket
 
     async def counting_open(token: str, use_header: bool) -> Any:
         opened.append(use_header)
         return await real_open(token, use_header)
 
-    backend._open = counting_open  # type: ignore[method-assign]
+    backend.link.open_socket = counting_open  # type: ignore[method-assign]
     with pytest.raises(AuthError) as refused:
         await collect(backend.stream_reply(None, "hi"))
     assert "expired" in refused.value.message and "codhechat login" in refused.value.hint
@@ -153,6 +153,13 @@ async def test_a_rejected_token_is_renewed_once_then_the_link_stops_and_says_so(
     await asyncio.sleep(0.3)
     assert len(opened) == 2 and watch.statuses[-1] == "offline"
     assert any("expired" in n for n in watch.notices)
+
+
+def test_a_token_file_that_is_not_an_object_is_ignored_not_a_crash(tmp_path: Path) -> None:
+    store = TokenStore("http://127.0.0.1:1", tmp_path)
+    for text in ("[]", '"a string"', "{not json", '{"kind": "guest"}'):  # the last lacks access_token
+        store.path.write_text(text)
+        assert store.load() is None
 
 
 def test_login_and_register_through_the_cli(
@@ -379,7 +386,7 @@ async def test_garbage_unknown_ids_and_other_conversations_never_reach_a_reply(
 
     task = asyncio.create_task(run())
     await until(lambda: text_of(events) == "steady " * 5, what="some text")
-    [request_id] = backend._requests
+    [request_id] = backend.link.requests.pending
     conversation_id = events[0].conversation.id  # type: ignore[union-attr]
     for frame in (
         "this is not json",
@@ -412,7 +419,7 @@ async def test_a_frame_of_unknown_type_for_a_reply_ends_it_clearly(
 
     task = asyncio.create_task(run())
     await until(lambda: text_of(events), what="some text")
-    [request_id] = backend._requests
+    [request_id] = backend.link.requests.pending
     await asyncio.to_thread(classic_server.inject, json.dumps({"type": "surprise", "requestId": request_id}))
     await asyncio.wait_for(task, 5)
     assert isinstance(events[-1], ReplyFailed) and "not of the CoDHeChat protocol" in events[-1].error.message  # type: ignore[union-attr]
@@ -441,11 +448,11 @@ async def test_delta_streaming_and_cancel_on_codhechat_serve(
         if len(text_of(events)) > 30:
             break
     await stream.aclose()  # what Esc does: the generator is closed mid-reply
-    assert backend._extended  # the server sent `started` and delta chunks
+    assert backend.link.requests.extended  # the server sent `started` and delta chunks
     started = events[0]
     assert isinstance(started, ReplyStarted) and started.user_message is not None and started.user_message.id > 0
     conversation_id = started.conversation.id
-    await until(lambda: not backend._background, what="the cancel frame")
+    await until(lambda: not backend.link.background, what="the cancel frame")
 
     async def stored_partial() -> bool:
         # The server saves a streaming reply as `partial` while it grows (at most once a
@@ -462,3 +469,35 @@ async def test_delta_streaming_and_cancel_on_codhechat_serve(
         await asyncio.sleep(0.05)
     kept = (await backend.get_messages(conversation_id))[1].content
     assert kept.startswith(text_of(events)) and len(kept) < len("piece " * 300)  # the server stopped
+
+
+async def test_frames_that_queued_up_are_read_in_a_burst_that_still_lets_the_loop_run(
+    classic_server: ClassicServer, backends: Any, fake_openai: FakeOpenAI
+) -> None:
+    """The client reads one frame per token: frames that queued up while the reader was busy
+    are taken without an event-loop turn each, but a turn comes every so often (the UI repaints)."""
+    backend = backends(classic_server.url)
+    fake_openai.enqueue(Reply("w " * 300))  # 300 chunks, then complete
+    stream = backend.stream_reply(None, "burst")
+    assert isinstance(await stream.__anext__(), ReplyStarted)  # the first chunk is read; we stop reading
+    [(_, queue)] = backend.link.requests.pending.values()
+    await until(lambda: queue.qsize() == 300, what="the rest of the reply to queue up")
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    at_event: list[int] = []
+    events: list[ReplyEvent] = []
+    async for event in stream:
+        events.append(event)
+        at_event.append(turns)
+    ticker.cancel()
+    assert isinstance(events[-1], ReplyDone) and text_of(events) == "w " * 300
+    assert at_event[-1] > at_event[0]  # the loop ran during the burst
+    assert at_event[-1] - at_event[0] < 50  # but not once per frame

@@ -246,7 +246,7 @@ async def test_the_status_line_follows_the_link_through_a_server_restart(
 
 
 async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -> None:
-    from codhechat.backends.remote_http import Credentials, TokenStore
+    from codhechat.backends.remote import Credentials, TokenStore
     from codhechat.server.security import create_token
     from codhechat.ui.app import CodheChatApp
     from tests.remote.conftest import remote_backend

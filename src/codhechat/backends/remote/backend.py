@@ -1,0 +1,217 @@
+"""RemoteBackend: the ChatBackend over a CoDHeChat server, and its conversation cache.
+
+The facade the UI talks to. Conversations and messages come over REST (api.py), replies
+over the link (link.py), each reply one Exchange (exchange.py). The cache holds what the
+server listed, so a reply's conversation has its title at once, and each opened
+conversation's full history, from which the UI takes windows.
+
+A reply streaming when the link drops ends as ReplyFailed, its text kept (the server
+stores it too, as `partial`), and Ctrl+R asks again (`retry_reply`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from codhechat.backends import DELETE, RENAME
+from codhechat.backends.remote.address import display_name
+from codhechat.backends.remote.api import ServerApi
+from codhechat.backends.remote.errors import RemoteError
+from codhechat.backends.remote.exchange import Exchange
+from codhechat.backends.remote.link import Link
+from codhechat.errors import CodheError
+from codhechat.models import ConnectionState, Conversation, Message, MessageStatus, ReplyEvent, ReplyStarted, title_for
+from codhechat.protocol.rest import ConversationListItem, ConversationSummary, MessageOut
+
+
+def _utc(moment: datetime) -> datetime:
+    """Servers may send naive times (the classic one does): they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RemoteBackend:
+    # The classic protocol has none of the optional abilities; a server that shows it
+    # speaks codhechat serve's extensions (it lists without embedded messages, or its
+    # socket sends `started`) can also rename and delete. Pin, search, regenerate and
+    # per-conversation options have no server routes: the app hides them here.
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        http_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        reply_idle_timeout: float = 180.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        busy_backoff: float = 10.0,
+        token_folder: Path | None = None,
+    ) -> None:
+        self.api = ServerApi(server, timeout=http_timeout, token_folder=token_folder)
+        self.server = self.api.server
+        self.mode = display_name(self.server)
+        self.model = ""
+        self.reply_idle_timeout = reply_idle_timeout
+        self.link = Link(self.api, connect_timeout=connect_timeout, backoff_base=backoff_base,
+                         backoff_cap=backoff_cap, busy_backoff=busy_backoff,
+                         on_extensions=self._extensions_seen)  # fmt: skip
+        self._conversations: dict[int, Conversation] = {}
+        self._history: dict[int, list[Message]] = {}
+
+    # -- connection state, for the status line ----------------------------------------
+
+    @property
+    def connection(self) -> ConnectionState:
+        return self.link.connection
+
+    def watch_connection(self, listener: Callable[[ConnectionState], None]) -> Callable[[], None]:
+        """Call `listener` with every ConnectionState from now on; returns an unsubscribe."""
+        return self.link.watch(listener)
+
+    def _extensions_seen(self) -> None:
+        self.capabilities = frozenset({RENAME, DELETE})
+
+    # -- conversations (REST) ----------------------------------------------------------
+
+    async def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
+        """All pages, newest first (classic servers may list in any order: we sort)."""
+        items = await self.api.conversations()
+        if items and all(isinstance(item, ConversationSummary) for item in items):
+            self._extensions_seen()
+        conversations = [self._conversation(item) for item in items]
+        conversations.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+        self._conversations.update((c.id, c) for c in conversations)
+        return conversations[offset : offset + limit]
+
+    async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
+        summary = await self.api.rename(conversation_id, title)
+        if summary is None:
+            return None
+        renamed = self._conversation(summary)
+        self._conversations[conversation_id] = renamed
+        return renamed
+
+    async def delete_conversation(self, conversation_id: int) -> int | None:
+        """Returns how many messages went with it, as far as this client had seen."""
+        if not await self.api.delete(conversation_id):
+            return None
+        self._conversations.pop(conversation_id, None)
+        return len(self._history.pop(conversation_id, []))
+
+    @staticmethod
+    def _conversation(item: ConversationListItem) -> Conversation:
+        created = _utc(item.created_at)
+        if isinstance(item, ConversationSummary):
+            updated = _utc(item.updated_at)
+        else:  # the classic shape embeds the messages: the newest is when it was last updated
+            updated = max([created, *(_utc(m.timestamp) for m in item.messages)])
+        return Conversation(id=item.id, title=item.name, created_at=created, updated_at=updated)
+
+    @staticmethod
+    def _message(conversation_id: int, item: MessageOut) -> Message:
+        try:
+            status = MessageStatus(item.status)
+        except ValueError:  # a status this client does not know
+            status = MessageStatus.COMPLETE
+        return Message(id=item.id, conversation_id=conversation_id, role=item.role, content=item.content,
+                       created_at=_utc(item.timestamp), status=status)  # fmt: skip
+
+    async def _load_history(self, conversation_id: int) -> list[Message]:
+        items = await self.api.messages(conversation_id)
+        messages = sorted((self._message(conversation_id, item) for item in items), key=lambda m: m.id)
+        self._history[conversation_id] = messages
+        return messages
+
+    async def get_messages(
+        self,
+        conversation_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Windows of the full history, loaded (all pages) when a conversation is opened."""
+        messages = self._history.get(conversation_id)
+        if messages is None or (before is None and after is None):
+            messages = await self._load_history(conversation_id)
+        if after is not None:
+            return [m for m in messages if m.id > after][:limit]
+        return [m for m in messages if before is None or m.id < before][-limit:]
+
+    # -- the cache, as exchanges need it (exchange.Conversations) -----------------------
+
+    async def conversation_for(self, conversation_id: int, prompt: str, *, new: bool = False) -> Conversation:
+        known = self._conversations.get(conversation_id)
+        if known is None and not new:
+            try:
+                await self.list_conversations(limit=10**9)
+            except CodheError:
+                pass
+            known = self._conversations.get(conversation_id)
+        if known is None:  # a new conversation, named after its first message by the server
+            known = Conversation(conversation_id, title_for(prompt), _now(), _now())
+        known = replace(known, updated_at=_now())
+        self._conversations[conversation_id] = known
+        return known
+
+    async def find_new_conversation(self, prompt: str) -> Conversation | None:
+        """A classic server's error frame names no conversation: find the one it just made."""
+        title = title_for(prompt)
+        try:
+            conversations = await self.list_conversations(limit=10**9)
+        except CodheError:
+            return None
+        named = [c for c in conversations if " ".join(c.title.split()) == title]
+        return max(named, key=lambda c: c.id) if named else None
+
+    def forget_history(self, conversation_id: int) -> None:
+        self._history.pop(conversation_id, None)
+
+    # -- replies -----------------------------------------------------------------------
+
+    def stream_reply(self, conversation_id: int | None, prompt: str) -> AsyncIterator[ReplyEvent]:
+        return self._exchange(conversation_id, prompt).events()
+
+    def _exchange(self, conversation_id: int | None, prompt: str) -> Exchange:
+        return Exchange(self.link, self, conversation_id, prompt, idle_timeout=self.reply_idle_timeout,
+                        model=lambda: self.model)  # fmt: skip
+
+    async def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+        """Ask again for the reply to the conversation's last user message.
+
+        The protocol has no "regenerate": a server only replies to a message it receives.
+        So a retry sends the last user message again, and the server stores it a second
+        time, then the new reply. The failed or stopped reply stays on the server as it
+        ended (`partial` or `error` on servers that keep a status; nothing when no text
+        had arrived): the protocol cannot delete one message. Reopening the conversation
+        shows that earlier attempt, the repeated prompt and the new reply.
+        """
+        history = await self._load_history(conversation_id)
+        last_user = next((m for m in reversed(history) if m.role == "user"), None)
+        if last_user is None:
+            raise RemoteError("There is no message to retry in this conversation.")
+        async for event in self._exchange(conversation_id, last_user.content).events():
+            yield ReplyStarted(event.conversation, None) if isinstance(event, ReplyStarted) else event
+
+    # -- the rest of ChatBackend ---------------------------------------------------------
+
+    def set_api_key(self, api_key: str) -> None:
+        """The server holds the model's key: nothing to do here."""
+
+    async def warm_up(self) -> None:
+        """Open the link (and learn the model's name) before the first prompt."""
+        self.link.start()
+        self.model = await self.api.health_model() or self.model
+        self.link.publish(self.link.connection)
+
+    async def aclose(self) -> None:
+        await self.link.aclose()
+        await self.api.aclose()
