@@ -267,15 +267,20 @@ async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -
 
 
 async def test_conversation_commands_are_offered_only_where_the_backend_can(make_app: Any, backend_kind: str) -> None:
-    """Pin, search, regenerate and per-conversation options are local-mode abilities: in
-    remote mode their keys do nothing and the palette does not offer them. (Rename and
-    delete reach a server that has them: see the next test.)"""
+    """Pin, regenerate and per-conversation options are local-mode abilities: in remote mode
+    their keys do nothing and the palette does not offer them. Search reaches a server that
+    says it has it (`GET /extensions`); rename and delete, see the next test."""
+    from codhechat.backends import SEARCH
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        if backend_kind == "remote":
+            await wait_until(pilot, lambda: SEARCH in app.backend.capabilities)  # learnt at warm-up
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         local = backend_kind == "local"
-        for title in ("Search conversations", "Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
+        assert ("Search conversations" in titles) == (backend_kind != "classic")
+        for title in ("Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
             assert (title in titles) == local, title
         assert "Copy last reply" in titles  # copying needs nothing from the backend
         # No per-conversation model or editing over the protocol: the keys do nothing there.
@@ -285,7 +290,7 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
         assert ("Send a first message" in said and "Open a conversation to edit" in said) == local
         await pilot.press("ctrl+f")
         await pilot.pause(0.1)
-        assert (app.screen is not screen_of(app)) == local
+        assert (app.screen is not screen_of(app)) == (backend_kind != "classic")
 
 
 async def test_rename_and_delete_reach_a_server_that_has_them(

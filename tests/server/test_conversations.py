@@ -114,3 +114,18 @@ async def test_another_users_conversation_is_a_404(api: httpx.AsyncClient, guest
     messages = (await api.get(f"/conversations/{mine}/messages/", headers=guest.headers)).json()
     assert [m["content"] for m in messages] == ["private words", "Echo: private words"]
     assert (await api.get("/conversations/999999/messages/", headers=guest.headers)).status_code == 404
+
+
+async def test_search_finds_only_the_callers_messages_on_both_databases(api, server, fake_openai) -> None:
+    from tests.server.conftest import new_guest
+
+    mine, theirs = await new_guest(api), await new_guest(api)
+    for guest, text in ((mine, "the kestrel hovers"), (theirs, "a kestrel of theirs")):
+        response = await api.post("/chat/completions", json={"message": text}, headers=guest.headers)
+        assert response.status_code == 200, response.text
+    assert (await api.get("/extensions")).json()["extensions"][:3] == ["rename", "delete", "search"]
+    hits = (await api.get("/search", params={"q": "kestrels hovering"}, headers=mine.headers)).json()
+    assert {h["title"] for h in hits} == {"the kestrel hovers"}  # stemmed, every word, only mine
+    assert all("\x02" in h["snippet"] for h in hits)
+    assert (await api.get("/search", params={"q": "nothingmatches"}, headers=mine.headers)).json() == []
+    assert (await api.get("/search", params={"q": "x"})).status_code == 401

@@ -232,7 +232,7 @@ def test_migrations_match_the_models(tmp_path) -> None:  # type: ignore[no-untyp
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    from codhechat.server.db import MIGRATIONS, make_engine, migrate
+    from codhechat.server.db import MIGRATIONS, make_engine, migrate, modelled
     from codhechat.server.models import Base
 
     assert (MIGRATIONS / "env.py").exists() and list((MIGRATIONS / "versions").glob("0001_*.py"))
@@ -246,5 +246,5 @@ def test_migrations_match_the_models(tmp_path) -> None:  # type: ignore[no-untyp
 
     asyncio.run(upgrade_twice())
     with create_engine(url).connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": modelled}), Base.metadata)
     assert diff == []

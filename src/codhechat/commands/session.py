@@ -28,7 +28,7 @@ def open_backend(settings: Any, *, readonly: bool = False, **local: Any) -> Chat
     if settings.server:
         from codhechat.backends.remote import RemoteBackend
 
-        return RemoteBackend(settings.server, http_timeout=settings.request_timeout)
+        return RemoteBackend(settings.server, http_timeout=settings.request_timeout)  # see run_with
     from codhechat.backends.local import LocalBackend
     from codhechat.commands.output import open_store
 
@@ -43,6 +43,8 @@ def run_with(
     async def main() -> T:
         backend = open_backend(settings, readonly=readonly, **local)
         try:
+            if settings.server:
+                await backend.learn_extensions()  # what this server can do, before a command needs it
             return await work(backend)
         finally:
             await backend.aclose()

@@ -145,3 +145,26 @@ class Health(BaseModel):
 # What a client reads from `GET /conversations/?include_messages=false`: the summary from a
 # server with the extension, the legacy shape (messages embedded) from a classic one.
 ConversationListItem = ConversationSummary | ConversationOut
+
+
+class SearchHitOut(BaseModel):
+    """Extension: one message matching `GET /search?q=...`; matches in `snippet` are
+    wrapped in \\x02 ... \\x03, as codhechat marks them."""
+
+    message_id: int
+    conversation_id: int
+    title: str
+    role: Role
+    created_at: datetime
+    snippet: str
+
+
+class Extensions(BaseModel):
+    """Extension: `GET /extensions`, what this server can do beyond the classic protocol.
+    A classic server answers 404: a client then offers none of them."""
+
+    extensions: list[str]
+
+
+# The names `GET /extensions` lists (a client maps them onto its own abilities).
+EXTENSIONS = ("rename", "delete", "search", "delta", "cancel", "refresh")

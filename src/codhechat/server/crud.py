@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Integer, String, column, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from codhechat.server.models import AuthSession, Conversation, Message, User, utcnow
+from codhechat.server.models import AuthSession, Conversation, Message, User, UTCDateTime, utcnow
 
 
 # -- users ------------------------------------------------------------------
@@ -215,3 +215,44 @@ async def add_message(
     )
     await session.commit()
     return message
+
+
+# -- search (extension) ----------------------------------------------------------
+SNIPPET_START, SNIPPET_END = "\x02", "\x03"  # as codhechat.models marks matches
+
+
+async def search_messages(
+    session: AsyncSession, *, user_id: int, query: str, limit: int
+) -> list[tuple[int, int, str, str, datetime, str]]:
+    """The caller's messages matching every word of `query`, best first:
+    (message id, conversation id, title, role, time, snippet with matches marked)."""
+    words = [w for w in query.split() if w]
+    if not words:
+        return []
+    if session.bind.dialect.name == "postgresql":
+        sql = text(
+            "SELECT m.id, m.conversation_id, c.name, m.role, m.timestamp, "
+            "ts_headline('english', m.content, q, :options) "
+            "FROM messages m JOIN conversations c ON c.id = m.conversation_id, "
+            "plainto_tsquery('english', :query) q "
+            "WHERE c.user_id = :user_id AND to_tsvector('english', m.content) @@ q "
+            "ORDER BY ts_rank(to_tsvector('english', m.content), q) DESC, m.id DESC LIMIT :limit"
+        )
+        options = f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, MaxWords=16, MinWords=4"
+        params: dict[str, object] = {"query": query, "user_id": user_id, "limit": limit, "options": options}
+    else:
+        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)  # every word, taken literally
+        sql = text(
+            "SELECT m.id, m.conversation_id, c.name, m.role, m.timestamp, "
+            f"snippet(messages_fts, 0, '{SNIPPET_START}', '{SNIPPET_END}', '…', 16) "
+            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH :match AND c.user_id = :user_id "
+            "ORDER BY messages_fts.rank LIMIT :limit"
+        )
+        params = {"match": match, "user_id": user_id, "limit": limit}
+    typed = sql.columns(
+        column("id", Integer), column("conversation_id", Integer), column("name", String),
+        column("role", String), column("timestamp", UTCDateTime), column("snippet", String),
+    )  # fmt: skip
+    return [tuple(row) for row in (await session.execute(typed, params)).all()]  # type: ignore[misc]

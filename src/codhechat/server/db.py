@@ -19,6 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 log = logging.getLogger("codhechat.server.db")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def modelled(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """For Alembic's comparisons: SQLite's full-text index (messages_fts and the tables FTS5
+    makes for it, kept by triggers) belongs to the migrations, not to models.py."""
+    return not (type_ == "table" and name is not None and name.startswith("messages_fts"))
 _MIGRATION_LOCK = 0x636F6468  # pg advisory lock id: replicas starting together migrate one at a time
 
 

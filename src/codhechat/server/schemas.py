@@ -1,6 +1,9 @@
 """The server's wire models: defined once, in codhechat.protocol.rest, shared with the client."""
 
 from codhechat.protocol.rest import (
+    SearchHitOut,
+    Extensions,
+    EXTENSIONS,
     ChatRequest,
     ChatResponse,
     ConversationCreate,
@@ -24,6 +27,9 @@ from codhechat.protocol.rest import (
 )
 
 __all__ = [
+    "SearchHitOut",
+    "Extensions",
+    "EXTENSIONS",
     "ChatRequest",
     "ChatResponse",
     "ConversationCreate",

@@ -19,7 +19,14 @@ from codhechat.backends.remote.signin import SignIn
 from codhechat.backends.remote.tokens import Credentials, TokenStore
 from codhechat.errors import CodheError
 from codhechat.protocol import PAGE_LIMIT
-from codhechat.protocol.rest import ConversationListItem, ConversationSummary, Health, MessageOut
+from codhechat.protocol.rest import (
+    ConversationListItem,
+    ConversationSummary,
+    Extensions,
+    Health,
+    MessageOut,
+    SearchHitOut,
+)
 
 
 class _HasId(Protocol):
@@ -34,6 +41,8 @@ CONVERSATION_PAGE = TypeAdapter(list[ConversationListItem])
 MESSAGE_PAGE = TypeAdapter(list[MessageOut])
 SUMMARY = TypeAdapter(ConversationSummary)
 HEALTH = TypeAdapter(Health)
+EXTENSION_LIST = TypeAdapter(Extensions)
+SEARCH_HITS = TypeAdapter(list[SearchHitOut])
 
 
 class ServerApi:
@@ -142,6 +151,23 @@ class ServerApi:
         if response.status_code not in (200, 204):
             raise status_error(self.server, response)
         return True
+
+    async def extensions(self) -> set[str]:
+        """Extension: `GET /extensions`; a classic server has none (404, or anything else)."""
+        try:
+            response = await self.request("GET", "/extensions")
+            if response.status_code != 200:
+                return set()
+            return set(EXTENSION_LIST.validate_json(response.content).extensions)
+        except (CodheError, ValidationError, ValueError):
+            return set()
+
+    async def search(self, query: str, *, limit: int) -> list[SearchHitOut]:
+        """Extension: `GET /search?q=...`: the caller's messages matching every word."""
+        response = await self.authorised("GET", "/search", params={"q": query, "limit": min(limit, 100)})
+        if response.status_code != 200:
+            raise status_error(self.server, response)
+        return body_of(self.server, response, SEARCH_HITS, "GET /search")
 
     async def health_model(self) -> str:
         """The model named by `GET /health` (this server's extension of its detail), or ""."""

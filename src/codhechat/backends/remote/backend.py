@@ -16,14 +16,23 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codhechat.backends import DELETE, RENAME
+from codhechat.backends import DELETE, RENAME, SEARCH
 from codhechat.backends.remote.address import display_name
 from codhechat.backends.remote.api import ServerApi
 from codhechat.backends.remote.errors import RemoteError
 from codhechat.backends.remote.exchange import Exchange
 from codhechat.backends.remote.link import Link
 from codhechat.errors import CodheError
-from codhechat.models import ConnectionState, Conversation, Message, MessageStatus, ReplyEvent, ReplyStarted, title_for
+from codhechat.models import (
+    ConnectionState,
+    Conversation,
+    Message,
+    MessageStatus,
+    ReplyEvent,
+    ReplyStarted,
+    SearchHit,
+    title_for,
+)
 from codhechat.protocol.rest import ConversationListItem, ConversationSummary, MessageOut
 
 
@@ -77,7 +86,23 @@ class RemoteBackend:
         return self.link.watch(listener)
 
     def _extensions_seen(self) -> None:
-        self.capabilities = frozenset({RENAME, DELETE})
+        self.capabilities = self.capabilities | {RENAME, DELETE}
+
+    async def learn_extensions(self) -> None:
+        """What the server says it can do (`GET /extensions`), mapped onto the app's abilities;
+        a classic server says nothing, and keeps the abilities its answers show."""
+        named = await self.api.extensions()
+        offered = {ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named}
+        self.capabilities = self.capabilities | offered
+
+    async def search(
+        self, query: str, *, limit: int = 30, newest_first: bool = False, syntax: bool = False
+    ) -> list[SearchHit]:
+        """Extension: the server's full-text search (every word must occur; best first).
+        `newest_first` and `syntax` are local mode's; the server orders by relevance."""
+        hits = await self.api.search(query, limit=limit)
+        return [SearchHit(message_id=h.message_id, conversation_id=h.conversation_id, title=h.title, role=h.role,
+                          created_at=_utc(h.created_at), snippet=h.snippet) for h in hits]  # fmt: skip
 
     # -- conversations (REST) ----------------------------------------------------------
 
@@ -90,6 +115,13 @@ class RemoteBackend:
         conversations.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
         self._conversations.update((c.id, c) for c in conversations)
         return conversations[offset : offset + limit]
+
+    async def get_conversation(self, conversation_id: int) -> Conversation | None:
+        """From the cache, else from the server's list (the protocol has no one-conversation read
+        on a classic server)."""
+        if conversation_id not in self._conversations:
+            await self.list_conversations(limit=10**9)
+        return self._conversations.get(conversation_id)
 
     async def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
         summary = await self.api.rename(conversation_id, title)
@@ -177,8 +209,15 @@ class RemoteBackend:
 
     # -- replies -----------------------------------------------------------------------
 
-    def stream_reply(self, conversation_id: int | None, prompt: str) -> AsyncIterator[ReplyEvent]:
+    def stream_reply(
+        self, conversation_id: int | None, prompt: str, *, title: str | None = None
+    ) -> AsyncIterator[ReplyEvent]:
+        """`title` is ignored: a CoDHeChat server names a conversation after its first message."""
         return self._exchange(conversation_id, prompt).events()
+
+    async def resolve_model(self) -> str | None:
+        """The server chooses the model: nothing to settle here."""
+        return None
 
     def _exchange(self, conversation_id: int | None, prompt: str) -> Exchange:
         return Exchange(self.link, self, conversation_id, prompt, idle_timeout=self.reply_idle_timeout,
@@ -207,8 +246,9 @@ class RemoteBackend:
         """The server holds the model's key: nothing to do here."""
 
     async def warm_up(self) -> None:
-        """Open the link (and learn the model's name) before the first prompt."""
+        """Open the link, and learn the model's name and the server's extensions, before the first prompt."""
         self.link.start()
+        await self.learn_extensions()
         self.model = await self.api.health_model() or self.model
         self.link.publish(self.link.connection)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from codhechat.server.db import modelled
 from codhechat.server.models import Base
 
 config = context.config
@@ -17,7 +18,8 @@ target_metadata = Base.metadata
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=modelled)
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -29,7 +31,8 @@ def run() -> None:
         return
     engine = create_engine(url)
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=modelled)
         with context.begin_transaction():
             context.run_migrations()
 
