@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from codhechat.config import Settings
 from codhechat.errors import CodheError, StorageError
 from codhechat.llm import ModelClient, StreamOutcome
 from codhechat.models import (
+    ConnectionState,
     Conversation,
     Message,
     MessageStatus,
@@ -289,6 +290,10 @@ class LocalBackend:
 
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.client.warm_up)
+
+    def watch_connection(self, listener: Callable[[ConnectionState], None]) -> Callable[[], None]:
+        """Nothing to watch: the conversations are on this machine, always there."""
+        return lambda: None
 
     def set_api_key(self, api_key: str) -> None:
         self.client = ModelClient(

@@ -193,10 +193,7 @@ class ChatScreen(Screen[None]):
         self.status.mode = self.backend.mode
         self.status.model = self.backend.model
         self.update_status()
-        watch = getattr(self.backend, "watch_connection", None)  # remote mode only
-        if watch is not None:
-            self._unwatch = watch(self._connection_changed)
-            self.set_interval(1.0, self._show_connection)  # the reconnect countdown
+        self._unwatch = self.backend.watch_connection(self._connection_changed)
         await self.pane.show([self._welcome()], has_older=False)
         self.prompt.focus()
         self.prompt.recall = self._history_store.load()
@@ -205,6 +202,8 @@ class ChatScreen(Screen[None]):
         self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
     def _connection_changed(self, state: ConnectionState) -> None:
+        if self._connection is None:  # a link to watch (remote mode): tick its reconnect countdown
+            self.set_interval(1.0, self._show_connection)
         self._connection = state
         self._show_connection()
         if state.notice:
