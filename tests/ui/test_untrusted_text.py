@@ -40,8 +40,13 @@ def shown(thing: Any) -> str:
 
 
 def labels(app: Any) -> list[Text]:
+    """The sidebar's conversation labels, top to bottom."""
+
+    def walk(node: Any) -> list[Any]:
+        return [node, *(n for child in node.children for n in walk(child))]
+
     tree = app.query_one(ConversationTree)
-    return [node.label for node in tree._tree_nodes.values() if isinstance(node.data, int)]
+    return [node.label for node in walk(tree.root) if isinstance(node.data, int)]
 
 
 def dialog_texts(app: Any) -> str:
