@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.worker import WorkerFailed
 
-from codhechat import paths
 from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.textsafe import visible
+from codhechat.ui import crash
 from codhechat.ui.screens.chat import ChatScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -59,6 +56,7 @@ class CodheChatApp(App[None]):
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key
         self._hangup_early = False
+        self._crash: BaseException | None = None
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
         chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
         self._start_theme = THEMES.get(chosen, chosen)
@@ -137,36 +135,20 @@ class CodheChatApp(App[None]):
     async def on_unmount(self) -> None:
         await self.backend.aclose()
 
+    # Crash handling. Textual prints an unhandled error's traceback with local variables,
+    # which can hold an API key; a user gets one plain line instead (crash.py). Textual 8
+    # has no public hook for an unhandled error (Textualize/textual#2818 asks for one), so
+    # these two private methods are overridden: _handle_exception is where the error is
+    # known, _fatal_error is what prints the traceback. Exiting goes through the public panic().
+
     def _handle_exception(self, error: Exception) -> None:
-        self._crash = error
+        if self._crash is None:
+            self._crash = error  # the first: Textual also shows only the first
         super()._handle_exception(error)
 
     def _fatal_error(self) -> None:
-        """Textual would print a traceback with local variables, which can hold an API key.
-
-        A user gets one plain line instead, and the traceback (without locals) goes to a file.
-        """
-        error = getattr(self, "_crash", None)
-        if isinstance(error, WorkerFailed):
-            error = error.error
         self.bell()
-        path = paths.state_dir() / "crash.log"
-        try:
-            paths.ensure_dir(path.parent)
-            with path.open("a", encoding="utf-8") as log:
-                log.write("".join(traceback.format_exception(error)) if error else "unknown error\n")
-            where = f"Details are in {path}."
-        except OSError:
-            where = ""
-        self._exit_renderables.append(
-            Text(
-                visible(
-                    f"codhechat stopped on an unexpected error: {type(error).__name__}: {error}\n"
-                    f"Your conversations are saved. {where}"
-                )
-            )
-        )
-        self._close_messages_no_wait()
+        self.panic(crash.report(self._crash))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
