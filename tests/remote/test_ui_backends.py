@@ -17,7 +17,7 @@ from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView
 from codhechat.ui.widgets.sidebar import ConversationTree
 from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Hang, Reply
-from tests.ui.conftest import type_text, wait_until
+from tests.ui.conftest import palette_titles, type_text, wait_until
 
 SIZE = (110, 36)
 
@@ -273,7 +273,7 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = await palette_titles(app)
         local = backend_kind == "local"
         for title in ("Search conversations", "Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
             assert (title in titles) == local, title
@@ -300,7 +300,7 @@ async def test_rename_and_delete_reach_a_server_that_has_them(
         await send(pilot, "old name")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
         conversation_id = screen_of(app).conversation_id
-        offered = [c.title for c in app.get_system_commands(app.screen)]
+        offered = await palette_titles(app)
         able = backend_kind != "classic"  # the classic protocol has no rename or delete
         assert ("Rename conversation" in offered) == able and ("Delete conversation" in offered) == able
         if not able:

@@ -14,7 +14,7 @@ from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import ConversationTree
 from tests.fake_openai import FakeOpenAI, Gate, Reply
-from tests.ui.conftest import AppFactory, wait_until, type_text
+from tests.ui.conftest import AppFactory, palette_titles, type_text, wait_until
 
 SIZE = (110, 36)
 
@@ -206,7 +206,7 @@ async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app
 async def test_every_action_is_in_the_command_palette(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        titles = [command.title for command in app.get_system_commands(app.screen)]
+        titles = await palette_titles(app)
         for title in ("New conversation", "Stop generating", "Retry reply", "Toggle sidebar",
                       "Set API key", "Toggle dark/light theme"):
             assert title in titles

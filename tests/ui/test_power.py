@@ -14,7 +14,7 @@ from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import PINNED, ConversationTree
 from tests.fake_openai import FakeOpenAI, Reply
-from tests.ui.conftest import AppFactory, type_text, wait_until
+from tests.ui.conftest import AppFactory, palette_titles, type_text, wait_until
 from tests.ui.test_chat import SIZE, last_reply, reply_views, screen_of, send, stored
 
 
@@ -290,7 +290,7 @@ async def test_remote_only_commands_follow_the_backend(make_app: AppFactory) -> 
     app.backend.capabilities = frozenset()  # a backend that can do none of them
     async with app.run_test(size=SIZE) as pilot:
         await converse(pilot, app, "hi")
-        titles_ = [c.title for c in app.get_system_commands(app.screen)]
+        titles_ = await palette_titles(app)
         assert "Copy last reply" in titles_
         for hidden in ("Search conversations", "Rename conversation", "Delete conversation",
                        "Pin or unpin conversation", "Regenerate reply", "Model…", "System prompt…",

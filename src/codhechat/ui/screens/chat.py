@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
@@ -27,18 +26,7 @@ from textual.widgets import Footer, Header, Static
 from textual.timer import Timer
 from textual.worker import Worker
 
-from codhechat.backends import (
-    CONVERSATION_OPTIONS,
-    DELETE,
-    EDIT,
-    PIN,
-    REGENERATE,
-    RENAME,
-    SEARCH,
-    TOKENS,
-    ChatBackend,
-    supports,
-)
+from codhechat.backends import CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import (
     ConnectionState,
@@ -53,6 +41,7 @@ from codhechat.models import (
     SearchHit,
 )
 from codhechat.state import PromptHistory
+from codhechat.ui import command_table
 from codhechat.ui.screens import conversation_settings
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
@@ -89,30 +78,7 @@ class LiveReply:
 
 
 class ChatScreen(Screen[None]):
-    BINDINGS = [
-        Binding("ctrl+n", "new_conversation", "New chat"),
-        Binding("escape", "stop", "Stop"),
-        Binding("ctrl+r", "retry", "Retry"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
-        Binding("f2", "set_api_key", "API key", show=False),
-        Binding("ctrl+l", "focus_prompt", "Prompt", show=False),
-        Binding("ctrl+f", "search", "Search", show=False),
-        Binding("f3", "rename", "Rename", show=False),
-        Binding("f4", "toggle_pin", "Pin/unpin", show=False),
-        Binding("f8", "delete", "Delete", show=False),
-        # Only while a delete can be undone; otherwise Ctrl+Z is the prompt's own undo.
-        Binding("ctrl+z", "undo_delete", "Undo delete", show=False, priority=True),
-        Binding("ctrl+g", "regenerate", "Regenerate", show=False),
-        Binding("ctrl+o", "copy_last_reply", "Copy reply", show=False),
-        Binding("f5", "choose_model", "Model…", show=False),
-        Binding("f9", "choose_system_prompt", "System prompt…", show=False),
-        Binding("f12", "edit_message", "Edit a message…", show=False),
-    ]
-    # Which ability each optional command needs from the backend.
-    NEEDS = {
-        "search": SEARCH, "rename": RENAME, "toggle_pin": PIN, "delete": DELETE, "regenerate": REGENERATE,
-        "choose_model": CONVERSATION_OPTIONS, "choose_system_prompt": CONVERSATION_OPTIONS, "edit_message": EDIT,
-    }  # fmt: skip
+    BINDINGS = command_table.bindings("chat")
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
         super().__init__()
@@ -520,17 +486,16 @@ class ChatScreen(Screen[None]):
 
         self.app.push_screen(ApiKeyScreen(), stored)
 
-    # Commands a backend may or may not support (see ChatScreen.NEEDS)
+    # Commands a backend may or may not support (see command_table.py)
+
+    def why_not(self, action: str) -> str | None:
+        """Why a command cannot run now (its key and palette entry are then hidden)."""
+        if action == "undo_delete" and self._pending_delete is None:
+            return "There is no delete to undo."  # and Ctrl+Z falls through to the prompt
+        return command_table.unavailable(action, self.backend)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "undo_delete":
-            return self._pending_delete is not None  # else Ctrl+Z falls through to the prompt
-        needs = self.NEEDS.get(action)
-        return needs is None or supports(self.backend, needs)
-
-    def can(self, action: str) -> bool:
-        """Whether the palette should offer `action`."""
-        return bool(self.check_action(action, ()))
+        return self.why_not(action) is None
 
     def _target(self) -> Conversation | None:
         """The conversation a command is about: the one under the sidebar's cursor
