@@ -291,10 +291,10 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
 async def test_rename_and_delete_reach_a_server_that_has_them(
     make_app: Any, backend_kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codhechat.ui.screens import chat as chat_module
+    from codhechat.ui.flows import manage
     from codhechat.ui.screens.dialogs import AskText, Confirm
 
-    monkeypatch.setattr(chat_module, "UNDO_S", 0.3)
+    monkeypatch.setattr(manage, "UNDO_S", 0.3)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "old name")
