@@ -179,7 +179,7 @@ async def test_any_text_through_every_surface(make_app: AppFactory, data: st.Dat
             await wait_until(pilot, lambda: [v.message.id for v in app.query(MessageView)] == [reply.id - 1, reply.id])
             # Sidebar, header, status line, messages: the text, controls spelled out, never markup.
             current = next(label for label in labels(app) if label.plain.startswith("● "))
-            assert current.plain.removeprefix("● ") == visible(text).rstrip()
+            assert current.plain.removeprefix("● ") == visible(text)  # as written, trailing blanks too
             assert visible(text) in shown(app.format_title("codhechat", chat.sub_title))
             assert visible(text) in app.query_one(StatusBar).render().plain
             user_view, reply_view = app.query(MessageView)
