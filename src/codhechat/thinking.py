@@ -29,7 +29,7 @@ class ThinkTags:
     """
 
     def __init__(self) -> None:
-        self._state = "start"  # start -> thinking -> answer, or start -> answer
+        self._state = "start"  # start -> thinking -> closed -> answer, or start -> answer
         self._held = ""
 
     def feed(self, text: str) -> list[str]:
@@ -50,14 +50,18 @@ class ThinkTags:
                 if end >= 0:
                     if end:
                         out.append(Thinking(self._held[:end]))
-                    self._held = self._held[end + len(CLOSE) :].lstrip("\n")
-                    self._state = "answer"
+                    self._held = self._held[end + len(CLOSE) :]
+                    self._state = "closed"  # the newlines after </think> are not the answer's
                     continue
                 keep = _partial_suffix(self._held, CLOSE)
                 if len(self._held) > keep:
                     out.append(Thinking(self._held[: len(self._held) - keep]))
                     self._held = self._held[len(self._held) - keep :]
                 break
+            elif self._state == "closed":
+                self._held = self._held.lstrip("\n")
+                if self._held:
+                    self._state = "answer"
             else:
                 out.append(self._held)
                 self._held = ""
@@ -66,7 +70,7 @@ class ThinkTags:
     def flush(self) -> list[str]:
         """The end of the stream: whatever is held is what it looked like."""
         held, self._held = self._held, ""
-        if not held:
+        if not held or self._state == "closed":  # only the newlines after </think>
             return []
         return [Thinking(held) if self._state == "thinking" else held]
 

@@ -17,7 +17,7 @@ from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView
 from codhechat.ui.widgets.sidebar import ConversationTree
 from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Hang, Reply
-from tests.ui.conftest import type_text, wait_until
+from tests.ui.conftest import palette_titles, type_text, wait_until
 
 SIZE = (110, 36)
 
@@ -277,7 +277,7 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
         if backend_kind == "remote":
             await wait_until(pilot, lambda: SEARCH in app.backend.capabilities)  # learnt at warm-up
         await pilot.pause()
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = await palette_titles(app)
         local = backend_kind == "local"
         assert ("Search conversations" in titles) == (backend_kind != "classic")
         for title in ("Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
@@ -296,16 +296,16 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
 async def test_rename_and_delete_reach_a_server_that_has_them(
     make_app: Any, backend_kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codhechat.ui.screens import chat as chat_module
+    from codhechat.ui.flows import manage
     from codhechat.ui.screens.dialogs import AskText, Confirm
 
-    monkeypatch.setattr(chat_module, "UNDO_S", 0.3)
+    monkeypatch.setattr(manage, "UNDO_S", 0.3)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "old name")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
         conversation_id = screen_of(app).conversation_id
-        offered = [c.title for c in app.get_system_commands(app.screen)]
+        offered = await palette_titles(app)
         able = backend_kind != "classic"  # the classic protocol has no rename or delete
         assert ("Rename conversation" in offered) == able and ("Delete conversation" in offered) == able
         if not able:

@@ -47,5 +47,16 @@ async def type_text(pilot: Pilot, text: str) -> None:
     await pilot.press(*[{" ": "space", "\n": "ctrl+j"}.get(c, c) for c in text])
 
 
+async def palette_titles(app: CodheChatApp) -> list[str]:
+    """The command palette's entries with nothing typed: what every provider it uses offers."""
+    titles: list[str] = []
+    for source in app.COMMANDS | app.screen.COMMANDS:
+        provider = (source if isinstance(source, type) else source())(app.screen)
+        async for hit in provider.discover():
+            if hit is not NotImplemented:
+                titles.append(str(hit.text))
+    return titles
+
+
 async def in_thread(func: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.to_thread(func, *args)

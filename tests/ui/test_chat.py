@@ -10,11 +10,12 @@ import stat
 from codhechat import paths
 from codhechat.models import MessageStatus
 from codhechat.ui.screens.chat import ChatScreen
-from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
+from codhechat.ui.widgets.messages import MessageView, ReplyView
+from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import ConversationTree
 from tests.fake_openai import FakeOpenAI, Gate, Reply
-from tests.ui.conftest import AppFactory, wait_until, type_text
+from tests.ui.conftest import AppFactory, palette_titles, type_text, wait_until
 
 SIZE = (110, 36)
 
@@ -185,7 +186,8 @@ async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app
         await pilot.pause()
         pane = app.query_one(MessagePane)
         views = lambda: list(app.query(MessageView))  # noqa: E731
-        from codhechat.ui.widgets.messages import MAX_MOUNTED, PAGE
+        from codhechat.ui.transcript import PAGE
+        from codhechat.ui.widgets.messages import MAX_MOUNTED
 
         assert len(views()) == PAGE and views()[-1].message.content == "message 399"
         assert pane.scroll_y == pane.max_scroll_y
@@ -206,7 +208,7 @@ async def test_long_conversations_open_a_window_and_load_more_on_scroll(make_app
 async def test_every_action_is_in_the_command_palette(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        titles = [command.title for command in app.get_system_commands(app.screen)]
+        titles = await palette_titles(app)
         for title in ("New conversation", "Stop generating", "Retry reply", "Toggle sidebar",
                       "Set API key", "Toggle dark/light theme"):
             assert title in titles
@@ -267,3 +269,28 @@ async def test_configuration_warnings_are_shown_in_the_app(fake_openai: FakeOpen
         await wait_until(pilot, lambda: app._notifications)
         [note] = list(app._notifications)
         assert note.title == "Configuration" and "did you mean `model`?" in note.message
+
+
+async def test_a_page_that_cannot_be_loaded_is_said_not_a_crash(make_app: AppFactory) -> None:
+    from codhechat.errors import StorageError
+
+    app = make_app()
+    store = app.backend.store
+    conversation = store.create_conversation("long")
+    for i in range(100):
+        store.add_message(conversation.id, "user" if i % 2 == 0 else "assistant", f"message {i}")
+    fetch = app.backend.get_messages
+
+    async def failing_before(conversation_id: int, **page: object) -> object:
+        if page.get("before") is not None:
+            raise StorageError("The database is locked.", "Try again in a moment.")
+        return await fetch(conversation_id, **page)  # type: ignore[arg-type]
+
+    async with app.run_test(size=SIZE) as pilot:
+        await screen_of(app).open_conversation(conversation.id)
+        await pilot.pause()
+        app.backend.get_messages = failing_before
+        pane = app.query_one(MessagePane)
+        pane.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: any("database is locked" in n.message for n in app._notifications))
+        assert app.is_running and len(app.query(MessageView)) == 40

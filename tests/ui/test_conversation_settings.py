@@ -83,7 +83,7 @@ async def test_f5_still_takes_a_typed_model_when_the_endpoint_cannot_list_them(
     async with app.run_test(size=SIZE) as pilot:
         conversation = app.backend.store.create_conversation("typed")
         screen_of(app).load_conversations()
-        await wait_until(pilot, lambda: screen_of(app).sidebar.get(conversation.id) is not None)
+        await wait_until(pilot, lambda: screen_of(app).session.conversation(conversation.id) is not None)
         await screen_of(app).open_conversation(conversation.id)
         await pilot.press("f5")
         await wait_until(pilot, lambda: isinstance(app.screen, ChooseOrType))
@@ -167,7 +167,7 @@ async def test_f12_edits_an_earlier_message_and_continues_from_it(
             ("user", "first question, edited"), ("assistant", "A new answer")
         ]  # fmt: skip
         assert [m["content"] for m in fake_openai.last_messages[1:]] == ["first question, edited"]
-        assert [text for _, text in screen_of(app)._texts()] == ["first question, edited", "A new answer"]
+        assert [text for _, text in screen_of(app).session.texts()] == ["first question, edited", "A new answer"]
         # Esc in the editor cancels.
         await pilot.press("f12")
         await wait_until(pilot, lambda: isinstance(app.screen, PickOne))
@@ -188,7 +188,7 @@ async def test_editing_the_last_unanswered_message_needs_no_confirmation(
         conversation = store.create_conversation("unanswered")
         store.add_message(conversation.id, "user", "typo hre")
         screen_of(app).load_conversations()
-        await wait_until(pilot, lambda: screen_of(app).sidebar.get(conversation.id) is not None)
+        await wait_until(pilot, lambda: screen_of(app).session.conversation(conversation.id) is not None)
         await screen_of(app).open_conversation(conversation.id)
         await pilot.press("f12")
         await wait_until(pilot, lambda: isinstance(app.screen, PickOne))

@@ -7,14 +7,15 @@ import pytest
 from rich.console import Console
 
 from codhechat.models import MessageStatus
-from codhechat.ui.screens import chat as chat_module
+from codhechat.ui.flows import manage
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
-from codhechat.ui.widgets.messages import MessagePane, MessageView, ReplyView
+from codhechat.ui.widgets.messages import MessageView, ReplyView
+from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import PINNED, ConversationTree
 from tests.fake_openai import FakeOpenAI, Reply
-from tests.ui.conftest import AppFactory, type_text, wait_until
+from tests.ui.conftest import AppFactory, palette_titles, type_text, wait_until
 from tests.ui.test_chat import SIZE, last_reply, reply_views, screen_of, send, stored
 
 
@@ -58,7 +59,7 @@ async def test_f3_renames_the_open_conversation(make_app: AppFactory) -> None:
 async def test_delete_asks_first_can_be_undone_and_then_deletes(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chat_module, "UNDO_S", 0.5)
+    monkeypatch.setattr(manage, "UNDO_S", 0.5)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         keep = await converse(pilot, app, "keep me")
@@ -265,7 +266,7 @@ async def test_ctrl_g_regenerates_the_last_reply_after_saying_what_it_replaces(
         assert last_reply(app).text == "A fresh answer"
         assert [m.content for m in stored(app, conversation_id)] == ["hello", "A fresh answer"]
         assert [m["content"] for m in fake_openai.last_messages[1:]] == ["hello"]
-        assert [text for _, text in screen_of(app)._texts()] == ["hello", "A fresh answer"]  # old one gone
+        assert [text for _, text in screen_of(app).session.texts()] == ["hello", "A fresh answer"]  # old one gone
 
 
 async def test_token_usage_is_shown_and_stored(make_app: AppFactory) -> None:
@@ -290,7 +291,7 @@ async def test_remote_only_commands_follow_the_backend(make_app: AppFactory) -> 
     app.backend.capabilities = frozenset()  # a backend that can do none of them
     async with app.run_test(size=SIZE) as pilot:
         await converse(pilot, app, "hi")
-        titles_ = [c.title for c in app.get_system_commands(app.screen)]
+        titles_ = await palette_titles(app)
         assert "Copy last reply" in titles_
         for hidden in ("Search conversations", "Rename conversation", "Delete conversation",
                        "Pin or unpin conversation", "Regenerate reply", "Model…", "System prompt…",

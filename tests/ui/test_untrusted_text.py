@@ -40,8 +40,13 @@ def shown(thing: Any) -> str:
 
 
 def labels(app: Any) -> list[Text]:
+    """The sidebar's conversation labels, top to bottom."""
+
+    def walk(node: Any) -> list[Any]:
+        return [node, *(n for child in node.children for n in walk(child))]
+
     tree = app.query_one(ConversationTree)
-    return [node.label for node in tree._tree_nodes.values() if isinstance(node.data, int)]
+    return [node.label for node in walk(tree.root) if isinstance(node.data, int)]
 
 
 def dialog_texts(app: Any) -> str:
@@ -181,7 +186,7 @@ async def through_every_surface(make_app: AppFactory, texts: list[str]) -> None:
             await wait_until(pilot, lambda: [v.message.id for v in app.query(MessageView)] == [reply.id - 1, reply.id])
             # Sidebar, header, status line, messages: the text, controls spelled out, never markup.
             current = next(label for label in labels(app) if label.plain.startswith("● "))
-            assert current.plain.removeprefix("● ").rstrip() == visible(text).rstrip()
+            assert current.plain.removeprefix("● ") == visible(text)  # as written, trailing blanks too
             assert visible(text) in shown(app.format_title("codhechat", chat.sub_title))
             assert visible(text) in app.query_one(StatusBar).render().plain
             user_view, reply_view = app.query(MessageView)

@@ -100,6 +100,7 @@ def test_an_unexpected_error_shows_one_line_and_no_traceback(tmp_path) -> None: 
         "class Broken:\n"
         "    mode = 'local'; model = 'm'; secret = 'sk-hidden-local-value'\n"
         "    async def list_conversations(self, **kw): raise KeyError('boom')\n"
+        "    def watch_connection(self, listener): return lambda: None\n"
         "    async def aclose(self): pass\n"
         "app = CodheChatApp(Broken())\n"
         "app.run(headless=True)\n"

@@ -8,10 +8,10 @@ the reply as it streams and when it ends, with a status.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
-from codhechat.models import Conversation, ConversationRecord, Message, ReplyEvent, SearchHit
+from codhechat.models import ConnectionState, Conversation, ConversationRecord, Message, ReplyEvent, SearchHit
 
 # Optional abilities. A backend lists those it has in `capabilities`; the UI offers a
 # command (key, palette entry) only when the backend has its ability, and a backend
@@ -68,6 +68,12 @@ class ChatBackend(Protocol):
         ...
 
     def set_api_key(self, api_key: str) -> None: ...
+
+    def watch_connection(self, listener: Callable[[ConnectionState], None]) -> Callable[[], None]:
+        """Call `listener` with each state of the link to where conversations live (from
+        now on); returns an unsubscribe. A backend without a link that can change (local
+        mode) need never call it."""
+        ...
 
     # Optional (see `capabilities`)
 

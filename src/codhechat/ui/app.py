@@ -1,25 +1,21 @@
-"""The Textual application: theme, global keys, command palette, shutdown."""
+"""The Textual application: theme, global keys and the command palette (command_table.py),
+plain notifications, shutdown, and what a user sees of a crash."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import traceback
-from collections.abc import Iterable
 from pathlib import Path
 
-from rich.text import Text
-from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.app import App
 from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.worker import WorkerFailed
 
-from codhechat import paths
 from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.textsafe import visible
+from codhechat.ui import command_table, crash
 from codhechat.ui.screens.chat import ChatScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -37,11 +33,8 @@ def stylesheet_path() -> Path:
 class CodheChatApp(App[None]):
     TITLE = "codhechat"
     CSS_PATH = stylesheet_path()
-    BINDINGS = [
-        Binding("f1", "toggle_help", "Keys"),
-        Binding("ctrl+t", "toggle_theme", "Theme"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-    ]
+    BINDINGS = command_table.bindings("app")
+    COMMANDS = App.COMMANDS | {command_table.CommandTable}
 
     def __init__(
         self,
@@ -59,6 +52,7 @@ class CodheChatApp(App[None]):
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key
         self._hangup_early = False
+        self._crash: BaseException | None = None
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
         chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
         self._start_theme = THEMES.get(chosen, chosen)
@@ -137,65 +131,17 @@ class CodheChatApp(App[None]):
     async def on_unmount(self) -> None:
         await self.backend.aclose()
 
+    # Crash handling. Textual prints an unhandled error's traceback with local variables,
+    # which can hold an API key; a user gets one plain line instead (crash.py). Textual 8
+    # has no public hook for an unhandled error (Textualize/textual#2818 asks for one), so
+    # these two private methods are overridden: _handle_exception is where the error is
+    # known, _fatal_error is what prints the traceback. Exiting goes through the public panic().
+
     def _handle_exception(self, error: Exception) -> None:
-        self._crash = error
+        if self._crash is None:
+            self._crash = error  # the first: Textual also shows only the first
         super()._handle_exception(error)
 
     def _fatal_error(self) -> None:
-        """Textual would print a traceback with local variables, which can hold an API key.
-
-        A user gets one plain line instead, and the traceback (without locals) goes to a file.
-        """
-        error = getattr(self, "_crash", None)
-        if isinstance(error, WorkerFailed):
-            error = error.error
         self.bell()
-        path = paths.state_dir() / "crash.log"
-        try:
-            paths.ensure_dir(path.parent)
-            with path.open("a", encoding="utf-8") as log:
-                log.write("".join(traceback.format_exception(error)) if error else "unknown error\n")
-            where = f"Details are in {path}."
-        except OSError:
-            where = ""
-        self._exit_renderables.append(
-            Text(
-                visible(
-                    f"codhechat stopped on an unexpected error: {type(error).__name__}: {error}\n"
-                    f"Your conversations are saved. {where}"
-                )
-            )
-        )
-        self._close_messages_no_wait()
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        chat = self.screen_stack[0] if self.screen_stack else None
-        if isinstance(chat, ChatScreen):
-            yield SystemCommand("New conversation", "Start a new chat (Ctrl+N)", chat.action_new_conversation)
-            yield SystemCommand("Stop generating", "Stop the reply, keep what arrived (Esc)", chat.action_stop)
-            yield SystemCommand("Retry reply", "Generate the failed or stopped reply again (Ctrl+R)", chat.action_retry)
-            if chat.can("regenerate"):
-                yield SystemCommand("Regenerate reply", "Replace the last reply with a new one (Ctrl+G)", chat.action_regenerate)
-            if chat.can("edit_message"):
-                yield SystemCommand("Edit a message…", "Change one of your messages and resend it; later messages are deleted (F12)", chat.action_edit_message)
-            if chat.can("choose_model"):
-                yield SystemCommand("Model…", "This conversation's model: from the endpoint's list, or type one (F5)", chat.action_choose_model)
-            if chat.can("choose_system_prompt"):
-                yield SystemCommand("System prompt…", "This conversation's system prompt: a preset or your own (F9)", chat.action_choose_system_prompt)
-            yield SystemCommand("Copy last reply", "To the clipboard, by OSC 52 (Ctrl+O)", chat.action_copy_last_reply)
-            yield SystemCommand("Copy last code block", "The last code block of a reply, to the clipboard", chat.action_copy_code_block)
-            yield SystemCommand("Copy a message…", "Pick any message shown, to the clipboard", chat.action_copy_message)
-            if chat.can("search"):
-                yield SystemCommand("Search conversations", "Every conversation's text, as you type (Ctrl+F)", chat.action_search)
-            if chat.can("rename"):
-                yield SystemCommand("Rename conversation", "The open one, or the one selected in the sidebar (F3)", chat.action_rename)
-            if chat.can("toggle_pin"):
-                yield SystemCommand("Pin or unpin conversation", "Pinned conversations head the sidebar (F4)", chat.action_toggle_pin)
-            if chat.can("delete"):
-                yield SystemCommand("Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds (F8)", chat.action_delete)
-            if chat.can("undo_delete"):
-                yield SystemCommand("Undo delete", "Bring back the conversation just deleted (Ctrl+Z)", chat.action_undo_delete)
-            yield SystemCommand("Toggle sidebar", "Show or hide the conversation list (Ctrl+B)", chat.action_toggle_sidebar)
-            yield SystemCommand("Set API key", "Store an API key in the config file (F2)", chat.action_set_api_key)
-        yield SystemCommand("Toggle dark/light theme", "Switch between dark and light (Ctrl+T)", self.action_toggle_theme)
+        self.panic(crash.report(self._crash))

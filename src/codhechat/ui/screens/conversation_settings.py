@@ -1,14 +1,9 @@
-"""Per-conversation settings and editing: the model (F5), the system prompt (F9), and
-editing one of your earlier messages to resend it (F12).
-
-The chat screen calls these; they talk to the backend through its optional methods
-(see codhechat.backends: CONVERSATION_OPTIONS, EDIT), which the screen checks first.
-"""
+"""The dialogs of the per-conversation settings (codhechat.ui.flows.settings): pick or
+type a value (the model, F5; the system prompt, F9), and edit a text (a message, F12)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,20 +15,9 @@ from textual.widgets.option_list import Option
 
 from codhechat.errors import CodheError
 from codhechat.textsafe import visible
-from codhechat.ui.screens.dialogs import Confirm, PickOne
 from codhechat.ui.text import PlainInput, plain
-from codhechat.ui.widgets.messages import PAGE, MessageView, PendingUserView
-
-if TYPE_CHECKING:
-    from codhechat.ui.screens.chat import ChatScreen
 
 Choice = tuple[str, str]  # (label shown, value chosen)
-PICK_LIMIT = 200  # how many of the newest messages "Edit a message…" offers from
-
-
-def _preview(text: str, width: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 class ChooseOrType(ModalScreen[str | None]):
@@ -152,124 +136,3 @@ class EditText(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-# The flows, run by ChatScreen as workers (they wait on dialogs).
-
-
-async def choose_model(screen: ChatScreen) -> None:
-    conversation = screen.sidebar.get(screen.conversation_id)
-    if conversation is None:
-        screen.notify("Send a first message, then choose this conversation's model.")
-        return
-    backend = screen.backend
-    current = conversation.model or backend.model
-
-    async def load() -> list[Choice]:
-        return [(name, name) for name in await backend.list_models()]
-
-    chosen = await screen.app.push_screen_wait(
-        ChooseOrType(
-            f"Model for “{conversation.title}” (now {current})",
-            current,
-            [(f"{backend.model}  (the default)", "")],
-            hint="Type any model name and press Enter, or ↓ to pick one the endpoint lists. Esc cancels.",
-            load=load,
-        )
-    )
-    if chosen is None:
-        return
-    await _save_options(screen, conversation.id, model=chosen, system_prompt=conversation.system_prompt)
-
-
-async def choose_system_prompt(screen: ChatScreen) -> None:
-    conversation = screen.sidebar.get(screen.conversation_id)
-    if conversation is None:
-        screen.notify("Send a first message, then choose this conversation's system prompt.")
-        return
-    backend = screen.backend
-    default = backend.default_system_prompt
-    choices: list[Choice] = [(f"(default) {_preview(default)}", "")]
-    choices += [(f"{name}: {_preview(text)}", text) for name, text in sorted(backend.system_prompt_presets.items())]
-    chosen = await screen.app.push_screen_wait(
-        ChooseOrType(
-            f"System prompt for “{conversation.title}”",
-            conversation.system_prompt or "",
-            choices,
-            hint="Type a system prompt and press Enter (empty: the default), or ↓ to pick a preset "
-            "([presets] in config.toml). Esc cancels.",
-        )
-    )
-    if chosen is None:
-        return
-    await _save_options(screen, conversation.id, model=conversation.model, system_prompt=chosen)
-
-
-async def _save_options(screen: ChatScreen, conversation_id: int, *, model: str | None, system_prompt: str | None) -> None:
-    change = screen.backend.set_conversation_options(
-        conversation_id, model=model or None, system_prompt=system_prompt or None
-    )
-    updated = await screen.apply_change(change, "Not saved")
-    if updated is None:
-        return
-    screen.update_status()
-    prompt = "the default system prompt" if updated.system_prompt is None else "its own system prompt"
-    screen.notify(f"“{updated.title}” now uses {updated.model or screen.backend.model} and {prompt}.")
-
-
-async def edit_message(screen: ChatScreen) -> None:
-    conversation_id = screen.conversation_id
-    backend = screen.backend
-    if conversation_id is None:
-        screen.notify("Open a conversation to edit one of your messages.")
-        return
-    if screen.live_for(conversation_id) is not None:
-        screen.notify("A reply is being generated here: stop it (Esc) first.", severity="warning")
-        return
-    try:
-        mine = [m for m in await backend.get_messages(conversation_id, limit=PICK_LIMIT) if m.role == "user"]
-    except CodheError as exc:
-        screen.notify(str(exc), title="Cannot edit", severity="error")
-        return
-    if not mine:
-        screen.notify("There is no message of yours here to edit.")
-        return
-    index = await screen.app.push_screen_wait(
-        PickOne("Edit which of your messages?", [plain(_preview(m.content, 80)) for m in mine])
-    )
-    if index is None:
-        return
-    message = mine[index]
-    text = await screen.app.push_screen_wait(EditText("Edit your message, then resend it", message.content))
-    if text is None:
-        return
-    try:
-        later = await backend.get_messages(conversation_id, after=message.id, limit=100_000)
-    except CodheError as exc:
-        screen.notify(str(exc), title="Cannot edit", severity="error")
-        return
-    if later:
-        count = len(later)
-        question = (
-            f"Resend the edited message? The {count} later message{'s' if count != 1 else ''} "
-            f"after it {'are' if count != 1 else 'is'} deleted, not kept, and a new reply is generated."
-        )
-        if not await screen.app.push_screen_wait(Confirm(question, yes=f"Delete {count} and resend")):
-            return
-    if screen.conversation_id != conversation_id or screen.live_for(conversation_id) is not None:
-        return  # moved on meanwhile
-    try:
-        earlier = await backend.get_messages(conversation_id, before=message.id, limit=PAGE + 1)
-    except CodheError as exc:
-        screen.notify(str(exc), title="Cannot edit", severity="error")
-        return
-    reply = screen.new_reply(conversation_id)
-    assert reply.view is not None
-    await screen.pane.show(
-        [*(MessageView(m) for m in earlier[-PAGE:]), PendingUserView(text), reply.view],
-        has_older=len(earlier) > PAGE,
-    )
-    screen.pane.has_newer = False
-    screen.pane.anchor()
-    screen.start_reply(reply, backend.edit_and_resend(conversation_id, message.id, text))
-

@@ -1,23 +1,22 @@
-"""Message views and the pane that shows a window of a conversation.
+"""Message views, one per entry of the session's window (codhechat.ui.session):
+a stored message, a prompt just sent, a reply as it streams.
 
 A finished message is one widget rendering rich Markdown, not a tree of
-widgets per block, so even hundreds mount quickly. The pane keeps at most
-MAX_MOUNTED of them and asks for more as the user scrolls to either end, so
-a conversation of any length opens as fast, and weighs as little, as a short one.
+widgets per block, so even hundreds mount quickly. The pane (widgets/pane.py)
+mounts at most MAX_MOUNTED of them, the window's bound, so a conversation of
+any length opens as fast, and weighs as little, as a short one.
 """
 
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.segment import Segment
 from rich.text import Text
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.geometry import Size
-from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -25,10 +24,10 @@ from codhechat.models import Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 from codhechat.ui.text import plain
+from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveReply, SentPrompt, usage_of
 
 FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
-PAGE = 40
-MAX_MOUNTED = 160
+MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
 
 
 def code_theme(widget: Widget) -> str:
@@ -42,13 +41,6 @@ def _header(role: str, model: str | None, usage: tuple[int, int] | None = None) 
     if usage is not None:
         header.append(f"  {usage[0]:,} + {usage[1]:,} tokens", style="dim")
     return header
-
-
-def usage_of(message: Message) -> tuple[int, int] | None:
-    """(prompt, completion) tokens, when the endpoint reported them."""
-    if message.prompt_tokens is None or message.completion_tokens is None:
-        return None
-    return (message.prompt_tokens, message.completion_tokens)
 
 
 def _notice(status: MessageStatus, error: str | None) -> Text | None:
@@ -100,6 +92,10 @@ class MessageView(Widget):
         self._rendered = RenderedOnce(self._build)
 
     @property
+    def entry(self) -> Entry:
+        return self.message
+
+    @property
     def notice(self) -> Text | None:
         """What went wrong with this message, if anything (shown under it)."""
         return _notice(self.message.status, self.message.error)
@@ -122,9 +118,10 @@ class MessageView(Widget):
 class PendingUserView(Static):
     """The user's prompt, shown at once, before the store has given it an id."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__(Group(_header("user", None), plain(text)), classes="message user")
-        self.text = text
+    def __init__(self, prompt: SentPrompt) -> None:
+        super().__init__(Group(_header("user", None), plain(prompt.text)), classes="message user")
+        self.entry = prompt
+        self.text = prompt.text
 
 
 class MarkdownPiece(Widget):
@@ -172,8 +169,9 @@ class ReplyView(Vertical):
     however long the reply gets.
     """
 
-    def __init__(self, model: str | None, text: str = "") -> None:
+    def __init__(self, model: str | None, text: str = "", *, entry: LiveReply | None = None) -> None:
         super().__init__(classes="message assistant reply")
+        self.entry = entry  # the session's reply this shows
         self.model = model
         self._raw: list[str] = []  # as received, for copying; what is shown has controls spelled out
         self._pending: list[str] = []
@@ -182,11 +180,12 @@ class ReplyView(Vertical):
         self._last_flush = 0.0
         self.status: MessageStatus | None = None  # set when the reply ends
         self._error: str | None = None
+        self._usage: tuple[int, int] | None = None
         if text:
             self.append(text)
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(_header("assistant", self.model), classes="header")
+        yield Static(_header("assistant", self.model, self._usage), classes="header")
         yield Vertical(classes="pieces")
         yield Static(Text("● generating…  (Esc stops)", style="italic"), classes="notice")
 
@@ -227,6 +226,7 @@ class ReplyView(Vertical):
             container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live)])
 
     def show_usage(self, usage: tuple[int, int] | None) -> None:
+        self._usage = usage
         if usage is not None and self.is_mounted:
             self.query_one(".header", Static).update(_header("assistant", self.model, usage))
 
@@ -250,88 +250,14 @@ class ReplyView(Vertical):
             widget.update(notice)
 
 
-class MessagePane(VerticalScroll):
-    """A window of one conversation's messages, anchored to the newest."""
-
-    class NeedOlder(TextualMessage):
-        pass
-
-    class NeedNewer(TextualMessage):
-        pass
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.has_older = False
-        self.has_newer = False
-        self._asked = False
-
-    def views(self) -> list[Widget]:
-        return [w for w in self.children if w.has_class("message")]
-
-    def oldest_id(self) -> int | None:
-        return next((w.message.id for w in self.views() if isinstance(w, MessageView)), None)
-
-    def newest_id(self) -> int | None:
-        ids = [w.message.id for w in self.views() if isinstance(w, MessageView)]
-        return ids[-1] if ids else None
-
-    async def show(self, widgets: list[Widget], *, has_older: bool) -> None:
-        """Replace the pane's contents and follow the bottom."""
-        with self.app.batch_update():
-            await self.remove_children()
-            await self.mount_all(widgets)
-        self.has_older, self.has_newer, self._asked = has_older, False, False
-        self.anchor()
-
-    async def add(self, *widgets: Widget) -> None:
-        await self.mount_all(widgets)
-        if not self.is_anchored and self.scroll_y >= self.max_scroll_y - 1:
-            self.anchor()
-
-    async def prepend(self, messages: list[Message], *, has_older: bool) -> None:
-        """Add older messages above, keeping what the user is reading in place."""
-        first = self.views()[0] if self.views() else None
-        before = first.virtual_region.y - self.scroll_y if first else 0
-        await self.mount_all([MessageView(m) for m in messages], before=0)
-        self.has_older = has_older
-        excess = self.views()[MAX_MOUNTED:]
-        if excess:
-            await self.remove_children(excess)
-            self.has_newer = True
-            self.anchor(False)
-
-        def keep_place() -> None:
-            if first is not None:
-                self.scroll_to(y=first.virtual_region.y - before, animate=False, immediate=True)
-            self._asked = False
-
-        self.call_after_refresh(keep_place)
-
-    async def append_newer(self, messages: list[Message], *, has_newer: bool) -> None:
-        last = self.views()[-1] if self.views() else None
-        before = last.virtual_region.y - self.scroll_y if last else 0
-        await self.mount_all([MessageView(m) for m in messages])
-        self.has_newer = has_newer
-        views = self.views()
-        excess = views[: max(0, len(views) - MAX_MOUNTED)]
-        if excess:
-            await self.remove_children(excess)
-            self.has_older = True
-
-        def keep_place() -> None:
-            if last is not None:
-                self.scroll_to(y=last.virtual_region.y - before, animate=False, immediate=True)
-            self._asked = False
-
-        self.call_after_refresh(keep_place)
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if self._asked or not self.is_mounted:
-            return
-        if new <= 0 and old > 0 and self.has_older:
-            self._asked = True
-            self.post_message(self.NeedOlder())
-        elif new >= self.max_scroll_y and old < new and self.has_newer:
-            self._asked = True
-            self.post_message(self.NeedNewer())
+def view_of(entry: Entry) -> Widget:
+    """A new view of a window entry (a live reply's with what has arrived so far)."""
+    if isinstance(entry, Message):
+        return MessageView(entry)
+    if isinstance(entry, SentPrompt):
+        return PendingUserView(entry)
+    view = ReplyView(entry.model, entry.text, entry=entry)
+    if entry.status is not None:
+        view.finish(entry.status, entry.notice or None)
+        view.show_usage(entry.usage)
+    return view

@@ -46,7 +46,10 @@ class PromptInput(TextArea):
         self.text = "" if index is None else self.recall[index]
         self.move_cursor(self.document.end)
 
-    async def _on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """Runs before TextArea's own key handler (which would insert a newline on Enter),
+        and skips it with prevent_default() for the keys handled here; stop() keeps a
+        handled Up/Down from reaching the cursor bindings."""
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -64,8 +67,6 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.action_newline()
-        else:
-            await super()._on_key(event)
 
     def on_paste(self, event: events.Paste) -> None:
         """Pasted text may hold terminal escapes (copied from a log or a web page): they
@@ -85,5 +86,7 @@ class PromptInput(TextArea):
             self.post_message(self.Submitted(self, self.text))
 
     def action_newline(self) -> None:
+        if self.read_only:
+            return
         start, end = self.selection
-        self._replace_via_keyboard("\n", start, end)
+        self.replace("\n", start, end, maintain_selection_offset=False)  # as typing it would

@@ -1,8 +1,9 @@
 """The sidebar: conversations as a tree grouped by recency, newest first,
 under a "Pinned" group of the pinned ones (latest pin first).
 
-Only the most recent conversations are loaded (a "more" node fetches the next
-page), so start-up costs the same with ten conversations or ten thousand.
+It shows what the chat session has loaded (codhechat.ui.session), which is only the
+most recent conversations (a "more" node asks for the next page), so start-up costs
+the same with ten conversations or ten thousand.
 """
 
 from __future__ import annotations
@@ -47,43 +48,19 @@ class ConversationTree(Tree[int | str]):
         super().__init__("Conversations", **kwargs)  # type: ignore[arg-type]
         self.show_root = False
         self.guide_depth = 2
-        self.conversations: list[Conversation] = []
+        self.conversations: list[Conversation] = []  # as shown
         self.has_more = False
-        self.current: int | None = None
+        self.current: int | None = None  # the open conversation, marked
 
     def process_label(self, label: str | Text) -> Text:
         """Labels are text, never markup: a title is whatever its first message said."""
         return super().process_label(plain(label) if isinstance(label, str) else label)
 
-    def set_conversations(self, conversations: list[Conversation], *, has_more: bool) -> None:
-        self.conversations = sorted(conversations, key=lambda c: c.updated_at, reverse=True)
+    def show(self, conversations: list[Conversation], *, has_more: bool, current: int | None) -> None:
+        """List `conversations` (newest first), with the open one (`current`) marked."""
+        self.conversations = conversations
         self.has_more = has_more
-        self._rebuild()
-
-    def add_page(self, conversations: list[Conversation], *, has_more: bool) -> None:
-        known = {c.id for c in self.conversations}
-        self.set_conversations(
-            self.conversations + [c for c in conversations if c.id not in known], has_more=has_more
-        )
-
-    def upsert(self, conversation: Conversation) -> None:
-        """A conversation was created or got a reply: it moves to the top."""
-        rest = [c for c in self.conversations if c.id != conversation.id]
-        self.set_conversations([conversation, *rest], has_more=self.has_more)
-
-    def remove(self, conversation_id: int) -> Conversation | None:
-        """Take a conversation off the list (deleted); returns it, to put back on undo."""
-        gone = next((c for c in self.conversations if c.id == conversation_id), None)
-        if gone is not None:
-            rest = [c for c in self.conversations if c.id != conversation_id]
-            self.set_conversations(rest, has_more=self.has_more)
-        return gone
-
-    def get(self, conversation_id: int | None) -> Conversation | None:
-        return next((c for c in self.conversations if c.id == conversation_id), None)
-
-    def mark_current(self, conversation_id: int | None) -> None:
-        self.current = conversation_id
+        self.current = current
         self._rebuild()
 
     def _rebuild(self) -> None:

@@ -3,10 +3,13 @@ and token total, and what the app is doing."""
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from codhechat.models import ConnectionState
 from codhechat.textsafe import visible
 
 
@@ -17,6 +20,21 @@ class StatusBar(Widget):
     tokens: reactive[str] = reactive("")  # the open conversation's token total, if reported
     state: reactive[str] = reactive("ready")
     warning: reactive[str] = reactive("")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._link: ConnectionState | None = None
+
+    def show_link(self, state: ConnectionState) -> None:
+        """The link's new state; while reconnecting, the countdown ticks every second."""
+        if self._link is None:
+            self.set_interval(1.0, self._describe_link)
+        self._link = state
+        self._describe_link()
+
+    def _describe_link(self) -> None:
+        if self._link is not None:
+            self.connection = self._link.describe(time.monotonic())
 
     def render(self) -> Text:
         # The mode names a server and the model is whatever a server calls it: both untrusted.

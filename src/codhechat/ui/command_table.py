@@ -1,0 +1,132 @@
+"""Every command of the app, declared once: its key, its footer label, its palette entry,
+and the backend ability it needs.
+
+The key bindings (BINDINGS of the app and of the chat screen, which the footer and the
+keys panel show) and the command palette (CommandTable, a Textual command Provider)
+are both made from this table, so a command cannot be in one and missing from, or
+described differently in, the other.
+
+A command the backend cannot do is hidden (its key does nothing, the palette leaves it
+out). `ChatScreen.why_not()` says why in words: enough to show it disabled, with its
+reason, instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
+
+from codhechat.backends import (
+    CONVERSATION_OPTIONS,
+    DELETE,
+    EDIT,
+    PIN,
+    REGENERATE,
+    RENAME,
+    SEARCH,
+    ChatBackend,
+    supports,
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    action: str  # the action's name, run on the app or on the chat screen (`on`)
+    label: str = ""  # the key's name in the footer and the keys panel (F1)
+    key: str | None = None
+    title: str | None = None  # in the command palette; None: a key only
+    help: str = ""  # the palette's line under the title
+    needs: str | None = None  # the backend ability it needs (codhechat.backends)
+    on: Literal["chat", "app"] = "chat"
+    footer: bool = False  # shown in the footer (else only in the keys panel)
+    priority: bool = False  # before the focused widget's own use of the key
+
+    @property
+    def palette_help(self) -> str:
+        return f"{self.help} ({key_name(self.key)})" if self.key else self.help
+
+    def binding(self) -> Binding:
+        assert self.key is not None
+        return Binding(self.key, self.action, self.label, show=self.footer, priority=self.priority)
+
+
+def key_name(key: str) -> str:
+    """How a key is written in help texts: "ctrl+n" is Ctrl+N, "escape" is Esc."""
+    names = {"ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "escape": "Esc"}
+    return "+".join(names.get(part, part.upper()) for part in key.split(",")[0].split("+"))
+
+
+COMMANDS: tuple[Command, ...] = (
+    # The chat screen; the footer shows these in this order.
+    Command("new_conversation", "New chat", "ctrl+n", "New conversation", "Start a new chat", footer=True),
+    Command("stop", "Stop", "escape", "Stop generating", "Stop the reply, keep what arrived", footer=True),
+    Command("retry", "Retry", "ctrl+r", "Retry reply", "Generate the failed or stopped reply again", footer=True),
+    Command("toggle_sidebar", "Sidebar", "ctrl+b", "Toggle sidebar", "Show or hide the conversation list", footer=True),
+    Command("set_api_key", "API key", "f2", "Set API key", "Store an API key in the config file"),
+    Command("focus_prompt", "Prompt", "ctrl+l"),
+    Command("search", "Search", "ctrl+f", "Search conversations", "Every conversation's text, as you type", needs=SEARCH),
+    Command("rename", "Rename", "f3", "Rename conversation", "The open one, or the one selected in the sidebar", needs=RENAME),
+    Command("toggle_pin", "Pin/unpin", "f4", "Pin or unpin conversation", "Pinned conversations head the sidebar", needs=PIN),
+    Command("delete", "Delete", "f8", "Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds", needs=DELETE),
+    # Only while a delete can be undone (see ChatScreen.why_not); otherwise Ctrl+Z is the prompt's own undo.
+    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True),
+    Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply", "Replace the last reply with a new one", needs=REGENERATE),
+    Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52"),
+    Command("copy_code_block", title="Copy last code block", help="The last code block of a reply, to the clipboard"),
+    Command("copy_message", title="Copy a message…", help="Pick any message shown, to the clipboard"),
+    Command("choose_model", "Model…", "f5", "Model…", "This conversation's model: from the endpoint's list, or type one",
+            needs=CONVERSATION_OPTIONS),
+    Command("choose_system_prompt", "System prompt…", "f9", "System prompt…",
+            "This conversation's system prompt: a preset or your own", needs=CONVERSATION_OPTIONS),
+    Command("edit_message", "Edit a message…", "f12", "Edit a message…",
+            "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
+    # The app (Textual's own palette has "Keys" and "Quit").
+    Command("toggle_help", "Keys", "f1", on="app", footer=True),
+    Command("toggle_theme", "Theme", "ctrl+t", "Toggle dark/light theme", "Switch between dark and light", on="app", footer=True),
+    Command("quit", "Quit", "ctrl+q", on="app", footer=True, priority=True),
+)  # fmt: skip
+BY_ACTION = {command.action: command for command in COMMANDS}
+
+
+def bindings(on: Literal["chat", "app"]) -> list[BindingType]:
+    return [command.binding() for command in COMMANDS if command.on == on and command.key]
+
+
+def unavailable(action: str, backend: ChatBackend) -> str | None:
+    """Why the backend cannot do `action`, or None if it can (or the action needs nothing)."""
+    command = BY_ACTION.get(action)
+    if command is None or command.needs is None or supports(backend, command.needs):
+        return None
+    return f"Not available: {backend.mode} does not support it."
+
+
+class CommandTable(Provider):
+    """The command palette's entries for the table's commands that can run now."""
+
+    def _offered(self) -> Iterator[tuple[Command, DOMNode]]:
+        chat = self.app.screen_stack[0] if self.app.screen_stack else None
+        for command in COMMANDS:
+            target = self.app if command.on == "app" else chat
+            # Hidden when it cannot run (check_action, as for its key).
+            if command.title and target is not None and target.check_action(command.action, ()):
+                yield command, target
+
+    async def discover(self) -> Hits:
+        for command, target in self._offered():
+            assert command.title is not None
+            run = partial(self.app.run_action, command.action, target)
+            yield DiscoveryHit(command.title, run, help=command.palette_help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command, target in self._offered():
+            assert command.title is not None
+            if (score := matcher.match(command.title)) > 0:
+                run = partial(self.app.run_action, command.action, target)
+                yield Hit(score, matcher.highlight(command.title), run, text=command.title, help=command.palette_help)

@@ -1,0 +1,74 @@
+"""What the chat session holds of the open conversation: its window of entries (stored
+messages, prompts just sent, replies generated in this run), and how long a window gets.
+Plain data, no Textual: the session decides from it, the message views render it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+from codhechat.models import Message, MessageStatus
+
+PAGE = 40  # messages loaded per page
+MAX_WINDOW = 160  # messages kept in the window (and so mounted) at most, however long the conversation
+
+
+def usage_of(message: Message) -> tuple[int, int] | None:
+    """(prompt, completion) tokens, when the endpoint reported them."""
+    if message.prompt_tokens is None or message.completion_tokens is None:
+        return None
+    return (message.prompt_tokens, message.completion_tokens)
+
+
+@dataclass(eq=False)
+class SentPrompt:
+    """A prompt as the user sent it: shown at once, before (or without) its stored copy."""
+
+    text: str
+
+
+class Cancellable(Protocol):
+    """What runs a reply (a Textual worker): it can be cancelled and waited for."""
+
+    def cancel(self) -> None: ...
+
+    async def wait(self) -> Any: ...
+
+
+@dataclass(eq=False)
+class LiveReply:
+    """A reply generated in this run, from its first event to its end (and after, while shown)."""
+
+    conversation_id: int | None  # None until the backend names a new conversation
+    model: str
+    parts: list[str] = field(default_factory=list)
+    status: MessageStatus | None = None  # None while it is being generated
+    error: str = ""  # what went wrong, if it did
+    hint: str = ""  # and what to do about it
+    usage: tuple[int, int] | None = None
+    task: Cancellable | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def notice(self) -> str:
+        return f"{self.error} {self.hint}".strip()
+
+
+Entry: TypeAlias = Message | SentPrompt | LiveReply
+Page: TypeAlias = tuple[list[Message], int]  # messages loaded, and how many entries were dropped at the far end
+
+
+@dataclass
+class Window:
+    """The part of the open conversation that is loaded (and shown), oldest first."""
+
+    entries: list[Entry] = field(default_factory=list)
+    has_older: bool = False
+    has_newer: bool = False
+    found: int | None = None  # a message to show the user (a search result), once
+
+    def stored(self) -> list[Message]:
+        return [e for e in self.entries if isinstance(e, Message)]
