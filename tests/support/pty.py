@@ -133,7 +133,7 @@ class Terminal:
 
     # Lifecycle
 
-    def wait_exit(self, timeout: float = 8.0) -> int:
+    def wait_exit(self, timeout: float = 20.0) -> int:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
