@@ -46,6 +46,8 @@ class Recorder:
         self.ended: asyncio.Queue[LiveReply] = asyncio.Queue()
         self.windows = 0
         self.lists = 0
+        self.thought: dict[int, str] = {}
+        self.prompted = 0
 
     def run_reply(self, work: Coroutine[Any, Any, None]) -> Task:
         return Task(work)
@@ -67,6 +69,12 @@ class Recorder:
 
     def reply_grew(self, reply: LiveReply, text: str) -> None:
         self.grew[id(reply)] = self.grew.get(id(reply), "") + text
+
+    def reply_thought(self, reply: LiveReply, text: str) -> None:
+        self.thought[id(reply)] = self.thought.get(id(reply), "") + text
+
+    def reply_prompted(self, reply: LiveReply) -> None:
+        self.prompted += 1
 
     def reply_ended(self, reply: LiveReply) -> None:
         self.ended.put_nowait(reply)
@@ -110,8 +118,9 @@ async def test_what_retry_does_is_decided_from_the_window(session: ChatSession, 
     assert await session.retry() is None
     retried = last(session)
     assert isinstance(retried, LiveReply) and retried is not failed
-    assert recorder(session).removed == [failed]  # the failed reply gave way to the new one
+    assert recorder(session).removed == []  # the failed reply stays until the new one has text
     assert (await ended(session)).status == MessageStatus.COMPLETE
+    assert recorder(session).removed == [failed]  # then it gave way to the new one
     assert session.texts() == [("user", "please"), ("assistant", "Recovered.")]
     assert recorder(session).grew[id(retried)] == "Recovered."
     assert await session.retry() == "The last reply is complete: nothing to retry."

@@ -23,6 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
 from codhechat.backends import (
+    CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
     EDIT,
@@ -77,6 +78,9 @@ COMMANDS: tuple[Command, ...] = (
     # Only while a delete can be undone (see ChatScreen.why_not); otherwise Ctrl+Z is the prompt's own undo.
     Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True),
     Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply", "Replace the last reply with a new one", needs=REGENERATE),
+    Command("continue_reply", "Continue", "f7", "Continue reply",
+            "Ask for the rest of a reply cut at the length limit (or stopped); it is extended in place", needs=CONTINUE,
+            priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
     Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52"),
     Command("copy_code_block", title="Copy last code block", help="The last code block of a reply, to the clipboard"),
     Command("copy_message", title="Copy a message…", help="Pick any message shown, to the clipboard"),

@@ -12,68 +12,23 @@ returns once the screen shows its result.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine
-from contextlib import aclosing
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
 
 from codhechat.backends import CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import (
     Conversation,
     Message,
-    MessageStatus,
-    ReplyDelta,
-    ReplyDone,
-    ReplyEvent,
-    ReplyFailed,
-    ReplyStarted,
 )
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Cancellable, Entry, LiveReply, Page, SentPrompt, Window, usage_of
+from codhechat.ui.session_replies import SessionReplies, SessionView
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, Window
 
 CONVERSATION_PAGE = 200  # conversations listed per page
 
 
-class SessionView(Protocol):
-    """What a screen showing a session implements."""
-
-    def run_reply(self, work: Coroutine[Any, Any, None]) -> Cancellable:
-        """Run a reply's coroutine (tied to the screen, so it ends with it)."""
-        ...
-
-    async def show_window(self) -> None:
-        """The window was replaced (another conversation, or a new one): show it all."""
-        ...
-
-    async def entries_added(self, entries: list[Entry]) -> None:
-        """Entries were appended to the window."""
-        ...
-
-    async def entry_removed(self, entry: Entry) -> None:
-        """An entry was taken out of the window (a reply about to be replaced)."""
-        ...
-
-    def conversations_changed(self) -> None:
-        """The list, or the open conversation's title, model or options, changed."""
-        ...
-
-    def live_changed(self) -> None:
-        """A reply started or ended: what is generating where."""
-        ...
-
-    def reply_grew(self, reply: LiveReply, text: str) -> None: ...
-
-    def reply_ended(self, reply: LiveReply) -> None:
-        """`reply.status` is set: complete, stopped (partial) or failed."""
-        ...
-
-    def reply_not_sent(self, reply: LiveReply, error: CodheError, prompt: str | None) -> None:
-        """Nothing was stored: `prompt`, if given, should go back to the user to resend."""
-        ...
-
-
-class ChatSession:
+class ChatSession(SessionReplies):
     """See the module's docstring. `backend` is where conversations live."""
 
     def __init__(self, backend: ChatBackend, view: SessionView) -> None:
@@ -228,146 +183,3 @@ class ChatSession:
         if any(e is entry for e in self.window.entries):
             self.window.entries = [e for e in self.window.entries if e is not entry]
             await self.view.entry_removed(entry)
-
-    # Replies
-
-    def live_for(self, conversation_id: int | None) -> LiveReply | None:
-        return next((r for r in self.live if r.conversation_id == conversation_id), None)
-
-    async def send(self, text: str) -> None:
-        """Send `text` in the open conversation (a new one if none is open)."""
-        prompt = SentPrompt(text)
-        await self._reply(self.backend.stream_reply(self.conversation_id, text), prompt, resend=text)
-
-    async def _reply(self, events: AsyncIterator[ReplyEvent], *before: Entry, resend: str | None = None) -> None:
-        """Show `before` and a new reply under the window, and run it. `resend` is the
-        prompt to give back if the backend fails before storing it."""
-        reply = LiveReply(self.conversation_id, self.model_for(self.conversation_id))
-        self.window.entries += [*before, reply]
-        await self.view.entries_added([*before, reply])
-        self.live.append(reply)
-        reply.task = self.view.run_reply(self._run(reply, events, resend))
-        self.view.live_changed()
-
-    def stop(self) -> None:
-        """Stop the open conversation's reply, keeping what arrived."""
-        reply = self.live_for(self.conversation_id)
-        if reply is not None and reply.task is not None:
-            reply.task.cancel()
-
-    async def stop_all(self) -> None:
-        """Cancel every reply and wait until each has stored what arrived."""
-        tasks = [r.task for r in self.live if r.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task.wait()
-            except Exception:  # noqa: BLE001, S110 (a cancelled or failed reply: it said so itself)
-                pass
-
-    async def retry(self) -> str | None:
-        """Generate again the open conversation's failed, stopped or missing last reply;
-        or say (the returned text) why there is nothing to retry."""
-        if self.live_for(self.conversation_id) is not None:
-            return None
-        if self.conversation_id is None:
-            return await self._resend_unstored()
-        entries = self.window.entries
-        last = entries[-1] if entries else None
-        unanswered = isinstance(last, Message) and last.role == "user"
-        failed = (isinstance(last, LiveReply) and last.status not in (None, MessageStatus.COMPLETE)) or (
-            isinstance(last, Message) and last.status != MessageStatus.COMPLETE
-        )
-        if not (unanswered or failed):
-            return "The last reply is complete: nothing to retry."
-        if last is not None and not unanswered:
-            await self._remove(last)
-        await self._reply(self.backend.retry_reply(self.conversation_id))
-        return None
-
-    async def _resend_unstored(self) -> str | None:
-        """The first message of a new conversation failed before the server named the
-        conversation (a classic server's socket dropped first): send the kept prompt
-        again, as the first message of a new conversation."""
-        entries = self.window.entries
-        failed = entries[-1] if entries else None
-        prompt = entries[-2] if len(entries) >= 2 else None
-        if not (isinstance(failed, LiveReply) and failed.status not in (None, MessageStatus.COMPLETE)
-                and isinstance(prompt, SentPrompt)):  # fmt: skip
-            return "There is nothing here to retry."
-        await self._remove(failed)
-        await self._reply(self.backend.stream_reply(None, prompt.text), resend=prompt.text)
-        return None
-
-    def finished_reply(self) -> tuple[Entry, bool, str] | None:
-        """The open conversation's last reply if it has ended: (it, complete?, its text)."""
-        entries = self.window.entries
-        last = entries[-1] if entries else None
-        if isinstance(last, Message) and last.role == "assistant":
-            return last, last.status == MessageStatus.COMPLETE, last.content
-        if isinstance(last, LiveReply) and last.status is not None:
-            return last, last.status == MessageStatus.COMPLETE, last.text
-        return None
-
-    async def regenerate(self, old: Entry) -> None:
-        """Replace the open conversation's last reply, `old`, with a new one."""
-        assert self.conversation_id is not None
-        await self._remove(old)
-        await self._reply(self.backend.regenerate_reply(self.conversation_id))
-
-    async def resend_edited(self, message: Message, text: str) -> None:
-        """Replace one of the user's messages with `text`, drop every later one and reply
-        to it. Raises CodheError (and then nothing changes)."""
-        conversation_id = message.conversation_id
-        earlier = await self.backend.get_messages(conversation_id, before=message.id, limit=PAGE + 1)
-        self.conversation_id = conversation_id
-        self.window = Window(list(earlier[-PAGE:]), has_older=len(earlier) > PAGE)
-        await self.view.show_window()
-        events = self.backend.edit_and_resend(conversation_id, message.id, text)
-        await self._reply(events, SentPrompt(text))
-
-    async def _run(self, reply: LiveReply, events: AsyncIterator[ReplyEvent], resend: str | None) -> None:
-        started = False
-        try:
-            # Backends' streams are async generators (the protocol says AsyncIterator): closed
-            # here, so a stopped reply's backend runs its cleanup (storing what arrived) now.
-            async with aclosing(cast(AsyncGenerator[ReplyEvent, None], events)) as stream:
-                async for event in stream:
-                    started = started or isinstance(event, ReplyStarted)
-                    self._on_event(reply, event)
-        except CodheError as exc:
-            # Nothing was stored (the database failed before the prompt was saved).
-            reply.status, reply.error, reply.hint = MessageStatus.ERROR, exc.message, exc.hint
-            self.view.reply_not_sent(reply, exc, None if started else resend)
-        except BaseException:
-            reply.status = MessageStatus.PARTIAL
-            self.view.reply_ended(reply)
-            raise
-        finally:
-            self.live.remove(reply)
-            self.view.live_changed()
-
-    def _on_event(self, reply: LiveReply, event: ReplyEvent) -> None:
-        match event:
-            case ReplyDelta(text=text):
-                reply.parts.append(text)
-                self.view.reply_grew(reply, text)
-            case ReplyStarted(conversation=conversation):
-                reply.conversation_id = conversation.id
-                if self.conversation_id is None and any(e is reply for e in self.window.entries):
-                    self.conversation_id = conversation.id  # the new conversation is the open one
-                self.upsert(conversation)
-            case ReplyDone(message=message):
-                reply.status, reply.usage = MessageStatus.COMPLETE, usage_of(message)
-                self.view.reply_ended(reply)
-                self._touch(message.conversation_id)
-            case ReplyFailed(error=error, message=message):
-                reply.status = MessageStatus.ERROR
-                if isinstance(error, CodheError):
-                    reply.error, reply.hint = error.message, error.hint
-                else:
-                    reply.error = str(error)
-                self.view.reply_ended(reply)
-                if message is not None:
-                    self._touch(message.conversation_id)

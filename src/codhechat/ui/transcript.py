@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from codhechat.models import Message, MessageStatus
+from codhechat.models import Attachment, Message, MessageStatus
 
 PAGE = 40  # messages loaded per page
 MAX_WINDOW = 160  # messages kept in the window (and so mounted) at most, however long the conversation
@@ -25,6 +25,7 @@ class SentPrompt:
     """A prompt as the user sent it: shown at once, before (or without) its stored copy."""
 
     text: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Cancellable(Protocol):
@@ -47,6 +48,13 @@ class LiveReply:
     hint: str = ""  # and what to do about it
     usage: tuple[int, int] | None = None
     task: Cancellable | None = None
+    thinking: list[str] = field(default_factory=list)  # a reasoning model's thinking, apart
+    finish_reason: str | None = None  # why it ended (codhechat.models.FinishReason), when it did
+    thinking_ms: int | None = None
+    elapsed_ms: int | None = None
+    left_out: int = 0  # earlier messages that did not fit the context window
+    window: int | None = None  # the model's context, when known
+    replaces: Entry | None = None  # a reply this one takes the place of, once it has text
 
     @property
     def text(self) -> str:

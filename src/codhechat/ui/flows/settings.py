@@ -132,3 +132,19 @@ async def edit_message(screen: Screen[Any], session: ChatSession) -> None:
         await session.resend_edited(message, text)
     except CodheError as exc:
         screen.notify(str(exc), title="Cannot edit", severity="error")
+
+
+def set_api_key(screen: Any) -> None:
+    """F2: store an API key in the config file, and use it from now on."""
+    from codhechat.ui.screens.api_key import ApiKeyScreen
+    from codhechat.ui.widgets.welcome import Welcome
+
+    def stored(key: str | None) -> None:
+        if key:
+            screen.backend.set_api_key(key)
+            screen.needs_api_key = False
+            screen.update_status()
+            if screen.pane.query("#welcome"):
+                screen.run_worker(screen.pane.show([Welcome(needs_api_key=False)], has_older=False))
+
+    screen.app.push_screen(ApiKeyScreen(), stored)

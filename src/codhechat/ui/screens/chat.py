@@ -158,24 +158,28 @@ class ChatScreen(Screen[None]):
             self.update_status()
 
     def reply_grew(self, reply: LiveReply, text: str) -> None:
-        view = self.pane.reply_view(reply)
-        if view is not None:
+        if view := self.pane.reply_view(reply):
             view.append(text)
+
+    def reply_thought(self, reply: LiveReply, text: str) -> None:
+        if view := self.pane.reply_view(reply):
+            view.think(text)
+
+    def reply_prompted(self, reply: LiveReply) -> None:
+        if view := self.pane.reply_view(reply):
+            view.show_prompt(reply.left_out, reply.window)
 
     def reply_ended(self, reply: LiveReply) -> None:
         assert reply.status is not None
-        view = self.pane.reply_view(reply)
-        if view is not None:
-            view.finish(reply.status, reply.notice or None)
-            view.show_usage(reply.usage)
+        if view := self.pane.reply_view(reply):
+            view.show_end(reply)
         elif reply.status == MessageStatus.ERROR:
             self.notify(reply.error, title="A reply failed", severity="error")
         if reply.status == MessageStatus.COMPLETE and reply.conversation_id == self.conversation_id:
             self.refresh_tokens()
 
     def reply_not_sent(self, reply: LiveReply, error: CodheError, prompt: str | None) -> None:
-        view = self.pane.reply_view(reply)
-        if view is not None:
+        if view := self.pane.reply_view(reply):
             view.finish(MessageStatus.ERROR, reply.notice)
         if prompt and not self.prompt.text:
             self.prompt.text = prompt  # nothing the user typed is lost
@@ -244,6 +248,10 @@ class ChatScreen(Screen[None]):
         if (why := await self.session.retry()) is not None:
             self.notify(why)
 
+    async def action_continue_reply(self) -> None:
+        if (why := await self.session.continue_reply()) is not None:
+            self.notify(why)
+
     async def action_regenerate(self) -> None:
         await replies.regenerate(self, self.session)
 
@@ -264,22 +272,15 @@ class ChatScreen(Screen[None]):
         self.prompt.focus()
 
     def action_set_api_key(self) -> None:
-        from codhechat.ui.screens.api_key import ApiKeyScreen
-
-        def stored(key: str | None) -> None:
-            if key:
-                self.backend.set_api_key(key)
-                self.needs_api_key = False
-                self.update_status()
-                if self.pane.query("#welcome"):
-                    self.run_worker(self.pane.show([Welcome(needs_api_key=self.needs_api_key)], has_older=False))
-
-        self.app.push_screen(ApiKeyScreen(), stored)
+        settings.set_api_key(self)
 
     def why_not(self, action: str) -> str | None:
         """Why a command cannot run now (its key and palette entry are then hidden)."""
+        # Priority keys that, when their command cannot run, fall through to the prompt (Ctrl+Z, F7).
         if action == "undo_delete" and self.deletes.pending is None:
-            return "There is no delete to undo."  # and Ctrl+Z falls through to the prompt
+            return "There is no delete to undo."
+        if action == "continue_reply" and (why := self.session.why_not_continue()):
+            return why
         return command_table.unavailable(action, self.backend)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -18,9 +18,9 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Collapsible, Static
 
-from codhechat.models import Message, MessageStatus
+from codhechat.models import Attachment, FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 from codhechat.ui.text import plain
@@ -34,21 +34,62 @@ def code_theme(widget: Widget) -> str:
     return "monokai" if widget.app.current_theme.dark else "friendly"
 
 
-def _header(role: str, model: str | None, usage: tuple[int, int] | None = None) -> Text:
+def _header(
+    role: str, model: str | None, usage: tuple[int, int] | None = None, elapsed_ms: int | None = None
+) -> Text:
+    """Who wrote it; for a reply, the model, its token usage, how long it took and how fast."""
     if role == "user":
         return Text("You", style="bold")
     header = Text.assemble(("Assistant", "bold"), (f"  {visible(model)}" if model else "", "dim"))
     if usage is not None:
         header.append(f"  {usage[0]:,} + {usage[1]:,} tokens", style="dim")
+    if elapsed_ms:
+        header.append(f"  {elapsed_ms / 1000:.1f} s", style="dim")
+        if usage is not None and usage[1]:
+            header.append(f"  {usage[1] / (elapsed_ms / 1000):,.0f} tokens/s", style="dim")
     return header
 
 
-def _notice(status: MessageStatus, error: str | None) -> Text | None:
+def _notice(status: MessageStatus, error: str | None, finish_reason: str | None = None) -> Text | None:
+    """Why a reply ended, if it did not end as a whole answer, and what can be done."""
     if status == MessageStatus.ERROR:
-        return Text(f"✗ {visible(error or 'The reply failed.')}  (Ctrl+R retries)", style="bold red")
+        hint = "" if "Ctrl+R" in (error or "") else "  (Ctrl+R retries)"
+        return Text(f"✗ {visible(error or 'The reply failed.')}{hint}", style="bold red")
     if status == MessageStatus.PARTIAL:
-        return Text("■ Stopped: the reply is incomplete.  (Ctrl+R retries)", style="italic")
+        return Text("■ Stopped: the reply is incomplete.  (Ctrl+R retries, F7 continues)", style="italic")
+    if finish_reason == FinishReason.LENGTH:
+        return Text("■ Stopped at the length limit: the reply may be incomplete.  (F7 continues)", style="italic")
+    if finish_reason == FinishReason.CONTENT_FILTER:
+        return Text("■ Stopped by the endpoint's content filter.", style="italic")
     return None
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:,} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return ""
+
+
+def attachment_chips(attachments: tuple[Attachment, ...]) -> Text:
+    """The files a message carries, as chips: 📎 name (size)."""
+    chips = Text()
+    for attachment in attachments:
+        chips.append(f" 📎 {visible(attachment.name)} ({_size(attachment.size)}) ", style="reverse")
+        chips.append(" ")
+    return chips
+
+
+def thought_for(thinking_ms: int | None) -> str:
+    return f"Thought for {thinking_ms / 1000:.1f} s" if thinking_ms is not None else "Thinking"
+
+
+def prompt_note(left_out: int, window: int | None) -> Text | None:
+    if not left_out:
+        return None
+    fit = f" (they do not fit the {window:,}-token context)" if window else ""
+    return Text(f"{left_out} earlier message{'s' if left_out != 1 else ''} not sent{fit}", style="dim italic")
 
 
 class RenderedOnce:
@@ -84,12 +125,20 @@ class RenderedOnce:
 
 
 class MessageView(Widget):
-    """A stored message, rendered as one widget."""
+    """A stored message, rendered as one widget. A reasoning model's thinking is one dim
+    line ("Thought for 3.2 s"); a click on the message shows it whole, or hides it."""
 
     def __init__(self, message: Message) -> None:
         super().__init__(classes=f"message {message.role}")
         self.message = message
+        self.show_thinking = False
         self._rendered = RenderedOnce(self._build)
+
+    def on_click(self) -> None:
+        if self.message.reasoning:
+            self.show_thinking = not self.show_thinking
+            self._rendered.invalidate()
+            self.refresh(layout=True)
 
     @property
     def entry(self) -> Entry:
@@ -98,14 +147,22 @@ class MessageView(Widget):
     @property
     def notice(self) -> Text | None:
         """What went wrong with this message, if anything (shown under it)."""
-        return _notice(self.message.status, self.message.error)
+        return _notice(self.message.status, self.message.error, self.message.finish_reason)
 
     def render(self) -> RenderableType:
         return self._rendered.get(code_theme(self))
 
     def _build(self) -> RenderableType:
         message = self.message
-        parts: list[RenderableType] = [_header(message.role, message.model, usage_of(message))]
+        parts: list[RenderableType] = [_header(message.role, message.model, usage_of(message), message.elapsed_ms)]
+        if message.reasoning:
+            mark = "▾" if self.show_thinking else "▸"
+            parts.append(Text(f"{mark} {thought_for(message.thinking_ms)}  (click to {'hide' if self.show_thinking else 'show'})",
+                              style="dim italic"))  # fmt: skip
+            if self.show_thinking:
+                parts.append(plain(message.reasoning, "dim italic"))
+        if message.attachments:
+            parts.append(attachment_chips(message.attachments))
         if message.role == "user":
             parts.append(plain(message.content))
         elif message.content:
@@ -119,7 +176,8 @@ class PendingUserView(Static):
     """The user's prompt, shown at once, before the store has given it an id."""
 
     def __init__(self, prompt: SentPrompt) -> None:
-        super().__init__(Group(_header("user", None), plain(prompt.text)), classes="message user")
+        chips = [attachment_chips(prompt.attachments)] if prompt.attachments else []
+        super().__init__(Group(_header("user", None), *chips, plain(prompt.text)), classes="message user")
         self.entry = prompt
         self.text = prompt.text
 
@@ -166,7 +224,8 @@ class ReplyView(Vertical):
 
     Text is buffered and rendered at most once a frame; the tail piece is cut
     whenever it grows past PIECE_CHARS, so each frame costs O(PIECE_CHARS)
-    however long the reply gets.
+    however long the reply gets. A reasoning model's thinking streams into a dimmed,
+    collapsible section above the answer, which folds away when the answer begins.
     """
 
     def __init__(self, model: str | None, text: str = "", *, entry: LiveReply | None = None) -> None:
@@ -180,12 +239,27 @@ class ReplyView(Vertical):
         self._last_flush = 0.0
         self.status: MessageStatus | None = None  # set when the reply ends
         self._error: str | None = None
+        self._finish_reason: str | None = None
         self._usage: tuple[int, int] | None = None
+        self._elapsed_ms: int | None = None
+        self._thinking: list[str] = []
+        self._thinking_ms: int | None = None
+        self._note: Text | None = None
+        if entry is not None:
+            self._thinking = list(entry.thinking)
+            self._note = prompt_note(entry.left_out, entry.window)
         if text:
             self.append(text)
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(_header("assistant", self.model, self._usage), classes="header")
+        yield Static(_header("assistant", self.model, self._usage, self._elapsed_ms), classes="header")
+        note = Static(self._note or "", classes="prompt-note")
+        note.display = self._note is not None
+        yield note
+        thinking = Collapsible(Static(classes="thinking-text"), title="Thinking…", collapsed=bool(self._raw),
+                               classes="thinking")  # fmt: skip
+        thinking.display = bool(self._thinking)
+        yield thinking
         yield Vertical(classes="pieces")
         yield Static(Text("● generating…  (Esc stops)", style="italic"), classes="notice")
 
@@ -199,16 +273,36 @@ class ReplyView(Vertical):
         return "".join(self._raw)
 
     def append(self, text: str) -> None:
+        if not self._raw and self._thinking and self.is_mounted:
+            self._fold_thinking()  # the answer begins: the thinking folds away
         self._raw.append(text)
         self._pending.append(visible(text))
+        self._schedule()
+
+    def think(self, text: str) -> None:
+        """A piece of the model's thinking, before (or without) its answer."""
+        self._thinking.append(text)
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
             delay = max(0.001, self._last_flush + FRAME_S - time.monotonic())
             self.set_timer(delay, self._flush)
 
+    def _fold_thinking(self) -> None:
+        section = self.query_one(".thinking", Collapsible)
+        section.collapsed = True
+        section.title = thought_for(self._thinking_ms) if self._thinking_ms is not None else "Thought (click to show)"
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         self._last_flush = time.monotonic()
+        if self._thinking:
+            section = self.query_one(".thinking", Collapsible)
+            section.display = True
+            if not section.collapsed:  # folded, it costs nothing to keep up to date
+                section.query_one(".thinking-text", Static).update(plain("".join(self._thinking), "dim italic"))
         if not self._pending:
             return
         frozen = self._pieces.feed("".join(self._pending))
@@ -225,15 +319,37 @@ class ReplyView(Vertical):
         else:
             container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live)])
 
-    def show_usage(self, usage: tuple[int, int] | None) -> None:
-        self._usage = usage
-        if usage is not None and self.is_mounted:
-            self.query_one(".header", Static).update(_header("assistant", self.model, usage))
+    def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        self.query_one(".thinking-text", Static).update(plain("".join(self._thinking), "dim italic"))
 
-    def finish(self, status: MessageStatus, error: str | None = None) -> None:
+    def show_prompt(self, left_out: int, window: int | None) -> None:
+        """What was left out of the history sent (it did not fit the context)."""
+        self._note = prompt_note(left_out, window)
+        if self.is_mounted:
+            note = self.query_one(".prompt-note", Static)
+            note.display = self._note is not None
+            if self._note is not None:
+                note.update(self._note)
+
+    def show_usage(self, usage: tuple[int, int] | None, *, elapsed_ms: int | None = None,
+                   thinking_ms: int | None = None) -> None:  # fmt: skip
+        self._usage, self._elapsed_ms, self._thinking_ms = usage, elapsed_ms, thinking_ms
+        if self.is_mounted:
+            self.query_one(".header", Static).update(_header("assistant", self.model, usage, elapsed_ms))
+            if self._thinking and self._raw:
+                self._fold_thinking()
+
+    def show_end(self, reply: LiveReply) -> None:
+        """How `reply` (ended) ended: its outcome, usage and timings."""
+        assert reply.status is not None
+        self.finish(reply.status, reply.notice or None, reply.finish_reason)
+        self.show_usage(reply.usage, elapsed_ms=reply.elapsed_ms, thinking_ms=reply.thinking_ms)
+
+    def finish(self, status: MessageStatus, error: str | None = None, finish_reason: str | None = None) -> None:
         """Render what is pending now (no frame wait) and show the outcome."""
         self.status = status
         self._error = error
+        self._finish_reason = finish_reason
         if self.is_mounted:
             self._show_outcome()
 
@@ -243,7 +359,7 @@ class ReplyView(Vertical):
         tail = self.query(MarkdownPiece).last() if self.query(MarkdownPiece) else None
         if tail is not None and tail.live:
             tail.set_piece(tail.piece, live=False)
-        notice = _notice(self.status, self._error)
+        notice = _notice(self.status, self._error, self._finish_reason)
         widget = self.query_one(".notice", Static)
         widget.display = notice is not None
         if notice is not None:
@@ -258,6 +374,5 @@ def view_of(entry: Entry) -> Widget:
         return PendingUserView(entry)
     view = ReplyView(entry.model, entry.text, entry=entry)
     if entry.status is not None:
-        view.finish(entry.status, entry.notice or None)
-        view.show_usage(entry.usage)
+        view.show_end(entry)
     return view
