@@ -115,6 +115,20 @@ class FinishReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ContextUse:
+    """How full the model's context is: the last reply's prompt plus the reply itself (so
+    about what the next prompt starts from), against the context window when known."""
+
+    tokens: int
+    window: int | None = None
+
+    def describe(self) -> str:
+        if self.window:
+            return f"context {self.tokens:,}/{self.window:,} tokens ({self.tokens / self.window:.0%})"
+        return f"context {self.tokens:,} tokens"
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     """One message matching a search, with the text around the match."""
 

@@ -200,22 +200,23 @@ async def test_editing_the_last_unanswered_message_needs_no_confirmation(
         assert [m.content for m in stored(app, conversation.id)] == ["typo here", "Echo: typo here"]
 
 
-async def test_the_status_line_shows_the_conversations_token_total(make_app: AppFactory) -> None:
-    app = make_app()
+async def test_the_status_line_shows_how_full_the_context_is(make_app: AppFactory) -> None:
+    app = make_app(context_window=4096)
     async with app.run_test(size=SIZE) as pilot:
 
-        def total(conversation_id: int) -> int:
-            return sum((m.prompt_tokens or 0) + (m.completion_tokens or 0) for m in stored(app, conversation_id))
+        def shown(conversation_id: int) -> str:
+            last = [m for m in stored(app, conversation_id) if m.prompt_tokens is not None][-1]
+            used = last.prompt_tokens + (last.completion_tokens or 0)
+            return f"context {used:,}/4,096 tokens ({used / 4096:.0%})"
 
         conversation_id = await converse(pilot, app, "count my tokens")
-        assert total(conversation_id) > 0
-        await wait_until(pilot, lambda: status(app).tokens == f"{total(conversation_id):,} tokens")
-        first = total(conversation_id)
+        await wait_until(pilot, lambda: status(app).tokens == shown(conversation_id))
+        first = shown(conversation_id)
         await reply_to(pilot, app, "and these")
-        await wait_until(pilot, lambda: status(app).tokens == f"{total(conversation_id):,} tokens")
-        assert total(conversation_id) > first
-        assert f"{total(conversation_id):,} tokens" in str(status(app).render())
+        await wait_until(pilot, lambda: status(app).tokens == shown(conversation_id))
+        assert shown(conversation_id) != first  # the second prompt held the first exchange too
+        assert shown(conversation_id) in str(status(app).render())
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: status(app).tokens == "")  # nothing reported for a new chat
         await screen_of(app).open_conversation(conversation_id)
-        await wait_until(pilot, lambda: status(app).tokens == f"{total(conversation_id):,} tokens")
+        await wait_until(pilot, lambda: status(app).tokens == shown(conversation_id))

@@ -166,9 +166,10 @@ async def test_a_conversation_uses_its_own_model_and_system_prompt(
     await run(backend.stream_reply(conversation_id, "third"))
     body = fake_openai.requests[-1]["body"]
     assert body["model"] == "gpt-4o-mini" and body["messages"][0]["content"] == "You are terse."
-    assert await backend.conversation_tokens(conversation_id) == sum(
-        (m.prompt_tokens or 0) + (m.completion_tokens or 0) for m in await backend.get_messages(conversation_id)
-    ) > 0
+    last = (await backend.get_messages(conversation_id))[-1]
+    use = await backend.context_use(conversation_id)
+    assert use is not None and use.tokens == last.prompt_tokens + last.completion_tokens > 0
+    assert use.window == 128_000  # gpt-4o-mini, from the table of well-known models
 
 
 async def test_edit_and_resend_continues_from_the_edited_message(

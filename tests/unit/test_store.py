@@ -181,17 +181,20 @@ def test_edit_message_replaces_it_and_deletes_what_came_after(store: Store) -> N
         store.edit_message(conversation.id, 10_000, "gone")
 
 
-def test_conversation_tokens_sums_the_reported_counts(store: Store) -> None:
+def test_context_tokens_are_the_last_prompt_and_reply_not_a_sum(store: Store) -> None:
     conversation = store.create_conversation("c")
-    assert store.conversation_tokens(conversation.id) is None
+    assert store.context_tokens(conversation.id) is None
     store.add_message(conversation.id, "user", "q")
     reply = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
     store.update_message(reply.id, content="a", status=MessageStatus.COMPLETE)
-    assert store.conversation_tokens(conversation.id) is None  # nothing reported
+    assert store.context_tokens(conversation.id) is None  # nothing reported
     store.update_message(reply.id, content="a", status=MessageStatus.COMPLETE, usage=(10, 5))
     other = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL)
     store.update_message(other.id, content="b", status=MessageStatus.COMPLETE, usage=(20, 7))
-    assert store.conversation_tokens(conversation.id) == 42
+    # The second prompt (20) already held the first exchange: the context is 27, not 42.
+    assert store.context_tokens(conversation.id) == 27
+    store.add_message(conversation.id, "assistant", "unreported")
+    assert store.context_tokens(conversation.id) == 27
 
 
 def test_search_follows_inserts_updates_and_deletes(store: Store) -> None:

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
-from codhechat.models import ConnectionState, Conversation, ConversationRecord, Message, ReplyEvent, SearchHit
+from codhechat.models import (
+    ConnectionState,
+    ContextUse,
+    Conversation,
+    ConversationRecord,
+    Message,
+    ReplyEvent,
+    SearchHit,
+)
 
 # Optional abilities. A backend lists those it has in `capabilities`; the UI offers a
 # command (key, palette entry) only when the backend has its ability, and a backend
@@ -24,7 +32,7 @@ REGENERATE = "regenerate"  # regenerate_reply
 # list_models, set_conversation_options, system_prompt_presets, default_system_prompt
 CONVERSATION_OPTIONS = "conversation_options"
 EDIT = "edit"  # edit_and_resend
-TOKENS = "tokens"  # conversation_tokens
+TOKENS = "tokens"  # context_use
 CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
 ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data
@@ -120,8 +128,9 @@ class ChatBackend(Protocol):
         """Replace one of the user's messages, delete every later message, and reply to it."""
         ...
 
-    async def conversation_tokens(self, conversation_id: int) -> int | None:
-        """The sum of the token counts reported for the conversation's replies."""
+    async def context_use(self, conversation_id: int) -> ContextUse | None:
+        """How full the model's context was at the conversation's last reply (None when
+        the endpoint reported no usage)."""
         ...
 
     async def warm_up(self) -> None:

@@ -35,6 +35,7 @@ from codhechat.models import (
     AttachedFile,
     Attachment,
     ConnectionState,
+    ContextUse,
     Conversation,
     FinishReason,
     Generation,
@@ -162,8 +163,14 @@ class LocalBackend:
         reasoning_effort); unset ones are left to the endpoint."""
         return await self.replies.write(self.store.set_generation, conversation_id, generation)
 
-    async def conversation_tokens(self, conversation_id: int) -> int | None:
-        return await self.replies.read(self.store.conversation_tokens, conversation_id)
+    async def context_use(self, conversation_id: int) -> ContextUse | None:
+        tokens = await self.replies.read(self.store.context_tokens, conversation_id)
+        if tokens is None:
+            return None
+        conversation = await self.get_conversation(conversation_id)
+        model = (conversation.model if conversation and self.conversation_options else None) or self.model
+        route = self.providers.route(model)
+        return ContextUse(tokens, self.settings.context_window or await route.client.context_window(route.model))
 
     # Replies
 

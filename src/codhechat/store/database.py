@@ -275,17 +275,17 @@ class Store(MessageTable):
             return _conversation(rows[0]) if rows else None
 
     @_translated
-    def conversation_tokens(self, conversation_id: int) -> int | None:
-        """Every token the endpoint reported for this conversation's replies (prompt and
-        completion), or None when it reported none."""
+    def context_tokens(self, conversation_id: int) -> int | None:
+        """The size of the conversation as the model last saw it: the newest reply's
+        reported prompt plus its completion (None when no reply reported usage). Not a
+        sum over replies: every prompt already holds the history before it."""
         with self._lock:
             row = self.db.execute(
-                "select sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), "
-                "count(prompt_tokens) + count(completion_tokens) "
-                "from messages where conversation_id = ?",
+                "select prompt_tokens + coalesce(completion_tokens, 0) from messages "
+                "where conversation_id = ? and prompt_tokens is not null order by id desc limit 1",
                 [conversation_id],
             ).fetchone()
-            return int(row[0]) if row and row[1] else None
+            return int(row[0]) if row else None
 
     @_translated
     def delete_conversation(self, conversation_id: int) -> int | None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from codhechat.backends import CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import (
+    ContextUse,
     Conversation,
     Message,
 )
@@ -92,11 +93,11 @@ class ChatSession(SessionReplies):
             return conversation.model
         return self.backend.model
 
-    async def token_total(self, conversation_id: int) -> int | None:
+    async def context_use(self, conversation_id: int) -> ContextUse | None:
         if not supports(self.backend, TOKENS):
             return None
         try:
-            return await self.backend.conversation_tokens(conversation_id)
+            return await self.backend.context_use(conversation_id)
         except CodheError:
             return None
 

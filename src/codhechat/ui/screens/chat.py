@@ -337,9 +337,9 @@ class ChatScreen(Screen[None]):
     @work(group="tokens", exclusive=True, exit_on_error=False)
     async def refresh_tokens(self) -> None:
         conversation_id = self.conversation_id
-        total = None if conversation_id is None else await self.session.token_total(conversation_id)
+        use = None if conversation_id is None else await self.session.context_use(conversation_id)
         if self.conversation_id == conversation_id and self.is_attached:
-            self.status.tokens = "" if total is None else f"{total:,} tokens"
+            self.status.tokens = "" if use is None else use.describe()
 
     def _remember_prompt(self, text: str) -> None:
         history = PromptHistory.added(self.prompt.recall, text)

@@ -17,7 +17,7 @@ class StatusBar(Widget):
     mode: reactive[str] = reactive("local")
     connection: reactive[str] = reactive("")  # remote mode: connected / reconnecting in Ns / offline
     model: reactive[str] = reactive("")
-    tokens: reactive[str] = reactive("")  # the open conversation's token total, if reported
+    tokens: reactive[str] = reactive("")  # how full the context was at the last reply, if reported
     state: reactive[str] = reactive("ready")
     warning: reactive[str] = reactive("")
 
