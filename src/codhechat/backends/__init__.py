@@ -45,6 +45,7 @@ def supports(backend: object, ability: str) -> bool:
 class ChatBackend(Protocol):
     mode: str  # shown in the status line: "local", or a server's address
     model: str
+    model_choices: list[str]
     capabilities: frozenset[str]
 
     async def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]: ...
@@ -68,7 +69,9 @@ class ChatBackend(Protocol):
         ...
 
     async def resolve_model(self) -> str | None:
-        """Settle which model to use where none was chosen; what to tell the user, if anything."""
+        """Settle which model to use where none was chosen; what to tell the user, if
+        anything. Where the endpoint serves several models and none was chosen, they are
+        left in `model_choices` for the user to pick one (then assigned to `model`)."""
         ...
 
     def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:

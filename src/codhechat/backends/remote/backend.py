@@ -68,6 +68,7 @@ class RemoteBackend:
         self.server = self.api.server
         self.mode = display_name(self.server)
         self.model = ""
+        self.model_choices: list[str] = []  # the server chooses its model
         self.reply_idle_timeout = reply_idle_timeout
         self.link = Link(self.api, connect_timeout=connect_timeout, backoff_base=backoff_base,
                          backoff_cap=backoff_cap, busy_backoff=busy_backoff,

@@ -12,6 +12,7 @@ from typing import Any
 from textual.screen import Screen
 
 from codhechat.errors import CodheError
+from codhechat.textsafe import visible
 from codhechat.ui.flows.manage import apply_change
 from codhechat.ui.screens.conversation_settings import Choice, ChooseOrType, EditText
 from codhechat.ui.screens.dialogs import Confirm, PickOne
@@ -49,6 +50,22 @@ async def choose_model(screen: Screen[Any], session: ChatSession) -> None:
     if chosen is None:
         return
     await _save_options(screen, session, conversation.id, model=chosen, system_prompt=conversation.system_prompt)
+
+
+async def settle_model(screen: Screen[Any], session: ChatSession) -> None:
+    """Once the first screen is drawn: where no model was chosen and the endpoint does not
+    serve the default, say which model is used, or ask once which of its models to use."""
+    backend = session.backend
+    notice = await backend.resolve_model()
+    if choices := backend.model_choices:
+        title = f"The endpoint does not serve {visible(backend.model)}: use which of its models?"
+        index = await screen.app.push_screen_wait(PickOne(title, [*choices]))
+        if index is not None:
+            backend.model, backend.model_choices = choices[index], []
+            screen.notify(f"Using {choices[index]} (set `model` in the config to keep it).", title="Model")
+    elif notice:
+        screen.notify(notice, title="Model", timeout=8)
+    screen.update_status()  # type: ignore[attr-defined]
 
 
 async def choose_system_prompt(screen: Screen[Any], session: ChatSession) -> None:

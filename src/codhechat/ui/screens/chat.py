@@ -110,6 +110,7 @@ class ChatScreen(Screen[None]):
     @work(exit_on_error=False)
     async def _warm_up(self) -> None:
         await self.backend.warm_up()
+        await settings.settle_model(self, self.session)
         # Everything loaded so far lives as long as the app: keep it out of the
         # garbage collector's full passes, which otherwise stall typing for ~60 ms.
         gc.collect()
