@@ -115,6 +115,16 @@ class FinishReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderModels:
+    """One provider's models as `codhechat models` and F5 list them, or why it has none."""
+
+    provider: str
+    endpoint: str
+    models: list[str]  # full names: NAME/MODEL (bare for the default provider)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ContextUse:
     """How full the model's context is: the last reply's prompt plus the reply itself (so
     about what the next prompt starts from), against the context window when known."""

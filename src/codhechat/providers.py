@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from codhechat.config import Settings
 from codhechat.errors import CodheError
 from codhechat.llm import ModelClient
+from codhechat.models import ProviderModels
 
 DEFAULT = "default"  # what `codhechat models` calls the default provider
 LIST_TIMEOUT_S = 5.0  # `codhechat models` and F5: a provider that is down must not hold up the rest
@@ -30,16 +31,6 @@ class Route:
     provider: str | None
     model: str
     client: ModelClient
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderModels:
-    """One provider's models as `codhechat models` and F5 list them, or why it has none."""
-
-    provider: str
-    endpoint: str
-    models: list[str]  # full names: NAME/MODEL (bare for the default provider)
-    error: str | None = None
 
 
 class Providers:

@@ -33,8 +33,9 @@ def make_app(fake_openai: FakeOpenAI) -> AppFactory:
     return make
 
 
-async def wait_until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    """Let the app run until `predicate()` holds; fail loudly if it never does."""
+async def wait_until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 20.0) -> None:
+    """Let the app run until `predicate()` holds; fail loudly if it never does. The
+    timeout is a ceiling for a busy machine (one core, a CPU hog beside), not a speed test."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList, TextArea
 
+from codhechat import paths
 from codhechat.models import MessageStatus
 from codhechat.ui.screens.conversation_settings import ChooseOrType, EditText
 from codhechat.ui.screens.dialogs import Confirm, PickOne
@@ -74,6 +75,38 @@ async def test_f5_picks_the_conversations_model_from_the_endpoint_or_typed(
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.backend.store.get_conversation(conversation_id).model == "my-own-model"
+
+
+async def test_f5_lists_every_providers_models_grouped_and_filters_as_you_type(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.models = ["llama3.1"]
+    with FakeOpenAI("key-for-router", models=["vendor/model-a", "vendor/model-b"]) as router:
+        config = paths.config_file()
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f'[providers.router]\nbase_url = "{router.base_url}"\napi_key = "key-for-router"\n\n'
+                          '[providers.down]\nbase_url = "http://127.0.0.1:9/v1"\n')  # fmt: skip
+        config.chmod(0o600)
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            conversation_id = await converse(pilot, app, "hi")
+            await pilot.press("f5")
+            await wait_until(pilot, lambda: isinstance(app.screen, ChooseOrType))
+            dialog = app.screen
+            await wait_until(pilot, lambda: ("  router/vendor/model-b", "router/vendor/model-b") in dialog.choices)
+            headings = [label for label, value in dialog.choices if value is None]
+            assert [h.split()[0] for h in headings] == ["default", "down", "router"]  # the default first, then by name
+            assert "(" in headings[1]  # the provider that did not answer says why
+            listed = dialog.query_one(OptionList)
+            await type_text(pilot, "model-b")
+            labels = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+            assert [label.split()[0] for label in labels] == ["router", "router/vendor/model-b"]
+            await pilot.press("down", "enter")  # the list skips the heading: to model-b
+            await wait_until(pilot, lambda: app.backend.store.get_conversation(conversation_id).model
+                             == "router/vendor/model-b")  # fmt: skip
+            router.enqueue(Reply("From the router."))
+            await reply_to(pilot, app, "which provider?")
+            assert router.requests[-1]["body"]["model"] == "vendor/model-b"
 
 
 async def test_f5_still_takes_a_typed_model_when_the_endpoint_cannot_list_them(

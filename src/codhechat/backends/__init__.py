@@ -17,6 +17,7 @@ from codhechat.models import (
     Conversation,
     ConversationRecord,
     Message,
+    ProviderModels,
     ReplyEvent,
     SearchHit,
 )
@@ -116,6 +117,10 @@ class ChatBackend(Protocol):
 
     async def list_models(self) -> list[str]:
         """The endpoint's models, to choose one per conversation."""
+        ...
+
+    async def model_catalogue(self) -> list[ProviderModels]:
+        """The models grouped by provider (F5), with why a provider lists none."""
         ...
 
     async def set_conversation_options(

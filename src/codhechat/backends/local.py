@@ -30,7 +30,7 @@ from codhechat.config import Settings
 from codhechat.context import Calibration
 from codhechat.errors import CodheError, ModelError, StorageError, UsageError
 from codhechat.llm import ModelClient
-from codhechat.providers import ProviderModels, Providers
+from codhechat.providers import Providers
 from codhechat.models import (
     AttachedFile,
     Attachment,
@@ -41,6 +41,7 @@ from codhechat.models import (
     Generation,
     Message,
     MessageStatus,
+    ProviderModels,
     ReplyEvent,
     ReplyStarted,
     SearchHit,

@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.screen import Screen
 
-from codhechat.errors import CodheError
+from codhechat.errors import CodheError, ModelError
 from codhechat.textsafe import visible
 from codhechat.ui.flows.manage import apply_change
 from codhechat.ui.screens.conversation_settings import Choice, ChooseOrType, EditText
@@ -36,7 +36,17 @@ async def choose_model(screen: Screen[Any], session: ChatSession) -> None:
     current = conversation.model or backend.model
 
     async def load() -> list[Choice]:
-        return [(name, name) for name in await backend.list_models()]
+        groups = await backend.model_catalogue()
+        if groups and not any(group.models for group in groups) and groups[0].error:
+            raise ModelError(groups[0].error)  # shown under the field: type the name instead
+        several = len(groups) > 1
+        choices: list[Choice] = []
+        for group in groups:
+            if several or group.error:
+                why = f"  ({group.error})" if group.error else ""
+                choices.append((f"{group.provider}  {group.endpoint}{why}", None))
+            choices += [(f"  {name}" if several else name, name) for name in group.models]
+        return choices
 
     chosen = await screen.app.push_screen_wait(
         ChooseOrType(

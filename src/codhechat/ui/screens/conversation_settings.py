@@ -17,13 +17,15 @@ from codhechat.errors import CodheError
 from codhechat.textsafe import visible
 from codhechat.ui.text import PlainInput, plain
 
-Choice = tuple[str, str]  # (label shown, value chosen)
+Choice = tuple[str, str | None]  # (label shown, value chosen); no value: a group's heading
 
 
 class ChooseOrType(ModalScreen[str | None]):
     """Pick from a list, or type a value that is not in it. Typing filters the list;
     Enter in the field takes what is typed (empty: the default), Enter on the list takes
-    that entry, Esc cancels. `load` fills the list after the dialog opens.
+    that entry, Esc cancels. `load` fills the list after the dialog opens. A choice
+    without a value heads a group (a provider's models): shown, dimmed, while any entry
+    under it matches what is typed, and never chosen.
 
     Labels, the hint and the field are text, never markup (model names come from a
     server, presets from a file); the field spells out control characters, and taking
@@ -75,11 +77,17 @@ class ChooseOrType(ModalScreen[str | None]):
         wanted = typed.strip().lower()
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options(
-            Option(plain(label), id=str(i))
-            for i, (label, _) in enumerate(self.choices)
-            if not wanted or wanted in label.lower() or wanted == self._value.lower()
-        )
+        shown: list[Option] = []
+        heading: Option | None = None
+        for i, (label, value) in enumerate(self.choices):
+            if value is None:
+                heading = Option(plain(label, "bold dim"), id=str(i), disabled=True)
+            elif not wanted or wanted in label.lower() or wanted == self._value.lower():
+                if heading is not None:
+                    shown.append(heading)
+                    heading = None
+                shown.append(Option(plain(label), id=str(i)))
+        options.add_options(shown)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
@@ -93,13 +101,14 @@ class ChooseOrType(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.choices[int(event.option.id or 0)][1])
+        self.dismiss(self.choices[int(event.option.id or 0)][1] or "")
 
     def action_to_list(self) -> None:
         options = self.query_one(OptionList)
         if options.option_count:
             options.focus()
-            options.highlighted = options.highlighted or 0
+            if options.highlighted is None:
+                options.action_first()  # the first entry that can be chosen, not a heading
 
     def action_cancel(self) -> None:
         self.dismiss(None)
