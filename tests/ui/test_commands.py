@@ -20,6 +20,7 @@ PALETTE = {
     "Edit a message…": "Change one of your messages and resend it; later messages are deleted (F12)",
     "Model…": "This conversation's model: from the endpoint's list, or type one (F5)",
     "System prompt…": "This conversation's system prompt: a preset or your own (F9)",
+    "Attach file…": "Pick a file to send with your next message (or type @ and a path, then Tab) (F10)",
     "Copy last reply": "To the clipboard, by OSC 52 (Ctrl+O)",
     "Copy last code block": "The last code block of a reply, to the clipboard",
     "Copy a message…": "Pick any message shown, to the clipboard",

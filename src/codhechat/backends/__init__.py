@@ -9,9 +9,11 @@ the reply as it streams and when it ends, with a status.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from codhechat.models import (
+    AttachedFile,
     ConnectionState,
     ContextUse,
     Conversation,
@@ -36,7 +38,7 @@ EDIT = "edit"  # edit_and_resend
 TOKENS = "tokens"  # context_use
 CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
-ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data
+ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data, read_attachment
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -117,6 +119,11 @@ class ChatBackend(Protocol):
 
     async def list_models(self) -> list[str]:
         """The endpoint's models, to choose one per conversation."""
+        ...
+
+    async def read_attachment(self, path: Path) -> AttachedFile:
+        """A file to attach to the next message, read and checked (its size against the
+        cap, its kind); a CodheError says why it cannot be sent."""
         ...
 
     async def model_catalogue(self) -> list[ProviderModels]:

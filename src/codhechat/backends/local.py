@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from contextlib import aclosing
 from typing import Any
 
@@ -24,7 +25,7 @@ from codhechat.backends import (
     SEARCH,
     TOKENS,
 )
-from codhechat.attachments import content_part
+from codhechat.attachments import content_part, read_file
 from codhechat.backends.local_replies import LocalReplies
 from codhechat.config import Settings
 from codhechat.context import Calibration
@@ -319,6 +320,9 @@ class LocalBackend:
                 if data is not None:
                     parts.setdefault(message.id, []).append(content_part(AttachedFile(attachment, data)))
         return parts
+
+    async def read_attachment(self, path: Path) -> AttachedFile:
+        return await asyncio.to_thread(read_file, path, max_mb=self.settings.attachment_max_mb)
 
     async def attachment_data(self, attachment: Attachment) -> bytes | None:
         """An attached file's bytes (to open or save it from the app)."""

@@ -23,6 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
 from codhechat.backends import (
+    ATTACH,
     CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
@@ -81,6 +82,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("continue_reply", "Continue", "f7", "Continue reply",
             "Ask for the rest of a reply cut at the length limit (or stopped); it is extended in place", needs=CONTINUE,
             priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
+    Command("attach_file", "Attach", "f10", "Attach file…",
+            "Pick a file to send with your next message (or type @ and a path, then Tab)", needs=ATTACH),
     Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52"),
     Command("copy_code_block", title="Copy last code block", help="The last code block of a reply, to the clipboard"),
     Command("copy_message", title="Copy a message…", help="Pick any message shown, to the clipboard"),

@@ -9,7 +9,6 @@ switching conversations never loses a reply. Multi-step commands are in ui/flows
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -23,14 +22,14 @@ from textual.worker import Worker
 
 from codhechat.backends import ChatBackend
 from codhechat.errors import CodheError
-from codhechat.models import ConnectionState, Conversation, MessageStatus
-from codhechat.state import PromptHistory
+from codhechat.models import AttachedFile, ConnectionState, Conversation, MessageStatus
 from codhechat.ui import command_table
-from codhechat.ui.flows import copy, manage, replies, settings
+from codhechat.ui.flows import attach, copy, manage, replies, settings
 from codhechat.ui.flows.search import search_conversations
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
 from codhechat.ui.widgets.messages import view_of
+from codhechat.ui.widgets.attachment_bar import AttachmentBar
 from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
@@ -50,12 +49,12 @@ class ChatScreen(Screen[None]):
         self.session = ChatSession(backend, self)
         self.deletes = manage.DeleteWithUndo(self, self.session)
         self._unwatch: Callable[[], None] | None = None
-        self._history_store = PromptHistory()
         # Kept, not queried: a streaming reply reaches its view through the pane on every delta.
         self.sidebar = ConversationTree(id="sidebar")
         self.pane = MessagePane(id="messages")
         self.prompt = PromptInput(id="prompt")
         self.status = StatusBar(id="status")
+        self._files_sent: list[AttachedFile] = []  # given back if the message cannot be sent
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -63,6 +62,7 @@ class ChatScreen(Screen[None]):
             yield self.sidebar
             with Vertical(id="chat"):
                 yield self.pane
+                yield AttachmentBar(id="attachments")
                 yield self.prompt
         yield self.status
         yield Footer()
@@ -76,11 +76,7 @@ class ChatScreen(Screen[None]):
         session = self.session
         self.status.model = session.model_for(session.conversation_id)
         current = session.live_for(session.conversation_id)
-        others = len(session.live) - (current is not None)
-        state = "generating…  Esc stops" if current else "ready"
-        if others:
-            state += f"  ({others} more generating)"
-        self.status.state = state
+        self.status.show_replies(current is not None, len(session.live) - (current is not None))
         self.status.warning = "no API key: F2 to set one" if self.needs_api_key else ""
 
     # Lifecycle
@@ -91,7 +87,6 @@ class ChatScreen(Screen[None]):
         self._unwatch = self.backend.watch_connection(self._connection_changed)
         await self.pane.show([Welcome(needs_api_key=self.needs_api_key)], has_older=False)
         self.prompt.focus()
-        self.prompt.recall = self._history_store.load()
         self.load_conversations()
         # After the first frame, not before: start-up stays fast and the first reply too.
         self.set_timer(WARM_UP_DELAY_S, self._warm_up)
@@ -183,7 +178,9 @@ class ChatScreen(Screen[None]):
         if view := self.pane.reply_view(reply):
             view.finish(MessageStatus.ERROR, reply.notice)
         if prompt and not self.prompt.text:
-            self.prompt.text = prompt  # nothing the user typed is lost
+            self.prompt.text = prompt  # nothing the user typed (or attached) is lost
+            for file in self._files_sent:
+                self.query_one(AttachmentBar).add_file(file)
         self.notify(str(error), title="Not sent", severity="error")
 
     # Choosing conversations, paging
@@ -233,10 +230,16 @@ class ChatScreen(Screen[None]):
         if self.session.live_for(self.conversation_id) is not None:
             self.notify("A reply is still being generated here: Esc stops it.", severity="warning")
             return
-        text = event.text.strip()
+        text, self._files_sent = event.text.strip(), self.query_one(AttachmentBar).take()
         self.prompt.clear()
-        self._remember_prompt(text)
-        await self.session.send(text)
+        self.prompt.remember(text)
+        await self.session.send(text, self._files_sent)
+
+    async def on_prompt_input_file_named(self, event: PromptInput.FileNamed) -> None:
+        await attach.attach_path(self, self.session, event.path)
+
+    def action_attach_file(self) -> None:
+        self.run_worker(attach.pick_and_attach(self, self.session), group="dialog", exclusive=True)
 
     def action_stop(self) -> None:
         self.session.stop()
@@ -333,7 +336,7 @@ class ChatScreen(Screen[None]):
     def action_edit_message(self) -> None:
         self.run_worker(settings.edit_message(self, self.session), group="dialog", exclusive=True)
 
-    # Token total (where the endpoint reports usage), prompt history
+    # How full the context is (where the endpoint reports usage)
 
     @work(group="tokens", exclusive=True, exit_on_error=False)
     async def refresh_tokens(self) -> None:
@@ -341,9 +344,3 @@ class ChatScreen(Screen[None]):
         use = None if conversation_id is None else await self.session.context_use(conversation_id)
         if self.conversation_id == conversation_id and self.is_attached:
             self.status.tokens = "" if use is None else use.describe()
-
-    def _remember_prompt(self, text: str) -> None:
-        history = PromptHistory.added(self.prompt.recall, text)
-        if history is not self.prompt.recall:
-            self.prompt.recall = history
-            self.run_worker(asyncio.to_thread(self._history_store.save, list(history)), exit_on_error=False)

@@ -1,13 +1,19 @@
 """The multi-line prompt: Enter sends, Ctrl+J (or Shift+Enter) starts a new line,
-Up/Down in an empty prompt recall earlier prompts."""
+Up/Down in an empty prompt recall earlier prompts (kept across runs), Tab after `@`
+completes a file's path as a shell does."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from codhechat.state import PromptHistory
+from codhechat.ui.path_completion import complete
 from codhechat.textsafe import has_controls, visible
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter"})  # Ctrl+J is a newline in every terminal
@@ -28,12 +34,30 @@ class PromptInput(TextArea):
             self.prompt = prompt
             self.text = text
 
+    class FileNamed(Message):
+        """Tab completed `@path` to a file: attach it."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
             soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs  # type: ignore[arg-type]
         )
         self.recall: list[str] = []  # earlier prompts, oldest first
         self._recalled: int | None = None  # index into history of the prompt shown, if any
+        self._history = PromptHistory()
+
+    def on_mount(self) -> None:
+        self.recall = self._history.load()
+
+    def remember(self, text: str) -> None:
+        """Keep a sent prompt for Up/Down, in this run and the next ones."""
+        history = PromptHistory.added(self.recall, text)
+        if history is not self.recall:
+            self.recall = history
+            self.run_worker(asyncio.to_thread(self._history.save, list(history)), exit_on_error=False)
 
     def _recalling(self) -> bool:
         """Up/Down recall only in an empty prompt, or over an untouched recalled one."""
@@ -63,10 +87,32 @@ class PromptInput(TextArea):
             elif self._recalled is not None and self.text:
                 newer = self._recalled + 1
                 self._recall(newer if newer < len(self.recall) else None)
+        elif event.key == "tab" and (typed := self._typed_path()) is not None:
+            event.stop()
+            event.prevent_default()  # Tab after @ completes; elsewhere it moves the focus
+            self._complete(typed)
         elif event.key in NEWLINE_KEYS:
             event.stop()
             event.prevent_default()
             self.action_newline()
+
+    def _typed_path(self) -> str | None:
+        """The path being typed after an `@` just before the cursor, if any."""
+        row, column = self.cursor_location
+        before = self.document.get_line(row)[:column]
+        word = before.split()[-1] if before and not before[-1].isspace() else ""
+        return word[1:] if word.startswith("@") else None
+
+    def _complete(self, typed: str) -> None:
+        row, column = self.cursor_location
+        completion = complete(typed, Path.cwd())
+        if completion.text != typed:
+            result = self.replace(completion.text, (row, column - len(typed)), (row, column))
+            self.move_cursor(result.end_location)
+        if completion.file is not None:
+            self.post_message(self.FileNamed(completion.file))
+        elif completion.choices:
+            self.notify("  ".join(completion.choices), title="Matching files", timeout=6)
 
     def on_paste(self, event: events.Paste) -> None:
         """Pasted text may hold terminal escapes (copied from a log or a web page): they

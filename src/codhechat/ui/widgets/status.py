@@ -25,6 +25,11 @@ class StatusBar(Widget):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._link: ConnectionState | None = None
 
+    def show_replies(self, generating_here: bool, elsewhere: int) -> None:
+        """Whether the open conversation's reply is being generated, and how many others are."""
+        state = "generating…  Esc stops" if generating_here else "ready"
+        self.state = state + (f"  ({elsewhere} more generating)" if elsewhere else "")
+
     def show_link(self, state: ConnectionState) -> None:
         """The link's new state; while reconnecting, the countdown ticks every second."""
         if self._link is None:
