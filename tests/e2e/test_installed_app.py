@@ -180,3 +180,36 @@ def test_chat_quit_and_find_it_again(installed: Installed, fake_openai: FakeOpen
     terminal.keys("C-q")
     assert terminal.wait_exit(timeout=10) == 0
     assert "Traceback" not in terminal.screen(history=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: this test drives the app in tmux")
+def test_attach_through_the_picker_and_through_at_path(installed: Installed, fake_openai: FakeOpenAI,
+                                                       terminal: TmuxTerminal,
+                                                       tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    (terminal.workdir / "zebra-facts.txt").write_text("Zebras are black with white stripes.\n")
+    (terminal.workdir / "stripes.md").write_text("# Stripes\nThey deter flies.\n")
+    home = tmp_path_factory.mktemp("user")  # not in the working folder, which the picker shows
+    terminal.start(installed.codhechat, app_env(installed, home, fake_openai))
+    terminal.wait_ready(timeout=20)
+
+    # The picker: F10, walk the working folder's tree to the file, Enter.
+    terminal.keys("F10")
+    terminal.wait_for("Attach a file from")
+    picked = terminal.wait_for("zebra-facts.txt")
+    rows = [line for line in picked.splitlines() if "stripes.md" in line or "zebra-facts.txt" in line]
+    assert len(rows) == 2 and "zebra-facts.txt" in rows[1]  # sorted: stripes.md first
+    terminal.keys("Down", "Down", "Enter")
+    terminal.wait_until(lambda s: "📎 zebra-facts.txt" in s and "Attach a file from" not in s, "the file's chip")
+
+    # @path and Tab: completed as a shell would, and attached too.
+    terminal.type("compare with @str")
+    terminal.keys("Tab")
+    terminal.wait_until(lambda s: "@stripes.md" in s and "📎 stripes.md" in s, "the completed path and its chip")
+    terminal.keys("Enter")
+    terminal.wait_until(lambda s: status_line(s).endswith("ready") and "Echo" in s, "the reply")
+    parts = fake_openai.requests[-1]["body"]["messages"][-1]["content"]
+    assert parts[0] == {"type": "text", "text": "compare with @stripes.md"}
+    assert [p["text"].splitlines()[0] for p in parts[1:]] == ["File zebra-facts.txt:", "File stripes.md:"]
+    terminal.keys("C-q")
+    assert terminal.wait_exit(timeout=10) == 0
+    assert "Traceback" not in terminal.screen(history=True)
