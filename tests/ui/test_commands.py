@@ -17,6 +17,7 @@ PALETTE = {
     "Retry reply": "Generate the failed or stopped reply again (Ctrl+R)",
     "Regenerate reply": "Replace the last reply with a new one (Ctrl+G)",
     "Continue reply": "Ask for the rest of a reply cut at the length limit (or stopped); it is extended in place (F7)",
+    "Generation settings…": "This conversation's temperature, top p, max tokens, seed, reasoning effort",
     "Edit a message…": "Change one of your messages and resend it; later messages are deleted (F12)",
     "Model…": "This conversation's model: from the endpoint's list, or type one (F5)",
     "System prompt…": "This conversation's system prompt: a preset or your own (F9)",

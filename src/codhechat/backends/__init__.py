@@ -18,6 +18,7 @@ from codhechat.models import (
     ContextUse,
     Conversation,
     ConversationRecord,
+    Generation,
     Message,
     ProviderModels,
     ReplyEvent,
@@ -124,6 +125,10 @@ class ChatBackend(Protocol):
     async def read_attachment(self, path: Path) -> AttachedFile:
         """A file to attach to the next message, read and checked (its size against the
         cap, its kind); a CodheError says why it cannot be sent."""
+        ...
+
+    async def set_generation(self, conversation_id: int, generation: Generation) -> Conversation | None:
+        """A conversation's generation parameters (CONVERSATION_OPTIONS)."""
         ...
 
     async def model_catalogue(self) -> list[ProviderModels]:

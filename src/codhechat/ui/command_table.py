@@ -91,6 +91,8 @@ COMMANDS: tuple[Command, ...] = (
             needs=CONVERSATION_OPTIONS),
     Command("choose_system_prompt", "System prompt…", "f9", "System prompt…",
             "This conversation's system prompt: a preset or your own", needs=CONVERSATION_OPTIONS),
+    Command("choose_generation", title="Generation settings…",
+            help="This conversation's temperature, top p, max tokens, seed, reasoning effort", needs=CONVERSATION_OPTIONS),
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
             "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
     # The app (Textual's own palette has "Keys" and "Quit").

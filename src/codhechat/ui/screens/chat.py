@@ -24,7 +24,7 @@ from codhechat.backends import ChatBackend
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, Conversation, MessageStatus
 from codhechat.ui import command_table
-from codhechat.ui.flows import attach, copy, manage, replies, settings
+from codhechat.ui.flows import attach, copy, generation, manage, replies, settings
 from codhechat.ui.flows.search import search_conversations
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
@@ -332,6 +332,9 @@ class ChatScreen(Screen[None]):
 
     def action_choose_system_prompt(self) -> None:
         self.run_worker(settings.choose_system_prompt(self, self.session), group="dialog", exclusive=True)
+
+    def action_choose_generation(self) -> None:
+        self.run_worker(generation.choose_generation(self, self.session), group="dialog", exclusive=True)
 
     def action_edit_message(self) -> None:
         self.run_worker(settings.edit_message(self, self.session), group="dialog", exclusive=True)
