@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from codhechat.ui.screens.attach import PickFile, VisibleFiles
+from codhechat.ui.screens.dialogs import PickOne
 from codhechat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from codhechat.ui.widgets.messages import ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
@@ -128,3 +129,26 @@ async def test_several_matches_are_listed(make_app: AppFactory, fake_openai: Fak
         await pilot.press("tab")
         await wait_until(pilot, lambda: any("notes-2.txt" in n and "notes.txt" in n for n in notices(app)))
         assert chips(app) == [] and app.query_one(PromptInput).text == "@notes"
+
+
+async def test_a_file_attached_to_a_message_is_saved_without_overwriting(
+    make_app: AppFactory, fake_openai: FakeOpenAI, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "@notes.txt")
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: chips(app) == ["notes.txt"])
+        await sent(pilot, app, fake_openai, " keep this")
+        await app.screen.session.open(app.screen.session.conversation_id)  # as stored
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / "notes.txt").write_text("an older file of the same name")
+        monkeypatch.chdir(elsewhere)
+        for expected in ("notes (2).txt", "notes (3).txt"):
+            app.screen.action_save_attachment()
+            await wait_until(pilot, lambda: isinstance(app.screen, PickOne))
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: (elsewhere / expected).exists())
+            assert (elsewhere / expected).read_text() == "remember the milk\n"
+        assert (elsewhere / "notes.txt").read_text() == "an older file of the same name"

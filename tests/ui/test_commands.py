@@ -22,6 +22,7 @@ PALETTE = {
     "Model…": "This conversation's model: from the endpoint's list, or type one (F5)",
     "System prompt…": "This conversation's system prompt: a preset or your own (F9)",
     "Attach file…": "Pick a file to send with your next message (or type @ and a path, then Tab) (F10)",
+    "Save an attached file…": "A file attached to a message shown, saved to the working folder",
     "Copy last reply": "To the clipboard, by OSC 52 (Ctrl+O)",
     "Copy last code block": "The last code block of a reply, to the clipboard",
     "Copy a message…": "Pick any message shown, to the clipboard",

@@ -37,7 +37,7 @@ async def test_f5_picks_the_conversations_model_from_the_endpoint_or_typed(
     make_app: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.models = ["gpt-4o", "llama3"]
-    app = make_app()
+    app = make_app(model="gpt-4o-mini")  # chosen: the app does not ask for one at start
     async with app.run_test(size=SIZE) as pilot:
         conversation_id = await converse(pilot, app, "hi")
         other = await converse(pilot, app, "another conversation")

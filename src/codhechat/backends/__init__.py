@@ -14,6 +14,7 @@ from typing import Protocol
 
 from codhechat.models import (
     AttachedFile,
+    Attachment,
     ConnectionState,
     ContextUse,
     Conversation,
@@ -125,6 +126,10 @@ class ChatBackend(Protocol):
     async def read_attachment(self, path: Path) -> AttachedFile:
         """A file to attach to the next message, read and checked (its size against the
         cap, its kind); a CodheError says why it cannot be sent."""
+        ...
+
+    async def attachment_data(self, attachment: Attachment) -> bytes | None:
+        """An attached file's bytes, to save it (ATTACH); None if the store lost them."""
         ...
 
     async def set_generation(self, conversation_id: int, generation: Generation) -> Conversation | None:

@@ -84,6 +84,8 @@ COMMANDS: tuple[Command, ...] = (
             priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
     Command("attach_file", "Attach", "f10", "Attach file…",
             "Pick a file to send with your next message (or type @ and a path, then Tab)", needs=ATTACH),
+    Command("save_attachment", title="Save an attached file…",
+            help="A file attached to a message shown, saved to the working folder", needs=ATTACH),
     Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52"),
     Command("copy_code_block", title="Copy last code block", help="The last code block of a reply, to the clipboard"),
     Command("copy_message", title="Copy a message…", help="Pick any message shown, to the clipboard"),

@@ -16,16 +16,15 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from codhechat.backends import ChatBackend
 from codhechat.errors import CodheError
-from codhechat.models import AttachedFile, ConnectionState, Conversation, MessageStatus
+from codhechat.models import AttachedFile, ConnectionState, MessageStatus
 from codhechat.ui import command_table
-from codhechat.ui.flows import attach, copy, generation, manage, replies, settings
-from codhechat.ui.flows.search import search_conversations
+from codhechat.ui.flows import manage, replies, settings
+from codhechat.ui.screens.chat_commands import ChatCommands
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
 from codhechat.ui.widgets.messages import view_of
@@ -39,7 +38,7 @@ from codhechat.ui.widgets.welcome import Welcome
 WARM_UP_DELAY_S = 0.5
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatCommands):
     BINDINGS = command_table.bindings("chat")
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
@@ -66,11 +65,6 @@ class ChatScreen(Screen[None]):
                 yield self.prompt
         yield self.status
         yield Footer()
-
-    @property
-    def conversation_id(self) -> int | None:
-        """The open conversation (None: a new one)."""
-        return self.session.conversation_id
 
     def update_status(self) -> None:
         session = self.session
@@ -235,12 +229,6 @@ class ChatScreen(Screen[None]):
         self.prompt.remember(text)
         await self.session.send(text, self._files_sent)
 
-    async def on_prompt_input_file_named(self, event: PromptInput.FileNamed) -> None:
-        await attach.attach_path(self, self.session, event.path)
-
-    def action_attach_file(self) -> None:
-        self.run_worker(attach.pick_and_attach(self, self.session), group="dialog", exclusive=True)
-
     def action_stop(self) -> None:
         self.session.stop()
 
@@ -289,55 +277,6 @@ class ChatScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.why_not(action) is None
-
-    # Commands in ui/flows/
-
-    def _target(self) -> Conversation | None:
-        """The conversation a command is about: the one under the sidebar's cursor
-        when the sidebar has the focus, else the open one."""
-        node = self.sidebar.cursor_node
-        if self.sidebar.has_focus and node is not None and isinstance(node.data, int):
-            return self.session.conversation(node.data)
-        return self.session.conversation(self.conversation_id)
-
-    def action_rename(self) -> None:
-        manage.rename(self, self.session, self._target())
-
-    async def action_toggle_pin(self) -> None:
-        await manage.toggle_pin(self, self.session, self._target())
-
-    def action_delete(self) -> None:
-        self.deletes.ask(self._target())
-
-    def action_undo_delete(self) -> None:
-        self.deletes.undo()
-
-    async def finish_pending_delete(self) -> None:
-        await self.deletes.finish()
-
-    def action_search(self) -> None:
-        search_conversations(self, self.session, hidden=self.deletes.hidden)
-
-    def action_copy_last_reply(self) -> None:
-        copy.copy_last_reply(self, self.session)
-
-    def action_copy_code_block(self) -> None:
-        copy.copy_code_block(self, self.session)
-
-    def action_copy_message(self) -> None:
-        copy.copy_message(self, self.session)
-
-    def action_choose_model(self) -> None:
-        self.run_worker(settings.choose_model(self, self.session), group="dialog", exclusive=True)
-
-    def action_choose_system_prompt(self) -> None:
-        self.run_worker(settings.choose_system_prompt(self, self.session), group="dialog", exclusive=True)
-
-    def action_choose_generation(self) -> None:
-        self.run_worker(generation.choose_generation(self, self.session), group="dialog", exclusive=True)
-
-    def action_edit_message(self) -> None:
-        self.run_worker(settings.edit_message(self, self.session), group="dialog", exclusive=True)
 
     # How full the context is (where the endpoint reports usage)
 
