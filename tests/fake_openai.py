@@ -111,7 +111,8 @@ class Reply:
     """Stream ``text`` back, ``tokens_per_chunk`` tokens per chunk, sleeping ``delay`` s between chunks.
 
     With ``hold``, the stream stops after ``hold_after`` content chunks until the gate is
-    opened; ``holds`` gives more such points as (chunks sent before it, gate). ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
+    opened; ``holds`` gives more such points as (chunks sent before it, gate). ``reasoning`` is
+    streamed before the text as ``reasoning_content`` deltas. ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
     ``done=False`` leaves out ``data: [DONE]``: both together end the body cleanly but early,
     as a proxy that drops an upstream connection does.
     """
@@ -124,6 +125,7 @@ class Reply:
     holds: tuple[tuple[int, Gate], ...] = ()
     finish_reason: str | None = "stop"
     done: bool = True
+    reasoning: str = ""  # streamed first as `reasoning_content` deltas (DeepSeek, vLLM, llama.cpp)
 
     def gates(self) -> dict[int, Gate]:
         points = dict(self.holds)
@@ -505,6 +507,8 @@ class FakeOpenAI:
         pieces = ["".join(tokens[i : i + per]) for i in range(0, len(tokens), max(1, per))]
         gates = b.gates()
         yield chunk({"role": "assistant", "content": "", "refusal": None})
+        for thought in _tokens(b.reasoning) if isinstance(b, Reply) else []:
+            yield chunk({"reasoning_content": thought})
         for i, piece in enumerate(pieces):  # `delay` also separates the role chunk from the first token
             if i in gates:
                 async for ping in gates[i]._hold(self):

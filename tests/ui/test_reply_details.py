@@ -134,3 +134,17 @@ async def test_a_prompts_files_show_as_chips(make_app: AppFactory, fake_openai: 
         await pilot.pause()
         user = [v for v in app.query(MessageView) if v.message.role == "user"][-1]
         assert "📎 notes [draft].txt (18 B)" in shown(user._build())
+
+
+async def test_thinking_holds_exactly_what_the_model_thought(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("Four.", reasoning="Two plus two [is] four, so: four."))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "2+2?")
+        await wait_until(pilot, lambda: settled(app))
+        conversation_id = app.screen.session.conversation_id
+        reply = (await app.backend.get_messages(conversation_id))[-1]
+        assert (reply.content, reply.reasoning) == ("Four.", "Two plus two [is] four, so: four.")
+        assert reply.thinking_ms is not None
+        view = replies(app)[-1]
+        assert view.text == "Four." and view.query_one(".thinking", Collapsible).title.startswith("Thought for")
