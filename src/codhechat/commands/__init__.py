@@ -161,6 +161,6 @@ def add_shell_parsers(commands: Any) -> None:
 
 def run_shell_command(args: argparse.Namespace, settings: Any) -> int:
     """Run one shell subcommand; errors are printed, never raised as tracebacks."""
-    from codhechat.commands import output
+    from codhechat.commands import dispatch
 
-    return output.run_guarded(args, settings)
+    return dispatch.run_guarded(args, settings)

@@ -1,5 +1,4 @@
-"""What the shell commands share: dispatch, error reporting and exit codes, and
-terminal-aware styling.
+"""What the shell commands share: error reporting and terminal-aware styling.
 
 Colour is used only when the stream is a terminal (and NO_COLOR is unset), so
 `codhechat list | grep x` and `> file` get plain text; errors always go to
@@ -20,68 +19,12 @@ import sys
 from datetime import datetime
 from typing import IO, Any
 
-from codhechat.commands import (
-    EXIT_ENDPOINT,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-)
-from codhechat.errors import CodheError, ConfigError, ModelError, UsageError
+from codhechat.errors import CodheError
 from codhechat.textsafe import visible
 
 # json.dumps escapes C0 controls but, with ensure_ascii=False, leaves DEL and the C1
 # controls raw, and a terminal may act on those (U+009B is CSI).
 _JSON_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
-
-
-def run_guarded(args: argparse.Namespace, settings: Any) -> int:
-    try:
-        return _dispatch(args, settings)
-    except UsageError as exc:
-        report(exc)
-        return EXIT_USAGE
-    except ConfigError as exc:
-        report(exc)
-        return EXIT_USAGE
-    except ModelError as exc:
-        report(exc)
-        return EXIT_ENDPOINT
-    except CodheError as exc:
-        report(exc)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as other Unix tools do.
-        silence_stdout()
-        return EXIT_OK
-
-
-def _dispatch(args: argparse.Namespace, settings: Any) -> int:
-    command = args.command
-    if command == "ask":
-        from codhechat.commands import ask
-
-        return ask.run(args, settings)
-    if command == "models":
-        from codhechat.commands import models
-
-        return models.run(args, settings)
-    if command in ("list", "show", "search", "rename", "delete"):
-        from codhechat.commands import manage
-
-        return getattr(manage, f"run_{command}")(args, settings)
-    if command == "export":
-        from codhechat.commands import archive
-
-        return archive.run_export(args, settings)
-    if command == "import":
-        from codhechat.commands import archive
-
-        return archive.run_import(args, settings)
-    raise UsageError(f"unknown command {command!r}")
 
 
 def report(exc: CodheError, stream: IO[str] | None = None) -> None:
