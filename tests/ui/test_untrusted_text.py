@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 from textual.content import Content
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from codhechat.models import MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.screens.conversation_settings import ChooseOrType
 from codhechat.ui.screens.dialogs import AskText, Confirm
+from codhechat.ui.screens.search import SearchScreen
 from codhechat.ui.widgets.messages import MessageView
 from codhechat.ui.widgets.sidebar import ConversationTree
 from codhechat.ui.widgets.status import StatusBar
@@ -180,7 +181,8 @@ async def through_every_surface(make_app: AppFactory, texts: list[str]) -> None:
             conversation = store.create_conversation(text, model=text)
             store.add_message(conversation.id, "user", text)
             reply = store.add_message(conversation.id, "assistant", "", status=MessageStatus.PARTIAL, model=text)
-            store.update_message(reply.id, content=f"reply {text}", status=MessageStatus.ERROR, error=f"failed: {text}")
+            store.update_message(reply.id, content=f"reply {text} zebrafind", status=MessageStatus.ERROR,
+                                 error=f"failed: {text}")  # fmt: skip
             await chat.load_conversations(0).wait()
             await chat.open_conversation(conversation.id)
             await wait_until(pilot, lambda: [v.message.id for v in app.query(MessageView)] == [reply.id - 1, reply.id])
@@ -201,6 +203,18 @@ async def through_every_surface(make_app: AppFactory, texts: list[str]) -> None:
             assert visible(text) in dialog_texts(app)
             paint(app)
             await pilot.press("escape")
+            # Search: each result names its conversation as titled and shows its snippet as text.
+            await pilot.press("ctrl+f")
+            await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen))
+            await type_text(pilot, "zebrafind")
+            results = app.screen.query_one(OptionList)
+            await wait_until(pilot, lambda: results.option_count >= 1)
+            found = [results.get_option_at_index(i).prompt for i in range(results.option_count)]
+            assert all(isinstance(p, Text) for p in found)
+            assert any(p.plain.startswith(f"{visible(text)}  ") and "zebrafind" in p.plain for p in found)
+            paint(app)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, SearchScreen))
             # The system prompt presets list the preset by its name.
             await pilot.press("f9")
             await wait_until(pilot, lambda: isinstance(app.screen, ChooseOrType))
