@@ -93,14 +93,16 @@ async def pilot_run(home: Path, server: FakeServer, text: str) -> tuple[float, f
 
     marks: dict[str, float] = {}
     painted = asyncio.Event()
+    # Textual has no public hook for "a frame reached the terminal", and time to pixels is what
+    # this measures: the bench (never the app) wraps the private _compositor_refresh.
     append, finish, refresh = ReplyView.append, ReplyView.finish, ChatScreen._compositor_refresh
 
     def hooked_append(self, chunk):  # type: ignore[no-untyped-def]
         marks.setdefault("first_delta", now())
         append(self, chunk)
 
-    def hooked_finish(self, status, error=None):  # type: ignore[no-untyped-def]
-        finish(self, status, error)
+    def hooked_finish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        finish(self, *args, **kwargs)
         marks["finished"] = now()
 
     def hooked_refresh(self):  # type: ignore[no-untyped-def]
