@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -50,6 +46,7 @@ from codhechat.protocol import (
     ContentChunk,
     ErrorFrame,
 )
+from tests.support.served import Served
 
 SECRET = "classic-secret-" + "y" * 40
 
@@ -92,40 +89,23 @@ class ClassicServer:
                 WebSocketRoute("/ws", self.ws),
             ]
         )
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(self._tampering(self.app), log_config=None, log_level="warning", lifespan="off",
-                                ws_max_size=1 << 24, timeout_graceful_shutdown=1, loop="asyncio")  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="classic-server")
+        self.served = Served(self._tampering(self.app), name="classic-server", ws_max_size=1 << 24, start_timeout=10)
 
     # lifecycle
-    def _run(self) -> None:
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            await self.server.serve(sockets=[self._sock])
-
-        asyncio.run(main())
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self.served.loop
 
     def start(self) -> ClassicServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("classic server did not start")
-            time.sleep(0.01)
+        self.served.start()
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self._thread.join(10)
-        self._sock.close()
+        self.served.stop()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        return self.served.url
 
     # test hooks
     def _on_loop(self, coro: Any) -> None:

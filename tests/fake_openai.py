@@ -30,7 +30,6 @@ import asyncio
 import json
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
@@ -40,11 +39,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.served import Served
 
 __all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Recorded", "Reply", "recording"]
 
@@ -294,9 +294,7 @@ class FakeOpenAI:
         self._queue: deque[Behaviour] = deque()
         self._gates: list[Gate] = []  # opened by reset(), so no stream is held past its test
         self._requests: list[dict[str, Any]] = []
-        self._sock: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self.app = Starlette(
@@ -309,50 +307,27 @@ class FakeOpenAI:
     # -- lifecycle -------------------------------------------------------
     def start(self) -> FakeOpenAI:
         """Bind, start serving, and return once the listener is accepting connections."""
-        if self._thread is not None:
+        if self._served is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # so asyncio turns Nagle off
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._want_port))
-        self._sock = sock
-        config = uvicorn.Config(
-            self.app, log_level="warning", log_config=None, access_log=False,
-            lifespan="off", http="h11", loop="asyncio", timeout_graceful_shutdown=1, server_header=False,
-        )  # fmt: skip
         logging.getLogger("uvicorn.error").addFilter(_QUIET_ABORT)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"fake-openai-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("FakeOpenAI failed to start")
-            time.sleep(0.005)
+
+        def on_loop(loop: asyncio.AbstractEventLoop) -> None:
+            self._loop, self._stopping = loop, asyncio.Event()
+
+        self._served = Served(self.app, name="fake-openai", host=self.host, port=self._want_port, on_loop=on_loop,
+                              start_timeout=10, access_log=False, http="h11", server_header=False).start()  # fmt: skip
         return self
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-            assert self._server is not None and self._sock is not None
-            await self._server.serve(sockets=[self._sock])
-
-        asyncio.run(main())
 
     def stop(self, timeout: float = 5.0) -> None:
         """Shut down promptly: no graceful drain, and in-flight sleeps (Hang, delays) are woken."""
-        if self._server is not None:
-            self._server.should_exit = self._server.force_exit = True
         if self._loop is not None and self._stopping is not None:
             try:
                 self._loop.call_soon_threadsafe(self._stopping.set)
             except RuntimeError:  # loop already closed
                 pass
-        if self._thread is not None:
-            self._thread.join(timeout)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._loop = self._stopping = self._sock = None
+        if self._served is not None:
+            self._served.stop(force=True, timeout=timeout)
+        self._served = self._loop = self._stopping = None
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -362,9 +337,9 @@ class FakeOpenAI:
 
     @property
     def port(self) -> int:
-        if self._sock is None:
+        if self._served is None:
             raise RuntimeError("server not started")
-        return int(self._sock.getsockname()[1])
+        return self._served.port
 
     @property
     def base_url(self) -> str:

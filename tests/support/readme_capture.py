@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.e2e.conftest import TmuxTerminal, status_line
+from tests.support.tmux import TmuxTerminal, status_line
 from tests.fake_openai import FakeOpenAI, Reply
 
 NOTES = "# Release checklist\n\n- bump the version\n- tag it\n- write the notes\n"
