@@ -16,6 +16,7 @@ from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.textsafe import visible
 from codhechat.ui import command_table, crash
+from codhechat.ui.flows.resume import Resume
 from codhechat.ui.screens.chat import ChatScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -45,12 +46,14 @@ class CodheChatApp(App[None]):
         default_theme: str | None = None,
         needs_api_key: bool = False,
         warnings: list[str] | None = None,
+        resume: Resume | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.warnings = list(warnings or [])  # about the configuration: shown once, at start
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key
+        self.resume = resume  # --continue or --conversation ID: the conversation to open at start
         self._hangup_early = False
         self._crash: BaseException | None = None
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
@@ -58,7 +61,7 @@ class CodheChatApp(App[None]):
         self._start_theme = THEMES.get(chosen, chosen)
 
     def get_default_screen(self) -> Screen:
-        return ChatScreen(self.backend, needs_api_key=self.needs_api_key)
+        return ChatScreen(self.backend, needs_api_key=self.needs_api_key, resume=self.resume)
 
     def on_mount(self) -> None:
         wanted = self._start_theme

@@ -27,6 +27,7 @@ from codhechat.models import ConnectionState, Conversation, MessageStatus
 from codhechat.state import PromptHistory
 from codhechat.ui import command_table
 from codhechat.ui.flows import copy, manage, replies, settings
+from codhechat.ui.flows.resume import Resume, resume
 from codhechat.ui.flows.search import search_conversations
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
@@ -43,10 +44,9 @@ WARM_UP_DELAY_S = 0.5
 class ChatScreen(Screen[None]):
     BINDINGS = command_table.bindings("chat")
 
-    def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
+    def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False, resume: Resume | None = None) -> None:
         super().__init__()
-        self.backend = backend
-        self.needs_api_key = needs_api_key
+        self.backend, self.needs_api_key, self.resume = backend, needs_api_key, resume
         self.session = ChatSession(backend, self)
         self.deletes = manage.DeleteWithUndo(self, self.session)
         self._unwatch: Callable[[], None] | None = None
@@ -92,7 +92,10 @@ class ChatScreen(Screen[None]):
         await self.pane.show([Welcome(needs_api_key=self.needs_api_key)], has_older=False)
         self.prompt.focus()
         self.prompt.recall = self._history_store.load()
-        self.load_conversations()
+        if self.resume is None:
+            self.load_conversations()
+        else:  # --continue or --conversation ID
+            self.run_worker(resume(self, self.session, self.resume), group="sidebar", exclusive=True)
         # After the first frame, not before: start-up stays fast and the first reply too.
         self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
@@ -263,10 +266,7 @@ class ChatScreen(Screen[None]):
             self.prompt.focus()
 
     def action_page_messages(self, direction: int) -> None:
-        if direction < 0:
-            self.pane.scroll_page_up()
-        else:
-            self.pane.scroll_page_down()
+        (self.pane.scroll_page_up if direction < 0 else self.pane.scroll_page_down)()
 
     def action_focus_prompt(self) -> None:
         self.prompt.focus()
