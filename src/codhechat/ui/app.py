@@ -18,6 +18,7 @@ from codhechat.textsafe import visible
 from codhechat.ui import command_table, crash
 from codhechat.ui.flows.resume import Resume
 from codhechat.ui.screens.chat import ChatScreen
+from codhechat.ui.screens.help import HelpScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -115,11 +116,11 @@ class CodheChatApp(App[None]):
         return super().format_title(visible(title), visible(sub_title))
 
     def action_toggle_help(self) -> None:
-        """Every key that works where the focus is, beside the screen (Textual's help panel)."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        """The app's keys, grouped, then the prompt's (screens/help.py)."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.backend))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
