@@ -77,3 +77,31 @@ def test_welcome_without_a_key(snap_compare, make_app: AppFactory) -> None:  # t
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(40, 15), (60, 20)])
+def test_main_screen_narrow(snap_compare, make_app: AppFactory, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The sidebar hidden, the chat and a footer of the keys that lead to the rest."""
+    app, conversation_id = snapshot_app(make_app, "dark")
+
+    async def open_it(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app.query_one(PromptInput).cursor_blink = False
+        await app.screen_stack[0].open_conversation(conversation_id)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_it)
+
+
+def test_sidebar_over_a_narrow_chat(snap_compare, make_app: AppFactory) -> None:  # type: ignore[no-untyped-def]
+    app, conversation_id = snapshot_app(make_app, "dark")
+    app.backend.store.rename_conversation(conversation_id, "Explain Rust lifetimes, with an example that compiles")
+
+    async def open_sidebar(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app.query_one(PromptInput).cursor_blink = False
+        await app.screen_stack[0].open_conversation(conversation_id)
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(40, 15), run_before=open_sidebar)

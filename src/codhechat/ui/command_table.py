@@ -58,6 +58,7 @@ class Command:
     footer: bool = False  # shown in the footer (else only in the keys panel)
     priority: bool = False  # before the focused widget's own use of the key
     group: Group = "chatting"  # its section of the help screen (F1)
+    narrow: bool = False  # kept in the footer of a narrow terminal (widgets/footer.py)
 
     @property
     def palette_help(self) -> str:
@@ -83,10 +84,12 @@ def key_name(key: str) -> str:
 
 COMMANDS: tuple[Command, ...] = (
     # The chat screen; the footer shows these in this order.
-    Command("new_conversation", "New chat", "ctrl+n", "New conversation", "Start a new chat", footer=True, group="conversations"),
+    Command("new_conversation", "New chat", "ctrl+n", "New conversation", "Start a new chat", footer=True, narrow=True,
+            group="conversations"),
     Command("stop", "Stop", "escape", "Stop generating", "Stop the reply, keep what arrived", footer=True),
     Command("retry", "Retry", "ctrl+r", "Retry reply", "Generate the failed or stopped reply again", footer=True),
-    Command("toggle_sidebar", "Sidebar", "ctrl+b", "Toggle sidebar", "Show or hide the conversation list", footer=True, group="conversations"),
+    Command("toggle_sidebar", "Sidebar", "ctrl+b", "Toggle sidebar", "Show or hide the conversation list", footer=True,
+            narrow=True, group="conversations"),
     Command("set_api_key", "API key", "f2", "Set API key", "Store an API key in the config file", group="settings"),
     Command("focus_prompt", "Prompt", "ctrl+l", help="Back to the prompt from the sidebar or the messages"),
     Command("search", "Search", "ctrl+f", "Search conversations", "Every conversation's text, as you type", needs=SEARCH, group="conversations"),
@@ -109,7 +112,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
             "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
     # The app (Textual's own palette has "Keys" and "Quit").
-    Command("toggle_help", "Keys", "f1", help="Show or hide this list of keys", on="app", footer=True, group="app"),
+    Command("toggle_help", "Keys", "f1", help="Show or hide this list of keys", on="app", footer=True, narrow=True,
+            group="app"),
     Command("toggle_theme", "Theme", "ctrl+t", "Toggle dark/light theme", "Switch between dark and light", on="app", footer=True, group="settings"),
     Command("quit", "Quit", "ctrl+q", help="Leave codhechat; a reply being generated keeps what arrived",
             on="app", footer=True, priority=True, group="app"),

@@ -18,19 +18,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker
 
 from codhechat.backends import ChatBackend
 from codhechat.errors import CodheError
 from codhechat.models import ConnectionState, Conversation, MessageStatus
 from codhechat.state import PromptHistory
-from codhechat.ui import command_table
+from codhechat.ui import command_table, layout
 from codhechat.ui.flows import copy, manage, replies, settings
 from codhechat.ui.flows.resume import Resume, resume
 from codhechat.ui.flows.search import search_conversations
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
+from codhechat.ui.widgets.footer import ChatFooter
 from codhechat.ui.widgets.messages import view_of
 from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
@@ -43,6 +44,7 @@ WARM_UP_DELAY_S = 0.5
 
 class ChatScreen(Screen[None]):
     BINDINGS = command_table.bindings("chat")
+    HORIZONTAL_BREAKPOINTS = layout.BREAKPOINTS  # narrow: the sidebar hides (ui/layout.py)
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False, resume: Resume | None = None) -> None:
         super().__init__()
@@ -65,7 +67,7 @@ class ChatScreen(Screen[None]):
                 yield self.pane
                 yield self.prompt
         yield self.status
-        yield Footer()
+        yield ChatFooter()
 
     @property
     def conversation_id(self) -> int | None:
@@ -87,6 +89,7 @@ class ChatScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         self.status.mode = self.backend.mode
+        layout.restore(self)
         self.update_status()
         self._unwatch = self.backend.watch_connection(self._connection_changed)
         await self.pane.show([Welcome(needs_api_key=self.needs_api_key)], has_older=False)
@@ -261,9 +264,7 @@ class ChatScreen(Screen[None]):
     # Layout and keys
 
     def action_toggle_sidebar(self) -> None:
-        self.sidebar.display = not self.sidebar.display
-        if not self.sidebar.display:
-            self.prompt.focus()
+        layout.toggle_sidebar(self, self.sidebar, self.prompt)
 
     def action_page_messages(self, direction: int) -> None:
         (self.pane.scroll_page_up if direction < 0 else self.pane.scroll_page_down)()

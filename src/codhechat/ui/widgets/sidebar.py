@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from codhechat.models import Conversation
+from codhechat.ui.layout import close_overlay
 from codhechat.ui.text import plain
 
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
@@ -55,6 +57,18 @@ class ConversationTree(Tree[int | str]):
     def process_label(self, label: str | Text) -> Text:
         """Labels are text, never markup: a title is whatever its first message said."""
         return super().process_label(plain(label) if isinstance(label, str) else label)
+
+    def render_label(self, node: TreeNode[int | str], base_style: Style, style: Style) -> Text:
+        """A label cut to the sidebar's width with an ellipsis: a long title must not hide
+        behind the edge, nor widen the tree into a horizontal scrollbar."""
+        label = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if room > 0:
+            label.truncate(room, overflow="ellipsis")
+        return label
 
     def show(self, conversations: list[Conversation], *, has_more: bool, current: int | None) -> None:
         """List `conversations` (newest first), with the open one (`current`) marked."""
@@ -96,6 +110,12 @@ class ConversationTree(Tree[int | str]):
                 if node is not None and isinstance(node.data, int):
                     self.cursor_line = line
                     break
+
+    def on_blur(self) -> None:
+        """Opened over a narrow chat (ui/layout.py), it closes once the focus moves on; a
+        dialog opened from it (rename, delete) keeps it open."""
+        if self.screen.focused is not self:
+            close_overlay(self.screen)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[int | str]) -> None:
         event.stop()
