@@ -139,3 +139,15 @@ async def test_a_failed_reply_says_its_hint_once_on_its_own_line(make_app: AppFa
         first, *rest = notice.splitlines()
         assert first.endswith("fake error 401") and rest[0].startswith("Check OPENAI_API_KEY")
         assert notice.count("Ctrl+R") <= 1
+
+
+@pytest.mark.parametrize("size", [*NARROW, (120, 40)])
+async def test_a_tall_paste_leaves_the_conversation_room(make_app: AppFactory, size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        chat = screen_of(app)
+        chat.prompt.text = "\n".join(f"line {i}" for i in range(30))
+        await pilot.pause()
+        assert chat.prompt.region.bottom <= chat.status.region.y  # its border whole, not under the status
+        assert chat.pane.region.height >= min(size[1] // 3, 20)
+        assert chat.pane.region.bottom <= chat.prompt.region.y  # nothing overlaps

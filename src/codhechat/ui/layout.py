@@ -18,6 +18,8 @@ from codhechat.state import UiState
 
 NARROW_BELOW = 80  # columns: a 32-column sidebar would leave the chat too little
 BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
+SHORT_BELOW = 24  # lines: a tall prompt (a paste) must leave the conversation room
+VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-tall")]
 SIDEBAR_HIDDEN = "sidebar-hidden"  # wide: the user hid it (remembered)
 SIDEBAR_OPEN = "sidebar-open"  # narrow: opened over the chat (for now)
 STATE_KEY = "sidebar"

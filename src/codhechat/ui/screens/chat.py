@@ -44,7 +44,7 @@ WARM_UP_DELAY_S = 0.5
 
 class ChatScreen(Screen[None]):
     BINDINGS = command_table.bindings("chat")
-    HORIZONTAL_BREAKPOINTS = layout.BREAKPOINTS  # narrow: the sidebar hides (ui/layout.py)
+    HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS = layout.BREAKPOINTS, layout.VERTICAL_BREAKPOINTS  # ui/layout.py
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False, resume: Resume | None = None) -> None:
         super().__init__()
