@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--system", dest="system_prompt", help="system prompt the model sees first")
     parser.add_argument("--history-window", type=int, help="how many earlier messages the model sees")
     parser.add_argument("--database", type=Path, help="SQLite database file to use")
-    parser.add_argument("--theme", choices=["dark", "light"], help="theme for this run")
+    parser.add_argument(
+        "--theme", metavar="NAME", help="theme for this run: dark, light or a Textual theme (nord, gruvbox, …)"
+    )
     parser.add_argument("--config", type=Path, help=f"config file (default: {paths.config_file()})")
     parser.add_argument(
         "--server", metavar="URL", help="chat on a CoDHeChat server (remote mode), e.g. https://chat.example.org"

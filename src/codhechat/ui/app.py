@@ -15,12 +15,11 @@ from textual.screen import Screen
 from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.textsafe import visible
-from codhechat.ui import command_table, crash
+from codhechat.ui import command_table, crash, themes
 from codhechat.ui.flows.resume import Resume
 from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.screens.help import HelpScreen
 
-THEMES = {"dark": "textual-dark", "light": "textual-light"}
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -36,7 +35,7 @@ class CodheChatApp(App[None]):
     TITLE = "codhechat"
     CSS_PATH = stylesheet_path()
     BINDINGS = command_table.bindings("app")
-    COMMANDS = App.COMMANDS | {command_table.CommandTable}
+    COMMANDS = App.COMMANDS | {command_table.CommandTable, themes.ThemeCommands}
 
     def __init__(
         self,
@@ -59,14 +58,16 @@ class CodheChatApp(App[None]):
         self._crash: BaseException | None = None
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
         chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
-        self._start_theme = THEMES.get(chosen, chosen)
+        self._start_theme = themes.theme_name(chosen)
 
     def get_default_screen(self) -> Screen:
         return ChatScreen(self.backend, needs_api_key=self.needs_api_key, resume=self.resume)
 
     def on_mount(self) -> None:
         wanted = self._start_theme
-        self.theme = wanted if wanted in self.available_themes else "textual-dark"
+        self.theme = wanted if wanted in self.available_themes else themes.DEFAULT
+        if wanted != self.theme:
+            self.warnings.append(f"There is no theme {wanted!r}: Ctrl+P, then type \"theme\", lists them.")
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for sig in HANGUP_SIGNALS:
             try:
