@@ -32,7 +32,7 @@ from codhechat.ui.flows.search import search_conversations
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
 from codhechat.ui.widgets.footer import ChatFooter
-from codhechat.ui.widgets.messages import view_of
+from codhechat.ui.widgets.long_message import view_of
 from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
