@@ -33,7 +33,7 @@ from codhechat.ui.widgets import messages
 from codhechat.ui.widgets.messages import MarkdownPiece, MessageView, _header, attachment_chips, thought_for
 
 LONG_CHARS = 4 * PIECE_CHARS  # a stored reply longer than this is shown in pieces
-LAZY_PIECE_CHARS = 4 * PIECE_CHARS  # bigger than a streaming reply's: fewer widgets to lay out
+LAZY_PIECE_CHARS = 2 * PIECE_CHARS  # bigger than a streaming reply's: fewer widgets to lay out
 MARGIN = 2  # pieces measured either side of one being painted (a piece is ~20-40 lines)
 FENCES = ("```", "~~~")
 
