@@ -12,7 +12,7 @@ from codhechat.ui.screens.api_key import ApiKeyScreen
 from codhechat.ui.transcript import LiveReply
 from codhechat.ui.widgets.footer import ChatFooter
 from codhechat.ui.widgets.sidebar import ConversationTree
-from tests.fake_openai import Fail, FakeOpenAI
+from tests.fake_openai import Fail, FakeOpenAI, Gate, Reply
 from tests.ui.conftest import AppFactory, wait_until
 from tests.ui.test_chat import last_reply, reply_views, screen_of, send
 
@@ -55,13 +55,14 @@ async def test_a_narrow_terminal_hides_the_sidebar_and_ctrl_b_opens_it_over_the_
         await wait_until(pilot, lambda: chat.conversation_id is not None)
         await wait_until(pilot, lambda: not chat.sidebar.display)
         assert chat.prompt.has_focus
-        # Ctrl+B twice: open and closed again, and nothing remembered for a wide terminal.
-        await pilot.press("ctrl+b")
-        await pilot.pause()
-        assert chat.sidebar.display
-        await pilot.press("ctrl+b")
-        await pilot.pause()
-        assert not chat.sidebar.display and chat.prompt.has_focus
+        # Ctrl+B twice, or Ctrl+B then Esc: open and closed again; nothing remembered for a wide terminal.
+        for close in ("ctrl+b", "escape"):
+            await pilot.press("ctrl+b")
+            await pilot.pause()
+            assert chat.sidebar.display and chat.sidebar.has_focus
+            await pilot.press(close)
+            await pilot.pause()
+            assert not chat.sidebar.display and chat.prompt.has_focus
     assert UiState().get("sidebar") is None
 
 
@@ -151,3 +152,17 @@ async def test_a_tall_paste_leaves_the_conversation_room(make_app: AppFactory, s
         assert chat.prompt.region.bottom <= chat.status.region.y  # its border whole, not under the status
         assert chat.pane.region.height >= min(size[1] // 3, 20)
         assert chat.pane.region.bottom <= chat.prompt.region.y  # nothing overlaps
+
+
+async def test_esc_in_the_sidebar_beside_the_chat_still_stops_a_reply(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    gate = Gate()
+    fake_openai.enqueue(Reply("partial " * 200, hold=gate, hold_after=10))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "tell me")
+        await wait_until(pilot, lambda: reply_views(app) and len(last_reply(app).text) >= len("partial ") * 10)
+        screen_of(app).sidebar.focus()
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: last_reply(app).status is not None)
+        gate.open()

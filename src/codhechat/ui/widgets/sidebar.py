@@ -12,12 +12,13 @@ from datetime import datetime
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from codhechat.models import Conversation
-from codhechat.ui.layout import close_overlay
+from codhechat.ui.layout import SIDEBAR_OPEN, close_overlay, narrow
 from codhechat.ui.text import plain
 
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
@@ -39,6 +40,9 @@ def group_for(when: datetime, now: datetime) -> str:
 
 
 class ConversationTree(Tree[int | str]):
+    # Only while it is open over a narrow chat (check_action); otherwise Esc stops a reply.
+    BINDINGS = [Binding("escape", "close_overlay", "Close", show=False)]
+
     class Chosen(Message):
         """The user picked a conversation (an id) or "new"."""
 
@@ -110,6 +114,15 @@ class ConversationTree(Tree[int | str]):
                 if node is not None and isinstance(node.data, int):
                     self.cursor_line = line
                     break
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_overlay":
+            return self.screen.has_class(SIDEBAR_OPEN) and narrow(self.screen)
+        return super().check_action(action, parameters)
+
+    async def action_close_overlay(self) -> None:
+        close_overlay(self.screen)
+        await self.run_action("screen.focus_prompt")
 
     def on_blur(self) -> None:
         """Opened over a narrow chat (ui/layout.py), it closes once the focus moves on; a
