@@ -105,3 +105,17 @@ def test_sidebar_over_a_narrow_chat(snap_compare, make_app: AppFactory) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(40, 15), run_before=open_sidebar)
+
+
+@pytest.mark.parametrize("size", [(120, 35), (40, 15)])
+def test_help_screen(snap_compare, make_app: AppFactory, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """F1: the app's commands first, grouped, each with its key."""
+    app = make_app()
+
+    async def open_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app.query_one(PromptInput).cursor_blink = False
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_help)
