@@ -7,8 +7,7 @@ import pytest
 
 from codhechat.state import UiState
 from codhechat.ui.themes import ThemeCommands, code_style
-from codhechat.ui.widgets.messages import code_theme
-from codhechat.ui.widgets.messages import MessageView
+from codhechat.ui.widgets.messages import MessageView, code_theme
 from tests.ui.conftest import AppFactory, type_text, wait_until
 from tests.ui.test_chat import SIZE, screen_of
 

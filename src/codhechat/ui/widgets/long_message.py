@@ -1,7 +1,8 @@
 """A stored reply too long to render whole when shown (a 2,000-line code fence, a
-5,000-line answer): it is cut into pieces as a streaming reply is
-(codhechat.ui.markdown_pieces), and only the pieces on screen, plus a margin, are ever
-rendered; the height of every other piece is estimated from its text.
+5,000-line answer): it is cut into pieces like a streaming reply's
+(codhechat.ui.markdown_pieces), which render as the whole would, and only the pieces
+on screen, plus a margin, are ever rendered; the height of every other piece is
+estimated from its text.
 
 Opening the conversation then costs about a screen's worth of rendering, whatever the
 reply's length. A piece is rendered for real (its true height replaces the estimate)
@@ -24,11 +25,10 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from codhechat.models import Message
-from codhechat.ui.transcript import Entry
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece
 from codhechat.ui.text import plain
-from codhechat.ui.transcript import usage_of
+from codhechat.ui.transcript import Entry, usage_of
 from codhechat.ui.widgets import messages
 from codhechat.ui.widgets.messages import MarkdownPiece, MessageView, _header, attachment_chips, thought_for
 
@@ -67,18 +67,16 @@ def pieces_of(source: str, size: int = LAZY_PIECE_CHARS) -> list[Piece]:
         if stripped.startswith(FENCES):
             if not fence:
                 fence = line if line.endswith("\n") else line + "\n"
-            elif stripped.rstrip("`~") == "" and stripped[0] == fence.strip()[0]:
-                fence = ""
+            elif stripped == stripped[0] * len(stripped) and stripped.startswith(_marker(fence)):
+                fence = ""  # a closing fence: the opening's character, at least as many
             continue
         if chars < size or index + 1 >= len(lines):
             continue
         following = lines[index + 1]
-        if fence and not following.strip().startswith(FENCES):  # between two lines of code
-            opening = fence.lstrip(" ")
-            marker = opening[: len(opening) - len(opening.lstrip("`~"))]
-            indent = fence[: len(fence) - len(opening)]
+        if fence and not fence[0].isspace() and not following.strip().startswith(FENCES):  # between lines of code
+            # (not in an indented fence: that is inside a list item, which a cut would end)
             closed = "".join(head) + ("" if line.endswith("\n") else "\n")
-            pieces.append(Piece(closed + f"{indent}{marker}\n", joined, fence_above, True))
+            pieces.append(Piece(closed + f"{_marker(fence)}\n", joined, fence_above, True))
             head, chars, fence_above, joined = [fence], 0, True, True
         elif not fence and not stripped and following.strip() and not following[0].isspace():
             pieces.append(Piece("".join(head), joined, fence_above, False))
@@ -86,6 +84,12 @@ def pieces_of(source: str, size: int = LAZY_PIECE_CHARS) -> list[Piece]:
     if head:
         pieces.append(Piece("".join(head), joined, fence_above, False))
     return pieces
+
+
+def _marker(fence: str) -> str:
+    """The run of backticks or tildes that opens a fence (its closing must match it)."""
+    opening = fence.strip()
+    return opening[: len(opening) - len(opening.lstrip(opening[0]))]
 
 
 def estimated_height(piece: Piece, width: int) -> int:
