@@ -72,3 +72,13 @@ async def test_an_unknown_theme_is_said_and_the_default_used(make_app: AppFactor
         await wait_until(pilot, lambda: app._notifications)
         assert app.theme == "textual-dark"
         assert "There is no theme 'no-such-theme'" in list(app._notifications)[0].message
+
+
+def test_the_highlighting_warm_up_highlights_without_the_screen(make_app: AppFactory) -> None:
+    from codhechat.ui.themes import warm_up_highlighting
+
+    app = make_app()
+    warm_up_highlighting(app)  # no screen, no terminal: it only loads what highlighting needs
+    import sys
+
+    assert "pygments.lexers.python" in sys.modules

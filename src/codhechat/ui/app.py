@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from functools import partial
 from pathlib import Path
 
 from textual.app import App
@@ -78,6 +79,9 @@ class CodheChatApp(App[None]):
             self._on_hangup()
         for warning in self.warnings:
             self.notify(warning, title="Configuration", severity="warning", timeout=15)
+        # After the first frame, as the chat screen's warm-up: the first code block shown is then quick.
+        self.set_timer(1.0, lambda: self.run_worker(partial(themes.warm_up_highlighting, self), thread=True,
+                                                    exit_on_error=False))  # fmt: skip
 
     def catch_early_signals(self) -> None:
         """Remember a SIGTERM/SIGHUP that arrives before on_mount, instead of dying

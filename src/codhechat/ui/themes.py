@@ -8,6 +8,7 @@ the black-and-white Pygments style, which keeps their bold and italics.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 from textual.app import App
@@ -42,6 +43,16 @@ def code_style(app: App[object]) -> str:
         return NO_COLOR_CODE
     theme: Theme = app.current_theme
     return CODE_STYLES.get(theme.name) or (DARK_CODE if theme.dark else LIGHT_CODE)
+
+
+def warm_up_highlighting(app: App[object]) -> None:
+    """Highlight a line of Python once, off the event loop: the first code block shown
+    otherwise pays ~0.1 s for loading Pygments' lexer and style."""
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    with open(os.devnull, "w", encoding="utf-8") as nowhere:
+        Console(file=nowhere, width=40).print(Syntax("def f(x):\n    return x\n", "python", theme=code_style(app)))
 
 
 class ThemeCommands(Provider):
