@@ -17,7 +17,13 @@ marker ZZLAST), the newest, beside 30 short ones.
   sidebar (landing on the newest conversation), Enter opens it; the clock runs
   from Enter until ZZLAST is written to the terminal.
 
-Target: open to on screen <= 300 ms.
+* huge (pilot and pty): conversations whose last reply is one huge message: a
+  2,000-line code fence, and 5,000 lines of paragraphs (both end in ZZLAST). Opened
+  as above; the clock stops when the reply's last line is on screen (pilot) or ZZLAST
+  is written (pty). `--whole` renders such a reply whole, as before (for comparison).
+  Then PageUp ten times in the pilot: the worst time from a key to the next refresh.
+
+Target: open to on screen <= 300 ms, with any message.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    db_path,
     in_process_env,
     machine_note,
     make_app,
     now,
     rss_mb,
+    seed_conversations,
     seed_long_conversation,
     spawn_codhechat,
     summary,
@@ -163,15 +171,107 @@ def pty_run(home: Path, title: str) -> float:
     return shown - start
 
 
+def seed_huge(home: Path) -> dict[str, tuple[int, str]]:
+    """Two conversations, each ending in one huge reply; returns kind -> (id, title)."""
+    from codhechat.store import Store
+
+    store = Store.open(db_path(home))
+    fence = "```python\n" + "\n".join(f"def f_{i}(x):  return x * {i}  # line {i} of the fence" for i in range(2000))
+    prose = "\n\n".join(f"Line {i}: a paragraph with *some* `code` and words enough to wrap once." for i in range(5000))
+    made = {}
+    for kind, body in (("fence_2000_lines", fence + "\n```\n\nZZLAST"), ("message_5000_lines", prose + "\n\nZZLAST")):
+        conversation = store.create_conversation(f"huge {kind}", model="gpt-4o-mini")
+        store.add_message(conversation.id, "user", f"Show me {kind}")
+        store.add_message(conversation.id, "assistant", body, model="gpt-4o-mini")
+        made[kind] = (conversation.id, conversation.title)
+    store.close()
+    return made
+
+
+async def huge_pilot_run(home: Path, conversation_id: int, settle: float) -> tuple[float, float]:
+    """(open to the reply's last line on screen, worst PageUp to the next refresh)."""
+    app = make_app(home)
+    with RefreshWatch() as watch:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(settle)
+            chat = app.screen_stack[0]
+            pane = chat.pane
+
+            def bottom_on_screen() -> bool:
+                views = pane.views()
+                last = views[-1] if views else None
+                if last is None or getattr(getattr(last, "message", None), "role", None) != "assistant":
+                    return False
+                return pane.region.y < last.region.bottom <= pane.region.bottom
+
+            watch.arm(bottom_on_screen)
+            start = now()
+            await chat.open_conversation(conversation_id)
+            opened = await watch.wait() - start
+            await pilot.pause(0.2)
+            worst = 0.0
+            for _ in range(10):
+                y = pane.scroll_y
+                watch.arm(lambda: pane.scroll_y != y)
+                begin = now()
+                pane.scroll_page_up(animate=False)
+                worst = max(worst, await watch.wait() - begin)
+                await pilot.pause(0.05)
+    return opened, worst
+
+
+def huge_main(args: argparse.Namespace) -> None:
+    if args.whole:
+        from codhechat.ui.widgets import long_message
+
+        long_message.LONG_CHARS = 10**12  # every reply rendered whole, as before
+    with temp_home() as home:
+        seed_conversations(home, 30)
+        for kind, (conversation_id, title) in seed_huge(home).items():
+            opens, pages = [], []
+            with in_process_env(home):
+                for _ in range(args.runs):
+                    opened, page = asyncio.run(huge_pilot_run(home, conversation_id, args.settle))
+                    opens.append(opened)
+                    pages.append(page)
+            print(f"open_{kind}_pilot: {summary(opens, 'ms', 1000, 1)}")
+            print(f"page_up_{kind}_pilot (worst of 10 per run): {summary(pages, 'ms', 1000, 1)}")
+            if not args.whole:  # `python -m codhechat` renders as this checkout does
+                ptys = [huge_pty_run(home, title) for _ in range(args.runs)]
+                print(f"open_{kind}_pty: {summary(ptys, 'ms', 1000, 1)}")
+
+
+def huge_pty_run(home: Path, title: str) -> float:
+    """The huge conversations are the newest but for the 30 short ones seeded first: the
+    sidebar lists them at the top; Tab lands on the newest, Down moves on when needed."""
+    with spawn_codhechat(home) as app:
+        app.expect("Send", "ready", title, timeout=30)
+        app.send("\t")
+        app.drain(0.3)
+        if "fence" in title:
+            app.send("\x1b[B")  # the fence conversation is the second newest
+            app.drain(0.3)
+        app.mark()
+        start = app.send("\r")
+        shown = app.expect_one(b"ZZLAST", timeout=20)
+        app.quit()
+    return shown - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000, help="messages in the long conversation (default 2000)")
     parser.add_argument("--runs", type=int, default=3, help="timed opens, each way (default 3)")
     parser.add_argument("--steps", type=int, default=8, help="scroll-to-top steps (default 8)")
     parser.add_argument("--settle", type=float, default=1.5, help="seconds the app idles after start-up before the open (default 1.5)")
+    parser.add_argument("--huge", action="store_true", help="only the huge-message scenario")
+    parser.add_argument("--whole", action="store_true", help="with --huge: render a huge reply whole, as before")
     args = parser.parse_args()
     watchdog(60 + 15 * args.runs + 2 * args.steps)
     print(machine_note())
+    if args.huge:
+        huge_main(args)
+        return
 
     with temp_home() as home:
         conversation_id, title = seed_long_conversation(home, args.messages)

@@ -34,11 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--system", dest="system_prompt", help="system prompt the model sees first")
     parser.add_argument("--history-window", type=int, help="how many earlier messages the model sees")
     parser.add_argument("--database", type=Path, help="SQLite database file to use")
-    parser.add_argument("--theme", choices=["dark", "light"], help="theme for this run")
+    parser.add_argument(
+        "--theme", metavar="NAME", help="theme for this run: dark, light or a Textual theme (nord, gruvbox, …)"
+    )
     parser.add_argument("--config", type=Path, help=f"config file (default: {paths.config_file()})")
     parser.add_argument(
         "--server", metavar="URL", help="chat on a CoDHeChat server (remote mode), e.g. https://chat.example.org"
     )
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "-c", "--continue", dest="resume_latest", action="store_true",
+        help="open the most recent conversation (the one last talked in)",
+    )  # fmt: skip
+    resume.add_argument("--conversation", type=int, metavar="ID", help="open conversation ID (`codhechat list` shows them)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("config", help="print the effective settings and where files live")
     login = commands.add_parser(
@@ -76,6 +84,8 @@ def _main(argv: list[str] | None) -> int:
         key: getattr(args, key)
         for key in ("model", "base_url", "system_prompt", "history_window", "database", "server")
     }
+    if args.command is not None and (args.resume_latest or args.conversation is not None):
+        parser.error("--continue and --conversation open the app: use them without a COMMAND")
     if args.command == "serve":
         return serve_main(args)
     try:
@@ -90,7 +100,7 @@ def _main(argv: list[str] | None) -> int:
             return account_main(args, settings)
         if args.command in SHELL_COMMANDS:
             return run_shell_command(args, settings)
-        return run_app(settings, theme=args.theme)
+        return run_app(settings, theme=args.theme, resume="latest" if args.resume_latest else args.conversation)
     except CodheError as exc:
         from codhechat.errors import ConfigError
         from codhechat.textsafe import visible
@@ -170,7 +180,7 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
     return EXIT_OK
 
 
-def run_app(settings: Any, *, theme: str | None) -> int:
+def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None) -> int:
     from codhechat.ui.app import CodheChatApp
 
     backend: Any
@@ -185,7 +195,7 @@ def run_app(settings: Any, *, theme: str | None) -> int:
         backend = LocalBackend(settings, Store.open(settings.database_path))
     app = CodheChatApp(
         backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
-        warnings=settings.warnings,
+        warnings=settings.warnings, resume=resume,  # type: ignore[arg-type]
     )
     app.catch_early_signals()
     app.run()

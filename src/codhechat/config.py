@@ -13,7 +13,7 @@ import stat
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -106,8 +106,10 @@ class Settings(BaseSettings):
     database: Path | None = Field(
         default=None, description="SQLite database file (default: the platform data folder)."
     )
-    theme: Literal["dark", "light"] | None = Field(
-        default=None, description="Start-up theme; the last one toggled in the app is remembered."
+    theme: str | None = Field(
+        default=None,
+        description="Start-up theme: dark, light or a Textual theme (nord, gruvbox, …); the last one "
+        "chosen in the app is remembered.",
     )
     attachment_max_mb: float = Field(
         default=10.0, gt=0, le=512, description="Largest file that may be attached to a message, in MB."

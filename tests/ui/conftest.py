@@ -21,13 +21,14 @@ AppFactory = Callable[..., CodheChatApp]
 
 @pytest.fixture
 def make_app(fake_openai: FakeOpenAI) -> AppFactory:
-    def make(*, theme: str | None = None, **flags: Any) -> CodheChatApp:
+    def make(*, theme: str | None = None, resume: int | str | None = None, **flags: Any) -> CodheChatApp:
         options: dict[str, Any] = {"base_url": fake_openai.base_url, "max_retries": 0}
         options.update(flags)
         settings = load_settings(options)
         backend = LocalBackend(settings, Store.open(settings.database_path))
         return CodheChatApp(
-            backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key
+            backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
+            resume=resume,  # type: ignore[arg-type]
         )
 
     return make

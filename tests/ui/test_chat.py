@@ -234,26 +234,6 @@ async def test_a_full_disk_gives_the_prompt_back(make_app: AppFactory, fake_open
         assert fake_openai.requests == []
 
 
-async def test_f1_shows_every_key_where_the_focus_is(make_app: AppFactory) -> None:
-    from textual.widgets import HelpPanel
-
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f1")
-        await pilot.pause()
-        from rich.console import Console
-
-        console = Console(width=200, record=True, file=open("/dev/null", "w"))
-        for widget in app.screen.query_one(HelpPanel).query("*"):
-            console.print(widget.render())
-        shown = console.export_text()
-        for description in ("Send", "Newline", "New chat", "Stop", "Retry", "Sidebar", "Theme", "Quit"):
-            assert description in shown, description
-        await pilot.press("f1")
-        await pilot.pause()
-        assert not app.screen.query(HelpPanel)
-
-
 async def test_configuration_warnings_are_shown_in_the_app(fake_openai: FakeOpenAI) -> None:
     from codhechat.backends.local import LocalBackend
     from codhechat.config import load_settings

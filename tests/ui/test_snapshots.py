@@ -77,3 +77,45 @@ def test_welcome_without_a_key(snap_compare, make_app: AppFactory) -> None:  # t
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(40, 15), (60, 20)])
+def test_main_screen_narrow(snap_compare, make_app: AppFactory, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The sidebar hidden, the chat and a footer of the keys that lead to the rest."""
+    app, conversation_id = snapshot_app(make_app, "dark")
+
+    async def open_it(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app.query_one(PromptInput).cursor_blink = False
+        await app.screen_stack[0].open_conversation(conversation_id)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_it)
+
+
+def test_sidebar_over_a_narrow_chat(snap_compare, make_app: AppFactory) -> None:  # type: ignore[no-untyped-def]
+    app, conversation_id = snapshot_app(make_app, "dark")
+    app.backend.store.rename_conversation(conversation_id, "Explain Rust lifetimes, with an example that compiles")
+
+    async def open_sidebar(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app.query_one(PromptInput).cursor_blink = False
+        await app.screen_stack[0].open_conversation(conversation_id)
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(40, 15), run_before=open_sidebar)
+
+
+@pytest.mark.parametrize("size", [(120, 35), (40, 15)])
+def test_help_screen(snap_compare, make_app: AppFactory, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """F1: the app's commands first, grouped, each with its key."""
+    app = make_app()
+
+    async def open_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app.query_one(PromptInput).cursor_blink = False
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_help)

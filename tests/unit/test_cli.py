@@ -114,3 +114,21 @@ def test_an_unexpected_error_shows_one_line_and_no_traceback(tmp_path) -> None: 
     from codhechat import paths
 
     assert "KeyError" in (paths.state_dir() / "crash.log").read_text()
+
+
+def test_continue_and_conversation_open_the_app_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from codhechat.cli import build_parser
+
+    assert build_parser().parse_args(["-c"]).resume_latest
+    assert build_parser().parse_args(["--conversation", "7"]).conversation == 7
+    for argv in (["-c", "list"], ["--conversation", "7", "show", "7"], ["-c", "--conversation", "7"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+    assert "use them without a COMMAND" in capsys.readouterr().err
+
+
+def test_list_says_pinned_come_first(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["list", "--help"])
+    assert "pinned ones first" in capsys.readouterr().out

@@ -86,8 +86,10 @@ def add_shell_parsers(commands: Any) -> None:
     models.add_argument("--json", action="store_true", help="one JSON object per line")
 
     listing = commands.add_parser(
-        "list", help="list conversations, most recent first",
-        description="List conversations (id, last activity, title), most recent first.",
+        "list", help="list conversations: pinned first, then most recent first",
+        description="List conversations (id, last activity, title): the pinned ones first (latest pin "
+        "first), then the others, most recent first. `codhechat --conversation ID` opens one in the app; "
+        "`codhechat --continue` opens the one last talked in.",
     )  # fmt: skip
     listing.add_argument("-n", "--limit", type=_positive, default=50, help="how many (default: 50)")
     listing.add_argument("--all", action="store_true", help="list every conversation")

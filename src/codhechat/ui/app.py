@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from functools import partial
 from pathlib import Path
 
 from textual.app import App
@@ -15,10 +16,11 @@ from textual.screen import Screen
 from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.textsafe import visible
-from codhechat.ui import command_table, crash
+from codhechat.ui import command_table, crash, themes
+from codhechat.ui.flows.resume import Resume
 from codhechat.ui.screens.chat import ChatScreen
+from codhechat.ui.screens.help import HelpScreen
 
-THEMES = {"dark": "textual-dark", "light": "textual-light"}
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -34,7 +36,7 @@ class CodheChatApp(App[None]):
     TITLE = "codhechat"
     CSS_PATH = stylesheet_path()
     BINDINGS = command_table.bindings("app")
-    COMMANDS = App.COMMANDS | {command_table.CommandTable}
+    COMMANDS = App.COMMANDS | {command_table.CommandTable, themes.ThemeCommands}
 
     def __init__(
         self,
@@ -45,24 +47,28 @@ class CodheChatApp(App[None]):
         default_theme: str | None = None,
         needs_api_key: bool = False,
         warnings: list[str] | None = None,
+        resume: Resume | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.warnings = list(warnings or [])  # about the configuration: shown once, at start
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key
+        self.resume = resume  # --continue or --conversation ID: the conversation to open at start
         self._hangup_early = False
         self._crash: BaseException | None = None
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
         chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
-        self._start_theme = THEMES.get(chosen, chosen)
+        self._start_theme = themes.theme_name(chosen)
 
     def get_default_screen(self) -> Screen:
-        return ChatScreen(self.backend, needs_api_key=self.needs_api_key)
+        return ChatScreen(self.backend, needs_api_key=self.needs_api_key, resume=self.resume)
 
     def on_mount(self) -> None:
         wanted = self._start_theme
-        self.theme = wanted if wanted in self.available_themes else "textual-dark"
+        self.theme = wanted if wanted in self.available_themes else themes.DEFAULT
+        if wanted != self.theme:
+            self.warnings.append(f"There is no theme {wanted!r}: Ctrl+P, then type \"theme\", lists them.")
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for sig in HANGUP_SIGNALS:
             try:
@@ -73,6 +79,9 @@ class CodheChatApp(App[None]):
             self._on_hangup()
         for warning in self.warnings:
             self.notify(warning, title="Configuration", severity="warning", timeout=15)
+        # After the first frame, as the chat screen's warm-up: the first code block shown is then quick.
+        self.set_timer(1.0, lambda: self.run_worker(partial(themes.warm_up_highlighting, self), thread=True,
+                                                    exit_on_error=False))  # fmt: skip
 
     def catch_early_signals(self) -> None:
         """Remember a SIGTERM/SIGHUP that arrives before on_mount, instead of dying
@@ -112,11 +121,11 @@ class CodheChatApp(App[None]):
         return super().format_title(visible(title), visible(sub_title))
 
     def action_toggle_help(self) -> None:
-        """Every key that works where the focus is, beside the screen (Textual's help panel)."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        """The app's keys, grouped, then the prompt's (screens/help.py)."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.backend))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

@@ -37,6 +37,16 @@ from codhechat.backends import (
 )
 
 
+Group = Literal["chatting", "conversations", "copying", "settings", "app"]
+GROUPS: dict[Group, str] = {  # the help screen's sections, in order
+    "chatting": "Chatting",
+    "conversations": "Conversations",
+    "copying": "Copying",
+    "settings": "Settings",
+    "app": "The app",
+}
+
+
 @dataclass(frozen=True)
 class Command:
     action: str  # the action's name, run on the app or on the chat screen (`on`)
@@ -48,6 +58,8 @@ class Command:
     on: Literal["chat", "app"] = "chat"
     footer: bool = False  # shown in the footer (else only in the keys panel)
     priority: bool = False  # before the focused widget's own use of the key
+    group: Group = "chatting"  # its section of the help screen (F1)
+    narrow: bool = False  # kept in the footer of a narrow terminal (widgets/footer.py)
 
     @property
     def palette_help(self) -> str:
@@ -58,49 +70,61 @@ class Command:
         return Binding(self.key, self.action, self.label, show=self.footer, priority=self.priority)
 
 
+KEY_NAMES = {
+    "ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "escape": "Esc", "enter": "Enter", "backspace": "Backspace",
+    "delete": "Delete", "home": "Home", "end": "End", "pageup": "PgUp", "pagedown": "PgDn",
+    "up": "Up", "down": "Down", "left": "Left", "right": "Right",
+}  # fmt: skip
+
+
 def key_name(key: str) -> str:
-    """How a key is written in help texts: "ctrl+n" is Ctrl+N, "escape" is Esc."""
-    names = {"ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "escape": "Esc"}
-    return "+".join(names.get(part, part.upper()) for part in key.split(",")[0].split("+"))
+    """How a key is written in help texts: "ctrl+n" is Ctrl+N, "escape" is Esc (the first
+    of a binding's keys)."""
+    return "+".join(KEY_NAMES.get(part, part.upper()) for part in key.split(",")[0].split("+"))
 
 
 COMMANDS: tuple[Command, ...] = (
     # The chat screen; the footer shows these in this order.
-    Command("new_conversation", "New chat", "ctrl+n", "New conversation", "Start a new chat", footer=True),
+    Command("new_conversation", "New chat", "ctrl+n", "New conversation", "Start a new chat", footer=True, narrow=True,
+            group="conversations"),
     Command("stop", "Stop", "escape", "Stop generating", "Stop the reply, keep what arrived", footer=True),
     Command("retry", "Retry", "ctrl+r", "Retry reply", "Generate the failed or stopped reply again", footer=True),
-    Command("toggle_sidebar", "Sidebar", "ctrl+b", "Toggle sidebar", "Show or hide the conversation list", footer=True),
-    Command("set_api_key", "API key", "f2", "Set API key", "Store an API key in the config file"),
-    Command("focus_prompt", "Prompt", "ctrl+l"),
-    Command("search", "Search", "ctrl+f", "Search conversations", "Every conversation's text, as you type", needs=SEARCH),
-    Command("rename", "Rename", "f3", "Rename conversation", "The open one, or the one selected in the sidebar", needs=RENAME),
-    Command("toggle_pin", "Pin/unpin", "f4", "Pin or unpin conversation", "Pinned conversations head the sidebar", needs=PIN),
-    Command("delete", "Delete", "f8", "Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds", needs=DELETE),
+    Command("toggle_sidebar", "Sidebar", "ctrl+b", "Toggle sidebar", "Show or hide the conversation list", footer=True,
+            narrow=True, group="conversations"),
+    Command("set_api_key", "API key", "f2", "Set API key", "Store an API key in the config file", group="settings"),
+    Command("focus_prompt", "Prompt", "ctrl+l", help="Back to the prompt from the sidebar or the messages"),
+    Command("search", "Search", "ctrl+f", "Search conversations", "Every conversation's text, as you type", needs=SEARCH, group="conversations"),
+    Command("rename", "Rename", "f3", "Rename conversation", "The open one, or the one selected in the sidebar", needs=RENAME, group="conversations"),
+    Command("toggle_pin", "Pin/unpin", "f4", "Pin or unpin conversation", "Pinned conversations head the sidebar", needs=PIN, group="conversations"),
+    Command("delete", "Delete", "f8", "Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds", needs=DELETE, group="conversations"),
     # Only while a delete can be undone (see ChatScreen.why_not); otherwise Ctrl+Z is the prompt's own undo.
-    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True),
+    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True, group="conversations"),
     Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply", "Replace the last reply with a new one", needs=REGENERATE),
     Command("continue_reply", "Continue", "f7", "Continue reply",
-            "Ask for the rest of a reply cut at the length limit (or stopped); it is extended in place", needs=CONTINUE,
+            "The rest of a reply cut at the length limit (or stopped), in the same reply", needs=CONTINUE,
             priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
     Command("attach_file", "Attach", "f10", "Attach file…",
-            "Pick a file to send with your next message (or type @ and a path, then Tab)", needs=ATTACH),
+            "A file for your next message (or type @path, then Tab)", needs=ATTACH, group="chatting"),
     Command("save_attachment", title="Save an attached file…",
-            help="A file attached to a message shown, saved to the working folder", needs=ATTACH),
-    Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52"),
-    Command("copy_code_block", title="Copy last code block", help="The last code block of a reply, to the clipboard"),
-    Command("copy_message", title="Copy a message…", help="Pick any message shown, to the clipboard"),
+            help="Save a file of a message shown to the working folder", needs=ATTACH, group="copying"),
+    Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52", group="copying"),
+    Command("copy_code_block", title="Copy last code block", help="The last code block of a reply, to the clipboard", group="copying"),
+    Command("copy_message", title="Copy a message…", help="Pick any message shown, to the clipboard", group="copying"),
     Command("choose_model", "Model…", "f5", "Model…", "This conversation's model: from the endpoint's list, or type one",
-            needs=CONVERSATION_OPTIONS),
+            needs=CONVERSATION_OPTIONS, group="settings"),
     Command("choose_system_prompt", "System prompt…", "f9", "System prompt…",
-            "This conversation's system prompt: a preset or your own", needs=CONVERSATION_OPTIONS),
+            "This conversation's system prompt: a preset or your own", needs=CONVERSATION_OPTIONS, group="settings"),
     Command("choose_generation", title="Generation settings…",
-            help="This conversation's temperature, top p, max tokens, seed, reasoning effort", needs=CONVERSATION_OPTIONS),
+            help="This conversation's temperature, top p, max tokens, seed, reasoning effort", needs=CONVERSATION_OPTIONS,
+            group="settings"),
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
             "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
     # The app (Textual's own palette has "Keys" and "Quit").
-    Command("toggle_help", "Keys", "f1", on="app", footer=True),
-    Command("toggle_theme", "Theme", "ctrl+t", "Toggle dark/light theme", "Switch between dark and light", on="app", footer=True),
-    Command("quit", "Quit", "ctrl+q", on="app", footer=True, priority=True),
+    Command("toggle_help", "Keys", "f1", help="Show or hide this list of keys", on="app", footer=True, narrow=True,
+            group="app"),
+    Command("toggle_theme", "Theme", "ctrl+t", "Toggle dark/light theme", "Switch between dark and light", on="app", footer=True, group="settings"),
+    Command("quit", "Quit", "ctrl+q", help="Leave codhechat; a reply being generated keeps what arrived",
+            on="app", footer=True, priority=True, group="app"),
 )  # fmt: skip
 BY_ACTION = {command.action: command for command in COMMANDS}
 

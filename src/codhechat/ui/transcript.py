@@ -62,7 +62,9 @@ class LiveReply:
 
     @property
     def notice(self) -> str:
-        return f"{self.error} {self.hint}".strip()
+        """What went wrong, then what to do on a line of its own (run together, "... 401
+        Check OPENAI_API_KEY" read as one sentence)."""
+        return "\n".join(part for part in (self.error.strip(), self.hint.strip()) if part)
 
 
 Entry: TypeAlias = Message | SentPrompt | LiveReply

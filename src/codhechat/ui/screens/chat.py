@@ -16,19 +16,21 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker
 
 from codhechat.backends import ChatBackend
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
-from codhechat.ui import command_table
+from codhechat.ui import command_table, layout
 from codhechat.ui.flows import manage, replies, settings
+from codhechat.ui.flows.resume import Resume, resume
 from codhechat.ui.screens.chat_commands import ChatCommands
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
-from codhechat.ui.widgets.messages import view_of
 from codhechat.ui.widgets.attachment_bar import AttachmentBar
+from codhechat.ui.widgets.footer import ChatFooter
+from codhechat.ui.widgets.long_message import view_of
 from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import MORE, NEW, ConversationTree
@@ -40,11 +42,11 @@ WARM_UP_DELAY_S = 0.5
 
 class ChatScreen(ChatCommands):
     BINDINGS = command_table.bindings("chat")
+    HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS = layout.BREAKPOINTS, layout.VERTICAL_BREAKPOINTS  # ui/layout.py
 
-    def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
+    def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False, resume: Resume | None = None) -> None:
         super().__init__()
-        self.backend = backend
-        self.needs_api_key = needs_api_key
+        self.backend, self.needs_api_key, self.resume = backend, needs_api_key, resume
         self.session = ChatSession(backend, self)
         self.deletes = manage.DeleteWithUndo(self, self.session)
         self._unwatch: Callable[[], None] | None = None
@@ -64,7 +66,7 @@ class ChatScreen(ChatCommands):
                 yield AttachmentBar(id="attachments")
                 yield self.prompt
         yield self.status
-        yield Footer()
+        yield ChatFooter()
 
     def update_status(self) -> None:
         session = self.session
@@ -77,11 +79,15 @@ class ChatScreen(ChatCommands):
 
     async def on_mount(self) -> None:
         self.status.mode = self.backend.mode
+        layout.restore(self)
         self.update_status()
         self._unwatch = self.backend.watch_connection(self._connection_changed)
         await self.pane.show([Welcome(needs_api_key=self.needs_api_key)], has_older=False)
         self.prompt.focus()
-        self.load_conversations()
+        if self.resume is None:
+            self.load_conversations()
+        else:  # --continue or --conversation ID
+            self.run_worker(resume(self, self.session, self.resume), group="sidebar", exclusive=True)
         # After the first frame, not before: start-up stays fast and the first reply too.
         self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
@@ -250,15 +256,10 @@ class ChatScreen(ChatCommands):
     # Layout and keys
 
     def action_toggle_sidebar(self) -> None:
-        self.sidebar.display = not self.sidebar.display
-        if not self.sidebar.display:
-            self.prompt.focus()
+        layout.toggle_sidebar(self, self.sidebar, self.prompt)
 
     def action_page_messages(self, direction: int) -> None:
-        if direction < 0:
-            self.pane.scroll_page_up()
-        else:
-            self.pane.scroll_page_down()
+        (self.pane.scroll_page_up if direction < 0 else self.pane.scroll_page_down)()
 
     def action_focus_prompt(self) -> None:
         self.prompt.focus()

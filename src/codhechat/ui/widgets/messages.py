@@ -24,6 +24,7 @@ from codhechat.models import Attachment, FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 from codhechat.ui.text import plain
+from codhechat.ui.themes import code_style
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveReply, SentPrompt, usage_of
 
 FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
@@ -31,7 +32,7 @@ MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history
 
 
 def code_theme(widget: Widget) -> str:
-    return "monokai" if widget.app.current_theme.dark else "friendly"
+    return code_style(widget.app)  # follows the app's theme (ui/themes.py)
 
 
 def _header(

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from codhechat.models import Conversation
+from codhechat.ui.layout import SIDEBAR_OPEN, close_overlay, narrow
 from codhechat.ui.text import plain
 
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
@@ -37,6 +40,9 @@ def group_for(when: datetime, now: datetime) -> str:
 
 
 class ConversationTree(Tree[int | str]):
+    # Only while it is open over a narrow chat (check_action); otherwise Esc stops a reply.
+    BINDINGS = [Binding("escape", "close_overlay", "Close", show=False)]
+
     class Chosen(Message):
         """The user picked a conversation (an id) or "new"."""
 
@@ -55,6 +61,18 @@ class ConversationTree(Tree[int | str]):
     def process_label(self, label: str | Text) -> Text:
         """Labels are text, never markup: a title is whatever its first message said."""
         return super().process_label(plain(label) if isinstance(label, str) else label)
+
+    def render_label(self, node: TreeNode[int | str], base_style: Style, style: Style) -> Text:
+        """A label cut to the sidebar's width with an ellipsis: a long title must not hide
+        behind the edge, nor widen the tree into a horizontal scrollbar."""
+        label = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if room > 0:
+            label.truncate(room, overflow="ellipsis")
+        return label
 
     def show(self, conversations: list[Conversation], *, has_more: bool, current: int | None) -> None:
         """List `conversations` (newest first), with the open one (`current`) marked."""
@@ -96,6 +114,21 @@ class ConversationTree(Tree[int | str]):
                 if node is not None and isinstance(node.data, int):
                     self.cursor_line = line
                     break
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_overlay":
+            return self.screen.has_class(SIDEBAR_OPEN) and narrow(self.screen)
+        return super().check_action(action, parameters)
+
+    async def action_close_overlay(self) -> None:
+        close_overlay(self.screen)
+        await self.run_action("screen.focus_prompt")
+
+    def on_blur(self) -> None:
+        """Opened over a narrow chat (ui/layout.py), it closes once the focus moves on; a
+        dialog opened from it (rename, delete) keeps it open."""
+        if self.screen.focused is not self:
+            close_overlay(self.screen)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[int | str]) -> None:
         event.stop()
