@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codhechat.backends import (
     ATTACH,
@@ -49,6 +49,9 @@ from codhechat.models import ConversationRecord
 from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
+if TYPE_CHECKING:
+    from codhechat.tools.toolbox import ServerState, Toolbox
+
 __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 
 
@@ -79,6 +82,8 @@ class LocalBackend:
         self.model_choices: list[str] = []  # several models and none chosen: the UI asks once
         self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
         self.providers = Providers(settings, client)
+        self.toolbox: Toolbox | None = None  # the MCP servers' tools, made on the first turn
+        self.tools_off: dict[int, set[str]] = {}  # conversation id -> tools or servers switched off
 
     @property
     def client(self) -> ModelClient:
@@ -296,11 +301,41 @@ class LocalBackend:
             replaces=replaces,
             extends=extends,
             options=conversation.generation.options() if self.conversation_options else {},
+            tools_off=frozenset(self.tools_off.get(conversation.id, ())),
         )
-        turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)
+        turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S,
+                        tools=self._toolbox())  # fmt: skip
         async with aclosing(turn):  # closed at once when the caller stops, not when collected
             async for event in turn:
                 yield event
+
+    def _toolbox(self) -> Toolbox | None:
+        if self.toolbox is None and any(s.enabled for s in self.settings.mcp.servers.values()):
+            from codhechat.tools.toolbox import Toolbox
+
+            self.toolbox = Toolbox(self.settings.mcp)
+        return self.toolbox
+
+    # Tools
+
+    async def tool_servers(self) -> list[ServerState]:
+        """The MCP servers and their tools (started, if they were not yet)."""
+        toolbox = self._toolbox()
+        if toolbox is None:
+            return []
+        await toolbox.offered()
+        return toolbox.states()
+
+    def tools_switched_off(self, conversation_id: int) -> frozenset[str]:
+        return frozenset(self.tools_off.get(conversation_id, ()))
+
+    def switch_tool(self, conversation_id: int, name: str, on: bool) -> None:
+        """Offer a tool (or a whole server's) in this conversation, or not (for this session)."""
+        off = self.tools_off.setdefault(conversation_id, set())
+        if on:
+            off.discard(name)
+        else:
+            off.add(name)
 
     def _parts(self, history: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
         """The content parts of the files attached to the messages sent (in a worker thread)."""
@@ -329,6 +364,8 @@ class LocalBackend:
         )
 
     async def aclose(self) -> None:
+        if self.toolbox is not None:
+            await self.toolbox.aclose()
         await self.providers.aclose()
         await self.replies.read(self.replies.flush)
         await self.replies.read(self.store.close)

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from codhechat.models import Conversation, Generation, Message, MessageStatus
+from codhechat.models import Conversation, Generation, Message, MessageStatus, ToolCall
 
 
 def _now() -> str:
@@ -46,4 +46,24 @@ def _message(row: dict[str, Any]) -> Message:
         reasoning=row.get("reasoning"),
         thinking_ms=row.get("thinking_ms"),
         elapsed_ms=row.get("elapsed_ms"),
+        tool_calls=tool_calls_from(row.get("tool_calls")),
+        tool_call_id=row.get("tool_call_id"),
+        tool_name=row.get("tool_name"),
     )
+
+
+def tool_calls_json(calls: tuple[ToolCall, ...]) -> str | None:
+    return json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]) if calls else None
+
+
+def tool_calls_from(text: object) -> tuple[ToolCall, ...]:
+    """Stored (or imported) tool calls; anything malformed is left out."""
+    try:
+        data = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return ()
+    if not isinstance(data, list):
+        return ()
+    return tuple(ToolCall(c["id"], c["name"], c.get("arguments") or "") for c in data
+                 if isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("name"), str)
+                 and isinstance(c.get("arguments", ""), str))  # fmt: skip

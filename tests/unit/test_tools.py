@@ -1,0 +1,220 @@
+"""Tools through MCP servers in local mode: a real MCP server (tests/mcp_server.py, the
+official SDK, over stdio) and the loopback model streaming `tool_calls` deltas as the
+Chat Completions API does."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codhechat.backends.local import LocalBackend
+from codhechat.config import load_settings
+from codhechat.models import (
+    MessageStatus,
+    ReplyDone,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyNotice,
+    ReplyStarted,
+    ReplyToolCall,
+    ReplyToolResult,
+    ToolDecision,
+)
+from codhechat.store import Store
+from tests.fake_openai import CallTools, FakeOpenAI, Reply
+
+SERVER = str(Path(__file__).parents[1] / "mcp_server.py")
+
+
+def mcp_table(allow: list[str] | None = None, **more: Any) -> dict[str, Any]:
+    return {"servers": {"test": {"command": sys.executable, "args": [SERVER], "allow": allow or [], **more}}}
+
+
+def make_backend(fake_openai: FakeOpenAI, tmp_path: Path, mcp: dict[str, Any], db: str = "chat.db") -> LocalBackend:
+    settings = load_settings({"base_url": fake_openai.base_url, "max_retries": 0, "mcp": mcp})
+    return LocalBackend(settings, Store.open(tmp_path / db))
+
+
+async def run(events: AsyncIterator[ReplyEvent], decide: ToolDecision | None = None) -> list[ReplyEvent]:
+    """Every event of a turn; calls that need asking get `decide` (None: a test failure)."""
+    seen = []
+    async for event in events:
+        seen.append(event)
+        if isinstance(event, ReplyToolCall) and event.approval.needed:
+            assert decide is not None, f"asked about {event.call.name}"
+            event.approval.decide(decide)
+    return seen
+
+
+@pytest.fixture
+async def backend(fake_openai: FakeOpenAI, tmp_path: Path) -> AsyncIterator[LocalBackend]:
+    backend = make_backend(fake_openai, tmp_path, mcp_table(allow=["add"]))
+    yield backend
+    await backend.aclose()
+
+
+def tool_messages(sent: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(m["tool_call_id"], m["content"]) for m in sent if m["role"] == "tool"]
+
+
+async def test_an_allowed_tool_runs_and_the_model_answers_with_its_result(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(CallTools((("add", '{"a": 20, "b": 22}'),), text="Let me add."), Reply("It is 42."))
+    events = await run(backend.stream_reply(None, "what is 20 + 22?"))
+    call = next(e for e in events if isinstance(e, ReplyToolCall))
+    assert not call.approval.needed and call.server == "test"
+    assert (call.call.name, json.loads(call.call.arguments)) == ("add", {"a": 20, "b": 22})
+    result = next(e for e in events if isinstance(e, ReplyToolResult))
+    assert (result.message.content, result.failed) == ("42", False)
+    assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "It is 42."
+    # The tools were offered as OpenAI function tools; the second request carries the round.
+    first, second = (r["body"] for r in fake_openai.requests)
+    assert {t["function"]["name"] for t in first["tools"]} == {"add", "echo", "fail", "die", "env"}
+    assistant = second["messages"][-2]
+    assert assistant["tool_calls"][0]["id"] == CallTools.call_id(0) and assistant["content"] == "Let me add."
+    assert tool_messages(second["messages"]) == [(CallTools.call_id(0), "42")]
+    stored = await backend.get_messages(events[0].conversation.id)
+    assert [m.role for m in stored] == ["user", "assistant", "tool", "assistant"]
+    assert stored[1].tool_calls == (call.call,) and stored[1].finish_reason == "tool_calls"
+    assert (stored[2].tool_call_id, stored[2].tool_name) == (CallTools.call_id(0), "add")
+
+
+async def test_several_calls_in_one_turn_arguments_in_pieces(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
+    calls = (("add", '{"a": 1, "b": 2}'), ("echo", '{"text": "hello there"}'))
+    fake_openai.enqueue(CallTools(calls, args_per_chunk=2), Reply("Done."))
+    events = await run(backend.stream_reply(None, "both"), decide="once")
+    results = [e for e in events if isinstance(e, ReplyToolResult)]
+    assert [r.message.content for r in results] == ["3", "echo: hello there"]
+    second = fake_openai.requests[1]["body"]["messages"]
+    assert tool_messages(second) == [(CallTools.call_id(0), "3"), (CallTools.call_id(1), "echo: hello there")]
+
+
+async def test_a_tool_not_allowed_asks_and_always_is_remembered(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(CallTools((("echo", '{"text": "hi"}'),)), Reply("ok"),
+                        CallTools((("echo", '{"text": "again"}'),)), Reply("ok"))  # fmt: skip
+    events = await run(backend.stream_reply(None, "say hi"), decide="always")
+    call = next(e for e in events if isinstance(e, ReplyToolCall))
+    assert call.approval.needed
+    assert next(e for e in events if isinstance(e, ReplyToolResult)).message.content == "echo: hi"
+    again = await run(backend.stream_reply(events[0].conversation.id, "again"))  # not asked this time
+    assert not next(e for e in again if isinstance(e, ReplyToolCall)).approval.needed
+
+
+async def test_a_denied_tool_does_not_run_and_the_model_is_told(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(CallTools((("env", '{"name": "HOME"}'),)), Reply("Understood."))
+    events = await run(backend.stream_reply(None, "where is home?"), decide="deny")
+    result = next(e for e in events if isinstance(e, ReplyToolResult))
+    assert result.failed and "declined" in result.message.content
+    assert "declined" in tool_messages(fake_openai.requests[1]["body"]["messages"])[0][1]
+    assert isinstance(events[-1], ReplyDone)
+
+
+async def test_a_failing_tool_is_an_error_result_and_the_turn_goes_on(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(CallTools((("fail", '{"reason": "no disk"}'),)), Reply("Sorry."))
+    events = await run(backend.stream_reply(None, "try it"), decide="once")
+    result = next(e for e in events if isinstance(e, ReplyToolResult))
+    assert result.failed and "no disk" in result.message.content and result.message.error
+    assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "Sorry."
+
+
+async def test_a_server_that_dies_is_reported_once_and_the_chat_goes_on(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(CallTools((("die", "{}"),)), Reply("It died."), Reply("Still here."))
+    events = await run(backend.stream_reply(None, "die"), decide="once")
+    result = next(e for e in events if isinstance(e, ReplyToolResult))
+    assert result.failed and "gone" in result.message.content
+    notices = [e.text for e in events if isinstance(e, ReplyNotice)]
+    assert len(notices) == 1 and "'test' stopped" in notices[0]
+    assert isinstance(events[-1], ReplyDone)
+    assert "tools" not in fake_openai.requests[1]["body"]  # its tools are no longer offered
+    later = await run(backend.stream_reply(events[0].conversation.id, "hello?"))
+    assert not [e for e in later if isinstance(e, ReplyNotice)] and isinstance(later[-1], ReplyDone)
+
+
+async def test_a_server_that_cannot_start_is_reported_and_the_reply_comes(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    backend = make_backend(fake_openai, tmp_path, {"servers": {"gone": {"command": str(tmp_path / "nothing")}}})
+    try:
+        fake_openai.enqueue(Reply("Hello."))
+        events = await run(backend.stream_reply(None, "hi"))
+        notices = [e.text for e in events if isinstance(e, ReplyNotice)]
+        assert len(notices) == 1 and "'gone' could not start" in notices[0] and "not found" in notices[0]
+        assert isinstance(events[-1], ReplyDone) and "tools" not in fake_openai.requests[-1]["body"]
+    finally:
+        await backend.aclose()
+
+
+async def test_the_loop_guard_stops_a_model_that_keeps_calling(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    backend = make_backend(fake_openai, tmp_path, {**mcp_table(allow=["add"]), "max_rounds": 2})
+    try:
+        fake_openai.enqueue(*[CallTools((("add", '{"a": 1, "b": 1}'),))] * 3)
+        events = await run(backend.stream_reply(None, "loop"))
+        assert len(fake_openai.requests) == 3  # two rounds ran; the third's calls are refused
+        failed = events[-1]
+        assert isinstance(failed, ReplyFailed) and "the limit is 2" in str(failed.error)
+        stored = await backend.get_messages(events[0].conversation.id)
+        assert stored[-1].role == "tool" and "limit of 2" in stored[-1].content
+        fake_openai.enqueue(Reply("fine"))
+        await run(backend.stream_reply(events[0].conversation.id, "stop now"))
+        sent = fake_openai.last_messages
+        ids = [c["id"] for m in sent if m["role"] == "assistant" for c in m.get("tool_calls", ())]
+        assert len(ids) == len(tool_messages(sent)) == 3  # every call answered: the API accepts it
+    finally:
+        await backend.aclose()
+
+
+async def test_a_conversation_with_tool_rounds_resumes_after_a_restart(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    first = make_backend(fake_openai, tmp_path, mcp_table(allow=["add"]))
+    fake_openai.enqueue(CallTools((("add", '{"a": 2, "b": 3}'),)), Reply("Five."))
+    events = await run(first.stream_reply(None, "2+3?"))
+    conversation_id = events[0].conversation.id
+    await first.aclose()
+    again = make_backend(fake_openai, tmp_path, mcp_table(allow=["add"]))
+    try:
+        fake_openai.enqueue(Reply("You are welcome."))
+        await run(again.stream_reply(conversation_id, "thanks"))
+        sent = [(m["role"], m.get("content"), m.get("tool_call_id")) for m in fake_openai.last_messages[1:]]
+        assert sent == [("user", "2+3?", None), ("assistant", None, None), ("tool", "5", CallTools.call_id(0)),
+                        ("assistant", "Five.", None), ("user", "thanks", None)]  # fmt: skip
+        assert fake_openai.last_messages[2]["tool_calls"][0]["function"] == {"name": "add",
+                                                                           "arguments": '{"a": 2, "b": 3}'}
+    finally:
+        await again.aclose()
+
+
+async def test_the_server_gets_only_the_environment_its_config_names(
+    fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-of-the-user")
+    monkeypatch.setenv("SOME_TOKEN", "also-secret")
+    backend = make_backend(fake_openai, tmp_path, mcp_table(allow=["env"], env={"GIVEN": "yes"}))
+    try:
+        calls = tuple(("env", json.dumps({"name": n})) for n in ("OPENAI_API_KEY", "SOME_TOKEN", "GIVEN"))
+        fake_openai.enqueue(CallTools(calls), Reply("ok"))
+        events = await run(backend.stream_reply(None, "env?"))
+        assert [e.message.content for e in events if isinstance(e, ReplyToolResult)] == ["(unset)", "(unset)", "yes"]
+    finally:
+        await backend.aclose()
+
+
+async def test_the_mcp_sdk_is_imported_only_when_a_server_starts(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    import subprocess
+
+    code = ("import sys; import codhechat.backends.local, codhechat.turn, codhechat.config; "
+            "print('mcp' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
