@@ -76,6 +76,11 @@ def add_shell_parsers(commands: Any) -> None:
         "--system", dest="system_prompt", metavar="TEXT", default=suppress,
         help="system prompt for this reply",
     )
+    ask.add_argument(
+        "--allow-tool", action="append", default=[], metavar="NAME",
+        help="let the model run this MCP tool too (those in a server's `allow` always may); repeatable",
+    )  # fmt: skip
+    ask.add_argument("--allow-all-tools", action="store_true", help="let the model run every MCP tool")
 
     models = commands.add_parser(
         "models", help="list every provider's models",
