@@ -23,7 +23,7 @@ from codhechat.models import (
     Message,
 )
 from codhechat.ui.session_replies import SessionReplies, SessionView
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, Window
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, SentPrompt, Window
 
 CONVERSATION_PAGE = 200  # conversations listed per page
 
@@ -175,7 +175,7 @@ class ChatSession(SessionReplies):
                 shown.append((entry.role, entry.content))
             elif isinstance(entry, LiveReply):
                 shown.append(("assistant", entry.text))
-            else:
+            elif isinstance(entry, SentPrompt):
                 shown.append(("user", entry.text))
         return shown
 

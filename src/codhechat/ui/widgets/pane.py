@@ -88,7 +88,7 @@ class MessagePane(VerticalScroll):
         user is reading in place."""
         first = self.views()[0] if self.views() else None
         before = first.virtual_region.y - self.scroll_y if first else 0
-        await self.mount_all([MessageView(m) for m in messages], before=0)
+        await self.mount_all([view_of(m) for m in messages], before=0)
         self.has_older = has_older
         if drop:
             await self._drop(self.views()[-drop:])
@@ -106,7 +106,7 @@ class MessagePane(VerticalScroll):
         """Add newer messages below and drop `drop` views at the top, keeping the reader's place."""
         last = self.views()[-1] if self.views() else None
         before = last.virtual_region.y - self.scroll_y if last else 0
-        await self.mount_all([MessageView(m) for m in messages])
+        await self.mount_all([view_of(m) for m in messages])
         self.has_newer = has_newer
         if drop:
             await self._drop(self.views()[:drop])

@@ -1,0 +1,84 @@
+"""Tool calls in the app: the call is shown and asked about (keys y, a, n), the result
+folds under it, Escape stops the whole turn; against the real MCP test server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from codhechat.models import MessageStatus
+from codhechat.ui.widgets.messages import ReplyView
+from codhechat.ui.widgets.tool_call import NoticeView, ToolCallView
+from tests.fake_openai import CallTools, FakeOpenAI, Reply
+from tests.ui.conftest import AppFactory, type_text, wait_until
+
+SIZE = (110, 36)
+SERVER = str(Path(__file__).parents[1] / "mcp_server.py")
+MCP = {"servers": {"test": {"command": sys.executable, "args": [SERVER], "allow": ["add"]}}}
+
+
+def tool_views(app) -> list[ToolCallView]:  # type: ignore[no-untyped-def]
+    return list(app.query(ToolCallView))
+
+
+def replies(app) -> list[ReplyView]:  # type: ignore[no-untyped-def]
+    return list(app.query(ReplyView))
+
+
+async def test_a_call_is_asked_about_and_y_runs_it(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(CallTools((("echo", '{"text": "from the tool"}'),), text="Calling."), Reply("Said it."))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "echo something")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: tool_views(app) and tool_views(app)[0].asking, timeout=20)
+        view = tool_views(app)[0]
+        assert app.focused is view
+        assert "from the tool" in str(view.query_one(".tool-arguments").render())
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(replies(app)) == 2 and replies(app)[-1].status == MessageStatus.COMPLETE,
+                         timeout=20)  # fmt: skip
+        assert replies(app)[0].text == "Calling." and replies(app)[-1].text == "Said it."
+        assert view.live is not None and view.live.result == "echo: from the tool"
+        assert [m["content"] for m in fake_openai.last_messages if m["role"] == "tool"] == ["echo: from the tool"]
+
+
+async def test_n_denies_and_an_allowed_tool_is_not_asked(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(CallTools((("add", '{"a": 1, "b": 2}'), ("env", '{"name": "HOME"}'))), Reply("ok"))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(tool_views(app)) == 2 and tool_views(app)[1].asking, timeout=20)
+        first = tool_views(app)[0]
+        assert not first.asking and first.live is not None and first.live.result == "3"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: replies(app)[-1].status == MessageStatus.COMPLETE and len(replies(app)) == 2,
+                         timeout=20)  # fmt: skip
+        second = tool_views(app)[1]
+        assert second.live is not None and second.live.failed and "declined" in (second.live.result or "")
+
+
+async def test_escape_while_asking_stops_the_whole_turn(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(CallTools((("echo", '{"text": "x"}'),)))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: tool_views(app) and tool_views(app)[0].asking, timeout=20)
+        await pilot.press("escape")
+        view = tool_views(app)[0]
+        await wait_until(pilot, lambda: view.live is not None and view.live.stopped, timeout=10)
+        assert not view.asking and len(fake_openai.requests) == 1
+
+
+async def test_a_server_that_cannot_start_is_said_once(make_app: AppFactory, fake_openai: FakeOpenAI,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    app = make_app(mcp={"servers": {"gone": {"command": str(tmp_path / "missing")}}})
+    async with app.run_test(size=SIZE) as pilot:
+        for n, prompt in enumerate(("one", "two"), 1):
+            await type_text(pilot, prompt)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(replies(app)) == n and replies(app)[-1].status == MessageStatus.COMPLETE)
+        notices = list(app.query(NoticeView))
+        assert len(notices) == 1 and "'gone' could not start" in str(notices[0].render())
