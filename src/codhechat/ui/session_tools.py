@@ -7,13 +7,18 @@ the model's next round is a new reply under them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from codhechat.models import FinishReason, MessageStatus, ReplyNotice, ReplyToolCall, ReplyToolResult
-from codhechat.ui.transcript import Entry, LiveNotice, LiveReply, LiveTool, usage_of
+from codhechat.ui.transcript import Entry, LiveNotice, LiveReply, LiveTool, Window, usage_of
 
-if TYPE_CHECKING:
-    from codhechat.ui.session_replies import SessionReplies
+
+class SessionReplies(Protocol):
+    """What of the session (session_replies.SessionReplies) this needs."""
+
+    view: Any  # its SessionView
+    window: Window
+    live: list[LiveReply]
 
 
 async def tool_event(session: SessionReplies, reply: LiveReply,
