@@ -39,6 +39,7 @@ from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated, read_only_error, storage_error
 from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from codhechat.store.rows import _conversation, _message, _now
+from codhechat.tools.calls import tool_calls_json
 from codhechat.store.messages import MessageTable
 
 BUSY_TIMEOUT_S = 10.0
@@ -334,6 +335,7 @@ class Store(MessageTable):
         batch: list[dict[str, Any]] = []
         for m in record.messages:
             row = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "attachments"}
+            row["tool_calls"] = tool_calls_json(m.tool_calls)
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
                 self.db["messages"].insert_all(batch, batch_size=500)

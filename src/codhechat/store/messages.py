@@ -15,7 +15,8 @@ from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
-from codhechat.store.rows import _message, _now, tool_calls_json
+from codhechat.store.rows import _message, _now
+from codhechat.tools.calls import tool_calls_json
 from codhechat.store.search import search
 
 

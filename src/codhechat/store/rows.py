@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from codhechat.models import Conversation, Generation, Message, MessageStatus, ToolCall
+from codhechat.models import Conversation, Generation, Message, MessageStatus
+from codhechat.tools.calls import tool_calls_from, tool_calls_json
 
 
 def _now() -> str:
@@ -50,20 +51,3 @@ def _message(row: dict[str, Any]) -> Message:
         tool_call_id=row.get("tool_call_id"),
         tool_name=row.get("tool_name"),
     )
-
-
-def tool_calls_json(calls: tuple[ToolCall, ...]) -> str | None:
-    return json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]) if calls else None
-
-
-def tool_calls_from(text: object) -> tuple[ToolCall, ...]:
-    """Stored (or imported) tool calls; anything malformed is left out."""
-    try:
-        data = json.loads(text) if isinstance(text, str) else text
-    except ValueError:
-        return ()
-    if not isinstance(data, list):
-        return ()
-    return tuple(ToolCall(c["id"], c["name"], c.get("arguments") or "") for c in data
-                 if isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("name"), str)
-                 and isinstance(c.get("arguments", ""), str))  # fmt: skip

@@ -141,3 +141,20 @@ def complete_calls(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append(message)
     out += [{"role": "tool", "tool_call_id": i, "content": "Not run: the turn was stopped."} for i in pending]
     return out
+
+
+def tool_calls_json(calls: tuple[ToolCall, ...]) -> str | None:
+    return json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]) if calls else None
+
+
+def tool_calls_from(text: object) -> tuple[ToolCall, ...]:
+    """Stored (or imported) tool calls; anything malformed is left out."""
+    try:
+        data = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return ()
+    if not isinstance(data, list):
+        return ()
+    return tuple(ToolCall(c["id"], c["name"], c.get("arguments") or "") for c in data
+                 if isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("name"), str)
+                 and isinstance(c.get("arguments", ""), str))  # fmt: skip
