@@ -218,3 +218,26 @@ async def test_the_mcp_sdk_is_imported_only_when_a_server_starts(fake_openai: Fa
     assert out.stdout.strip() == "False"
 
 
+
+
+async def test_tool_rounds_are_searchable_and_survive_export_and_import(
+    backend: LocalBackend, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    from codhechat.commands.native_format import dump_json, parse_native, record_of
+
+    fake_openai.enqueue(CallTools((("echo", '{"text": "zebracorn"}'),)), Reply("Echoed."))
+    events = await run(backend.stream_reply(None, "echo it"), decide="once")
+    conversation = events[0].conversation
+    hits = await backend.search("zebracorn")
+    assert any(hit.role == "tool" for hit in hits)
+    messages = backend.store.all_messages(conversation.id)
+    exported = dump_json([record_of(conversation, messages)])
+    other = Store.open(tmp_path / "other.db")
+    records = parse_native(json.loads(exported), tmp_path / "x.json")
+    (imported,), _ = other.import_conversations(records)
+    copied = other.all_messages(imported.id)
+    assert [(m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name) for m in copied] == [
+        (m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name) for m in messages
+    ]
+    assert dump_json([record_of(imported, copied)]) == exported
+    other.close()
