@@ -241,3 +241,13 @@ async def test_tool_rounds_are_searchable_and_survive_export_and_import(
     ]
     assert dump_json([record_of(imported, copied)]) == exported
     other.close()
+
+
+def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Tools (MCP)", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "config.toml").write_text(example)
+    settings = load_settings(config_file=tmp_path / "config.toml", env_file=None)
+    assert settings.mcp.servers["fetch"].allow == ["fetch"] and settings.mcp.servers["search"].url
+    assert settings.mcp.max_rounds == 8 and not settings.warnings
