@@ -82,3 +82,44 @@ async def test_a_server_that_cannot_start_is_said_once(make_app: AppFactory, fak
             await wait_until(pilot, lambda: len(replies(app)) == n and replies(app)[-1].status == MessageStatus.COMPLETE)
         notices = list(app.query(NoticeView))
         assert len(notices) == 1 and "'gone' could not start" in str(notices[0].render())
+
+
+async def test_the_tools_command_switches_a_tool_off_for_the_conversation(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    from textual.widgets import OptionList
+
+    from codhechat.ui.screens.dialogs import PickOne
+    from tests.ui.conftest import palette_titles
+
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "Tools…" in await palette_titles(app)
+        await type_text(pilot, "hi")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status == MessageStatus.COMPLETE, timeout=20)
+        assert "echo" in {t["function"]["name"] for t in fake_openai.requests[-1]["body"]["tools"]}
+        app.action_choose_tools()
+        await wait_until(pilot, lambda: isinstance(app.screen, PickOne), timeout=20)
+        options = app.screen.query_one(OptionList)
+        rows = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert "running" in rows[0] and any(row.endswith(" echo") for row in rows)
+        options.highlighted = next(i for i, row in enumerate(rows) if row.endswith(" echo"))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PickOne) and "off" in str(
+            app.screen.query_one(OptionList).get_option_at_index(options.highlighted or 0).prompt))  # fmt: skip
+        await pilot.press("escape")
+        await type_text(pilot, "again")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(fake_openai.requests) == 2 and len(replies(app)) == 2
+                         and replies(app)[-1].status == MessageStatus.COMPLETE, timeout=20)  # fmt: skip
+        offered = {t["function"]["name"] for t in fake_openai.requests[-1]["body"]["tools"]}
+        assert "echo" not in offered and "add" in offered
+
+
+async def test_without_mcp_servers_there_is_no_tools_command(make_app: AppFactory) -> None:
+    from tests.ui.conftest import palette_titles
+
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        assert "Tools…" not in await palette_titles(app)

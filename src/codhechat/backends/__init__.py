@@ -9,7 +9,7 @@ the reply as it streams and when it ends, with a status.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from codhechat.models import ConnectionState, Conversation, ConversationRecord, Message, ReplyEvent, SearchHit
 
@@ -28,6 +28,7 @@ TOKENS = "tokens"  # conversation_tokens
 CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
 ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data
+TOOLS = "tools"  # tool_servers, tools_switched_off, switch_tool (MCP servers are configured)
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -122,6 +123,18 @@ class ChatBackend(Protocol):
 
     async def conversation_tokens(self, conversation_id: int) -> int | None:
         """The sum of the token counts reported for the conversation's replies."""
+        ...
+
+    async def tool_servers(self) -> list[Any]:
+        """The MCP servers (codhechat.tools.toolbox.ServerState: name, where, status, tools)."""
+        ...
+
+    def tools_switched_off(self, conversation_id: int) -> frozenset[str]:
+        """The tools and servers not offered in this conversation."""
+        ...
+
+    def switch_tool(self, conversation_id: int, name: str, on: bool) -> None:
+        """Offer a tool, or a server's tools, in this conversation, or not."""
         ...
 
     async def warm_up(self) -> None:

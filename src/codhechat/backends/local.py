@@ -23,6 +23,7 @@ from codhechat.backends import (
     RENAME,
     SEARCH,
     TOKENS,
+    TOOLS,
 )
 from codhechat.attachments import content_part
 from codhechat.backends.local_replies import LocalReplies
@@ -82,6 +83,8 @@ class LocalBackend:
         self.model_choices: list[str] = []  # several models and none chosen: the UI asks once
         self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
         self.providers = Providers(settings, client)
+        if any(server.enabled for server in settings.mcp.servers.values()):
+            self.capabilities = LocalBackend.capabilities | {TOOLS}
         self.toolbox: Toolbox | None = None  # the MCP servers' tools, made on the first turn
         self.tools_off: dict[int, set[str]] = {}  # conversation id -> tools or servers switched off
 

@@ -31,6 +31,7 @@ from codhechat.backends import (
     REGENERATE,
     RENAME,
     SEARCH,
+    TOOLS,
     ChatBackend,
     supports,
 )
@@ -90,6 +91,8 @@ COMMANDS: tuple[Command, ...] = (
             "This conversation's system prompt: a preset or your own", needs=CONVERSATION_OPTIONS),
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
             "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
+    Command("choose_tools", title="Tools…", help="MCP servers and their tools: switch them on or off here",
+            on="app", needs=TOOLS),
     # The app (Textual's own palette has "Keys" and "Quit").
     Command("toggle_help", "Keys", "f1", on="app", footer=True),
     Command("toggle_theme", "Theme", "ctrl+t", "Toggle dark/light theme", "Switch between dark and light", on="app", footer=True),
