@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +251,80 @@ def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
     settings = load_settings(config_file=tmp_path / "config.toml", env_file=None)
     assert settings.mcp.servers["fetch"].allow == ["fetch"] and settings.mcp.servers["search"].url
     assert settings.mcp.max_rounds == 8 and not settings.warnings
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    """tests/mcp_server.py over streamable HTTP on a free loopback port: its URL."""
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path / "http-server.log", "w")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, SERVER, "--http", str(port)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # ready once it accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the MCP server did not start"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+async def test_a_streamable_http_server_s_tools_run(fake_openai: FakeOpenAI, tmp_path: Path, http_server: str) -> None:
+    mcp = {"servers": {"web": {"url": http_server, "headers": {"X-Test": "1"}, "allow": ["add"]}}}
+    backend = make_backend(fake_openai, tmp_path, mcp)
+    try:
+        fake_openai.enqueue(CallTools((("add", '{"a": 40, "b": 2}'),)), Reply("42."))
+        events = await run(backend.stream_reply(None, "over http"))
+        result = next(e for e in events if isinstance(e, ReplyToolResult))
+        assert (result.message.content, result.failed) == ("42", False)
+        assert next(e for e in events if isinstance(e, ReplyToolCall)).server == "web"
+    finally:
+        await backend.aclose()
+
+
+async def test_tools_of_the_same_name_on_two_servers_are_namespaced(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    server = {"command": sys.executable, "args": [SERVER]}
+    backend = make_backend(fake_openai, tmp_path, {"servers": {"one": server, "two": {**server, "allow": ["add"]}}})
+    try:
+        fake_openai.enqueue(CallTools((("two__add", '{"a": 1, "b": 1}'),)), Reply("2"))
+        events = await run(backend.stream_reply(None, "add on two"))
+        names = {t["function"]["name"] for t in fake_openai.requests[0]["body"]["tools"]}
+        assert {"one__add", "two__add", "one__echo", "two__echo"} <= names and "add" not in names
+        call = next(e for e in events if isinstance(e, ReplyToolCall))
+        assert call.server == "two" and not call.approval.needed  # `allow` names the server's own tool name
+        assert next(e for e in events if isinstance(e, ReplyToolResult)).message.content == "2"
+    finally:
+        await backend.aclose()
+
+
+def test_offered_names_are_safe_for_the_api_and_unique() -> None:
+    from codhechat.tools.calls import offered_names
+
+    names = offered_names([("a", "get weather"), ("b.c", "x"), ("d", "x"), ("e", "y" * 80)])
+    assert names[("a", "get weather")] == "get_weather"
+    assert (names[("b.c", "x")], names[("d", "x")]) == ("b_c__x", "d__x")
+    assert len(names[("e", "y" * 80)]) == 64
+
+
+def test_the_call_buffer_puts_together_interleaved_pieces() -> None:
+    from codhechat.tools.calls import ToolCallBuffer
+
+    buffer = ToolCallBuffer()
+    buffer.feed([{"index": 0, "id": "c0", "type": "function", "function": {"name": "add", "arguments": ""}}])
+    buffer.feed([{"index": 1, "id": "c1", "function": {"name": "echo", "arguments": '{"te'}}])
+    buffer.feed([{"index": 0, "function": {"arguments": '{"a": 1,'}}, {"index": 1, "function": {"arguments": 'xt": "x"}'}}])
+    buffer.feed([{"index": 0, "function": {"arguments": ' "b": 2}'}}])
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in buffer.calls()] == [
+        ("c0", "add", {"a": 1, "b": 2}), ("c1", "echo", {"text": "x"})]
