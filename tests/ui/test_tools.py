@@ -123,3 +123,26 @@ async def test_without_mcp_servers_there_is_no_tools_command(make_app: AppFactor
     app = make_app()
     async with app.run_test(size=SIZE):
         assert "Tools…" not in await palette_titles(app)
+
+
+async def test_a_call_still_asking_is_shown_again_when_its_conversation_is_reopened(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(CallTools((("add", '{"a": 1, "b": 1}'), ("echo", '{"text": "back"}'))), Reply("Both done."))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(tool_views(app)) == 2 and tool_views(app)[1].asking, timeout=20)
+        screen = app.screen_stack[0]
+        conversation_id = screen.conversation_id
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: not tool_views(app))
+        await screen.open_conversation(conversation_id)
+        await wait_until(pilot, lambda: len(tool_views(app)) == 2 and tool_views(app)[1].asking)
+        assert tool_views(app)[0].message is not None and tool_views(app)[0].message.content == "2"  # stored
+        assert len([m for m in app.query(".message.assistant")]) == 1  # the round's reply, once
+        tool_views(app)[1].focus()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any(r.text == "Both done." and r.status == MessageStatus.COMPLETE
+                                            for r in replies(app)), timeout=20)  # fmt: skip

@@ -23,7 +23,8 @@ from codhechat.models import (
     Message,
 )
 from codhechat.ui.session_replies import SessionReplies, SessionView
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, SentPrompt, Window
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, LiveTool, Page, SentPrompt, Window
+from codhechat.ui.session_tools import waiting
 
 CONVERSATION_PAGE = 200  # conversations listed per page
 
@@ -38,6 +39,7 @@ class ChatSession(SessionReplies):
         self.has_more = False  # more conversations than loaded
         self.conversation_id: int | None = None  # the open conversation; None: a new one
         self.window = Window()
+        self.calls: list[LiveTool] = []  # tool calls waiting for approval or a result, in any conversation
         self.live: list[LiveReply] = []  # replies being generated, in any conversation
 
     # The conversation list
@@ -117,10 +119,12 @@ class ChatSession(SessionReplies):
             messages = older[-half:] + newer[:half]
         entries: list[Entry] = list(messages)
         live = None if has_newer else self.live_for(conversation_id)
-        if live is not None:
+        if live is not None and live.status is None:
             if messages and messages[-1].role == "assistant":
                 entries.pop()  # shown live instead of as last saved
             entries.append(live)
+        if live is not None:
+            entries += waiting(self, conversation_id)  # tool calls still asking or running
         self.conversation_id = conversation_id
         self.window = Window(entries, has_older, has_newer, found=at)
         await self.view.show_window()

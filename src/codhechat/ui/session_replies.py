@@ -26,7 +26,7 @@ from codhechat.models import (
     ReplyNotice,
 )
 from codhechat.ui.session_tools import next_round, stopped, tool_event
-from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, SentPrompt, Window, usage_of
+from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, LiveTool, SentPrompt, Window, usage_of
 
 if TYPE_CHECKING:
     from codhechat.backends import ChatBackend
@@ -87,7 +87,7 @@ class SessionReplies:
     conversation_id: int | None
     window: Window
     live: list[LiveReply]
-
+    calls: list[LiveTool]
 
     def live_for(self, conversation_id: int | None) -> LiveReply | None:
         return next((r for r in self.live if r.conversation_id == conversation_id), None)
@@ -246,7 +246,7 @@ class SessionReplies:
             reply.status, reply.error, reply.hint = MessageStatus.ERROR, exc.message, exc.hint
             self.view.reply_not_sent(reply, exc, None if started else resend)
         except BaseException:
-            stopped(self)
+            stopped(self, reply.conversation_id)
             if reply.status is None:
                 reply.status = MessageStatus.PARTIAL
                 self.view.reply_ended(reply)

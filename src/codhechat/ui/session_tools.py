@@ -19,6 +19,7 @@ class SessionReplies(Protocol):
     view: Any  # its SessionView
     window: Window
     live: list[LiveReply]
+    calls: list[LiveTool]  # tool calls without a result yet, in any conversation
 
 
 async def tool_event(session: SessionReplies, reply: LiveReply,
@@ -31,13 +32,16 @@ async def tool_event(session: SessionReplies, reply: LiveReply,
             reply.status, reply.usage, reply.finish_reason = MessageStatus.COMPLETE, usage_of(message), FinishReason.TOOL_CALLS
             reply.elapsed_ms = message.elapsed_ms
             session.view.reply_ended(reply)
-        await _add(session, LiveTool(event.call, event.server, event.approval if event.approval.needed else None))
+        entry = LiveTool(event.call, event.server, reply.conversation_id,
+                         event.approval if event.approval.needed else None)  # fmt: skip
+        session.calls.append(entry)
+        await _add(session, entry)
     else:
-        entry = next((e for e in reversed(session.window.entries)
-                      if isinstance(e, LiveTool) and e.call.id == event.call.id and e.result is None), None)  # fmt: skip
-        if entry is not None:
-            entry.approval, entry.result, entry.failed = None, event.message.content, event.failed
-            entry.changed()
+        found = next((e for e in session.calls if e.call.id == event.call.id), None)
+        if found is not None:
+            session.calls.remove(found)
+            found.approval, found.result, found.failed = None, event.message.content, event.failed
+            found.changed()
 
 
 async def next_round(session: SessionReplies, ended: LiveReply) -> LiveReply:
@@ -49,12 +53,17 @@ async def next_round(session: SessionReplies, ended: LiveReply) -> LiveReply:
     return reply
 
 
-def stopped(session: SessionReplies) -> None:
+def stopped(session: SessionReplies, conversation_id: int | None) -> None:
     """The turn stopped: a call still waiting for its approval or its result never will."""
-    for entry in session.window.entries:
-        if isinstance(entry, LiveTool) and entry.result is None and not entry.stopped:
-            entry.approval, entry.stopped = None, True
-            entry.changed()
+    for entry in [e for e in session.calls if e.conversation_id == conversation_id]:
+        session.calls.remove(entry)
+        entry.approval, entry.stopped = None, True
+        entry.changed()
+
+
+def waiting(session: SessionReplies, conversation_id: int) -> list[LiveTool]:
+    """The conversation's calls still waiting (shown again when it is opened again)."""
+    return [e for e in session.calls if e.conversation_id == conversation_id]
 
 
 async def _add(session: SessionReplies, entry: Entry) -> None:

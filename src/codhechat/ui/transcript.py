@@ -72,6 +72,7 @@ class LiveTool:
 
     call: ToolCall
     server: str
+    conversation_id: int | None = None
     approval: ToolApproval | None = None  # None once decided, or when no one need ask
     result: str | None = None  # what it gave (or why it did not run), once it did
     failed: bool = False
