@@ -1,7 +1,7 @@
 """A real MCP server, written with the `mcp` SDK, for the tool tests.
 
 Run over stdio (the default) as `python -m tests.mcp_server`, or over streamable HTTP
-with `--http PORT`. Its tools: `add` and `echo` answer, `fail` raises (the client gets
+with `--http PORT`. Its tools: `add`, `echo` and `pid` answer, `block` never does, `fail` raises (the client gets
 an error result), `die` ends the process mid-call (a server that dies), `env` tells
 what one environment variable holds in the server (nothing leaks to it unasked).
 """
@@ -41,6 +41,21 @@ def die() -> str:
     """Ends the server's process in the middle of the call."""
     sys.stdout.flush()
     os._exit(3)
+
+
+@server.tool()
+async def block() -> str:
+    """Never answers (until the call is cancelled)."""
+    import anyio
+
+    await anyio.sleep_forever()
+    return "unreachable"
+
+
+@server.tool()
+def pid() -> int:
+    """The server's process id."""
+    return os.getpid()
 
 
 @server.tool()

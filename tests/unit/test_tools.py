@@ -328,3 +328,45 @@ def test_the_call_buffer_puts_together_interleaved_pieces() -> None:
     buffer.feed([{"index": 0, "function": {"arguments": ' "b": 2}'}}])
     assert [(c.id, c.name, json.loads(c.arguments)) for c in buffer.calls()] == [
         ("c0", "add", {"a": 1, "b": 2}), ("c1", "echo", {"text": "x"})]
+
+
+async def test_stopping_a_turn_mid_call_keeps_the_server_and_the_history_usable(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    import asyncio
+
+    fake_openai.enqueue(CallTools((("block", "{}"),)))
+    seen: list[ReplyEvent] = []
+    asked = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in backend.stream_reply(None, "block"):
+            seen.append(event)
+            if isinstance(event, ReplyToolCall):
+                event.approval.decide("once")
+                asked.set()
+
+    task = asyncio.create_task(consume())
+    await asked.wait()
+    task.cancel()  # Escape: whether the call has reached the server yet or not, the turn ends
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    conversation_id = seen[0].conversation.id  # type: ignore[attr-defined]
+    fake_openai.enqueue(CallTools((("add", '{"a": 3, "b": 4}'),)), Reply("Seven."))
+    events = await run(backend.stream_reply(conversation_id, "add instead"))
+    assert next(e for e in events if isinstance(e, ReplyToolResult)).message.content == "7"
+    sent = fake_openai.requests[1]["body"]["messages"]
+    assert ("call_fake0", "Not run: the turn was stopped.") in tool_messages(sent)
+
+
+async def test_servers_stop_when_the_backend_closes(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    import os
+
+    backend = make_backend(fake_openai, tmp_path, mcp_table(allow=["pid"]))
+    fake_openai.enqueue(CallTools((("pid", "{}"),)), Reply("ok"))
+    events = await run(backend.stream_reply(None, "pid?"))
+    pid = int(next(e for e in events if isinstance(e, ReplyToolResult)).message.content)
+    os.kill(pid, 0)  # running
+    await backend.aclose()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

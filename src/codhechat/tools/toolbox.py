@@ -17,6 +17,12 @@ from codhechat.tools.mcp_client import McpConnection, ServerDown
 from codhechat.tools.settings import McpSettings
 
 
+def _import_sdk() -> None:
+    import mcp  # noqa: F401
+    import mcp.client.stdio  # noqa: F401
+    import mcp.client.streamable_http  # noqa: F401
+
+
 @dataclass(frozen=True, slots=True)
 class ServerState:
     """A server as the tools list shows it."""
@@ -54,6 +60,7 @@ class Toolbox:
         return [s for s in self._specs.values() if s.name not in off and s.server not in off]
 
     async def _start_all(self) -> None:
+        await asyncio.to_thread(_import_sdk)  # over a second: not on the event loop the app draws from
         results = await asyncio.gather(*(c.start() for c in self._connections.values()), return_exceptions=True)
         for connection, result in zip(self._connections.values(), results, strict=True):
             if isinstance(result, ServerDown):
