@@ -75,7 +75,7 @@ async def test_an_allowed_tool_runs_and_the_model_answers_with_its_result(
     assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "It is 42."
     # The tools were offered as OpenAI function tools; the second request carries the round.
     first, second = (r["body"] for r in fake_openai.requests)
-    assert {t["function"]["name"] for t in first["tools"]} == {"add", "echo", "fail", "die", "env"}
+    assert {t["function"]["name"] for t in first["tools"]} == {"add", "echo", "fail", "die", "env", "block", "pid"}
     assistant = second["messages"][-2]
     assert assistant["tool_calls"][0]["id"] == CallTools.call_id(0) and assistant["content"] == "Let me add."
     assert tool_messages(second["messages"]) == [(CallTools.call_id(0), "42")]
