@@ -33,7 +33,7 @@ async def test_a_call_is_asked_about_and_y_runs_it(make_app: AppFactory, fake_op
         await pilot.press("enter")
         await wait_until(pilot, lambda: tool_views(app) and tool_views(app)[0].asking, timeout=20)
         view = tool_views(app)[0]
-        assert app.focused is view
+        await wait_until(pilot, lambda: app.focused is view)  # it takes the focus: the prompt is empty
         assert "from the tool" in str(view.query_one(".tool-arguments").render())
         await pilot.press("y")
         await wait_until(pilot, lambda: len(replies(app)) == 2 and replies(app)[-1].status == MessageStatus.COMPLETE,
@@ -50,6 +50,7 @@ async def test_n_denies_and_an_allowed_tool_is_not_asked(make_app: AppFactory, f
         await type_text(pilot, "go")
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(tool_views(app)) == 2 and tool_views(app)[1].asking, timeout=20)
+        await wait_until(pilot, lambda: app.focused is tool_views(app)[1])
         first = tool_views(app)[0]
         assert not first.asking and first.live is not None and first.live.result == "3"
         await pilot.press("n")
@@ -146,3 +147,24 @@ async def test_a_call_still_asking_is_shown_again_when_its_conversation_is_reope
         await pilot.press("y")
         await wait_until(pilot, lambda: any(r.text == "Both done." and r.status == MessageStatus.COMPLETE
                                             for r in replies(app)), timeout=20)  # fmt: skip
+
+
+async def test_a_call_does_not_take_the_focus_from_a_prompt_being_typed(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    from codhechat.ui.widgets.prompt import PromptInput
+
+    fake_openai.enqueue(CallTools((("echo", '{"text": "x"}'),)), Reply("ok"))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await type_text(pilot, "and yes")  # typed while the servers start
+        await wait_until(pilot, lambda: tool_views(app) and tool_views(app)[0].asking, timeout=20)
+        await type_text(pilot, "y")
+        assert isinstance(app.focused, PromptInput) and app.focused.text == "and yesy"
+        assert tool_views(app)[0].asking  # the `y` went to the prompt, not to the question
+        tool_views(app)[0].focus()
+        await pilot.press("n")
+        await wait_until(pilot, lambda: replies(app)[-1].status == MessageStatus.COMPLETE and len(replies(app)) == 2,
+                         timeout=20)  # fmt: skip

@@ -363,6 +363,8 @@ class ReplyView(Vertical):
         if tail is not None and tail.live:
             tail.set_piece(tail.piece, live=False)
         notice = _notice(self.status, self._error, self._finish_reason)
+        if notice is None and self._finish_reason == FinishReason.TOOL_CALLS:
+            notice = Text("⚙ asked to run tools (below)", style="dim")
         widget = self.query_one(".notice", Static)
         widget.display = notice is not None
         if notice is not None:

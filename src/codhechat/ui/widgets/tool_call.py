@@ -73,7 +73,10 @@ class ToolCallView(Vertical, can_focus=True):
             self.live.on_change = None
 
     def _ask(self) -> None:
-        self.focus()
+        """Take the focus, unless the user is typing (a `y` meant for the prompt must not allow a tool)."""
+        focused = self.app.focused
+        if focused is None or not getattr(focused, "text", ""):
+            self.focus()
         self.scroll_visible(animate=False)
 
     def show_state(self) -> None:
