@@ -62,6 +62,7 @@ class Conversation:
     pinned_at: datetime | None = None  # pinned conversations head the list, latest pin first
     system_prompt: str | None = None  # None: the configured one
     generation: Generation = Generation()
+    tools_off: frozenset[str] = frozenset()  # tools (or MCP servers) not offered in it
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,3 +370,27 @@ async def test_servers_stop_when_the_backend_closes(fake_openai: FakeOpenAI, tmp
     await backend.aclose()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_tools_switched_off_in_a_conversation_stay_off_after_a_restart(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    first = make_backend(fake_openai, tmp_path, mcp_table())
+    events = await run(first.stream_reply(None, "hi"))
+    conversation_id = events[0].conversation.id
+    changed = await first.switch_tool(conversation_id, "echo", False)
+    assert changed is not None and changed.tools_off == {"echo"}
+    await first.aclose()
+    again = make_backend(fake_openai, tmp_path, mcp_table())
+    try:
+        await run(again.stream_reply(conversation_id, "again"))
+        offered = {t["function"]["name"] for t in fake_openai.requests[-1]["body"]["tools"]}
+        assert "echo" not in offered and "add" in offered
+        await again.switch_tool(conversation_id, "test", False)  # a whole server
+        await run(again.stream_reply(conversation_id, "once more"))
+        assert "tools" not in fake_openai.requests[-1]["body"]
+        other = await run(again.stream_reply(None, "elsewhere"))  # other conversations keep theirs
+        assert "echo" in {t["function"]["name"] for t in fake_openai.requests[-1]["body"]["tools"]}
+        assert other[0].conversation.tools_off == frozenset()
+    finally:
+        await again.aclose()

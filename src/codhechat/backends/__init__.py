@@ -28,7 +28,7 @@ TOKENS = "tokens"  # conversation_tokens
 CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
 ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data
-TOOLS = "tools"  # tool_servers, tools_switched_off, switch_tool (MCP servers are configured)
+TOOLS = "tools"  # tool_servers, switch_tool (MCP servers are configured)
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -129,12 +129,8 @@ class ChatBackend(Protocol):
         """The MCP servers (codhechat.tools.toolbox.ServerState: name, where, status, tools)."""
         ...
 
-    def tools_switched_off(self, conversation_id: int) -> frozenset[str]:
-        """The tools and servers not offered in this conversation."""
-        ...
-
-    def switch_tool(self, conversation_id: int, name: str, on: bool) -> None:
-        """Offer a tool, or a server's tools, in this conversation, or not."""
+    async def switch_tool(self, conversation_id: int, name: str, on: bool) -> Conversation | None:
+        """Offer a tool, or a server's tools, in this conversation, or not (Conversation.tools_off)."""
         ...
 
     async def warm_up(self) -> None:

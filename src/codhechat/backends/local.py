@@ -86,7 +86,6 @@ class LocalBackend:
         if any(server.enabled for server in settings.mcp.servers.values()):
             self.capabilities = LocalBackend.capabilities | {TOOLS}
         self.toolbox: Toolbox | None = None  # the MCP servers' tools, made on the first turn
-        self.tools_off: dict[int, set[str]] = {}  # conversation id -> tools or servers switched off
 
     @property
     def client(self) -> ModelClient:
@@ -304,7 +303,7 @@ class LocalBackend:
             replaces=replaces,
             extends=extends,
             options=conversation.generation.options() if self.conversation_options else {},
-            tools_off=frozenset(self.tools_off.get(conversation.id, ())),
+            tools_off=conversation.tools_off,
         )
         turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S,
                         tools=self._toolbox())  # fmt: skip
@@ -329,16 +328,13 @@ class LocalBackend:
         await toolbox.offered()
         return toolbox.states()
 
-    def tools_switched_off(self, conversation_id: int) -> frozenset[str]:
-        return frozenset(self.tools_off.get(conversation_id, ()))
-
-    def switch_tool(self, conversation_id: int, name: str, on: bool) -> None:
-        """Offer a tool (or a whole server's) in this conversation, or not (for this session)."""
-        off = self.tools_off.setdefault(conversation_id, set())
-        if on:
-            off.discard(name)
-        else:
-            off.add(name)
+    async def switch_tool(self, conversation_id: int, name: str, on: bool) -> Conversation | None:
+        """Offer a tool (or a whole server's) in this conversation, or not (kept with it)."""
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            return None
+        off = conversation.tools_off - {name} if on else conversation.tools_off | {name}
+        return await self.replies.write(self.store.set_tools_off, conversation_id, off)
 
     def _parts(self, history: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
         """The content parts of the files attached to the messages sent (in a worker thread)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -272,6 +272,15 @@ class Store(MessageTable):
         value = json.dumps(generation.options()) if generation.options() else None
         with self._write():
             self.db.execute("update conversations set generation = ? where id = ?", [value, conversation_id])
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
+    def set_tools_off(self, conversation_id: int, names: Collection[str]) -> Conversation | None:
+        """The tools (or MCP servers) not offered in a conversation; None if there is no such conversation."""
+        value = json.dumps(sorted(names)) if names else None
+        with self._write():
+            self.db.execute("update conversations set tools_off = ? where id = ?", [value, conversation_id])
             rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
             return _conversation(rows[0]) if rows else None
 

@@ -116,7 +116,9 @@ def _migrate_9(db: sqlite_utils.Database) -> None:
 
 def _migrate_10(db: sqlite_utils.Database) -> None:
     """Tools: the calls an assistant message asked for (JSON: [{id, name, arguments}]),
-    and a `tool` message's call id and tool name (its content is the result sent back)."""
+    and a `tool` message's call id and tool name (its content is the result sent back);
+    the tools a conversation does not offer (JSON: names of tools or MCP servers)."""
+    db["conversations"].add_column("tools_off", str)
     db["messages"].add_column("tool_calls", str)
     db["messages"].add_column("tool_call_id", str)
     db["messages"].add_column("tool_name", str)

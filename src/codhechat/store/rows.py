@@ -28,7 +28,16 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
         system_prompt=row.get("system_prompt"),
         generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
+        tools_off=_names(row.get("tools_off")),
     )
+
+
+def _names(text: object) -> frozenset[str]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return frozenset()
+    return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
 
 
 def _message(row: dict[str, Any]) -> Message:

@@ -21,8 +21,8 @@ async def choose_tools(screen: Screen[Any], session: ChatSession) -> None:
     if not supports(backend, TOOLS):
         screen.notify("No MCP servers are configured: see “Tools (MCP)” in the README.")
         return
-    conversation_id = session.conversation_id
-    if conversation_id is None:
+    conversation = session.conversation(session.conversation_id)
+    if conversation is None:
         screen.notify("Send a first message, then choose this conversation's tools.")
         return
     try:
@@ -30,8 +30,8 @@ async def choose_tools(screen: Screen[Any], session: ChatSession) -> None:
     except CodheError as exc:
         screen.notify(str(exc), title="Tools", severity="error")
         return
+    off = conversation.tools_off
     while True:
-        off = backend.tools_switched_off(conversation_id)
         rows: list[Text | str] = []
         names: list[str] = []
         for state in states:
@@ -47,4 +47,12 @@ async def choose_tools(screen: Screen[Any], session: ChatSession) -> None:
         )
         if picked is None:
             return
-        backend.switch_tool(conversation_id, names[picked], names[picked] in off)
+        try:
+            changed = await backend.switch_tool(conversation.id, names[picked], names[picked] in off)
+        except CodheError as exc:
+            screen.notify(str(exc), title="Tools", severity="error")
+            return
+        if changed is None:
+            return
+        session.upsert(changed)
+        off = changed.tools_off
