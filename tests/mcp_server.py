@@ -64,6 +64,18 @@ def env(name: str) -> str:
     return os.environ.get(name, "(unset)")
 
 
+@server.prompt()
+def terse() -> str:
+    """A system prompt: answer in few words."""
+    return "Answer in as few words as you can."
+
+
+@server.prompt()
+def about(topic: str) -> str:
+    """Needs an argument: not a preset."""
+    return f"Talk about {topic}."
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--http", type=int, default=None, help="serve streamable HTTP on this port")

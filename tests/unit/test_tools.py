@@ -394,3 +394,13 @@ async def test_tools_switched_off_in_a_conversation_stay_off_after_a_restart(
         assert other[0].conversation.tools_off == frozenset()
     finally:
         await again.aclose()
+
+
+async def test_a_server_s_prompts_without_arguments_are_system_prompt_presets(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    assert "test/terse" not in backend.system_prompt_presets  # the servers start on first use
+    await backend.tool_servers()
+    presets = backend.system_prompt_presets
+    assert presets["test/terse"] == "Answer in as few words as you can."
+    assert "test/about" not in presets  # it needs an argument

@@ -137,7 +137,9 @@ class LocalBackend:
 
     @property
     def system_prompt_presets(self) -> dict[str, str]:
-        return dict(self.settings.presets)
+        """The configured presets, and the MCP servers' prompts (once the servers run)."""
+        mcp = self.toolbox.prompts() if self.toolbox is not None else {}
+        return {**mcp, **self.settings.presets}
 
     @property
     def default_system_prompt(self) -> str:

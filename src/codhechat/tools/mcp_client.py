@@ -39,6 +39,7 @@ class McpConnection:
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
         self.tools: list[Any] = []  # the server's tools (mcp Tool objects)
+        self.prompts: dict[str, str] = {}  # its prompts that take no arguments: name -> text
         self.failure: str | None = None  # why it is down, once it is
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -87,6 +88,7 @@ class McpConnection:
             async with Client(self._transport(), read_timeout_seconds=self.call_timeout) as client:
                 listed = await client.list_tools()
                 self.tools = list(listed.tools)
+                self.prompts = await _prompts(client)
                 self._client = client
                 self._ready.set()
                 await self._stop.wait()
@@ -129,6 +131,25 @@ class McpConnection:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+
+async def _prompts(client: Any) -> dict[str, str]:
+    """The server's prompts that need no arguments, as text (system-prompt presets)."""
+    capabilities = getattr(client, "server_capabilities", None)
+    if capabilities is None or getattr(capabilities, "prompts", None) is None:
+        return {}
+    prompts: dict[str, str] = {}
+    try:
+        for prompt in (await client.list_prompts()).prompts:
+            if any(argument.required for argument in prompt.arguments or ()):
+                continue
+            result = await client.get_prompt(prompt.name, {})
+            text = "\n\n".join(t for m in result.messages if isinstance(t := getattr(m.content, "text", None), str))
+            if text.strip():
+                prompts[prompt.name] = text
+    except Exception:  # noqa: BLE001 (prompts are a nicety: a server whose prompts fail still has its tools)
+        return prompts
+    return prompts
 
 
 def _closed(exc: BaseException) -> bool:

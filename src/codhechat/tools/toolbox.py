@@ -83,6 +83,11 @@ class Toolbox:
         what = "could not start" if starting else "stopped"
         self._notices.append(f"MCP server {server!r} {what}: {reason}. The chat goes on without its tools.")
 
+    def prompts(self) -> dict[str, str]:
+        """The running servers' prompts that take no arguments, as SERVER/PROMPT -> text."""
+        return {f"{c.name}/{name}": text for c in self._connections.values() if c.failure is None
+                for name, text in c.prompts.items()}  # fmt: skip
+
     def take_notices(self) -> list[str]:
         """What to tell the user, each thing once."""
         notices, self._notices = self._notices, []
