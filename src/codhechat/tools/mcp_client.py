@@ -165,8 +165,9 @@ def _describe(exc: BaseException, connection: McpConnection) -> str:
     if isinstance(exc, OSError):
         return f"cannot start it: {exc.strerror or exc}"
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
-    where = f"; its messages are in {connection.log_path}" if connection.config.url is None else ""
-    return f"{text}{where}"
+    if connection.config.url is not None:
+        return f"{text} (at {connection.config.url})"
+    return f"{text}; its messages are in {connection.log_path}"
 
 
 def _text_of(result: Any) -> str:
