@@ -456,7 +456,8 @@ class FakeOpenAI:
         if isinstance(behaviour, Recorded):
             return self._replay(behaviour)
         if isinstance(behaviour, CallTools):
-            return StreamingResponse(self._tool_calls(behaviour, body), media_type="text/event-stream", headers=_HEADERS)
+            events = self._tool_calls(behaviour, body)
+            return StreamingResponse(events, media_type="text/event-stream", headers=_HEADERS)
         if behaviour is None:
             last_user = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
             behaviour = Reply(f"Echo: {_text_of(last_user.get('content'))}")

@@ -132,7 +132,8 @@ class ModelClient:
 
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
-            request = _Request(messages, model, outcome, usage and self._usage_supported, reasoning, options or {}, tools)
+            asked = usage and self._usage_supported
+            request = _Request(messages, model, outcome, asked, reasoning, options or {}, tools)
             async with aclosing(self._stream(client, request)) as stream:
                 async for text in stream:
                     yield text

@@ -99,7 +99,8 @@ class ToolRounds:
         if guard:
             self.stopped = ToolLoop(
                 f"Stopped: the model asked for tools {self.count} rounds in a row (the limit is "
-                f"{self.tools.max_rounds}).", "Raise max_rounds in the [mcp] table of the config file if it needs more.",
+                f"{self.tools.max_rounds}).",
+                "Raise max_rounds in the [mcp] table of the config file if it needs more.",
             )  # fmt: skip
             return
         self.offered = await self.tools.offered(self.off)  # a server that died is no longer offered

@@ -29,8 +29,8 @@ async def tool_event(session: SessionReplies, reply: LiveReply,
     elif isinstance(event, ReplyToolCall):
         if reply.status is None:  # the reply that asked is done
             message = event.reply
-            reply.status, reply.usage, reply.finish_reason = MessageStatus.COMPLETE, usage_of(message), FinishReason.TOOL_CALLS
-            reply.elapsed_ms = message.elapsed_ms
+            reply.status, reply.usage, reply.elapsed_ms = MessageStatus.COMPLETE, usage_of(message), message.elapsed_ms
+            reply.finish_reason = FinishReason.TOOL_CALLS
             session.view.reply_ended(reply)
         entry = LiveTool(event.call, event.server, reply.conversation_id,
                          event.approval if event.approval.needed else None)  # fmt: skip
