@@ -3,6 +3,7 @@ folds under it, Escape stops the whole turn; against the real MCP test server.""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -168,3 +169,27 @@ async def test_a_call_does_not_take_the_focus_from_a_prompt_being_typed(
         await pilot.press("n")
         await wait_until(pilot, lambda: replies(app)[-1].status == MessageStatus.COMPLETE and len(replies(app)) == 2,
                          timeout=20)  # fmt: skip
+
+
+async def test_arguments_and_results_are_text_never_markup_or_escapes(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    from textual.widgets import Collapsible, Static
+
+    hostile = "[bold red]boom[/] [/INST] \x1b]0;pwned\x07"
+    fake_openai.enqueue(CallTools((("echo", json.dumps({"text": hostile})),)), Reply("ok"))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: tool_views(app) and tool_views(app)[0].asking, timeout=20)
+        await wait_until(pilot, lambda: app.focused is tool_views(app)[0])
+        view = tool_views(app)[0]
+        arguments = view.query_one(".tool-arguments", Static).visual
+        assert "[bold red]boom[/] [/INST]" in arguments.plain and "\x1b" not in arguments.plain  # type: ignore[union-attr]
+        await pilot.press("y")
+        await wait_until(pilot, lambda: view.live is not None and view.live.result is not None, timeout=20)
+        view.query_one(Collapsible).collapsed = False
+        await pilot.pause()
+        result = view.query_one(".tool-result-text", Static).visual
+        assert "echo: [bold red]boom[/] [/INST]" in result.plain and "\x1b" not in result.plain  # type: ignore[union-attr]

@@ -57,7 +57,9 @@ class ChatBackend(Protocol):
         self, conversation_id: int | None, prompt: str, *, title: str | None = None
     ) -> AsyncIterator[ReplyEvent]:
         """Store `prompt` (in a new conversation when `conversation_id` is None, titled after
-        `title` or the prompt, where the backend names conversations) and stream a reply."""
+        `title` or the prompt, where the backend names conversations) and stream a reply.
+        A backend with TOOLS may yield ReplyToolCall: the stream waits until its
+        `approval` is decided, so a consumer must decide every one that is `needed`."""
         ...
 
     async def resolve_model(self) -> str | None:
