@@ -11,7 +11,7 @@ import pytest
 from codhechat import __version__
 from codhechat.cli import main
 
-HEAVY = ["textual", "openai", "fastapi", "sqlalchemy", "sqlite_utils", "httpx"]
+HEAVY = ["textual", "openai", "fastapi", "sqlalchemy", "sqlite_utils", "httpx", "mcp"]
 
 
 def run_python(code: str) -> str:
@@ -39,7 +39,7 @@ def test_the_ui_does_not_import_storage_or_network_code() -> None:
             "import sys, json\n"
             "import codhechat.ui.app\n"
             "print(json.dumps([m for m in ['sqlite_utils', 'sqlite3', 'openai', 'httpx', 'websockets',"
-            " 'fastapi'] if m in sys.modules]))"
+            " 'fastapi', 'mcp'] if m in sys.modules]))"
         )
     )
     assert loaded == []
