@@ -64,6 +64,12 @@ def env(name: str) -> str:
     return os.environ.get(name, "(unset)")
 
 
+@server.resource("note://hello", mime_type="text/markdown")
+def hello_note() -> str:
+    """A note to attach."""
+    return "# Hello\n\nFrom a resource."
+
+
 @server.prompt()
 def terse() -> str:
     """A system prompt: answer in few words."""

@@ -50,3 +50,19 @@ def test_allow_tool_flags_let_it_run(cli, fake_openai: FakeOpenAI, flags: tuple[
     fake_openai.enqueue(CallTools((("echo", '{"text": "x"}'),)), Reply("Done."))
     result = cli("ask", *flags, "echo x")
     assert result.returncode == 0 and tool_results(fake_openai) == ["echo: x"]
+
+
+def test_a_resource_is_attached(cli, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(Reply("Read it."))
+    result = cli("ask", "--resource", "test:note://hello", "summarise")
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    parts = fake_openai.requests[0]["body"]["messages"][-1]["content"]
+    assert any("From a resource." in (part.get("text") or "") for part in parts)
+
+
+def test_a_resource_that_is_not_there_is_a_clear_error(cli, fake_openai: FakeOpenAI) -> None:
+    result = cli("ask", "--resource", "test:note://nothing", "summarise")
+    no_traceback(result)
+    assert result.returncode != 0 and "could not give note://nothing" in result.stderr
+    assert fake_openai.requests == []

@@ -330,6 +330,16 @@ class LocalBackend:
         await toolbox.offered()
         return toolbox.states()
 
+    async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
+        """An MCP server's resource as an attachment (named after its URI)."""
+        from codhechat.attachments import prepare
+
+        toolbox = self._toolbox()
+        if toolbox is None:
+            raise UsageError("No MCP servers are configured.", "Add a [mcp.servers.NAME] table to the config file.")
+        data = await toolbox.read_resource(server, uri)
+        return prepare(uri.rstrip("/").rsplit("/", 1)[-1] or uri, data, max_mb=self.settings.attachment_max_mb)
+
     async def switch_tool(self, conversation_id: int, name: str, on: bool) -> Conversation | None:
         """Offer a tool (or a whole server's) in this conversation, or not (kept with it)."""
         conversation = await self.get_conversation(conversation_id)

@@ -19,7 +19,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO, Any
 
-from codhechat.backends import ATTACH, ChatBackend
+from codhechat.backends import ATTACH, TOOLS, ChatBackend
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from codhechat.commands.output import Style, is_terminal, report
 from codhechat.commands.session import conversation, require, run_with
@@ -54,9 +54,10 @@ class _Progress:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     files = attached(args.attach, settings.attachment_max_mb)
+    resources = [_resource(text) for text in getattr(args, "resource", None) or ()]
     # `-a -` takes stdin as a file of its own, so the prompt stays separate from it.
     prompt = combine(args.prompt, "" if "-" in args.attach else read_piped_input())
-    if not prompt and not files:
+    if not prompt and not files and not resources:
         raise UsageError(
             "Nothing to ask: give a prompt, or pipe some text in.",
             "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         conversation_id = await _conversation_for(backend, args)
         if conversation_id is None and (notice := await backend.resolve_model()):
             print(f"codhechat: {visible(notice)}", file=sys.stderr)
+        if resources:
+            require(backend, TOOLS, "attach MCP resources")
+            files.extend([await backend.mcp_resource(server, uri) for server, uri in resources])  # type: ignore[attr-defined]
         if files:
             require(backend, ATTACH, "take attachments")
             events = backend.stream_reply(conversation_id, prompt, title=title, attachments=files)
@@ -108,6 +112,14 @@ def attached(names: list[str], max_mb: float) -> list[Any]:
         else:
             files.append(read_file(Path(name), max_mb=max_mb))
     return files
+
+
+def _resource(text: str) -> tuple[str, str]:
+    """SERVER:URI, as --resource takes it."""
+    server, _, uri = text.partition(":")
+    if not server or not uri:
+        raise UsageError(f"--resource {text!r} is not SERVER:URI.", "e.g. --resource docs:file:///notes.md")
+    return server, uri
 
 
 def read_piped_input(stdin: IO[str] | None = None) -> str:

@@ -119,6 +119,28 @@ class McpConnection:
             return ToolOutcome(f"The tool call failed: {_describe(exc, self)}", failed=True)
         return ToolOutcome(_text_of(result), failed=bool(getattr(result, "is_error", False)))
 
+    async def read_resource(self, uri: str) -> bytes:
+        """A resource's bytes (its text as UTF-8, or its blob); raises ServerDown, or
+        ValueError with the server's reason."""
+        client = self._client
+        if client is None:
+            raise ServerDown(self.failure or "it is not running")
+        try:
+            result = await client.read_resource(uri)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(_describe(exc, self)) from None
+        import base64
+
+        parts = []
+        for content in getattr(result, "contents", None) or ():
+            if isinstance(text := getattr(content, "text", None), str):
+                parts.append(text.encode("utf-8"))
+            elif isinstance(blob := getattr(content, "blob", None), str):
+                parts.append(base64.b64decode(blob))
+        return b"".join(parts)
+
     async def aclose(self) -> None:
         self._stop.set()
         task = self._task

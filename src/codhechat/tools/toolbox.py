@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from codhechat.errors import UsageError
 from codhechat.tools.calls import ToolOutcome, ToolSpec, offered_names, parse_arguments
 from codhechat.tools.mcp_client import McpConnection, ServerDown
 from codhechat.tools.settings import McpSettings
@@ -128,6 +129,19 @@ class Toolbox:
             self._down(spec.server, exc.reason, starting=False)
             self._refresh()
             return ToolOutcome(f"The tool's server ({spec.server}) is gone: {exc.reason}.", failed=True)
+
+    async def read_resource(self, server: str, uri: str) -> bytes:
+        """A resource of a server, to attach; a CodheError says why it cannot be had."""
+        await self.offered()
+        connection = self._connections.get(server)
+        if connection is None:
+            raise UsageError(f"There is no MCP server named {server!r}.", "Its name is its [mcp.servers.NAME] table.")
+        try:
+            return await connection.read_resource(uri)
+        except ServerDown as exc:
+            raise UsageError(f"MCP server {server!r} is down: {exc.reason}.") from None
+        except ValueError as exc:
+            raise UsageError(f"MCP server {server!r} could not give {uri}: {exc}.") from None
 
     def states(self) -> list[ServerState]:
         """Every enabled server: where it is, how it is, its tools."""
