@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from codhechat.errors import CodheError, StorageError
+from codhechat.errors import CodheError, ModelError, StorageError
 from codhechat.models import Message, ReplyEvent, ReplyNotice, ReplyToolCall, ReplyToolResult, ToolApproval, ToolCall
 from codhechat.tools.calls import ToolOutcome, ToolSpec, complete_calls
 
@@ -61,15 +61,24 @@ class ToolRounds:
         system, *rest = messages
         return [system, *complete_calls(rest)]
 
-    async def prepare(self, off: Collection[str]) -> AsyncIterator[ReplyEvent]:
+    async def prepare(self, off: Collection[str], model: str) -> AsyncIterator[ReplyEvent]:
         """Start the servers (the first time) and say which would not start."""
         self.off = off
-        self.offered = await self.tools.offered(off)
+        self.offered = [] if model in self.tools.refused_by else await self.tools.offered(off)
         for notice in self.tools.take_notices():
             yield ReplyNotice(notice)
 
     def functions(self) -> list[dict[str, Any]] | None:
         return [spec.function() for spec in self.offered] or None
+
+    def refused(self, error: CodheError, model: str) -> bool:
+        """Did the endpoint refuse the request for its tools (a model without tool support:
+        Ollama says "does not support tools")? Then they are not offered to it again."""
+        if not self.offered or "tool" not in error.message.lower() or not isinstance(error, ModelError):
+            return False
+        self.tools.refused_by.add(model)
+        self.offered = []
+        return True
 
     async def run(self, reply: Message, messages: list[dict[str, Any]]) -> AsyncIterator[ReplyEvent]:
         """Answer every call of `reply`, adding it and the answers to `messages`."""
@@ -103,7 +112,8 @@ class ToolRounds:
                 "Raise max_rounds in the [mcp] table of the config file if it needs more.",
             )  # fmt: skip
             return
-        self.offered = await self.tools.offered(self.off)  # a server that died is no longer offered
+        if self.offered:
+            self.offered = await self.tools.offered(self.off)  # a server that died is no longer offered
 
     async def _outcome(self, call: ToolCall, spec: ToolSpec | None, approval: ToolApproval) -> ToolOutcome:
         if spec is None:

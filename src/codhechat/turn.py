@@ -26,6 +26,7 @@ from codhechat.models import (
     ReplyDone,
     ReplyEvent,
     ReplyFailed,
+    ReplyNotice,
     ReplyPrompt,
     ReplyThinking,
     ToolCall,
@@ -172,7 +173,7 @@ async def run_turn(
         history.append({"role": "user", "content": CONTINUE_PROMPT})
     rounds = ToolRounds(tools, store, plan.conversation_id) if tools else None
     if rounds is not None:
-        async for event in rounds.prepare(plan.tools_off):
+        async for event in rounds.prepare(plan.tools_off, plan.model):
             yield event
     fitted = fit({"role": "system", "content": plan.system_prompt}, history, window=plan.window,
                  model=plan.model, calibration=calibration,
@@ -206,6 +207,10 @@ async def run_turn(
             except CodheError as exc:
                 ending = reply.ending(MessageStatus.ERROR, error=exc.message,
                                       reason=FinishReason.CUT if isinstance(exc, ReplyCut) else None)  # fmt: skip
+                if rounds is not None and extends is None and not ending.content and rounds.refused(exc, plan.model):
+                    await _discard(store, message_id)
+                    yield ReplyNotice(f"{plan.label(None)} does not take tools: it answers without them.")
+                    continue  # the same round again, without tools
                 if replaced is not None and not ending.content:
                     await _discard(store, message_id)  # nothing new: the reply it would replace stays
                     yield ReplyFailed(exc, None)

@@ -404,3 +404,21 @@ async def test_a_server_s_prompts_without_arguments_are_system_prompt_presets(
     presets = backend.system_prompt_presets
     assert presets["test/terse"] == "Answer in as few words as you can."
     assert "test/about" not in presets  # it needs an argument
+
+
+async def test_a_model_that_does_not_take_tools_answers_without_them(
+    backend: LocalBackend, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fake_openai import Fail
+
+    fake_openai.enqueue(Fail(400, "registry.ollama.ai/library/gemma:2b does not support tools"), Reply("Hi."))
+    events = await run(backend.stream_reply(None, "hello"))
+    notices = [e.text for e in events if isinstance(e, ReplyNotice)]
+    assert len(notices) == 1 and "does not take tools" in notices[0]
+    assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "Hi."
+    first, second = (r["body"] for r in fake_openai.requests)
+    assert "tools" in first and "tools" not in second
+    stored = await backend.get_messages(events[0].conversation.id)
+    assert [m.role for m in stored] == ["user", "assistant"]  # the refused request left nothing behind
+    await run(backend.stream_reply(events[0].conversation.id, "again"))  # not offered again, not said again
+    assert "tools" not in fake_openai.requests[-1]["body"]

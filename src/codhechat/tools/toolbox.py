@@ -53,6 +53,7 @@ class Toolbox:
         self._notices: list[str] = []
         self._reported: set[str] = set()
         self._always: set[str] = set()
+        self.refused_by: set[str] = set()  # models whose endpoint refused a request with tools
 
     @property
     def max_rounds(self) -> int:
