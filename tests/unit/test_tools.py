@@ -422,3 +422,23 @@ async def test_a_model_that_does_not_take_tools_answers_without_them(
     assert [m.role for m in stored] == ["user", "assistant"]  # the refused request left nothing behind
     await run(backend.stream_reply(events[0].conversation.id, "again"))  # not offered again, not said again
     assert "tools" not in fake_openai.requests[-1]["body"]
+
+
+async def test_closing_while_a_server_is_still_starting_does_not_wait_for_it(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    import asyncio
+    import time
+
+    from codhechat.tools.settings import McpSettings
+    from codhechat.tools.toolbox import Toolbox
+
+    # A "server" that never answers the handshake.
+    silent = {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"]}
+    toolbox = Toolbox(McpSettings.model_validate({"servers": {"silent": silent}}))
+    starting = asyncio.create_task(toolbox.offered())
+    await asyncio.sleep(0)  # the start has begun (or is about to): either way close must be quick
+    began = time.monotonic()
+    await toolbox.aclose()
+    assert time.monotonic() - began < 4.5  # not the 5 s grace of a running server (the SDK may take 2 s to kill)
+    starting.cancel()

@@ -147,6 +147,8 @@ class McpConnection:
         if task is None or task.done():
             return
         try:
+            if self._client is None:  # still starting: nothing to close gracefully
+                raise TimeoutError
             async with asyncio.timeout(5):
                 await asyncio.shield(task)
         except (TimeoutError, asyncio.CancelledError):
