@@ -15,12 +15,10 @@ import pytest
 from codhechat.backends.local import LocalBackend
 from codhechat.config import load_settings
 from codhechat.models import (
-    MessageStatus,
     ReplyDone,
     ReplyEvent,
     ReplyFailed,
     ReplyNotice,
-    ReplyStarted,
     ReplyToolCall,
     ReplyToolResult,
     ToolDecision,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codhechat.models import Conversation, Generation, Message, MessageStatus
-from codhechat.tools.calls import tool_calls_from, tool_calls_json
+from codhechat.tools.calls import tool_calls_from
 
 
 def _now() -> str:
