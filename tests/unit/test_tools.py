@@ -15,6 +15,7 @@ import pytest
 from codhechat.backends.local import LocalBackend
 from codhechat.config import load_settings
 from codhechat.models import (
+    MessageStatus,
     ReplyDone,
     ReplyEvent,
     ReplyFailed,
@@ -440,3 +441,29 @@ async def test_closing_while_a_server_is_still_starting_does_not_wait_for_it(
     await toolbox.aclose()
     assert time.monotonic() - began < 4.5  # not the 5 s grace of a running server (the SDK may take 2 s to kill)
     starting.cancel()
+
+
+def test_a_version_9_database_upgrades_to_tool_messages(tmp_path: Path) -> None:
+    from codhechat.models import ToolCall
+    from codhechat.store import SCHEMA_VERSION
+    from tests.unit.test_store import database_at_version, old_conversation
+
+    path = tmp_path / "v9.db"
+    old = database_at_version(path, 9)
+    conversation_id = old_conversation(old, "before tools")
+    old["messages"].insert({"conversation_id": conversation_id, "role": "user", "content": "hi", "status": "complete",
+                            "created_at": "2025-01-01T10:00:00+00:00"})  # fmt: skip
+    old.conn.commit()
+    old.close()
+    store = Store.open(path)
+    assert store.schema_version == SCHEMA_VERSION
+    (message,) = store.all_messages(conversation_id)
+    assert (message.tool_calls, message.tool_call_id, store.get_conversation(conversation_id).tools_off) == (
+        (), None, frozenset())
+    reply = store.add_message(conversation_id, "assistant", "")
+    call = ToolCall("c1", "add", '{"a": 1}')
+    store.update_message(reply.id, content="", status=MessageStatus.COMPLETE, tool_calls=(call,))
+    store.add_message(conversation_id, "tool", "2", tool_call_id="c1", tool_name="add")
+    assert [(m.role, m.tool_calls, m.tool_call_id) for m in store.history(conversation_id, 10)] == [
+        ("user", (), None), ("assistant", (call,), None), ("tool", (), "c1")]  # an empty reply with calls counts
+    store.close()
