@@ -68,6 +68,12 @@ class ToolCallView(Vertical, can_focus=True):
         if self.asking:
             self.call_after_refresh(self._ask)
 
+    def on_focus(self) -> None:
+        self.show_state()
+
+    def on_blur(self) -> None:
+        self.show_state()
+
     def on_unmount(self) -> None:
         if self.live is not None and self.live.on_change == self.show_state:
             self.live.on_change = None
@@ -99,8 +105,8 @@ class ToolCallView(Vertical, can_focus=True):
         elif live.stopped:
             notice.update(Text("■ Stopped before it ran.", style="italic"))
         elif self.asking:
-            notice.update(Text("? Run this tool?  y: once · a: always for this tool · n: deny · Esc stops",
-                               style="bold"))  # fmt: skip
+            notice.update(Text("? Run this tool?  y: once · a: always for this tool · n: deny · Esc stops"
+                               + ("" if self.has_focus else "  (Tab or click here first)"), style="bold"))  # fmt: skip
         else:
             notice.update(Text("● running…  (Esc stops)", style="italic"))
 
