@@ -193,3 +193,18 @@ async def test_arguments_and_results_are_text_never_markup_or_escapes(
         await pilot.pause()
         result = view.query_one(".tool-result-text", Static).visual
         assert "echo: [bold red]boom[/] [/INST]" in result.plain and "\x1b" not in result.plain  # type: ignore[union-attr]
+
+
+async def test_regenerating_into_a_round_of_tool_calls_replaces_the_old_reply(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(Reply("First answer."), CallTools((("add", '{"a": 2, "b": 2}'),)), Reply("Four."))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "2+2")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status == MessageStatus.COMPLETE, timeout=20)
+        await app.screen_stack[0].session.regenerate(app.screen_stack[0].session.window.entries[-1])
+        await wait_until(pilot, lambda: any(r.text == "Four." and r.status == MessageStatus.COMPLETE
+                                            for r in replies(app)), timeout=20)  # fmt: skip
+        assert "First answer." not in [r.text for r in replies(app)]

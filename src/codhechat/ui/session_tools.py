@@ -21,6 +21,8 @@ class SessionReplies(Protocol):
     live: list[LiveReply]
     calls: list[LiveTool]  # tool calls without a result yet, in any conversation
 
+    async def _remove(self, entry: Entry) -> None: ...
+
 
 async def tool_event(session: SessionReplies, reply: LiveReply,
                      event: ReplyToolCall | ReplyToolResult | ReplyNotice) -> None:  # fmt: skip
@@ -32,6 +34,9 @@ async def tool_event(session: SessionReplies, reply: LiveReply,
             reply.status, reply.usage, reply.elapsed_ms = MessageStatus.COMPLETE, usage_of(message), message.elapsed_ms
             reply.finish_reason = FinishReason.TOOL_CALLS
             session.view.reply_ended(reply)
+            if reply.replaces is not None:  # a round of calls is new too: the reply it replaces goes
+                replaced, reply.replaces = reply.replaces, None
+                await session._remove(replaced)
         entry = LiveTool(event.call, event.server, reply.conversation_id,
                          event.approval if event.approval.needed else None)  # fmt: skip
         session.calls.append(entry)
