@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from tests.support.served import Served
 
-__all__ = ["Behaviour", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Recorded", "Reply", "recording"]
+__all__ = ["Behaviour", "CallTools", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Recorded", "Reply", "recording"]
 
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 # status -> (message, type, code), modelled on real OpenAI error bodies.
@@ -132,6 +132,23 @@ class Reply:
         if self.hold is not None:
             points[self.hold_after] = self.hold
         return points
+
+
+@dataclass(frozen=True)
+class CallTools:
+    """The model asks to run tools, streamed as the Chat Completions API does: ``text``
+    first (if any), then per call a delta with its index, id, type and name (arguments
+    ""), then its arguments in pieces of ``args_per_chunk`` characters; the last chunk
+    says ``finish_reason: "tool_calls"``. ``calls`` are (name, arguments as JSON text)."""
+
+    calls: tuple[tuple[str, str], ...]
+    text: str = ""
+    args_per_chunk: int = 5
+    finish_reason: str | None = "tool_calls"
+
+    @staticmethod
+    def call_id(index: int) -> str:
+        return f"call_fake{index}"
 
 
 @dataclass(frozen=True)
@@ -228,7 +245,7 @@ class Recorded:
         return {self.hold_after: self.hold} if self.hold is not None else {}
 
 
-Behaviour = Reply | Fail | Disconnect | Hang | Recorded
+Behaviour = CallTools | Reply | Fail | Disconnect | Hang | Recorded
 
 
 class _Abort(Exception):
@@ -415,6 +432,9 @@ class FakeOpenAI:
             return self._error(behaviour)
         if isinstance(behaviour, Recorded):
             return self._replay(behaviour)
+        if isinstance(behaviour, CallTools):
+            events = self._tool_calls(behaviour, body)
+            return StreamingResponse(events, media_type="text/event-stream", headers=_HEADERS)
         if behaviour is None:
             last_user = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
             behaviour = Reply(f"Echo: {_text_of(last_user.get('content'))}")
@@ -505,6 +525,34 @@ class FakeOpenAI:
             yield _sse({**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage})
         if b.done:
             yield b"data: [DONE]\n\n"
+
+    async def _tool_calls(self, b: CallTools, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model"), "system_fingerprint": "fp_fake"}  # fmt: skip
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        extra = {"usage": None} if include_usage else {}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return _sse({**meta, "choices": [choice], **extra})
+
+        yield chunk({"role": "assistant", "content": None if not b.text else "", "refusal": None})
+        for token in _tokens(b.text):
+            await self._sleep(0)
+            yield chunk({"content": token})
+        for index, (name, arguments) in enumerate(b.calls):
+            start = {"index": index, "id": CallTools.call_id(index), "type": "function",
+                     "function": {"name": name, "arguments": ""}}  # fmt: skip
+            yield chunk({"tool_calls": [start]})
+            step = max(1, b.args_per_chunk)
+            for at in range(0, len(arguments), step):
+                await self._sleep(0)
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[at : at + step]}}]})
+        if b.finish_reason is not None:
+            yield chunk({}, b.finish_reason)
+            if include_usage:
+                yield _sse({**meta, "choices": [], "usage": _usage(10, 5)})
+        yield b"data: [DONE]\n\n"
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep that always yields to the loop and aborts the response if the server is stopping."""

@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--continue", dest="resume_latest", action="store_true",
         help="open the most recent conversation (the one last talked in)",
     )  # fmt: skip
-    resume.add_argument("--conversation", type=int, metavar="ID", help="open conversation ID (`codhechat list` shows them)")
+    resume.add_argument("--conversation", dest="resume_id", type=int, metavar="ID",
+                        help="open conversation ID (`codhechat list` shows them)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("config", help="print the effective settings and where files live")
     login = commands.add_parser(
@@ -84,7 +85,7 @@ def _main(argv: list[str] | None) -> int:
         key: getattr(args, key)
         for key in ("model", "base_url", "system_prompt", "history_window", "database", "server")
     }
-    if args.command is not None and (args.resume_latest or args.conversation is not None):
+    if args.command is not None and (args.resume_latest or args.resume_id is not None):
         parser.error("--continue and --conversation open the app: use them without a COMMAND")
     if args.command == "serve":
         return serve_main(args)
@@ -100,7 +101,7 @@ def _main(argv: list[str] | None) -> int:
             return account_main(args, settings)
         if args.command in SHELL_COMMANDS:
             return run_shell_command(args, settings)
-        return run_app(settings, theme=args.theme, resume="latest" if args.resume_latest else args.conversation)
+        return run_app(settings, theme=args.theme, resume="latest" if args.resume_latest else args.resume_id)
     except CodheError as exc:
         from codhechat.errors import ConfigError
         from codhechat.textsafe import visible

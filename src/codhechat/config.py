@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from codhechat import paths
 from codhechat.errors import ConfigError
+from codhechat.tools.settings import McpSettings
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     providers: dict[str, ProviderSettings] = Field(
         default_factory=dict,
         description="More endpoints, [providers.NAME] tables; their models are named NAME/MODEL.",
+    )
+    mcp: McpSettings = Field(
+        default_factory=McpSettings,
+        description="Tools from MCP servers: [mcp.servers.NAME] tables (see the README).",
     )
     history_window: int = Field(
         default=20, ge=1, le=10_000, description="How many earlier messages the model sees, at most."
@@ -239,6 +244,8 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
             shown = ", ".join(sorted(value)) or "(none)"
         elif name == "providers":
             shown = ", ".join(sorted(value)) or "(none)"
+        elif name == "mcp":
+            shown = ", ".join(sorted(value.servers)) or "(none)"
         elif name == "database":
             shown = str(settings.database_path)
         else:
@@ -249,6 +256,9 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         shown_key = f"{mask(key)} from {source}" if key else source
         rows.append((f"providers.{provider}", f"{config.base_url}  key: {shown_key}",
                      f"models named {provider}/MODEL"))  # fmt: skip
+    for server, config in sorted(settings.mcp.servers.items()):
+        allowed = ", ".join(config.allow) or "none"
+        rows.append((f"mcp.servers.{server}", config.where, f"tools run without asking: {allowed}"))
     return rows
 
 

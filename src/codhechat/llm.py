@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codhechat.context import context_exceeded, known_window
+from codhechat.stream_outcome import StreamOutcome
 from codhechat.thinking import CLOSE, Thinking, ThinkTags
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 
@@ -38,31 +39,11 @@ class _Request:
     usage: bool
     reasoning: bool
     options: dict[str, Any]
+    tools: list[dict[str, Any]] | None = None
 
 
 class _StreamOptionsRejected(Exception):
     """A 400 naming `stream_options`, before any text: the endpoint does not know it."""
-
-
-@dataclass(slots=True)
-class StreamOutcome:
-    """What the endpoint said about a streamed reply besides its text.
-
-    A stream is complete only when a choice carried a `finish_reason`: a body that
-    just ends (a proxy or the server dropping the connection cleanly) is cut short,
-    however normal the end of the bytes looked."""
-
-    finish_reason: str | None = None  # stop, length, content_filter, tool_calls, ...
-    model: str | None = None  # the model the endpoint says answered
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-    @property
-    def usage(self) -> tuple[int, int] | None:
-        """(prompt, completion) tokens, when the endpoint reported both."""
-        if self.prompt_tokens is None or self.completion_tokens is None:
-            return None
-        return (self.prompt_tokens, self.completion_tokens)
 
 
 class ModelClient:
@@ -133,6 +114,7 @@ class ModelClient:
         usage: bool = False,
         reasoning: bool = False,
         options: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives, and fill in `outcome` (why it ended,
         token usage if reported). With `usage`, ask the endpoint to report token usage
@@ -140,6 +122,8 @@ class ModelClient:
         `reasoning`, the model's thinking comes too, as `Thinking` pieces (see
         codhechat.thinking); without, it is left out. `options` are generation
         parameters for the request (temperature, top_p, max_tokens, seed, reasoning_effort).
+        `tools` (OpenAI function tools) are offered; the calls the model makes are put
+        together in `outcome.tool_calls`.
 
         Raises ReplyCut, after the text that did arrive, when the stream ends without a
         `finish_reason`."""
@@ -148,7 +132,8 @@ class ModelClient:
 
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
-            request = _Request(messages, model, outcome, usage and self._usage_supported, reasoning, options or {})
+            asked = usage and self._usage_supported
+            request = _Request(messages, model, outcome, asked, reasoning, options or {}, tools)
             async with aclosing(self._stream(client, request)) as stream:
                 async for text in stream:
                     yield text
@@ -156,7 +141,7 @@ class ModelClient:
             # An OpenAI-compatible server that does not know `stream_options` (and said so,
             # before any text): ask again without it, and not again at this endpoint.
             self._usage_supported = False
-            request = _Request(messages, model, outcome, False, reasoning, options or {})
+            request = _Request(messages, model, outcome, False, reasoning, options or {}, tools)
             async with aclosing(self._stream(client, request)) as stream:
                 async for text in stream:
                     yield text
@@ -175,6 +160,8 @@ class ModelClient:
         extra: dict[str, Any] = dict(request.options)
         if usage:
             extra["stream_options"] = {"include_usage": True}
+        if request.tools:
+            extra["tools"] = request.tools
         tags = ThinkTags() if request.reasoning else None
         thought = False  # reasoning_content came: a `</think>` opening the content closes it
         try:
@@ -200,6 +187,9 @@ class ModelClient:
                             for piece in self._pieces(delta, tags, thought):
                                 received = True
                                 yield piece
+                            if "tool_calls" in delta:
+                                received = True
+                                outcome.tool_calls.feed(delta["tool_calls"])
                         if isinstance(reason := choice.get("finish_reason"), str) and reason:
                             outcome.finish_reason = reason
                     if isinstance(reported := chunk.get("usage"), dict):

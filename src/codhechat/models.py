@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, TypeAlias
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 TITLE_LIMIT = 60
 
@@ -62,6 +62,7 @@ class Conversation:
     pinned_at: datetime | None = None  # pinned conversations head the list, latest pin first
     system_prompt: str | None = None  # None: the configured one
     generation: Generation = Generation()
+    tools_off: frozenset[str] = frozenset()  # tools (or MCP servers) not offered in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,19 @@ class AttachedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A model's request to run a tool: its call id, the function name offered to the
+    model, and the arguments exactly as the model wrote them (JSON text, maybe invalid)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_openai(self) -> dict[str, object]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: int
     conversation_id: int
@@ -101,6 +115,9 @@ class Message:
     thinking_ms: int | None = None  # how long it thought before answering
     elapsed_ms: int | None = None  # from the request to the reply's end
     attachments: tuple[Attachment, ...] = ()  # files sent with it (a user message)
+    tool_calls: tuple[ToolCall, ...] = ()  # the tools an assistant message asked to run
+    tool_call_id: str | None = None  # a `tool` message: the call it answers
+    tool_name: str | None = None  # a `tool` message: the tool that ran (or was refused)
 
 
 class FinishReason(StrEnum):
@@ -182,6 +199,9 @@ class MessageRecord:
     thinking_ms: int | None = None
     elapsed_ms: int | None = None
     attachments: tuple[AttachedFile, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +269,63 @@ class ReplyFailed:
     message: Message | None
 
 
-ReplyEvent: TypeAlias = ReplyStarted | ReplyPrompt | ReplyThinking | ReplyDelta | ReplyDone | ReplyFailed
+ToolDecision = Literal["once", "always", "deny"]
+
+
+class ToolApproval:
+    """The user's answer to one tool call, awaited by the turn: `decide` it (the app's
+    buttons, `ask`'s flags). `needed` is False when the config or an earlier "always"
+    allowed the tool: the call runs without asking."""
+
+    __slots__ = ("_answer", "needed")
+
+    def __init__(self, *, needed: bool) -> None:
+        import asyncio
+
+        self.needed = needed
+        self._answer: asyncio.Future[ToolDecision] = asyncio.get_running_loop().create_future()
+        if not needed:
+            self._answer.set_result("once")
+
+    def decide(self, decision: ToolDecision) -> None:
+        if not self._answer.done():
+            self._answer.set_result(decision)
+
+    async def wait(self) -> ToolDecision:
+        return await self._answer
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyToolCall:
+    """The model asked to run a tool. `reply` is the stored assistant message of this
+    round (its text is done); the turn waits for `approval` before going on."""
+
+    call: ToolCall
+    reply: Message
+    server: str  # the MCP server the tool belongs to ("" when no server has it)
+    approval: ToolApproval
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyToolResult:
+    """A tool call's outcome (or its refusal), stored as a `tool` message and sent back."""
+
+    call: ToolCall
+    message: Message
+    failed: bool  # the tool failed, was refused, or its server is gone
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyNotice:
+    """Something to tell the user once, in passing (an MCP server that would not start)."""
+
+    text: str
+
+
+ReplyEvent: TypeAlias = (
+    ReplyStarted | ReplyPrompt | ReplyThinking | ReplyDelta | ReplyDone | ReplyFailed
+    | ReplyToolCall | ReplyToolResult | ReplyNotice
+)
 
 
 # The link to a server (remote mode), as the status line shows it.

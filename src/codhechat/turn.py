@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from codhechat.context import Calibration, fit
 from codhechat.errors import CodheError, ReplyCut, StorageError
@@ -26,10 +26,18 @@ from codhechat.models import (
     ReplyDone,
     ReplyEvent,
     ReplyFailed,
+    ReplyNotice,
     ReplyPrompt,
     ReplyThinking,
 )
+from codhechat.reply_store import Ending, ReplyStore
 from codhechat.thinking import Thinking
+from codhechat.tool_rounds import ToolRounds, history_dicts
+
+if TYPE_CHECKING:
+    from codhechat.tools.toolbox import Toolbox
+
+__all__ = ["SAVE_INTERVAL_S", "Ending", "ReplyStore", "TurnPlan", "run_turn"]
 
 SAVE_INTERVAL_S = 1.0  # how often a streaming reply is written: crash safety without per-token writes
 
@@ -39,47 +47,6 @@ CONTINUE_PROMPT = (
     "Your previous reply was cut off by the length limit. Continue it exactly where it "
     "stopped, without repeating anything or adding any preamble."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Ending:
-    """How a reply ended, to be stored: its whole text, status and why, usage, model."""
-
-    message_id: int
-    content: str
-    status: MessageStatus
-    error: str | None = None
-    usage: tuple[int, int] | None = None
-    finish_reason: str | None = None
-    model: str | None = None
-    reasoning: str | None = None
-    thinking_ms: int | None = None
-    elapsed_ms: int | None = None
-
-
-class ReplyStore(Protocol):
-    """Where a turn keeps its reply (the local Store; the server's database)."""
-
-    async def start_reply(self, conversation_id: int, *, model: str) -> int:
-        """Store an empty, partial assistant message; returns its id."""
-        ...
-
-    async def save_progress(self, message_id: int, content: str) -> None:
-        """Store the text so far; never shrinks it (a late save cannot undo a newer one)."""
-        ...
-
-    async def end_reply(self, ending: Ending) -> Message:
-        """Store how the reply ended (raises StorageError if it cannot)."""
-        ...
-
-    def end_reply_now(self, ending: Ending) -> None:
-        """The same, without waiting: the turn was cancelled and the event loop may not
-        run another step for it (the app is quitting)."""
-        ...
-
-    async def discard_reply(self, message_id: int) -> None:
-        """Delete a reply: the one a retry replaces, once the retry has text of its own."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +64,7 @@ class TurnPlan:
     options: Mapping[str, float | int | str] = field(default_factory=dict)  # generation parameters
     parts: Mapping[int, Sequence[dict[str, Any]]] = field(default_factory=dict)  # message id -> its files' parts
     reasoning: bool = True  # ask for the model's thinking (kept apart, never sent back)
+    tools_off: frozenset[str] = frozenset()  # tools (or MCP servers) not offered in this conversation
 
     def label(self, answered: str | None) -> str:
         """What a reply is labelled with: the model the endpoint says answered, if it said."""
@@ -107,11 +75,11 @@ class TurnPlan:
 class _Reply:
     """What has arrived of a reply so far, and how to store how it ended."""
 
-    def __init__(self, plan: TurnPlan, message_id: int) -> None:
+    def __init__(self, plan: TurnPlan, message_id: int, extends: Message | None) -> None:
         self.plan = plan
         self.message_id = message_id
-        self.answer: list[str] = [plan.extends.content if plan.extends is not None else ""]
-        self.thinking: list[str] = [plan.extends.reasoning or ""] if plan.extends is not None else []
+        self.answer: list[str] = [extends.content if extends is not None else ""]
+        self.thinking: list[str] = [extends.reasoning or ""] if extends is not None else []
         self.outcome = StreamOutcome()
         self.started = time.monotonic()
         self.thought_for: float | None = None  # seconds of thinking before the answer began
@@ -138,6 +106,7 @@ class _Reply:
             self.plan.label(outcome.model), reasoning="".join(self.thinking) or None,
             thinking_ms=round(self.thought_for * 1000) if self.thought_for is not None else None,
             elapsed_ms=round((time.monotonic() - self.started) * 1000),
+            tool_calls=tuple(outcome.tool_calls.calls()) if status == MessageStatus.COMPLETE else (),
         )  # fmt: skip
 
 
@@ -148,63 +117,88 @@ async def run_turn(
     *,
     calibration: Calibration,
     save_interval: float = SAVE_INTERVAL_S,
+    tools: Toolbox | None = None,
 ) -> AsyncIterator[ReplyEvent]:
     """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
-    ReplyDone or ReplyFailed."""
-    history = [{"role": m.role, "content": _content(m, plan)} for m in plan.history if m.content or m.id in plan.parts]
+    ReplyDone or ReplyFailed. With `tools`, the model may ask to run some: each call is
+    a ReplyToolCall (the turn waits for its approval), then a ReplyToolResult, and the
+    model's next round streams on, as a new reply, until one asks for no tools."""
+    history = history_dicts(plan.history, lambda m: _content(m, plan), plan.parts)
     if plan.extends is not None:
         history.append({"role": "user", "content": CONTINUE_PROMPT})
+    rounds = ToolRounds(tools, store, plan.conversation_id) if tools else None
+    if rounds is not None:
+        async for event in rounds.prepare(plan.tools_off, plan.model):
+            yield event
     fitted = fit({"role": "system", "content": plan.system_prompt}, history, window=plan.window,
                  model=plan.model, calibration=calibration,
                  reply_tokens=plan.options.get("max_tokens"))  # fmt: skip
+    messages = ToolRounds.complete(fitted.messages)
     yield ReplyPrompt(left_out=fitted.left_out, estimated_tokens=fitted.estimated_tokens, window=plan.window)
 
-    message_id = plan.extends.id if plan.extends is not None else await store.start_reply(
-        plan.conversation_id, model=plan.label(None)
-    )
-    reply = _Reply(plan, message_id)
-    ending: Ending | None = None
-    last_save = time.monotonic()
-    replaced = plan.replaces
-    try:
+    extends, replaced = plan.extends, plan.replaces
+    while True:
+        message_id = extends.id if extends is not None else await store.start_reply(
+            plan.conversation_id, model=plan.label(None)
+        )
+        reply = _Reply(plan, message_id, extends)
+        ending: Ending | None = None
+        last_save = time.monotonic()
         try:
-            stream = client.stream_chat(fitted.messages, model=plan.model, outcome=reply.outcome, usage=True,
-                                        reasoning=plan.reasoning, options=dict(plan.options))  # fmt: skip
-            async with aclosing(stream):  # closed at once when the turn stops, not when collected
-                async for piece in stream:
-                    event = reply.add(piece)
-                    if replaced is not None:  # the retry has text of its own: the old reply can go
-                        await _discard(store, replaced)
-                        replaced = None
-                    yield event
-                    if time.monotonic() - last_save >= save_interval:
-                        last_save = time.monotonic()
-                        await _save_progress(store, message_id, reply.text)
-        except CodheError as exc:
-            ending = reply.ending(MessageStatus.ERROR, error=exc.message,
-                                  reason=FinishReason.CUT if isinstance(exc, ReplyCut) else None)  # fmt: skip
-            if replaced is not None and not ending.content:
-                await _discard(store, message_id)  # nothing new: the reply it would replace stays
+            try:
+                stream = client.stream_chat(messages, model=plan.model, outcome=reply.outcome, usage=True,
+                                            reasoning=plan.reasoning, options=dict(plan.options),
+                                            tools=rounds.functions() if rounds else None)  # fmt: skip
+                async with aclosing(stream):  # closed at once when the turn stops, not when collected
+                    async for piece in stream:
+                        event = reply.add(piece)
+                        if replaced is not None:  # the retry has text of its own: the old reply can go
+                            await _discard(store, replaced)
+                            replaced = None
+                        yield event
+                        if time.monotonic() - last_save >= save_interval:
+                            last_save = time.monotonic()
+                            await _save_progress(store, message_id, reply.text)
+            except CodheError as exc:
+                ending = reply.ending(MessageStatus.ERROR, error=exc.message,
+                                      reason=FinishReason.CUT if isinstance(exc, ReplyCut) else None)  # fmt: skip
+                if rounds is not None and extends is None and not ending.content and rounds.refused(exc, plan.model):
+                    await _discard(store, message_id)
+                    yield ReplyNotice(f"{plan.label(None)} does not take tools: it answers without them.")
+                    continue  # the same round again, without tools
+                if replaced is not None and not ending.content:
+                    await _discard(store, message_id)  # nothing new: the reply it would replace stays
+                    yield ReplyFailed(exc, None)
+                    return
+                try:
+                    stored: Message | None = await store.end_reply(ending)
+                except StorageError:
+                    stored = None
+                yield ReplyFailed(exc, stored)
+                return
+            if reply.outcome.usage is not None and (rounds is None or rounds.count == 0):
+                calibration.learn(plan.model, fitted.estimated_tokens, reply.outcome.usage[0])
+            ending = reply.ending(MessageStatus.COMPLETE)
+            try:
+                done = await store.end_reply(ending)
+            except StorageError as exc:
                 yield ReplyFailed(exc, None)
                 return
-            try:
-                stored: Message | None = await store.end_reply(ending)
-            except StorageError:
-                stored = None
-            yield ReplyFailed(exc, stored)
+            if rounds is None or not ending.tool_calls:
+                yield ReplyDone(done)
+                return
+        finally:
+            if ending is None:  # stopped, cancelled or shutting down: keep what arrived
+                store.end_reply_now(reply.ending(MessageStatus.PARTIAL, reason=FinishReason.STOPPED))
+        if replaced is not None:  # a round of tool calls is new text too
+            await _discard(store, replaced)
+            replaced = None
+        async for event in rounds.run(done, messages):
+            yield event
+        if rounds.stopped is not None:
+            yield ReplyFailed(rounds.stopped, done)
             return
-        if reply.outcome.usage is not None:
-            calibration.learn(plan.model, fitted.estimated_tokens, reply.outcome.usage[0])
-        ending = reply.ending(MessageStatus.COMPLETE)
-        try:
-            done = await store.end_reply(ending)
-        except StorageError as exc:
-            yield ReplyFailed(exc, None)
-            return
-        yield ReplyDone(done)
-    finally:
-        if ending is None:  # stopped, cancelled or shutting down: keep what arrived
-            store.end_reply_now(reply.ending(MessageStatus.PARTIAL, reason=FinishReason.STOPPED))
+        extends = None
 
 
 def _content(message: Message, plan: TurnPlan) -> str | list[dict[str, Any]]:

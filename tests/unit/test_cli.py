@@ -11,7 +11,7 @@ import pytest
 from codhechat import __version__
 from codhechat.cli import main
 
-HEAVY = ["textual", "openai", "fastapi", "sqlalchemy", "sqlite_utils", "httpx"]
+HEAVY = ["textual", "openai", "fastapi", "sqlalchemy", "sqlite_utils", "httpx", "mcp"]
 
 
 def run_python(code: str) -> str:
@@ -39,7 +39,7 @@ def test_the_ui_does_not_import_storage_or_network_code() -> None:
             "import sys, json\n"
             "import codhechat.ui.app\n"
             "print(json.dumps([m for m in ['sqlite_utils', 'sqlite3', 'openai', 'httpx', 'websockets',"
-            " 'fastapi'] if m in sys.modules]))"
+            " 'fastapi', 'mcp'] if m in sys.modules]))"
         )
     )
     assert loaded == []
@@ -120,7 +120,9 @@ def test_continue_and_conversation_open_the_app_only(capsys: pytest.CaptureFixtu
     from codhechat.cli import build_parser
 
     assert build_parser().parse_args(["-c"]).resume_latest
-    assert build_parser().parse_args(["--conversation", "7"]).conversation == 7
+    assert build_parser().parse_args(["--conversation", "7"]).resume_id == 7
+    # ask has a -c and a --conversation of its own, which are not the app's.
+    assert build_parser().parse_args(["ask", "--conversation", "7", "hi"]).conversation == 7
     for argv in (["-c", "list"], ["--conversation", "7", "show", "7"], ["-c", "--conversation", "7"]):
         with pytest.raises(SystemExit) as exited:
             main(argv)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from codhechat.models import (
     AttachedFile,
@@ -41,6 +41,7 @@ TOKENS = "tokens"  # context_use
 CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
 ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data, read_attachment
+TOOLS = "tools"  # tool_servers, switch_tool (MCP servers are configured)
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -70,7 +71,9 @@ class ChatBackend(Protocol):
         self, conversation_id: int | None, prompt: str, *, title: str | None = None
     ) -> AsyncIterator[ReplyEvent]:
         """Store `prompt` (in a new conversation when `conversation_id` is None, titled after
-        `title` or the prompt, where the backend names conversations) and stream a reply."""
+        `title` or the prompt, where the backend names conversations) and stream a reply.
+        A backend with TOOLS may yield ReplyToolCall: the stream waits until its
+        `approval` is decided, so a consumer must decide every one that is `needed`."""
         ...
 
     async def resolve_model(self) -> str | None:
@@ -156,6 +159,14 @@ class ChatBackend(Protocol):
     async def context_use(self, conversation_id: int) -> ContextUse | None:
         """How full the model's context was at the conversation's last reply (None when
         the endpoint reported no usage)."""
+        ...
+
+    async def tool_servers(self) -> list[Any]:
+        """The MCP servers (codhechat.tools.toolbox.ServerState: name, where, status, tools)."""
+        ...
+
+    async def switch_tool(self, conversation_id: int, name: str, on: bool) -> Conversation | None:
+        """Offer a tool, or a server's tools, in this conversation, or not (Conversation.tools_off)."""
         ...
 
     async def warm_up(self) -> None:

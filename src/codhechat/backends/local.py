@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codhechat.backends import (
     ATTACH,
@@ -24,6 +24,7 @@ from codhechat.backends import (
     RENAME,
     SEARCH,
     TOKENS,
+    TOOLS,
 )
 from codhechat.attachments import content_part, read_file
 from codhechat.backends.local_replies import LocalReplies
@@ -51,6 +52,9 @@ from codhechat.models import (
 from codhechat.models import ConversationRecord
 from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
+
+if TYPE_CHECKING:
+    from codhechat.tools.toolbox import ServerState, Toolbox
 
 __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 
@@ -82,6 +86,9 @@ class LocalBackend:
         self.model_choices: list[str] = []  # several models and none chosen: the UI asks once
         self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
         self.providers = Providers(settings, client)
+        if any(server.enabled for server in settings.mcp.servers.values()):
+            self.capabilities = LocalBackend.capabilities | {TOOLS}
+        self.toolbox: Toolbox | None = None  # the MCP servers' tools, made on the first turn
 
     @property
     def client(self) -> ModelClient:
@@ -133,7 +140,9 @@ class LocalBackend:
 
     @property
     def system_prompt_presets(self) -> dict[str, str]:
-        return dict(self.settings.presets)
+        """The configured presets, and the MCP servers' prompts (once the servers run)."""
+        mcp = self.toolbox.prompts() if self.toolbox is not None else {}
+        return {**mcp, **self.settings.presets}
 
     @property
     def default_system_prompt(self) -> str:
@@ -305,11 +314,48 @@ class LocalBackend:
             replaces=replaces,
             extends=extends,
             options=conversation.generation.options() if self.conversation_options else {},
+            tools_off=conversation.tools_off,
         )
-        turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)
+        turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S,
+                        tools=self._toolbox())  # fmt: skip
         async with aclosing(turn):  # closed at once when the caller stops, not when collected
             async for event in turn:
                 yield event
+
+    def _toolbox(self) -> Toolbox | None:
+        if self.toolbox is None and any(s.enabled for s in self.settings.mcp.servers.values()):
+            from codhechat.tools.toolbox import Toolbox
+
+            self.toolbox = Toolbox(self.settings.mcp)
+        return self.toolbox
+
+    # Tools
+
+    async def tool_servers(self) -> list[ServerState]:
+        """The MCP servers and their tools (started, if they were not yet)."""
+        toolbox = self._toolbox()
+        if toolbox is None:
+            return []
+        await toolbox.offered()
+        return toolbox.states()
+
+    async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
+        """An MCP server's resource as an attachment (named after its URI)."""
+        from codhechat.attachments import prepare
+
+        toolbox = self._toolbox()
+        if toolbox is None:
+            raise UsageError("No MCP servers are configured.", "Add a [mcp.servers.NAME] table to the config file.")
+        data = await toolbox.read_resource(server, uri)
+        return prepare(uri.rstrip("/").rsplit("/", 1)[-1] or uri, data, max_mb=self.settings.attachment_max_mb)
+
+    async def switch_tool(self, conversation_id: int, name: str, on: bool) -> Conversation | None:
+        """Offer a tool (or a whole server's) in this conversation, or not (kept with it)."""
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            return None
+        off = conversation.tools_off - {name} if on else conversation.tools_off | {name}
+        return await self.replies.write(self.store.set_tools_off, conversation_id, off)
 
     def _parts(self, history: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
         """The content parts of the files attached to the messages sent (in a worker thread)."""
@@ -341,6 +387,8 @@ class LocalBackend:
         )
 
     async def aclose(self) -> None:
+        if self.toolbox is not None:
+            await self.toolbox.aclose()
         await self.providers.aclose()
         await self.replies.read(self.replies.flush)
         await self.replies.read(self.store.close)

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from codhechat.errors import StorageError
-from codhechat.models import Message, MessageStatus
+from codhechat.models import Message, MessageStatus, ToolCall
 from codhechat.store import Store
 from codhechat.turn import Ending
 
@@ -48,6 +48,7 @@ class LocalReplies:
             ending.message_id, content=ending.content, status=ending.status, error=ending.error,
             usage=ending.usage, finish_reason=ending.finish_reason, model=ending.model,
             reasoning=ending.reasoning, thinking_ms=ending.thinking_ms, elapsed_ms=ending.elapsed_ms,
+            tool_calls=ending.tool_calls,
         )  # fmt: skip
 
     # The turn engine's ReplyStore
@@ -78,3 +79,9 @@ class LocalReplies:
     async def discard_reply(self, message_id: int) -> None:
         self.unsaved.pop(message_id, None)
         await self.write(self.store.delete_message, message_id)
+
+    async def add_tool_result(self, conversation_id: int, call: ToolCall, text: str, *, failed: bool) -> Message:
+        return await self.write(  # type: ignore[no-any-return]
+            self.store.add_message, conversation_id, "tool", text, tool_call_id=call.id, tool_name=call.name,
+            error=text if failed else None,
+        )  # fmt: skip

@@ -76,6 +76,15 @@ def add_shell_parsers(commands: Any) -> None:
         "--system", dest="system_prompt", metavar="TEXT", default=suppress,
         help="system prompt for this reply",
     )
+    ask.add_argument(
+        "--allow-tool", action="append", default=[], metavar="NAME",
+        help="let the model run this MCP tool too (those in a server's `allow` always may); repeatable",
+    )  # fmt: skip
+    ask.add_argument("--allow-all-tools", action="store_true", help="let the model run every MCP tool")
+    ask.add_argument(
+        "--resource", action="append", default=[], metavar="SERVER:URI",
+        help="attach a resource of an MCP server, e.g. docs:file:///notes.md; repeatable",
+    )  # fmt: skip
 
     models = commands.add_parser(
         "models", help="list every provider's models",

@@ -86,7 +86,9 @@ def conversation_markdown(conversation: Conversation, messages: Sequence[Message
         about.append(f"model {conversation.model}")
     lines += ["_" + " · ".join(about) + "_", ""]
     for m in messages:
-        who = {"user": "You", "assistant": "Assistant", "system": "System"}.get(m.role, m.role)
+        who = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}.get(m.role, m.role)
+        if m.role == "tool" and m.tool_name:
+            who += f" {m.tool_name}"
         heading = f"## {who}"
         if m.role == "assistant" and m.model:
             heading += f" ({m.model})"
@@ -94,7 +96,10 @@ def conversation_markdown(conversation: Conversation, messages: Sequence[Message
         if reasoning and m.reasoning:
             spent = f" ({m.thinking_ms / 1000:.1f} s)" if m.thinking_ms is not None else ""
             lines += [f"> _Thinking{spent}_", ">", *(f"> {line}" for line in m.reasoning.strip().splitlines()), ""]
-        lines += [m.content.strip() or "_(empty)_", ""]
+        if m.content.strip() or not m.tool_calls:
+            lines += [m.content.strip() or "_(empty)_", ""]
+        lines += [f"_(asked to run `{call.name}` with `{' '.join(call.arguments.split())}`)_" for call in m.tool_calls]
+        lines += [""] if m.tool_calls else []
         if m.status == MessageStatus.PARTIAL:
             lines += ["_(partial reply: it was stopped or cut off)_", ""]
         elif m.status == MessageStatus.ERROR:

@@ -19,13 +19,25 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO, Any
 
-from codhechat.backends import ATTACH, ChatBackend
+from codhechat.backends import ATTACH, TOOLS, ChatBackend
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from codhechat.commands.output import Style, is_terminal, report
 from codhechat.commands.session import conversation, require, run_with
 from codhechat.errors import CodheError, MissingApiKey, ModelError, UsageError
-from codhechat.models import FinishReason, ReplyDelta, ReplyDone, ReplyEvent, ReplyFailed, ReplyPrompt, ReplyStarted
+from codhechat.models import (
+    FinishReason,
+    ReplyDelta,
+    ReplyDone,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyNotice,
+    ReplyPrompt,
+    ReplyStarted,
+    ReplyToolCall,
+    ReplyToolResult,
+)
 from codhechat.textsafe import visible
+from codhechat.tool_rounds import DECLINED
 
 
 @dataclass
@@ -36,13 +48,16 @@ class _Progress:
     error: Exception | None = None
     finish_reason: str | None = None
     left_out: int = 0
+    allowed_tools: frozenset[str] = frozenset()  # --allow-tool NAME
+    all_tools: bool = False  # --allow-all-tools
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     files = attached(args.attach, settings.attachment_max_mb)
+    resources = [_resource(text) for text in getattr(args, "resource", None) or ()]
     # `-a -` takes stdin as a file of its own, so the prompt stays separate from it.
     prompt = combine(args.prompt, "" if "-" in args.attach else read_piped_input())
-    if not prompt and not files:
+    if not prompt and not files and not resources:
         raise UsageError(
             "Nothing to ask: give a prompt, or pipe some text in.",
             "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
@@ -52,13 +67,17 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     explicit = getattr(args, "model", None) is not None or getattr(args, "system_prompt", None) is not None
     # Titled after what was typed, not the piped text after it.
     title = args.prompt.strip() if args.prompt and args.prompt.strip() else prompt
-    progress = _Progress(None)
+    progress = _Progress(None, allowed_tools=frozenset(getattr(args, "allow_tool", None) or ()),
+                         all_tools=bool(getattr(args, "allow_all_tools", False)))  # fmt: skip
     out = sys.stdout
 
     async def exchange(backend: ChatBackend) -> None:
         conversation_id = await _conversation_for(backend, args)
         if conversation_id is None and (notice := await backend.resolve_model()):
             print(f"codhechat: {visible(notice)}", file=sys.stderr)
+        if resources:
+            require(backend, TOOLS, "attach MCP resources")
+            files.extend([await backend.mcp_resource(server, uri) for server, uri in resources])  # type: ignore[attr-defined]
         if files:
             require(backend, ATTACH, "take attachments")
             events = backend.stream_reply(conversation_id, prompt, title=title, attachments=files)
@@ -93,6 +112,14 @@ def attached(names: list[str], max_mb: float) -> list[Any]:
         else:
             files.append(read_file(Path(name), max_mb=max_mb))
     return files
+
+
+def _resource(text: str) -> tuple[str, str]:
+    """SERVER:URI, as --resource takes it."""
+    server, _, uri = text.partition(":")
+    if not server or not uri:
+        raise UsageError(f"--resource {text!r} is not SERVER:URI.", "e.g. --resource docs:file:///notes.md")
+    return server, uri
 
 
 def read_piped_input(stdin: IO[str] | None = None) -> str:
@@ -171,6 +198,27 @@ async def _exchange(events: AsyncIterator[ReplyEvent], progress: _Progress, out:
                 progress.finish_reason = event.message.finish_reason
             elif isinstance(event, ReplyPrompt):
                 progress.left_out = event.left_out
+            elif isinstance(event, ReplyToolCall | ReplyToolResult | ReplyNotice):
+                _tool_event(event, progress)
+
+
+def _tool_event(event: ReplyToolCall | ReplyToolResult | ReplyNotice, progress: _Progress) -> None:
+    """There is no one to ask in a pipe: a tool not allowed (config, --allow-tool) is
+    refused, and stderr says how to allow it."""
+    if isinstance(event, ReplyNotice):
+        print(f"codhechat: {visible(event.text)}", file=sys.stderr)
+    elif isinstance(event, ReplyToolCall):
+        name = event.call.name
+        if not event.approval.needed or progress.all_tools or name in progress.allowed_tools:
+            event.approval.decide("once")
+            print(f"codhechat: running tool {visible(name)}", file=sys.stderr)
+        else:
+            event.approval.decide("deny")
+            print(f"codhechat: refused tool {visible(name)} (allow it with --allow-tool {visible(name)}, "
+                  "or in the server's `allow` list)", file=sys.stderr)  # fmt: skip
+    elif event.failed and event.message.content != DECLINED:
+        print(f"codhechat: tool {visible(event.call.name)} failed: {visible(event.message.content[:300])}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _end_line(progress: _Progress, out: IO[str]) -> None:

@@ -7,7 +7,8 @@ import -> export gives the same bytes and an import cannot clash with what is th
        "generation", "messages": [{"role", "content", "created_at", "status", "model",
        "error", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
        "thinking_ms", "elapsed_ms", "attachments": [{"name", "mime", "size", "sha256",
-       "data": base64}]}]}]}
+       "data": base64}], "tool_calls": [{"id", "name", "arguments"}], "tool_call_id",
+       "tool_name"}]}]}
 
 Every key is one field of `ConversationRecord` / `MessageRecord`, checked by the table
 below; the ones added after the first release may be missing (read as null), so older
@@ -37,11 +38,13 @@ from codhechat.models import (
     Message,
     MessageRecord,
     MessageStatus,
+    ToolCall,
 )
+from codhechat.tools.calls import tool_calls_from
 
 FORMAT_NAME = "codhechat"
 FORMAT_VERSION = 1
-ROLES = ("user", "assistant", "system")
+ROLES = ("user", "assistant", "system", "tool")
 
 Check = Callable[[Any], Any]  # raises ValueError with what is wrong
 
@@ -112,6 +115,15 @@ def _dump_attachments(files: tuple[AttachedFile, ...]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _tool_calls(value: Any) -> tuple[ToolCall, ...]:
+    if value is None:
+        return ()
+    calls = tool_calls_from(value)
+    if not isinstance(value, list) or len(calls) != len(value):
+        raise ValueError("must be a list of objects with a string `id`, `name` and `arguments`")
+    return calls
+
+
 def _generation(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -125,12 +137,14 @@ MESSAGE_FIELDS: dict[str, Check] = {
     "model": _optional(_text), "error": _optional(_text), "prompt_tokens": _optional(_count),
     "completion_tokens": _optional(_count), "finish_reason": _optional(_text),
     "reasoning": _optional(_text), "thinking_ms": _optional(_count), "elapsed_ms": _optional(_count),
-    "attachments": _attachments,
+    "attachments": _attachments, "tool_calls": _tool_calls, "tool_call_id": _optional(_text),
+    "tool_name": _optional(_text),
 }  # fmt: skip
 CONVERSATION_FIELDS: dict[str, Check] = {
     "title": _text, "created_at": _time, "updated_at": _time, "model": _optional(_text),
     "pinned_at": _optional(_time), "system_prompt": _optional(_text), "generation": _generation,
 }  # fmt: skip
+TOOL_FIELDS = frozenset({"tool_calls", "tool_call_id", "tool_name"})  # written only when set
 DEFAULTS = {"status": "complete"}  # a missing status: the first release wrote complete ones only
 assert set(MESSAGE_FIELDS) == {f.name for f in fields(MessageRecord)}
 assert set(CONVERSATION_FIELDS) | {"messages"} == {f.name for f in fields(ConversationRecord)}
@@ -171,7 +185,8 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
         {
             **{name: getattr(r, name) for name in CONVERSATION_FIELDS},
             "messages": [
-                {name: _dumped(getattr(m, name)) for name in MESSAGE_FIELDS}
+                {name: _dumped(getattr(m, name)) for name in MESSAGE_FIELDS
+                 if name not in TOOL_FIELDS or getattr(m, name)}  # fmt: skip
                 for m in r.messages
             ],
         }
@@ -184,6 +199,8 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
 def _dumped(value: Any) -> Any:
     if isinstance(value, MessageStatus):
         return str(value)
+    if isinstance(value, tuple) and value and isinstance(value[0], ToolCall):
+        return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in value]
     if isinstance(value, tuple):
         return _dump_attachments(value)
     return value

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -39,6 +39,7 @@ from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated, read_only_error, storage_error
 from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from codhechat.store.rows import _conversation, _message, _now
+from codhechat.tools.calls import tool_calls_json
 from codhechat.store.messages import MessageTable
 
 BUSY_TIMEOUT_S = 10.0
@@ -275,6 +276,15 @@ class Store(MessageTable):
             return _conversation(rows[0]) if rows else None
 
     @_translated
+    def set_tools_off(self, conversation_id: int, names: Collection[str]) -> Conversation | None:
+        """The tools (or MCP servers) not offered in a conversation; None if there is no such conversation."""
+        value = json.dumps(sorted(names)) if names else None
+        with self._write():
+            self.db.execute("update conversations set tools_off = ? where id = ?", [value, conversation_id])
+            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            return _conversation(rows[0]) if rows else None
+
+    @_translated
     def context_tokens(self, conversation_id: int) -> int | None:
         """The size of the conversation as the model last saw it: the newest reply's
         reported prompt plus its completion (None when no reply reported usage). Not a
@@ -334,6 +344,7 @@ class Store(MessageTable):
         batch: list[dict[str, Any]] = []
         for m in record.messages:
             row = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "attachments"}
+            row["tool_calls"] = tool_calls_json(m.tool_calls)
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
                 self.db["messages"].insert_all(batch, batch_size=500)

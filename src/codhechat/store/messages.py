@@ -12,10 +12,11 @@ from typing import Any, Callable
 import sqlite_utils
 
 from codhechat.errors import StorageError
-from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit
+from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
 from codhechat.store.rows import _message, _now
+from codhechat.tools.calls import tool_calls_json
 from codhechat.store.search import search
 
 
@@ -38,8 +39,12 @@ class MessageTable:
         status: MessageStatus = MessageStatus.COMPLETE,
         model: str | None = None,
         attachments: Sequence[AttachedFile] = (),
+        tool_call_id: str | None = None,
+        tool_name: str | None = None,
+        error: str | None = None,
     ) -> Message:
-        """Store a message (with the files attached to it, their bytes kept once)."""
+        """Store a message (with the files attached to it, their bytes kept once); a `tool`
+        message names the call it answers and the tool."""
         now = _now()
         with self._write():
             table = self.db["messages"].insert(
@@ -50,7 +55,8 @@ class MessageTable:
                     "status": str(status),
                     "model": model,
                     "created_at": now,
-                    "error": None,
+                    "error": error,
+                    **({"tool_call_id": tool_call_id, "tool_name": tool_name} if tool_call_id else {}),
                 }
             )
             self.db["conversations"].update(conversation_id, {"updated_at": now})
@@ -77,6 +83,7 @@ class MessageTable:
         reasoning: str | None = None,
         thinking_ms: int | None = None,
         elapsed_ms: int | None = None,
+        tool_calls: tuple[ToolCall, ...] = (),
     ) -> Message:
         """`usage` is (prompt_tokens, completion_tokens), when the endpoint reported them;
         `model`, when given, is the model that answered (as the endpoint named it)."""
@@ -84,7 +91,8 @@ class MessageTable:
                                   "finish_reason": finish_reason}  # fmt: skip
         if model:
             values["model"] = model
-        values |= {"reasoning": reasoning or None, "thinking_ms": thinking_ms, "elapsed_ms": elapsed_ms}
+        values |= {"reasoning": reasoning or None, "thinking_ms": thinking_ms, "elapsed_ms": elapsed_ms,
+                   "tool_calls": tool_calls_json(tool_calls)}  # fmt: skip
         if usage is not None:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
@@ -177,6 +185,7 @@ class MessageTable:
             return search(self.db, query, limit=limit, newest_first=newest_first, syntax=syntax)
 
     def history(self, conversation_id: int, window: int) -> list[Message]:
-        """What the model sees: the last `window` messages that have text."""
+        """What the model sees: the last `window` messages that have text (or tool calls;
+        tool results are sent whatever they say)."""
         messages = self.get_messages(conversation_id, limit=window * 2)
-        return [m for m in messages if m.content][-window:]
+        return [m for m in messages if m.content or m.tool_calls or m.role == "tool"][-window:]

@@ -114,10 +114,21 @@ def _migrate_9(db: sqlite_utils.Database) -> None:
     db["attachments"].create_index(["message_id", "position"], index_name="idx_attachments_message")
 
 
+def _migrate_10(db: sqlite_utils.Database) -> None:
+    """Tools: the calls an assistant message asked for (JSON: [{id, name, arguments}]),
+    and a `tool` message's call id and tool name (its content is the result sent back);
+    the tools a conversation does not offer (JSON: names of tools or MCP servers)."""
+    db["conversations"].add_column("tools_off", str)
+    db["messages"].add_column("tool_calls", str)
+    db["messages"].add_column("tool_call_id", str)
+    db["messages"].add_column("tool_name", str)
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7, _migrate_8, _migrate_9,
+    _migrate_10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codhechat.models import Conversation, Generation, Message, MessageStatus
+from codhechat.tools.calls import tool_calls_from
 
 
 def _now() -> str:
@@ -27,7 +28,16 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
         system_prompt=row.get("system_prompt"),
         generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
+        tools_off=_names(row.get("tools_off")),
     )
+
+
+def _names(text: object) -> frozenset[str]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return frozenset()
+    return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
 
 
 def _message(row: dict[str, Any]) -> Message:
@@ -46,4 +56,7 @@ def _message(row: dict[str, Any]) -> Message:
         reasoning=row.get("reasoning"),
         thinking_ms=row.get("thinking_ms"),
         elapsed_ms=row.get("elapsed_ms"),
+        tool_calls=tool_calls_from(row.get("tool_calls")),
+        tool_call_id=row.get("tool_call_id"),
+        tool_name=row.get("tool_name"),
     )

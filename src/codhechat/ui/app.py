@@ -127,6 +127,16 @@ class CodheChatApp(App[None]):
         else:
             self.push_screen(HelpScreen(self.backend))
 
+    def action_choose_tools(self) -> None:
+        from codhechat.ui.flows.tools import choose_tools
+
+        screen = self.screen_stack[0]
+        if isinstance(screen, ChatScreen):
+            self.run_worker(choose_tools(screen, screen.session), group="dialog", exclusive=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return command_table.unavailable(action, self.backend) is None
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 

@@ -32,6 +32,7 @@ from codhechat.backends import (
     REGENERATE,
     RENAME,
     SEARCH,
+    TOOLS,
     ChatBackend,
     supports,
 )
@@ -119,6 +120,8 @@ COMMANDS: tuple[Command, ...] = (
             group="settings"),
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
             "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
+    Command("choose_tools", title="Tools…", help="MCP servers and their tools: switch them on or off here",
+            on="app", needs=TOOLS),
     # The app (Textual's own palette has "Keys" and "Quit").
     Command("toggle_help", "Keys", "f1", help="Show or hide this list of keys", on="app", footer=True, narrow=True,
             group="app"),

@@ -24,7 +24,8 @@ from codhechat.models import (
     Message,
 )
 from codhechat.ui.session_replies import SessionReplies, SessionView
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, Window
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, LiveTool, Page, SentPrompt, Window
+from codhechat.ui.session_tools import waiting
 
 CONVERSATION_PAGE = 200  # conversations listed per page
 
@@ -39,6 +40,7 @@ class ChatSession(SessionReplies):
         self.has_more = False  # more conversations than loaded
         self.conversation_id: int | None = None  # the open conversation; None: a new one
         self.window = Window()
+        self.calls: list[LiveTool] = []  # tool calls waiting for approval or a result, in any conversation
         self.live: list[LiveReply] = []  # replies being generated, in any conversation
 
     # The conversation list
@@ -118,10 +120,12 @@ class ChatSession(SessionReplies):
             messages = older[-half:] + newer[:half]
         entries: list[Entry] = list(messages)
         live = None if has_newer else self.live_for(conversation_id)
-        if live is not None:
+        if live is not None and live.status is None:
             if messages and messages[-1].role == "assistant":
                 entries.pop()  # shown live instead of as last saved
             entries.append(live)
+        if live is not None:
+            entries += waiting(self, conversation_id)  # tool calls still asking or running
         self.conversation_id = conversation_id
         self.window = Window(entries, has_older, has_newer, found=at)
         await self.view.show_window()
@@ -176,7 +180,7 @@ class ChatSession(SessionReplies):
                 shown.append((entry.role, entry.content))
             elif isinstance(entry, LiveReply):
                 shown.append(("assistant", entry.text))
-            else:
+            elif isinstance(entry, SentPrompt):
                 shown.append(("user", entry.text))
         return shown
 

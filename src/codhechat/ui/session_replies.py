@@ -21,8 +21,12 @@ from codhechat.models import (
     ReplyPrompt,
     ReplyStarted,
     ReplyThinking,
+    ReplyToolCall,
+    ReplyToolResult,
+    ReplyNotice,
 )
-from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, SentPrompt, Window, usage_of
+from codhechat.ui.session_tools import next_round, stopped, tool_event
+from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, LiveTool, SentPrompt, Window, usage_of
 
 if TYPE_CHECKING:
     from codhechat.backends import ChatBackend
@@ -83,7 +87,7 @@ class SessionReplies:
     conversation_id: int | None
     window: Window
     live: list[LiveReply]
-
+    calls: list[LiveTool]
 
     def live_for(self, conversation_id: int | None) -> LiveReply | None:
         return next((r for r in self.live if r.conversation_id == conversation_id), None)
@@ -226,6 +230,11 @@ class SessionReplies:
             async with aclosing(cast(AsyncGenerator[ReplyEvent, None], events)) as stream:
                 async for event in stream:
                     started = started or isinstance(event, ReplyStarted)
+                    if isinstance(event, ReplyToolCall | ReplyToolResult | ReplyNotice):
+                        await tool_event(self, reply, event)
+                        continue
+                    if reply.status is not None:  # a round of tool calls ended it
+                        reply = await next_round(self, reply)
                     self._on_event(reply, event)
                     if reply.replaces is not None and isinstance(event, ReplyDelta | ReplyThinking):
                         replaced, reply.replaces = reply.replaces, None
@@ -237,8 +246,10 @@ class SessionReplies:
             reply.status, reply.error, reply.hint = MessageStatus.ERROR, exc.message, exc.hint
             self.view.reply_not_sent(reply, exc, None if started else resend)
         except BaseException:
-            reply.status = MessageStatus.PARTIAL
-            self.view.reply_ended(reply)
+            stopped(self, reply.conversation_id)
+            if reply.status is None:
+                reply.status = MessageStatus.PARTIAL
+                self.view.reply_ended(reply)
             raise
         finally:
             self.live.remove(reply)

@@ -5,9 +5,10 @@ Plain data, no Textual: the session decides from it, the message views render it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias
 
-from codhechat.models import Attachment, Message, MessageStatus
+from codhechat.models import Attachment, Message, MessageStatus, ToolApproval, ToolCall
 
 PAGE = 40  # messages loaded per page
 MAX_WINDOW = 160  # messages kept in the window (and so mounted) at most, however long the conversation
@@ -67,7 +68,32 @@ class LiveReply:
         return "\n".join(part for part in (self.error.strip(), self.hint.strip()) if part)
 
 
-Entry: TypeAlias = Message | SentPrompt | LiveReply
+@dataclass(eq=False)
+class LiveTool:
+    """A tool call made in this run: asked about (while `approval` waits), then its result."""
+
+    call: ToolCall
+    server: str
+    conversation_id: int | None = None
+    approval: ToolApproval | None = None  # None once decided, or when no one need ask
+    result: str | None = None  # what it gave (or why it did not run), once it did
+    failed: bool = False
+    stopped: bool = False  # the turn was stopped before it had a result
+    on_change: Callable[[], None] | None = None  # its view's refresh, while it is shown
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+
+@dataclass(eq=False)
+class LiveNotice:
+    """Something said once in passing, under the replies (an MCP server that is down)."""
+
+    text: str
+
+
+Entry: TypeAlias = Message | SentPrompt | LiveReply | LiveTool | LiveNotice
 Page: TypeAlias = tuple[list[Message], int]  # messages loaded, and how many entries were dropped at the far end
 
 

@@ -25,7 +25,7 @@ from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 from codhechat.ui.text import plain
 from codhechat.ui.themes import code_style
-from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveReply, SentPrompt, usage_of
+from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 
 FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
@@ -168,6 +168,9 @@ class MessageView(Widget):
             parts.append(plain(message.content))
         elif message.content:
             parts.append(PieceMarkdown(Piece(visible(message.content)), code_theme=code_theme(self)))
+        for call in message.tool_calls:
+            parts.append(Text.assemble(("⚙ asked to run ", "dim"), (visible(call.name), "bold"),
+                                       (f" {visible(' '.join(call.arguments.split()))[:200]}", "dim")))  # fmt: skip
         if notice := self.notice:
             parts.append(notice)
         return Group(*parts)
@@ -361,6 +364,8 @@ class ReplyView(Vertical):
         if tail is not None and tail.live:
             tail.set_piece(tail.piece, live=False)
         notice = _notice(self.status, self._error, self._finish_reason)
+        if notice is None and self._finish_reason == FinishReason.TOOL_CALLS:
+            notice = Text("⚙ asked to run tools (below)", style="dim")
         widget = self.query_one(".notice", Static)
         widget.display = notice is not None
         if notice is not None:
@@ -369,8 +374,14 @@ class ReplyView(Vertical):
 
 def view_of(entry: Entry) -> Widget:
     """A new view of a window entry (a live reply's with what has arrived so far)."""
+    from codhechat.ui.widgets.tool_call import NoticeView, ToolCallView
+
     if isinstance(entry, Message):
-        return MessageView(entry)
+        return ToolCallView(message=entry) if entry.role == "tool" else MessageView(entry)
+    if isinstance(entry, LiveTool):
+        return ToolCallView(entry)
+    if isinstance(entry, LiveNotice):
+        return NoticeView(entry)
     if isinstance(entry, SentPrompt):
         return PendingUserView(entry)
     view = ReplyView(entry.model, entry.text, entry=entry)
