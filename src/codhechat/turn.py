@@ -148,9 +148,14 @@ async def run_turn(
     *,
     calibration: Calibration,
     save_interval: float = SAVE_INTERVAL_S,
+    save_first: bool = False,
 ) -> AsyncIterator[ReplyEvent]:
     """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
-    ReplyDone or ReplyFailed."""
+    ReplyDone or ReplyFailed.
+
+    `save_first`: offer the text for saving at its first piece, then every
+    `save_interval` (the server: a reply shows in the conversation as soon as it has
+    text; local mode starts the interval at the start, its row exists already)."""
     history = [{"role": m.role, "content": _content(m, plan)} for m in plan.history if m.content or m.id in plan.parts]
     if plan.extends is not None:
         history.append({"role": "user", "content": CONTINUE_PROMPT})
@@ -164,7 +169,7 @@ async def run_turn(
     )
     reply = _Reply(plan, message_id)
     ending: Ending | None = None
-    last_save = time.monotonic()
+    last_save = float("-inf") if save_first else time.monotonic()
     replaced = plan.replaces
     try:
         try:

@@ -186,7 +186,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 health_engine=health_engine,
                 sessions=sessions,
                 model=model,
-                chat=ChatService(settings=settings, sessions=sessions, model=model),
+                chat=(chat_service := ChatService(settings=settings, sessions=sessions, model=model)),
                 limits=limits,
             )
             log.info(
@@ -197,6 +197,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             try:
                 yield
             finally:
+                await chat_service.close()
                 await limits.stop()
                 await model.aclose()
         finally:

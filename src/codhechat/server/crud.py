@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, column, delete, func, select, text, update
+from sqlalchemy import Integer, String, bindparam, column, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -215,6 +215,54 @@ async def add_message(
     )
     await session.commit()
     return message
+
+
+async def start_turn(
+    session: AsyncSession, *, user_id: int, conversation_id: int | None, name: str, content: str, history: int
+) -> tuple[Conversation, Message, list[Message]] | None:
+    """A turn's prompt, in one transaction: the conversation (new when `conversation_id`
+    is None, named `name`), the user's message, and the `history` messages the model
+    sees, oldest first, the new one last (no SELECT for a new conversation: it has none).
+    None when the conversation is not the user's."""
+    now = utcnow()
+    earlier: list[Message] = []
+    if conversation_id is None:
+        conversation = Conversation(user_id=user_id, name=name, created_at=now, updated_at=now)
+        session.add(conversation)
+        await session.flush()
+    else:
+        found = await get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+        if found is None:
+            return None
+        conversation = found
+        if history > 1:
+            earlier = await recent_messages(session, conversation_id=conversation.id, limit=history - 1)
+        conversation.updated_at = now
+    message = Message(conversation_id=conversation.id, role="user", content=content, status="complete", timestamp=now)
+    session.add(message)
+    await session.commit()
+    return conversation, message, [*earlier, message]
+
+
+async def save_replies(
+    session: AsyncSession, *, new: Sequence[tuple[int, str, str]], changed: Sequence[tuple[int, str, str]]
+) -> list[Message]:
+    """Replies as they grow, many in one transaction: `new` (conversation id, content,
+    status) are inserted (returned, with their ids), `changed` (message id, content,
+    status) rewritten; a row that is gone meanwhile is skipped."""
+    now = utcnow()
+    rows = [Message(conversation_id=c, role="assistant", content=t, status=s, timestamp=now) for c, t, s in new]
+    session.add_all(rows)
+    if changed:
+        table = Message.__table__
+        rewrite = update(table).where(table.c.id == bindparam("mid")).values(content=bindparam("text"), status=bindparam("st"))
+        await (await session.connection()).execute(rewrite, [{"mid": m, "text": t, "st": s} for m, t, s in changed])
+    if rows:
+        await session.flush()
+        ids = sorted({c for c, _, _ in new})
+        await session.execute(update(Conversation).where(Conversation.id.in_(ids)).values(updated_at=now))
+    await session.commit()
+    return rows
 
 
 # -- search (extension) ----------------------------------------------------------
