@@ -49,6 +49,7 @@ log = logging.getLogger("codhechat.server")
 def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     return {
         "ws_max_size": max(settings.max_frame_bytes * 4, 1 << 20),
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
         "proxy_headers": False,  # see the module docstring: ProxyHeadersMiddleware below instead
         "log_config": None,
     }
