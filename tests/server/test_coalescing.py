@@ -4,6 +4,7 @@ frames adding up to exactly the model's text in both flavours."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -71,20 +72,25 @@ async def test_a_waiting_piece_goes_out_while_the_model_pauses(make_server, fake
 
 
 async def test_a_cancelled_reply_sends_what_it_had_waiting_first(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
-    server: ServerThread = make_server(ws_chunk_interval=1.0)  # the pieces after the first wait long
+    # The pieces after the first wait a second for their frame; the saves show when all four are in.
+    server: ServerThread = make_server(ws_chunk_interval=1.0, reply_save_interval=0.01)
     gate = Gate()
-    fake_openai.enqueue(Reply("kept one two three and not this", hold=gate, hold_after=4))
+    fake_openai.enqueue(Reply("kept one two three and not this", hold=gate, hold_after=4, delay=0.02))
 
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         guest = await new_guest(client)
         async with await open_ws(server, guest.token, query="stream=delta") as ws:
             await ws.send(json.dumps({"request_id": "r", "message": "stop me", "conversation_id": None}))
-            await gate.reached_async()
+            started = await recv(ws)
+            conversation_id = started["conversationId"]
+            while (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)).json()[-1][
+                "content"
+            ] != "kept one two three ":
+                await asyncio.sleep(0.02)  # polling the server's saves, not racing its timer
             await ws.send(json.dumps({"type": "cancel", "request_id": "r"}))
             frames = await collect(ws, "r")
         chunks = [f for f in frames if f["type"] == "chunk"]
         assert frames[-1]["type"] == "cancelled"
-        conversation_id = frames[-1]["conversationId"]
         stored = (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)).json()
     assert reassembled(chunks, delta=True) == "kept one two three " == stored[-1]["content"]
     assert stored[-1]["status"] == "partial"
