@@ -217,6 +217,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--src", default=str(REPO / "src"), help="the codhechat source tree to serve")
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy record the server while measuring: FILE.TOKENS.txt")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
     args = parser.parse_args()
     sizes = args.n or [100]
@@ -268,8 +269,15 @@ def main() -> None:
                     per_socket = asyncio.run(idle_memory(base, server.pid, tokens))
                     print(f"memory per idle socket at N={n}: {per_socket / 1024:.0f} KB", flush=True)
                 for mode in modes:
+                    spy = None
+                    if args.profile:
+                        spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "--gil", "-r", "200", "-p", str(server.pid), "-f", "raw", "-d",
+                                                str(int(args.warmup + args.seconds)), "-o",
+                                                f"{args.profile}.{length}.txt"], stdout=subprocess.DEVNULL)  # fmt: skip
                     r = asyncio.run(load(base, server.pid, tokens, delta=mode == "delta", reply_tokens=length,
                                          warmup=args.warmup, seconds=args.seconds))  # fmt: skip
+                    if spy is not None:
+                        spy.wait(60)
                     fits.setdefault(f"{mode} {n}", []).append((length, r["cpu_ms_per_reply"]))
                     print(f"{mode:<8}{n:>6}{length:>7}{r['replies_per_s']:>10.1f}{r['cpu_ms_per_reply']:>9.2f}"
                           f"{r['cpu_ms_per_token']:>9.4f}{r['frames_per_token']:>11.3f}{r['cpu_busy']:>6.0%}"

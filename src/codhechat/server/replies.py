@@ -115,7 +115,7 @@ class ProgressSaver:
         changed = [(turn.message_id, text, "partial") for turn, text in batch if turn.message_id is not None]
         try:
             async with self.database(write=True) as session:
-                rows = await crud.save_replies(
+                ids = await crud.save_replies(
                     session, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed
                 )
         except RowGone:  # a conversation was deleted meanwhile: the others one by one
@@ -126,8 +126,8 @@ class ProgressSaver:
         except DatabaseUnavailable:
             log.warning("could not save replies in progress", extra={"replies": len(batch)})
             return
-        for (turn, _), row in zip(new, rows, strict=True):
-            turn.message_id = row.id
+        for (turn, _), message_id in zip(new, ids, strict=True):
+            turn.message_id = message_id
 
 
 class TurnReplies:
@@ -153,10 +153,10 @@ class TurnReplies:
         try:
             async with self.saver.database(write=True) as session:
                 if turn.message_id is None:
-                    rows = await crud.save_replies(
+                    ids = await crud.save_replies(
                         session, new=[(turn.conversation_id, ending.content, turn.status)], changed=()
                     )
-                    turn.message_id = rows[0].id
+                    turn.message_id = ids[0]
                 elif not await crud.update_message(
                     session, message_id=turn.message_id, content=ending.content, status=turn.status
                 ):

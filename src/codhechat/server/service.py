@@ -26,6 +26,7 @@ from codhechat.llm import ModelClient
 from codhechat.models import Message, ReplyDelta, ReplyFailed, title_for
 from codhechat.server import crud, upstream
 from codhechat.server.db import DatabaseUnavailable, is_conflict, is_database_failure
+from codhechat.server.models import utcnow
 from codhechat.server.replies import ProgressSaver, ReplyNotSaved, RowGone, Turn, TurnReplies
 from codhechat.server.schemas import text_problem
 from codhechat.server.settings import ServerSettings
@@ -128,13 +129,15 @@ class ChatService:
             raise ConversationNotFound(conversation_id) from None
         if started is None:
             raise ConversationNotFound(conversation_id)
-        conversation, message, recent = started
+        conversation_id, message_id, earlier = started
         history = [
             Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,  # type: ignore[arg-type]
                     created_at=m.timestamp)
-            for m in recent
+            for m in earlier
         ]  # fmt: skip
-        return Turn(conversation_id=conversation.id, user_message_id=message.id, history=history)
+        history.append(Message(id=message_id, conversation_id=conversation_id, role="user", content=text,
+                               created_at=utcnow()))  # fmt: skip
+        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history)
 
     async def reply(self, turn: Turn, on_delta: Callable[[str], Awaitable[None]]) -> Turn:
         """Stream the reply into `turn.text`, calling `on_delta` per piece; always keep what came.
