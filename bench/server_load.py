@@ -53,6 +53,7 @@ PIECES = [chunk({"content": f" t{i}"}) for i in range(TOKENS)]
 LAST = chunk({}, "stop") + event({"id": "c", "object": "chat.completion.chunk", "created": 0,
     "model": "m", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": TOKENS,
     "total_tokens": TOKENS + 5}}) + b"%x\r\n%s\r\n" % (14, b"data: [DONE]\n\n") + b"0\r\n\r\n"
+STREAMS = set()  # (writer, next piece index) of the replies streaming now
 async def handle(reader, writer):
     try:
         while True:
@@ -63,21 +64,33 @@ async def handle(reader, writer):
                     length = int(line.split(b":")[1])
             await reader.readexactly(length)
             writer.write(HEAD + FIRST)
-            gap = 1 / RATE
-            loop = asyncio.get_running_loop()
-            due = loop.time()
-            for piece in PIECES:
-                due += gap
-                await asyncio.sleep(max(0.0, due - loop.time()))
-                writer.write(piece)
-            writer.write(LAST)
+            done = asyncio.get_running_loop().create_future()
+            STREAMS.add((writer, done))
+            await done
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
     finally:
         writer.close()
+async def tick():
+    """Every 1/RATE s, the next token of every stream: one timer for all of them."""
+    loop, sent = asyncio.get_running_loop(), {}
+    due = loop.time()
+    while True:
+        due += 1 / RATE
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        for stream in list(STREAMS):
+            writer, done = stream
+            i = sent.get(stream, 0)
+            if writer.is_closing():
+                STREAMS.discard(stream); sent.pop(stream, None); done.cancel(); continue
+            if i < TOKENS:
+                writer.write(PIECES[i]); sent[stream] = i + 1
+            else:
+                writer.write(LAST); STREAMS.discard(stream); sent.pop(stream, None); done.set_result(None)
 async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    asyncio.get_running_loop().create_task(tick())
     print("ready", flush=True)
     async with server:
         await server.serve_forever()

@@ -34,6 +34,7 @@ class Relay:
         self._timer: asyncio.Task[None] | None = None  # sends the waiting pieces when due
         self._sleeping = False  # the timer is waiting (not sending): it may be cancelled
         self._failed: BaseException | None = None  # the timer's send failed (the client left)
+        self._flushing = False  # the reply is ending: nothing waits any more
 
     async def add(self, piece: str) -> None:
         """Relay a piece: now, if no frame went in the last `interval`; else soon."""
@@ -52,7 +53,7 @@ class Relay:
 
     async def flush(self) -> None:
         """Send what is waiting, now: the reply is ending (its last frame comes next)."""
-        self._next_at = float("-inf")
+        self._flushing = True
         timer = self._timer
         if timer is not None:
             if self._sleeping:
@@ -77,14 +78,14 @@ class Relay:
                 finally:
                     self._sleeping = False
                 await self._send_pending()
-                wait = self._next_at - self._loop.time()
+                wait = 0.0 if self._flushing else self._next_at - self._loop.time()
         except Exception as exc:  # ClientGone: the reply hears it at its next piece or flush
             self._failed = exc
         finally:
             self._timer = None
 
     async def _send_pending(self) -> None:
-        self._next_at = max(self._next_at, self._loop.time() + self._interval)
+        self._next_at = self._loop.time() + self._interval
         if self._delta:
             text = "".join(self._pending)
             frame: ContentChunk | DeltaChunk = DeltaChunk(
