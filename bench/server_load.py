@@ -13,7 +13,8 @@ first and the model and clients to the rest (--no-pin to leave them be).
 
 Prints per run: replies/s, server CPU-ms per reply and per token (all included), frames
 per token as the clients got them, errors (a reply whose reassembled text is not the
-model's exact text counts as one); then, from the two reply lengths, the fixed CPU per
+model's exact text counts as one), bytes the clients read per reply (compressed, with
+per-message deflate); then, from the two reply lengths, the fixed CPU per
 reply and the CPU per extra token; then memory per open idle socket (RSS growth / N).
 """
 
@@ -114,6 +115,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def bytes_read() -> int:
+    """What this process (the clients) has read so far: the frames as they came over the wire."""
+    return int(next(line for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar")).split()[1])
+
+
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
 
@@ -177,9 +183,9 @@ async def load(base: str, server_pid: int, tokens: list[str], *, delta: bool, re
     tasks = [asyncio.create_task(client(ws_url, t, delta, want, tally)) for t in tokens]
     await asyncio.sleep(warmup)
     tally.counting = True
-    cpu0, t0 = cpu_seconds(server_pid), time.perf_counter()
+    cpu0, t0, read0 = cpu_seconds(server_pid), time.perf_counter(), bytes_read()
     await asyncio.sleep(seconds)
-    cpu1, t1 = cpu_seconds(server_pid), time.perf_counter()
+    cpu1, t1, read1 = cpu_seconds(server_pid), time.perf_counter(), bytes_read()
     tally.counting, tally.stop = False, True
     done, pending = await asyncio.wait(tasks, timeout=30)
     for task in pending:
@@ -195,6 +201,7 @@ async def load(base: str, server_pid: int, tokens: list[str], *, delta: bool, re
         "cpu_ms_per_token": cpu_ms / (replies * reply_tokens),
         "frames_per_token": tally.frames / (replies * reply_tokens),
         "cpu_busy": (cpu1 - cpu0) / (t1 - t0),
+        "bytes_per_reply": (read1 - read0) / replies,
         "errors": tally.errors + len(failures),
     }
 
@@ -259,7 +266,7 @@ def main() -> None:
     }
     print(f"machine: {os.cpu_count()} cores; server on cpu {sorted(server_cpus)}; src {args.src}")
     print(f"{'mode':<8}{'N':>6}{'tokens':>7}{'replies/s':>10}{'ms/reply':>9}{'ms/token':>9}"
-          f"{'frames/tok':>11}{'busy':>6}{'errors':>7}")  # fmt: skip
+          f"{'frames/tok':>11}{'busy':>6}{'errors':>7}{'wire B/reply':>13}")  # fmt: skip
     fits: dict[str, list[tuple[int, float]]] = {}  # run -> (reply length, CPU-ms per reply)
     for length in lengths:
         model_port = free_port()
@@ -294,7 +301,7 @@ def main() -> None:
                     fits.setdefault(f"{mode} {n}", []).append((length, r["cpu_ms_per_reply"]))
                     print(f"{mode:<8}{n:>6}{length:>7}{r['replies_per_s']:>10.1f}{r['cpu_ms_per_reply']:>9.2f}"
                           f"{r['cpu_ms_per_token']:>9.4f}{r['frames_per_token']:>11.3f}{r['cpu_busy']:>6.0%}"
-                          f"{r['errors']:>7}", flush=True)  # fmt: skip
+                          f"{r['errors']:>7}{r['bytes_per_reply']:>13,.0f}", flush=True)  # fmt: skip
         finally:
             for proc in (server, model):
                 proc.terminate()

@@ -106,7 +106,6 @@ class Connection:
         self.ended = "client closed"
         self._send_lock = asyncio.Lock()
         self._sending_since: float | None = None  # when the frame now being sent was handed over
-        self._stop = asyncio.Event()
         self._idle = asyncio.Event()  # no reply in progress
         self._busy = asyncio.Event()  # at least one
         self._idle.set()
@@ -117,7 +116,6 @@ class Connection:
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._watch_idle()),
             asyncio.ensure_future(self._watch_sends()),
-            asyncio.ensure_future(self._stop.wait()),
         ]
         try:
             await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
@@ -186,7 +184,7 @@ class Connection:
         payload = frame.encode()
         try:
             async with self._send_lock:
-                if self._stop.is_set() or self.websocket.application_state is not WebSocketState.CONNECTED:
+                if self.websocket.application_state is not WebSocketState.CONNECTED:
                     raise ClientGone("closed")
                 self._sending_since = asyncio.get_running_loop().time()
                 try:
