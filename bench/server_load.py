@@ -13,8 +13,8 @@ first and the model and clients to the rest (--no-pin to leave them be).
 
 Prints per run: replies/s, server CPU-ms per reply and per token (all included), frames
 per token as the clients got them, errors (a reply whose reassembled text is not the
-model's exact text counts as one), bytes the clients read per reply (compressed, with
-per-message deflate); then, from the two reply lengths, the fixed CPU per
+model's exact text counts as one), bytes on the wire per reply (server to client, as
+received: compressed when per-message deflate is on); then, from the two reply lengths, the fixed CPU per
 reply and the CPU per extra token; then memory per open idle socket (RSS growth / N).
 """
 
@@ -115,11 +115,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def bytes_read() -> int:
-    """What this process (the clients) has read so far: the frames as they came over the wire."""
-    return int(next(line for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar")).split()[1])
-
-
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
 
@@ -139,7 +134,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
 
 class Tally:
     def __init__(self) -> None:
-        self.replies = self.frames = self.errors = 0
+        self.replies = self.frames = self.errors = self.wire = 0
         self.counting = False
         self.stop = False
 
@@ -148,6 +143,14 @@ async def client(ws_url: str, token: str, delta: bool, want: str, tally: Tally) 
     query = f"?token={token}" + ("&stream=delta" if delta else "")
     async with connect(ws_url + query, max_size=None, open_timeout=120, ping_interval=None,
                        close_timeout=1) as ws:  # fmt: skip
+        receive_data = ws.protocol.receive_data
+
+        def counted(data: bytes) -> None:  # the bytes as they came over the wire (compressed, or not)
+            if tally.counting:
+                tally.wire += len(data)
+            receive_data(data)
+
+        ws.protocol.receive_data = counted  # type: ignore[method-assign]
         n = 0
         while not tally.stop:
             n += 1
@@ -183,9 +186,9 @@ async def load(base: str, server_pid: int, tokens: list[str], *, delta: bool, re
     tasks = [asyncio.create_task(client(ws_url, t, delta, want, tally)) for t in tokens]
     await asyncio.sleep(warmup)
     tally.counting = True
-    cpu0, t0, read0 = cpu_seconds(server_pid), time.perf_counter(), bytes_read()
+    cpu0, t0 = cpu_seconds(server_pid), time.perf_counter()
     await asyncio.sleep(seconds)
-    cpu1, t1, read1 = cpu_seconds(server_pid), time.perf_counter(), bytes_read()
+    cpu1, t1 = cpu_seconds(server_pid), time.perf_counter()
     tally.counting, tally.stop = False, True
     done, pending = await asyncio.wait(tasks, timeout=30)
     for task in pending:
@@ -201,7 +204,7 @@ async def load(base: str, server_pid: int, tokens: list[str], *, delta: bool, re
         "cpu_ms_per_token": cpu_ms / (replies * reply_tokens),
         "frames_per_token": tally.frames / (replies * reply_tokens),
         "cpu_busy": (cpu1 - cpu0) / (t1 - t0),
-        "bytes_per_reply": (read1 - read0) / replies,
+        "bytes_per_reply": tally.wire / replies,
         "errors": tally.errors + len(failures),
     }
 
