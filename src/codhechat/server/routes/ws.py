@@ -1,7 +1,9 @@
 """`/ws`: streaming chat. Several requests per socket, cancel, opt-in delta streaming.
 
 Legacy frames are sent exactly as protocol.md gives them; the extensions appear
-only to a client that connected with `?stream=delta` or sent a `cancel` frame.
+only to a client that connected with `?stream=delta` or sent a `cancel` frame. Every
+frame sent is a codhechat.protocol model; chunks are coalesced (server/relay.py: at
+most one per WS_CHUNK_INTERVAL per reply, the first at once, the text always exact).
 
 A socket holds a lease (sockets in total, per user, per address); each reply holds
 one too (per user) and waits for its conversation's earlier turns. A socket with no
