@@ -94,3 +94,29 @@ async def test_a_cancelled_reply_sends_what_it_had_waiting_first(make_server, fa
         stored = (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)).json()
     assert reassembled(chunks, delta=True) == "kept one two three " == stored[-1]["content"]
     assert stored[-1]["status"] == "partial"
+
+
+async def test_replies_on_one_socket_share_its_frame_rate(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(ws_chunk_interval=0.05)
+    fake_openai.enqueue(Reply(TEXT, delay=0.002), Reply(TEXT, delay=0.002))
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        guest = await new_guest(client)
+        async with await open_ws(server, guest.token, query="stream=delta") as ws:
+            loop = asyncio.get_running_loop()
+            for rid in ("a", "b"):
+                await ws.send(json.dumps({"request_id": rid, "message": "at once", "conversation_id": None}))
+            texts, ended, chunks = {"a": "", "b": ""}, set(), 0
+            first_at = last_at = None
+            while len(ended) < 2:
+                frame = await recv(ws, timeout=30)
+                if frame["type"] == "chunk":
+                    chunks += 1
+                    texts[frame["requestId"]] += frame["delta"]
+                    first_at = first_at or loop.time()
+                    last_at = loop.time()
+                elif frame["type"] in ("complete", "error"):
+                    ended.add(frame["requestId"])
+    assert texts == {"a": TEXT, "b": TEXT}
+    assert first_at is not None and last_at is not None
+    # One frame per interval on the socket, plus each reply's first piece and its flush.
+    assert chunks <= (last_at - first_at) / 0.05 + 4 + 1, f"{chunks} frames in {last_at - first_at:.2f} s"

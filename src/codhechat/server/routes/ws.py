@@ -40,7 +40,7 @@ from codhechat.server.db import DatabaseUnavailable, is_database_failure
 from codhechat.server.deps import AppContext, Ctx, client_address, user_for_token
 from codhechat.server.limits import Lease, Refused, TurnOrder
 from codhechat.server.models import User
-from codhechat.server.relay import Relay
+from codhechat.server.relay import Clock, Relay
 from codhechat.server.routes.ws_input import BadFrame, bearer, parse
 from codhechat.server.service import BUSY, ConversationNotFound, ReplyNotSaved, Turn
 
@@ -111,6 +111,7 @@ class Connection:
         self._idle = asyncio.Event()  # no reply in progress
         self._busy = asyncio.Event()  # at least one
         self._idle.set()
+        self._clock = Clock()  # chunk frames: at most one per WS_CHUNK_INTERVAL on this socket
 
     # -- the socket's life ----------------------------------------------------------
     async def serve(self) -> None:
@@ -308,7 +309,8 @@ class Connection:
                     await self.send(StartedFrame(request_id=request_id, conversation_id=turn.conversation_id,
                                                  user_message_id=turn.user_message_id))  # fmt: skip
                 relay = Relay(self.send, request_id=request_id, conversation_id=turn.conversation_id,
-                              delta=self.delta, interval=self.ctx.settings.ws_chunk_interval)  # fmt: skip
+                              delta=self.delta, interval=self.ctx.settings.ws_chunk_interval,
+                              clock=self._clock)  # fmt: skip
                 try:
                     await chat.reply(turn, relay.add)
                 except asyncio.CancelledError:
