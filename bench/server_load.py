@@ -1,13 +1,21 @@
-"""Load on `codhechat serve`: N concurrent WebSocket clients, each streaming one
-500-token reply from the loopback model server.
+"""What `codhechat serve` costs per relayed token: N sockets, each asking again as soon as
+its reply completes, a model streaming T tokens at R tokens/s.
 
-    python bench/server_load.py                 # N = 100 and 1000, legacy and delta frames
-    python bench/server_load.py -n 100 --mode delta --database-url postgresql://...
+    python bench/server_load.py                      # 100 sockets, 20- and 200-token replies, both flavours
+    python bench/server_load.py -n 100 -n 1000 --seconds 8 --mode delta
+    python bench/server_load.py --src /tmp/old/src   # the same load on another checkout's server
 
-The model (tests.fake_openai, echo replies) and the server (`python -m codhechat.server`,
-caps raised) each run in their own process; the clients run here. Prints, per run:
-replies per second, p50/p99 time between chunks as the clients saw it, errors, and
-bytes on the wire per reply (WebSocket payload plus frame headers, server to client).
+Three processes: the model (a bare asyncio SSE server, so it costs little), the server
+(`python -m codhechat.server`), and the clients (this one). The server's CPU is read
+from /proc (user + system time of the whole process, its threads included) over the
+measured window, after a warm-up. With two or more cores, the server is pinned to the
+first and the model and clients to the rest (--no-pin to leave them be).
+
+Prints per run: replies/s, server CPU-ms per reply and per token (all included), frames
+per token as the clients got them, errors (a reply whose reassembled text is not the
+model's exact text counts as one), bytes on the wire per reply (server to client, as
+received: compressed when per-message deflate is on); then, from the two reply lengths, the fixed CPU per
+reply and the CPU per extra token; then memory per open idle socket (RSS growth / N).
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,25 +35,88 @@ import httpx
 from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENS = 500
-PROMPT = " ".join(f"t{i}" for i in range(TOKENS - 1))  # the echo reply "Echo: " + prompt is 500 tokens
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
-MODEL_SERVER = """
-import socket, sys, time
-sys.path.insert(0, {repo!r})
-from tests.fake_openai import FakeOpenAI
-srv = FakeOpenAI(port={port}).start()
-srv._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see tests/server/conftest.py
-print("ready", flush=True)
-while True:
-    time.sleep(3600)
-"""
+MODEL = r'''
+import asyncio, json, sys
+TOKENS, RATE = int(sys.argv[2]), float(sys.argv[3])
+HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        b"transfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n")
+def event(obj):
+    data = b"data: " + json.dumps(obj).encode() + b"\n\n"
+    return b"%x\r\n%s\r\n" % (len(data), data)
+def chunk(delta, finish=None):
+    return event({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                  "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+FIRST = chunk({"role": "assistant", "content": ""})
+PIECES = [chunk({"content": f" t{i}"}) for i in range(TOKENS)]
+LAST = chunk({}, "stop") + event({"id": "c", "object": "chat.completion.chunk", "created": 0,
+    "model": "m", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": TOKENS,
+    "total_tokens": TOKENS + 5}}) + b"%x\r\n%s\r\n" % (14, b"data: [DONE]\n\n") + b"0\r\n\r\n"
+STREAMS = set()  # (writer, next piece index) of the replies streaming now
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            writer.write(HEAD + FIRST)
+            done = asyncio.get_running_loop().create_future()
+            STREAMS.add((writer, done))
+            await done
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+async def tick():
+    """Every 1/RATE s, the next token of every stream: one timer for all of them."""
+    loop, sent = asyncio.get_running_loop(), {}
+    due = loop.time()
+    while True:
+        due += 1 / RATE
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        for stream in list(STREAMS):
+            writer, done = stream
+            i = sent.get(stream, 0)
+            if writer.is_closing():
+                STREAMS.discard(stream); sent.pop(stream, None); done.cancel(); continue
+            if i < TOKENS:
+                writer.write(PIECES[i]); sent[stream] = i + 1
+            else:
+                writer.write(LAST); STREAMS.discard(stream); sent.pop(stream, None); done.set_result(None)
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    asyncio.get_running_loop().create_task(tick())
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+'''
+
+
+def expected_text(tokens: int) -> str:
+    return "".join(f" t{i}" for i in range(tokens))
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of the process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -62,87 +132,129 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
     raise SystemExit(f"{url} did not come up")
 
 
-def ws_frame_bytes(payload: str) -> int:
-    n = len(payload.encode())
-    return n + (2 if n < 126 else 4 if n < 65536 else 10)
+class Tally:
+    def __init__(self) -> None:
+        self.replies = self.frames = self.errors = self.wire = 0
+        self.counting = False
+        self.stop = False
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+async def client(ws_url: str, token: str, delta: bool, want: str, tally: Tally) -> None:
+    query = f"?token={token}" + ("&stream=delta" if delta else "")
+    async with connect(ws_url + query, max_size=None, open_timeout=120, ping_interval=None,
+                       close_timeout=1) as ws:  # fmt: skip
+        receive_data = ws.protocol.receive_data
+
+        def counted(data: bytes) -> None:  # the bytes as they came over the wire (compressed, or not)
+            if tally.counting:
+                tally.wire += len(data)
+            receive_data(data)
+
+        ws.protocol.receive_data = counted  # type: ignore[method-assign]
+        n = 0
+        while not tally.stop:
+            n += 1
+            await ws.send(json.dumps({"request_id": f"r{n}", "message": "go", "conversation_id": None}))
+            text, frames = "", 0
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                kind = frame["type"]
+                if kind == "chunk":
+                    frames += 1
+                    text = text + frame["delta"] if delta else frame["content"]
+                elif kind == "complete":
+                    break
+                elif kind == "error":
+                    text = None  # type: ignore[assignment]
+                    break
+            if tally.counting:  # replies that end in the window (its edges even out over many)
+                tally.replies += 1
+                tally.frames += frames
+                tally.errors += text != want
 
 
-async def one_client(ws_url: str, token: str, mode: str, gaps: list[float]) -> tuple[int, str]:
-    """Stream one reply; (bytes on the wire, final text)."""
-    query = f"?token={token}" + ("&stream=delta" if mode == "delta" else "")
-    total, text = 0, ""
-    async with connect(ws_url + query, max_size=None, open_timeout=60, ping_interval=None) as ws:
-        await ws.send(json.dumps({"request_id": "r", "message": PROMPT, "conversation_id": None}))
-        last = None
-        while True:
-            raw = await asyncio.wait_for(ws.recv(), 120)
-            now = time.perf_counter()
-            total += ws_frame_bytes(raw)
-            frame = json.loads(raw)
-            if frame["type"] == "chunk":
-                if last is not None:
-                    gaps.append(now - last)
-                last = now
-                text = text + frame["delta"] if mode == "delta" else frame["content"]
-            elif frame["type"] == "complete":
-                return total, text
-            elif frame["type"] == "error":
-                raise RuntimeError(frame["detail"])
+async def tokens_for(base: str, n: int) -> list[str]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        return [(await http.post("/auth/guest")).json()["access_token"] for _ in range(n)]
 
 
-async def run(base: str, n: int, mode: str) -> dict[str, float]:
+async def load(base: str, server_pid: int, tokens: list[str], *, delta: bool, reply_tokens: int,
+               warmup: float, seconds: float) -> dict[str, float]:  # fmt: skip
     ws_url = base.replace("http", "ws", 1) + "/ws"
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        tokens = [(await client.post("/auth/guest")).json()["access_token"] for _ in range(n)]
-    gaps: list[float] = []
-    start = time.perf_counter()
-    results = await asyncio.gather(
-        *(one_client(ws_url, t, mode, gaps) for t in tokens), return_exceptions=True
-    )
-    elapsed = time.perf_counter() - start
-    ok = [r for r in results if isinstance(r, tuple)]
-    errors = [r for r in results if not isinstance(r, tuple)]
-    expected = "Echo: " + PROMPT
-    wrong = sum(1 for _, text in ok if text != expected)
-    if errors:
-        print(f"  first error: {errors[0]!r}", file=sys.stderr)
+    tally = Tally()
+    want = expected_text(reply_tokens)
+    tasks = [asyncio.create_task(client(ws_url, t, delta, want, tally)) for t in tokens]
+    await asyncio.sleep(warmup)
+    tally.counting = True
+    cpu0, t0 = cpu_seconds(server_pid), time.perf_counter()
+    await asyncio.sleep(seconds)
+    cpu1, t1 = cpu_seconds(server_pid), time.perf_counter()
+    tally.counting, tally.stop = False, True
+    done, pending = await asyncio.wait(tasks, timeout=30)
+    for task in pending:
+        task.cancel()
+    failures = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
+    if failures:
+        print(f"  a client failed: {failures[0]!r}", file=sys.stderr)
+    cpu_ms = (cpu1 - cpu0) * 1000
+    replies = max(tally.replies, 1)
     return {
-        "n": n,
-        "replies_per_s": len(ok) / elapsed,
-        "seconds": elapsed,
-        "p50_ms": percentile(gaps, 0.50) * 1000,
-        "p99_ms": percentile(gaps, 0.99) * 1000,
-        "errors": len(errors) + wrong,
-        "bytes_per_reply": statistics.mean(b for b, _ in ok) if ok else float("nan"),
+        "replies_per_s": tally.replies / (t1 - t0),
+        "cpu_ms_per_reply": cpu_ms / replies,
+        "cpu_ms_per_token": cpu_ms / (replies * reply_tokens),
+        "frames_per_token": tally.frames / (replies * reply_tokens),
+        "cpu_busy": (cpu1 - cpu0) / (t1 - t0),
+        "bytes_per_reply": tally.wire / replies,
+        "errors": tally.errors + len(failures),
     }
+
+
+async def idle_memory(base: str, server_pid: int, tokens: list[str]) -> float:
+    """Bytes of server RSS per open socket with no reply in progress."""
+    ws_url = base.replace("http", "ws", 1) + "/ws"
+    before = rss_bytes(server_pid)
+    sockets = [await connect(f"{ws_url}?token={t}", max_size=None, open_timeout=120, ping_interval=None)
+               for t in tokens]  # fmt: skip
+    await asyncio.sleep(1)
+    after = rss_bytes(server_pid)
+    for ws in sockets:
+        await ws.close()
+    return (after - before) / len(tokens)
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    try:
+        os.sched_setaffinity(pid, cpus)
+    except OSError:
+        pass
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, action="append", help="clients (repeatable; default 100 and 1000)")
-    parser.add_argument("--mode", choices=["legacy", "delta", "both"], default="both")
+    parser.add_argument("-n", type=int, action="append", help="sockets (repeatable; default 100)")
+    parser.add_argument("--tokens", type=int, action="append", help="reply lengths (default 20 and 200)")
+    parser.add_argument("--rate", type=float, default=200.0, help="model tokens/s per reply (default 200)")
+    parser.add_argument("--mode", choices=["classic", "delta", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured window per run")
+    parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--src", default=str(REPO / "src"), help="the codhechat source tree to serve")
+    parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy record the server while measuring: FILE.TOKENS.txt")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
     args = parser.parse_args()
-    sizes = args.n or [100, 1000]
-    modes = ["legacy", "delta"] if args.mode == "both" else [args.mode]
-
+    sizes = args.n or [100]
+    lengths = args.tokens or [20, 200]
+    modes = ["classic", "delta"] if args.mode == "both" else [args.mode]
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus, other_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 and not args.no_pin else (set(cpus),) * 2
+    pin(0, other_cpus)
     tmp = Path(tempfile.mkdtemp(prefix="codhechat-bench-"))
-    model_port, server_port = free_port(), free_port()
-    model = subprocess.Popen([sys.executable, "-c", MODEL_SERVER.format(repo=str(REPO), port=model_port)],
-                             stdout=subprocess.PIPE)  # fmt: skip
-    assert model.stdout is not None and model.stdout.readline().strip() == b"ready"
+    server_port = free_port()
     env = {
         **os.environ,
         "SECRET_KEY": "bench-" + "s" * 58,
         "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bench.db'}",
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
         "OPENAI_API_KEY": "bench",
         "MODEL_MAX_RETRIES": "0",
         "MODEL_TIMEOUT": "300",
@@ -150,29 +262,61 @@ def main() -> None:
         "MAX_WS_CONNECTIONS_PER_USER": "100000",
         "MAX_WS_CONNECTIONS_PER_ADDRESS": "100000",  # every client here is 127.0.0.1
         "AUTH_RATE_LIMIT": "1000000",
+        "DB_POOL_SIZE": "20",
         "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(REPO / "src"),
+        "PYTHONPATH": args.src,
+        **dict(item.split("=", 1) for item in args.env),
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codhechat.server", "--host", "127.0.0.1", "--port", str(server_port)],
-        env=env, cwd=tmp,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{server_port}"
-    try:
-        wait_http(base + "/health", server)
-        print(f"{'mode':<7} {'N':>5} {'replies/s':>10} {'p50 gap':>9} {'p99 gap':>9} {'errors':>7} {'bytes/reply':>12}")
-        for n in sizes:
-            for mode in modes:
-                r = asyncio.run(run(base, n, mode))
-                print(f"{mode:<7} {n:>5} {r['replies_per_s']:>10.1f} {r['p50_ms']:>7.2f}ms "
-                      f"{r['p99_ms']:>7.2f}ms {r['errors']:>7} {r['bytes_per_reply']:>12,.0f}", flush=True)  # fmt: skip
-    finally:
-        for proc in (server, model):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    print(f"machine: {os.cpu_count()} cores; server on cpu {sorted(server_cpus)}; src {args.src}")
+    print(f"{'mode':<8}{'N':>6}{'tokens':>7}{'replies/s':>10}{'ms/reply':>9}{'ms/token':>9}"
+          f"{'frames/tok':>11}{'busy':>6}{'errors':>7}{'wire B/reply':>13}")  # fmt: skip
+    fits: dict[str, list[tuple[int, float]]] = {}  # run -> (reply length, CPU-ms per reply)
+    for length in lengths:
+        model_port = free_port()
+        model = subprocess.Popen([sys.executable, "-c", MODEL, str(model_port), str(length), str(args.rate)],
+                                 stdout=subprocess.PIPE)  # fmt: skip
+        pin(model.pid, other_cpus)
+        assert model.stdout is not None and model.stdout.readline().strip() == b"ready"
+        env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{model_port}/v1"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "codhechat.server", "--host", "127.0.0.1", "--port", str(server_port)],
+            env=env, cwd=tmp,
+        )  # fmt: skip
+        pin(server.pid, server_cpus)
+        base = f"http://127.0.0.1:{server_port}"
+        try:
+            wait_http(base + "/health", server)
+            for n in sizes:
+                tokens = asyncio.run(tokens_for(base, n))
+                if length == lengths[0]:  # on a fresh server, before any reply
+                    per_socket = asyncio.run(idle_memory(base, server.pid, tokens))
+                    print(f"memory per idle socket at N={n}: {per_socket / 1024:.0f} KB", flush=True)
+                for mode in modes:
+                    spy = None
+                    if args.profile:
+                        spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "--gil", "-r", "200", "-p", str(server.pid), "-f", "raw", "-d",
+                                                str(int(args.warmup + args.seconds)), "-o",
+                                                f"{args.profile}.{length}.txt"], stdout=subprocess.DEVNULL)  # fmt: skip
+                    r = asyncio.run(load(base, server.pid, tokens, delta=mode == "delta", reply_tokens=length,
+                                         warmup=args.warmup, seconds=args.seconds))  # fmt: skip
+                    if spy is not None:
+                        spy.wait(60)
+                    fits.setdefault(f"{mode} {n}", []).append((length, r["cpu_ms_per_reply"]))
+                    print(f"{mode:<8}{n:>6}{length:>7}{r['replies_per_s']:>10.1f}{r['cpu_ms_per_reply']:>9.2f}"
+                          f"{r['cpu_ms_per_token']:>9.4f}{r['frames_per_token']:>11.3f}{r['cpu_busy']:>6.0%}"
+                          f"{r['errors']:>7}{r['bytes_per_reply']:>13,.0f}", flush=True)  # fmt: skip
+        finally:
+            for proc in (server, model):
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    for key, points in fits.items():
+        if len(points) >= 2:
+            (t1, c1), (t2, c2) = points[0], points[-1]
+            per_token = (c2 - c1) / (t2 - t1)
+            print(f"{key}: {c1 - per_token * t1:.2f} ms fixed per reply + {per_token:.4f} ms per token")
 
 
 if __name__ == "__main__":

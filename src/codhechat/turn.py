@@ -118,11 +118,16 @@ async def run_turn(
     calibration: Calibration,
     save_interval: float = SAVE_INTERVAL_S,
     tools: Toolbox | None = None,
+    save_first: bool = False,
 ) -> AsyncIterator[ReplyEvent]:
     """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
     ReplyDone or ReplyFailed. With `tools`, the model may ask to run some: each call is
     a ReplyToolCall (the turn waits for its approval), then a ReplyToolResult, and the
-    model's next round streams on, as a new reply, until one asks for no tools."""
+    model's next round streams on, as a new reply, until one asks for no tools.
+
+    `save_first`: offer the text for saving at its first piece, then every
+    `save_interval` (the server: a reply shows in the conversation as soon as it has
+    text; local mode starts the interval at the start, its row exists already)."""
     history = history_dicts(plan.history, lambda m: _content(m, plan), plan.parts)
     if plan.extends is not None:
         history.append({"role": "user", "content": CONTINUE_PROMPT})
@@ -143,7 +148,7 @@ async def run_turn(
         )
         reply = _Reply(plan, message_id, extends)
         ending: Ending | None = None
-        last_save = time.monotonic()
+        last_save = float("-inf") if save_first else time.monotonic()
         try:
             try:
                 stream = client.stream_chat(messages, model=plan.model, outcome=reply.outcome, usage=True,

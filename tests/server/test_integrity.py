@@ -121,7 +121,7 @@ async def test_a_streaming_reply_survives_kill_9(fake_openai: FakeOpenAI, tmp_pa
 
 async def test_a_streaming_reply_is_saved_at_most_once_an_interval(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     """The row is made at the first text; with a long interval, nothing more until the end."""
-    server: ServerThread = make_server(reply_save_interval=3600)
+    server: ServerThread = make_server(reply_save_interval=3600, ws_chunk_interval=0)  # a frame per piece
     gate = Gate()
     fake_openai.enqueue(Reply("one two three four", hold=gate, hold_after=3))
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:

@@ -36,7 +36,9 @@ async def test_legacy_frames(server: ServerThread, api: httpx.AsyncClient, guest
     *chunks, done = frames
     conversation_id = done["conversationId"]
     assert done == {"type": "complete", "requestId": "r1", "conversationId": conversation_id}
-    assert [c["content"] for c in chunks] == ["One ", "One two ", "One two three"]  # the WHOLE reply so far
+    contents = [c["content"] for c in chunks]  # the WHOLE reply so far; pieces that come close together share a frame
+    assert contents[0] == "One " and contents[-1] == "One two three"
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(contents, contents[1:]))
     for chunk in chunks:
         assert set(chunk) == {"type", "requestId", "conversationId", "content"}
         assert chunk["type"] == "chunk" and chunk["conversationId"] == conversation_id
@@ -149,7 +151,7 @@ async def test_delta_streaming_is_opt_in(server: ServerThread, api: httpx.AsyncC
     assert started["type"] == "started" and isinstance(started["userMessageId"], int)
     assert all(set(c) == {"type", "requestId", "conversationId", "delta"} for c in chunks)
     assert "".join(c["delta"] for c in chunks) == "Alpha beta gamma delta"
-    assert [c["delta"] for c in chunks] == ["Alpha ", "beta ", "gamma ", "delta"]
+    assert chunks[0]["delta"] == "Alpha " and all(c["delta"] for c in chunks)  # the first piece is never held
     assert done["type"] == "complete" and done["status"] == "complete"
     messages = await messages_of(api, guest, conversation_id)
     assert messages[-1]["id"] == done["messageId"] and messages[-1]["content"] == "Alpha beta gamma delta"

@@ -72,7 +72,30 @@ class _ServerFrame(BaseModel):
         stored) is still sent.
         """
         body = {"type": self.type} | self.model_dump(by_alias=True, exclude_unset=True)
-        return json.dumps(body, ensure_ascii=False)
+        return _dumps(body)
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    """JSON text, by orjson when it is installed (the server extra has it: a server
+    encodes a frame per chunk, and orjson takes a tenth of json's time), else by json.
+    The same JSON either way, up to whitespace."""
+    global _orjson
+    if _orjson is None:
+        try:
+            import orjson
+        except ImportError:
+            _orjson = False
+        else:
+            _orjson = orjson
+    if _orjson is not False:
+        try:
+            return str(_orjson.dumps(body).decode())
+        except TypeError:  # a lone surrogate, which orjson refuses: json writes it as before
+            pass
+    return json.dumps(body, ensure_ascii=False)
+
+
+_orjson: Any = None  # the orjson module, False without it, None until the first frame
 
 
 class StartedFrame(_ServerFrame):

@@ -49,6 +49,7 @@ log = logging.getLogger("codhechat.server")
 def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     return {
         "ws_max_size": max(settings.max_frame_bytes * 4, 1 << 20),
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
         "proxy_headers": False,  # see the module docstring: ProxyHeadersMiddleware below instead
         "log_config": None,
     }
@@ -186,7 +187,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 health_engine=health_engine,
                 sessions=sessions,
                 model=model,
-                chat=ChatService(settings=settings, sessions=sessions, model=model),
+                chat=(chat_service := ChatService(settings=settings, sessions=sessions, model=model)),
                 limits=limits,
             )
             log.info(
@@ -197,6 +198,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             try:
                 yield
             finally:
+                await chat_service.close()
                 await limits.stop()
                 await model.aclose()
         finally:

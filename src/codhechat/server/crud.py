@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, column, delete, func, select, text, update
+from sqlalchemy import Integer, String, bindparam, column, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -195,8 +195,9 @@ async def recent_messages(
 
 async def update_message(session: AsyncSession, *, message_id: int, content: str, status: str) -> bool:
     """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted)."""
+    messages = Message.__table__
     result = await session.execute(
-        update(Message).where(Message.id == message_id).values(content=content, status=status)
+        update(messages).where(messages.c.id == message_id).values(content=content, status=status)
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -215,6 +216,61 @@ async def add_message(
     )
     await session.commit()
     return message
+
+
+async def start_turn(
+    session: AsyncSession, *, user_id: int, conversation_id: int | None, name: str, content: str, history: int
+) -> tuple[int, int, list[Message]] | None:
+    """A turn's prompt, in one transaction: the conversation (new when `conversation_id`
+    is None, named `name`), the user's message, and the `history - 1` messages before it
+    that the model sees too, oldest first (no SELECT for a new conversation: it has none).
+    (conversation id, message id, earlier messages), or None when the conversation is not
+    the user's. Core statements: the ORM's unit of work costs more than the writes."""
+    now = utcnow()
+    conversations, messages = Conversation.__table__, Message.__table__
+    earlier: list[Message] = []
+    if conversation_id is None:
+        made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
+        conversation_id = int(await session.scalar(made.returning(conversations.c.id)))  # type: ignore[arg-type]
+    else:
+        owned = select(conversations.c.id).where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
+        if await session.scalar(owned) is None:
+            return None
+        if history > 1:
+            earlier = await recent_messages(session, conversation_id=conversation_id, limit=history - 1)
+        await session.execute(update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now))
+    added = insert(messages).values(conversation_id=conversation_id, role="user", content=content, status="complete",
+                                    timestamp=now).returning(messages.c.id)  # fmt: skip
+    message_id = int(await session.scalar(added))  # type: ignore[arg-type]
+    await session.commit()
+    return conversation_id, message_id, earlier
+
+
+async def save_replies(
+    session: AsyncSession, *, new: Sequence[tuple[int, str, str]], changed: Sequence[tuple[int, str, str]]
+) -> list[int]:
+    """Replies as they grow, many in one transaction: `new` (conversation id, content,
+    status) are inserted (their ids are returned, in order), `changed` (message id,
+    content, status) rewritten; a row that is gone meanwhile is skipped."""
+    now = utcnow()
+    conversations, messages = Conversation.__table__, Message.__table__
+    ids: list[int] = []
+    if changed:
+        rewrite = update(messages).where(messages.c.id == bindparam("mid")).values(content=bindparam("text"),
+                                                                                  status=bindparam("st"))  # fmt: skip
+        await session.execute(rewrite, [{"mid": m, "text": t, "st": s} for m, t, s in changed])
+    if new:
+        rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now}
+                for c, t, s in new]  # fmt: skip
+        if len(rows) == 1:
+            ids = [int(await session.scalar(insert(messages).values(rows[0]).returning(messages.c.id)))]  # type: ignore[arg-type]
+        else:
+            made = await session.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
+            ids = [int(i) for i in made.scalars()]
+        touched = sorted({c for c, _, _ in new})
+        await session.execute(update(conversations).where(conversations.c.id.in_(touched)).values(updated_at=now))
+    await session.commit()
+    return ids
 
 
 # -- search (extension) ----------------------------------------------------------

@@ -80,6 +80,14 @@ class ServerSettings(BaseSettings):
     ws_send_timeout: float = Field(
         default=20.0, gt=0, description="Seconds a frame may wait for a client that does not read."
     )
+    ws_chunk_interval: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Seconds between two chunk frames of one reply: the text that arrives meanwhile "
+        "goes in the next frame (the first piece never waits; 0: a frame per model piece).",
+    )
+    ws_per_message_deflate: bool = Field(
+        default=True, description="Offer WebSocket per-message compression (fewer bytes, more CPU per frame)."
+    )
     reply_save_interval: float = Field(
         default=1.0, gt=0, description="Seconds between saves of a reply while it streams."
     )

@@ -1,7 +1,9 @@
 """`/ws`: streaming chat. Several requests per socket, cancel, opt-in delta streaming.
 
 Legacy frames are sent exactly as protocol.md gives them; the extensions appear
-only to a client that connected with `?stream=delta` or sent a `cancel` frame.
+only to a client that connected with `?stream=delta` or sent a `cancel` frame. Every
+frame sent is a codhechat.protocol model; chunks are coalesced (server/relay.py: at
+most one per WS_CHUNK_INTERVAL per reply, the first at once, the text always exact).
 
 A socket holds a lease (sockets in total, per user, per address); each reply holds
 one too (per user) and waits for its conversation's earlier turns. A socket with no
@@ -14,7 +16,6 @@ that left: they are answered with 1013 or an error frame.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -22,52 +23,42 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from codhechat.errors import ModelError
+from codhechat.protocol import (
+    CONVERSATION_NOT_FOUND,
+    INVALID_PAYLOAD,
+    POLICY_VIOLATION,
+    STREAM_DELTA,
+    STREAM_PARAM,
+    TRY_AGAIN_LATER,
+    CancelledFrame,
+    CompleteFrame,
+    ErrorFrame,
+    ServerFrame,
+    StartedFrame,
+)
 from codhechat.server.db import DatabaseUnavailable, is_database_failure
 from codhechat.server.deps import AppContext, Ctx, client_address, user_for_token
 from codhechat.server.limits import Lease, Refused, TurnOrder
 from codhechat.server.models import User
-from codhechat.server.schemas import MAX_DB_INT
-from codhechat.server.service import (
-    BUSY,
-    ConversationNotFound,
-    InvalidMessage,
-    ReplyNotSaved,
-    Turn,
-    validate_message,
-)
+from codhechat.server.relay import Clock, Relay
+from codhechat.server.routes.ws_input import BadFrame, bearer, parse
+from codhechat.server.service import BUSY, ConversationNotFound, ReplyNotSaved, Turn
 
 router = APIRouter(tags=["ws"])
 log = logging.getLogger("codhechat.server.ws")
 
-GOING_AWAY, POLICY_VIOLATION, TRY_AGAIN_LATER = 1001, 1008, 1013
-INVALID = "Invalid payload format"
-MAX_REQUEST_ID = 200
+GOING_AWAY = 1001
 ABORT_KEY = "codhechat.abort"  # set by app.ExposeAbort: drops the TCP connection at once
-
-
-class BadFrame(ValueError):
-    def __init__(self, reason: str, request_id: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.request_id = request_id
 
 
 class ClientGone(Exception):
     """Sending to the client failed: it disconnected, or stopped reading."""
 
 
-def _bearer(websocket: WebSocket) -> str | None:
-    token = websocket.query_params.get("token")
-    if token:
-        return token
-    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
 async def _refuse(websocket: WebSocket, code: int, reason: str, *, frame: str | None = None) -> None:
     try:
         if frame is not None:
-            await websocket.send_text(json.dumps({"type": "error", "detail": frame}))
+            await websocket.send_text(ErrorFrame(detail=frame).encode())
         await websocket.close(code=code, reason=reason[:120])
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
@@ -77,7 +68,7 @@ async def _refuse(websocket: WebSocket, code: int, reason: str, *, frame: str | 
 async def chat_socket(websocket: WebSocket, ctx: Ctx) -> None:
     await websocket.accept()
     try:
-        user = await user_for_token(ctx, _bearer(websocket))
+        user = await user_for_token(ctx, bearer(websocket))
         if user is None:
             await _refuse(websocket, POLICY_VIOLATION, "Invalid or missing token")
             return
@@ -95,7 +86,7 @@ async def chat_socket(websocket: WebSocket, ctx: Ctx) -> None:
         log.warning("socket refused: database unavailable", extra={"error": type(exc).__name__})
         await _refuse(websocket, TRY_AGAIN_LATER, "The server is busy; try again shortly", frame=BUSY)
         return
-    delta = websocket.query_params.get("stream") == "delta"
+    delta = websocket.query_params.get(STREAM_PARAM) == STREAM_DELTA
     connection = Connection(websocket, ctx, user, delta=delta)
     log.info("socket opened", extra={"user_id": user.id, "delta": delta})
     try:
@@ -117,10 +108,10 @@ class Connection:
         self.ended = "client closed"
         self._send_lock = asyncio.Lock()
         self._sending_since: float | None = None  # when the frame now being sent was handed over
-        self._stop = asyncio.Event()
         self._idle = asyncio.Event()  # no reply in progress
         self._busy = asyncio.Event()  # at least one
         self._idle.set()
+        self._clock = Clock()  # chunk frames: at most one per WS_CHUNK_INTERVAL on this socket
 
     # -- the socket's life ----------------------------------------------------------
     async def serve(self) -> None:
@@ -128,7 +119,6 @@ class Connection:
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._watch_idle()),
             asyncio.ensure_future(self._watch_sends()),
-            asyncio.ensure_future(self._stop.wait()),
         ]
         try:
             await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
@@ -191,13 +181,13 @@ class Connection:
         if callable(abort):
             abort()
 
-    async def send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: ServerFrame) -> None:
         """Send one frame, or raise ClientGone: the client left, or did not take the frame
         while WS_SEND_TIMEOUT has not passed (else _watch_sends drops the whole socket)."""
-        payload = json.dumps(frame, ensure_ascii=False)
+        payload = frame.encode()
         try:
             async with self._send_lock:
-                if self._stop.is_set() or self.websocket.application_state is not WebSocketState.CONNECTED:
+                if self.websocket.application_state is not WebSocketState.CONNECTED:
                     raise ClientGone("closed")
                 self._sending_since = asyncio.get_running_loop().time()
                 try:
@@ -210,31 +200,23 @@ class Connection:
     # -- frames ----------------------------------------------------------------------
     async def handle(self, raw: str) -> None:
         try:
-            kind, payload = self.parse(raw)
+            kind, payload = parse(raw, self.ctx.settings)
         except BadFrame as bad:
-            frame: dict[str, Any] = {"type": "error", "detail": INVALID, "reason": bad.reason}
             if self.delta and bad.request_id is not None:
-                frame["requestId"] = bad.request_id
-            await self.send(frame)
+                await self.send(ErrorFrame(detail=INVALID_PAYLOAD, reason=bad.reason, request_id=bad.request_id))
+            else:
+                await self.send(ErrorFrame(detail=INVALID_PAYLOAD, reason=bad.reason))
             return
         if kind == "cancel":
             await self.cancel(payload["request_id"])
             return
         request_id = payload["request_id"]
         if request_id in self.tasks:
-            await self.send(
-                {"type": "error", "requestId": request_id, "detail": "This request_id is already in progress"}
-            )
+            await self.send(self._error(request_id, "This request_id is already in progress"))
             return
         limit = self.ctx.settings.max_requests_per_socket
         if len(self.tasks) >= limit:
-            await self.send(
-                {
-                    "type": "error",
-                    "requestId": request_id,
-                    "detail": f"Too many requests in progress on this connection (at most {limit})",
-                }
-            )
+            await self.send(self._error(request_id, f"Too many requests in progress on this connection (at most {limit})"))
             return
         # The conversation's place is taken here, in arrival order, before anything waits.
         order = self.ctx.limits.turn_order(self.user_id, payload["conversation_id"])
@@ -252,43 +234,10 @@ class Connection:
             self._busy.clear()
             self._idle.set()
 
-    def parse(self, raw: str) -> tuple[str, dict[str, Any]]:
-        if len(raw.encode(errors="replace")) > self.ctx.settings.max_frame_bytes:
-            raise BadFrame(f"frame larger than {self.ctx.settings.max_frame_bytes} bytes")
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise BadFrame("not JSON") from None
-        if not isinstance(data, dict):
-            raise BadFrame("not a JSON object")
-        request_id = data.get("request_id", data.get("requestId"))
-        if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID:
-            raise BadFrame(f"request_id must be a non-empty string of at most {MAX_REQUEST_ID} characters")
-        request_id = request_id.encode("utf-8", "replace").decode()  # never echo a lone surrogate
-        kind = data.get("type", "chat")
-        if kind == "cancel":
-            return "cancel", {"request_id": request_id}
-        if kind != "chat":
-            raise BadFrame(f"unknown frame type {str(kind)[:40].encode('utf-8', 'replace').decode()!r}", request_id)
-        try:
-            text = validate_message(data.get("message"), limit=self.ctx.settings.max_message_chars)
-        except InvalidMessage as exc:
-            raise BadFrame(str(exc), request_id) from None
-        conversation_id = data.get("conversation_id")
-        if conversation_id is not None and (
-            not isinstance(conversation_id, int) or isinstance(conversation_id, bool)
-        ):
-            raise BadFrame("conversation_id must be an integer or null", request_id)
-        if conversation_id is not None and not 1 <= conversation_id <= MAX_DB_INT:
-            raise BadFrame(f"conversation_id must be between 1 and {MAX_DB_INT}", request_id)
-        return "chat", {"request_id": request_id, "message": text, "conversation_id": conversation_id}
-
     async def cancel(self, request_id: str) -> None:
         task = self.tasks.get(request_id)
         if task is None or task.done():
-            await self.send(
-                {"type": "error", "requestId": request_id, "detail": "No such request in progress"}
-            )
+            await self.send(self._error(request_id, "No such request in progress"))
             return
         self.cancelled.add(request_id)
         task.cancel()
@@ -298,7 +247,7 @@ class Connection:
         """One request, from its lease to its last frame. The request stops counting as in
         progress (for `cancel`, duplicate ids and the per-socket cap) just before that frame."""
         lease: Lease | None = None
-        last: dict[str, Any] | None = None
+        last: ServerFrame | None = None
         try:
             try:
                 lease = await self.ctx.limits.open_reply(self.user_id)
@@ -314,12 +263,8 @@ class Connection:
             if request_id not in self.cancelled:
                 raise  # the socket is closing: nothing to tell
             turn = self.turns.get(request_id)
-            last = {
-                "type": "cancelled",
-                "requestId": request_id,
-                "conversationId": turn.conversation_id if turn else None,
-                "messageId": turn.message_id if turn else None,
-            }
+            last = CancelledFrame(request_id=request_id, conversation_id=turn.conversation_id if turn else None,
+                                  message_id=turn.message_id if turn else None)  # fmt: skip
         except Exception as exc:
             if is_database_failure(exc):
                 log.warning("reply failed: database unavailable", extra={"request_id": request_id})
@@ -341,15 +286,15 @@ class Connection:
                 pass
 
     @staticmethod
-    def _error(request_id: str, detail: str, **extra: Any) -> dict[str, Any]:
-        return {"type": "error", "requestId": request_id, "detail": detail, **extra}
+    def _error(request_id: str, detail: str, **extra: Any) -> ErrorFrame:
+        return ErrorFrame(request_id=request_id, detail=detail, **extra)
 
-    async def _turn(
-        self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder
-    ) -> dict[str, Any]:
-        """Run the turn in its conversation's order; its last frame (complete or error)."""
+    async def _turn(self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder) -> ServerFrame:
+        """Run the turn in its conversation's order; its last frame (complete or error).
+        The chunks it had waiting go before that frame (see server/relay.py)."""
         chat = self.ctx.chat
         turn: Turn | None = None
+        relay: Relay | None = None
         try:
             async with order:
                 turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id)
@@ -360,28 +305,46 @@ class Connection:
                     extra={"user_id": self.user_id, "conversation_id": turn.conversation_id,
                            "request_id": request_id, "chars": len(text)},
                 )  # fmt: skip
-                head = {"requestId": request_id, "conversationId": turn.conversation_id}
                 if self.delta:
-                    await self.send({"type": "started", **head, "userMessageId": turn.user_message_id})
-
-                async def on_delta(piece: str) -> None:
-                    assert turn is not None
-                    if self.delta:
-                        await self.send({"type": "chunk", **head, "delta": piece})
-                    else:
-                        await self.send({"type": "chunk", **head, "content": turn.text})
-
-                await chat.reply(turn, on_delta)
+                    await self.send(StartedFrame(request_id=request_id, conversation_id=turn.conversation_id,
+                                                 user_message_id=turn.user_message_id))  # fmt: skip
+                relay = Relay(self.send, request_id=request_id, conversation_id=turn.conversation_id,
+                              delta=self.delta, interval=self.ctx.settings.ws_chunk_interval,
+                              clock=self._clock)  # fmt: skip
+                try:
+                    await chat.reply(turn, relay.add)
+                except asyncio.CancelledError:
+                    if request_id in self.cancelled:  # asked for: `cancelled` follows what arrived
+                        await self._flush(relay)
+                    else:  # the socket is closing: nobody reads it
+                        relay.close()
+                    raise
+                except (ModelError, ReplyNotSaved):
+                    await self._flush(relay)
+                    raise
+                except BaseException:
+                    relay.close()
+                    raise
+                await relay.flush()
         except ConversationNotFound:
-            return self._error(request_id, "Conversation not found")
+            return self._error(request_id, CONVERSATION_NOT_FOUND)
         except (ModelError, ReplyNotSaved) as exc:
             assert turn is not None
             detail = chat.public_error(exc) if isinstance(exc, ModelError) else exc.detail
-            extra = {"conversationId": turn.conversation_id, "messageId": turn.message_id} if self.delta else {}
-            return self._error(request_id, detail, **extra)
+            if self.delta:
+                return self._error(request_id, detail, conversation_id=turn.conversation_id, message_id=turn.message_id)
+            return self._error(request_id, detail)
         except DatabaseUnavailable:
             return self._error(request_id, BUSY)
-        done: dict[str, Any] = {"type": "complete", **head}
         if self.delta:
-            done |= {"messageId": turn.message_id, "status": turn.status}
-        return done
+            return CompleteFrame(request_id=request_id, conversation_id=turn.conversation_id,
+                                 message_id=turn.message_id, status=turn.status)  # fmt: skip
+        return CompleteFrame(request_id=request_id, conversation_id=turn.conversation_id)
+
+    @staticmethod
+    async def _flush(relay: Relay) -> None:
+        """What a failed or cancelled reply had waiting goes before the frame that ends it."""
+        try:
+            await relay.flush()
+        except ClientGone:
+            relay.close()

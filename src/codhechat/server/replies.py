@@ -1,0 +1,195 @@
+"""Where the server keeps replies: the turn engine's ReplyStore over its database.
+
+The save policy, as clients see it: a reply's row (status `partial`) appears as soon as
+it has text, is rewritten while it streams (the engine offers its text at most every
+REPLY_SAVE_INTERVAL), then once more with the outcome. A failed intermediate save does
+not stop the stream; a failed final one is a ReplyNotSaved, so a client is never told
+"complete" about a reply that is not stored. A reply with no text that did not complete
+leaves no row.
+
+A server streams hundreds of replies at once: one `ProgressSaver` per server writes
+every reply's offered text in one transaction, at most one transaction in flight and
+then a pause of BATCH_GAP_S, instead of one commit per reply per interval. Texts
+offered meanwhile replace older ones, so under load replies are saved less often and
+the database stays free for prompts and final saves. One `TurnReplies` per turn is the
+ReplyStore the engine writes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from codhechat.errors import StorageError
+from codhechat.models import Message, MessageStatus
+from codhechat.server import crud
+from codhechat.server.db import DatabaseUnavailable
+from codhechat.server.models import utcnow
+from codhechat.turn import Ending
+
+log = logging.getLogger("codhechat.server.chat")
+
+BATCH_GAP_S = 0.2  # between two transactions of replies in progress
+
+Database = Callable[..., AbstractAsyncContextManager[Any]]  # ChatService.database(write=True)
+
+
+class RowGone(Exception):
+    """A write referred to a conversation (or message) that was deleted meanwhile."""
+
+
+class ReplyNotSaved(StorageError):
+    """The reply streamed, but storing it failed: the client must be told so."""
+
+    def __init__(self, reason: str, *, unavailable: bool) -> None:
+        super().__init__(reason)
+        self.detail = f"The reply was not saved: {reason}."
+        self.unavailable = unavailable  # True: the database (try again); False: the conversation is gone
+
+
+class NothingKept(StorageError):
+    """The reply ended with no text and did not complete: there is no row to store."""
+
+
+@dataclass(eq=False, slots=True)
+class Turn:
+    conversation_id: int
+    user_message_id: int
+    history: Sequence[Message] = field(default_factory=tuple)  # what the model sees, the prompt last
+    text: str = ""
+    status: str = "complete"
+    message_id: int | None = None  # the reply's row, once it has one
+
+
+class ProgressSaver:
+    """Replies in progress, saved together (see the module docstring)."""
+
+    def __init__(self, database: Database, *, gap: float = BATCH_GAP_S) -> None:
+        self.database = database
+        self.gap = gap
+        self._pending: dict[Turn, str] = {}  # the newest text offered by each turn
+        self._writing: set[Turn] = set()  # in the transaction now in flight
+        self._written: asyncio.Future[None] | None = None  # done when that transaction is
+        self._task: asyncio.Task[None] | None = None
+
+    def offer(self, turn: Turn, text: str) -> None:
+        self._pending[turn] = text
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def settle(self, turn: Turn) -> None:
+        """Take back `turn`'s offer, and wait for its text being written, if it is: the
+        final save comes after (it may need the row's id; it must not be overwritten)."""
+        self._pending.pop(turn, None)
+        while turn in self._writing and self._written is not None:
+            await asyncio.shield(self._written)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = list(self._pending.items()), {}
+                self._writing, self._written = {turn for turn, _ in batch}, loop.create_future()
+                try:
+                    await self._write(batch)
+                except Exception:
+                    log.exception("could not save replies in progress")
+                finally:
+                    self._writing = set()
+                    self._written.set_result(None)
+                await asyncio.sleep(self.gap)
+        finally:
+            self._task = None
+
+    async def _write(self, batch: list[tuple[Turn, str]]) -> None:
+        new = [(turn, text) for turn, text in batch if turn.message_id is None]
+        changed = [(turn.message_id, text, "partial") for turn, text in batch if turn.message_id is not None]
+        try:
+            async with self.database(write=True) as session:
+                ids = await crud.save_replies(
+                    session, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed
+                )
+        except RowGone:  # a conversation was deleted meanwhile: the others one by one
+            if len(batch) > 1:
+                for item in batch:
+                    await self._write([item])
+            return
+        except DatabaseUnavailable:
+            log.warning("could not save replies in progress", extra={"replies": len(batch)})
+            return
+        for (turn, _), message_id in zip(new, ids, strict=True):
+            turn.message_id = message_id
+
+
+class TurnReplies:
+    """The ReplyStore of one turn: its row is `turn.message_id`, made at its first save."""
+
+    def __init__(self, saver: ProgressSaver, turn: Turn) -> None:
+        self.saver = saver
+        self.turn = turn
+        self._ending: asyncio.Future[None] | None = None
+
+    async def start_reply(self, conversation_id: int, *, model: str) -> int:
+        return 0  # no row yet: the first text makes it (a reply that never has text leaves none)
+
+    async def save_progress(self, message_id: int, content: str) -> None:
+        self.saver.offer(self.turn, content)
+
+    async def end_reply(self, ending: Ending) -> Message:
+        turn = self.turn
+        turn.status = str(ending.status)
+        await self.saver.settle(turn)
+        if turn.message_id is None and not ending.content and ending.status is not MessageStatus.COMPLETE:
+            raise NothingKept("nothing arrived")
+        try:
+            async with self.saver.database(write=True) as session:
+                if turn.message_id is None:
+                    ids = await crud.save_replies(
+                        session, new=[(turn.conversation_id, ending.content, turn.status)], changed=()
+                    )
+                    turn.message_id = ids[0]
+                elif not await crud.update_message(
+                    session, message_id=turn.message_id, content=ending.content, status=turn.status
+                ):
+                    raise RowGone(turn.message_id)
+        except DatabaseUnavailable:
+            raise self._not_saved("the database is unavailable; ask again shortly", unavailable=True) from None
+        except RowGone:
+            raise self._not_saved("the conversation was deleted meanwhile", unavailable=False) from None
+        return Message(
+            id=turn.message_id, conversation_id=turn.conversation_id, role="assistant",
+            content=ending.content, created_at=utcnow(), status=ending.status,
+        )  # fmt: skip
+
+    def _not_saved(self, reason: str, *, unavailable: bool) -> ReplyNotSaved:
+        if self.turn.status != "complete":  # a failure is what the client hears; this goes to the log
+            log.warning("could not store the reply", extra={"conversation_id": self.turn.conversation_id,
+                                                            "reason": reason})  # fmt: skip
+        return ReplyNotSaved(reason, unavailable=unavailable)
+
+    def end_reply_now(self, ending: Ending) -> None:
+        """The turn stopped (cancelled, or the client left): store what arrived in a task
+        of its own, which `settled()` waits for before anyone is told."""
+        self._ending = asyncio.ensure_future(self._end_quietly(ending))
+
+    async def _end_quietly(self, ending: Ending) -> None:
+        try:
+            await self.end_reply(ending)
+        except StorageError:
+            pass
+
+    async def settled(self) -> None:
+        if self._ending is not None:
+            await asyncio.shield(self._ending)
+
+    async def discard_reply(self, message_id: int) -> None:
+        raise NotImplementedError("the server neither retries nor regenerates in place")
