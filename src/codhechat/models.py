@@ -62,6 +62,7 @@ class Conversation:
     pinned_at: datetime | None = None  # pinned conversations head the list, latest pin first
     system_prompt: str | None = None  # None: the configured one
     generation: Generation = Generation()
+    current_leaf: int | None = None  # the last message of the path shown (and sent as history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,16 @@ class Message:
     thinking_ms: int | None = None  # how long it thought before answering
     elapsed_ms: int | None = None  # from the request to the reply's end
     attachments: tuple[Attachment, ...] = ()  # files sent with it (a user message)
+    # Conversations are trees: an edit or a regenerated reply is a sibling of what it
+    # replaces. `parent_id` is the message this one follows (None: a first message);
+    # `siblings`, when it has any, the ids of it and its alternatives, oldest first.
+    parent_id: int | None = None
+    siblings: tuple[int, ...] = ()
+
+    @property
+    def branch(self) -> tuple[int, int] | None:
+        """(its position among its alternatives from 1, how many there are), if it has any."""
+        return (self.siblings.index(self.id) + 1, len(self.siblings)) if self.id in self.siblings else None
 
 
 class FinishReason(StrEnum):
@@ -158,6 +169,12 @@ class MessageRecord:
     thinking_ms: int | None = None
     elapsed_ms: int | None = None
     attachments: tuple[AttachedFile, ...] = ()
+    # The index, among its conversation's messages, of the one it follows; None: it is a
+    # first message (or an edit of one); PREVIOUS: the message before it (no branches).
+    parent: int | None = -1
+
+
+PREVIOUS = -1  # MessageRecord.parent: the message before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +189,7 @@ class ConversationRecord:
     pinned_at: str | None = None
     system_prompt: str | None = None
     generation: dict[str, float | int | str] | None = None  # as Generation.options()
+    current: int | None = None  # the index of the last message of the path shown; None: the last message
 
 
 def title_for(prompt: str) -> str:

@@ -32,6 +32,7 @@ from codhechat.models import (
     Generation,
     Message,
     MessageStatus,
+    PREVIOUS,
     Role,
     SearchHit,
 )
@@ -40,6 +41,7 @@ from codhechat.store.failures import _translated, read_only_error, storage_error
 from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from codhechat.store.rows import _conversation, _message, _now
 from codhechat.store.messages import MessageTable
+from codhechat.store.tree import set_leaf
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -321,7 +323,8 @@ class Store(MessageTable):
                 ).fetchone():
                     skipped.append(record)
                     continue
-                conversation = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "messages"}
+                conversation = {f.name: getattr(record, f.name) for f in fields(record)
+                                if f.name not in ("messages", "current")}  # fmt: skip
                 conversation["generation"] = json.dumps(record.generation) if record.generation else None
                 conversations = self.db["conversations"].insert(conversation)
                 conversation_id = conversations.last_pk
@@ -330,13 +333,24 @@ class Store(MessageTable):
         return imported, skipped
 
     def _import_messages(self, conversation_id: int, record: ConversationRecord) -> None:
-        """In order (ids are the order), in batches, each attachment after its message."""
+        """In order (ids are the order), in batches, each attachment after its message; then
+        each message's parent and the current leaf, by their places in the record."""
         batch: list[dict[str, Any]] = []
         for m in record.messages:
-            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "attachments"}
+            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("attachments", "parent")}
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
                 self.db["messages"].insert_all(batch, batch_size=500)
                 batch.clear()
                 attach(self.db, self.db.execute("select max(id) from messages").fetchone()[0], m.attachments)
         self.db["messages"].insert_all(batch, batch_size=500)
+        ids = [row[0] for row in self.db.execute("select id from messages where conversation_id = ? order by id",
+                                                 [conversation_id])]  # fmt: skip
+        parents = [
+            (ids[i - 1] if i else None) if m.parent == PREVIOUS else (None if m.parent is None else ids[m.parent])
+            for i, m in enumerate(record.messages)
+        ]
+        self.db.conn.executemany("update messages set parent_id = ? where id = ?",
+                                 [(p, i) for p, i in zip(parents, ids) if p is not None])  # fmt: skip
+        current = record.current if record.current is not None else len(ids) - 1
+        set_leaf(self.db, conversation_id, ids[current] if ids else None)

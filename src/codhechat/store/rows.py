@@ -27,6 +27,7 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         pinned_at=_parse_time(row["pinned_at"]) if row.get("pinned_at") else None,
         system_prompt=row.get("system_prompt"),
         generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
+        current_leaf=row.get("current_leaf"),
     )
 
 
@@ -46,4 +47,5 @@ def _message(row: dict[str, Any]) -> Message:
         reasoning=row.get("reasoning"),
         thinking_ms=row.get("thinking_ms"),
         elapsed_ms=row.get("elapsed_ms"),
+        parent_id=row.get("parent_id"),
     )
