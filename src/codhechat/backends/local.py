@@ -13,6 +13,7 @@ from typing import Any
 
 from codhechat.backends import (
     ATTACH,
+    BRANCHES,
     CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
@@ -55,7 +56,8 @@ __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 class LocalBackend:
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH}
+        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH,
+         BRANCHES}  # fmt: skip
     )
 
     def __init__(
@@ -165,6 +167,17 @@ class LocalBackend:
     async def conversation_tokens(self, conversation_id: int) -> int | None:
         return await self.replies.read(self.store.conversation_tokens, conversation_id)
 
+    # Branches
+
+    async def switch_branch(self, conversation_id: int, message_id: int) -> None:
+        await self.replies.write(self.store.switch_branch, conversation_id, message_id)
+
+    async def delete_branch(self, conversation_id: int, message_id: int) -> int:
+        return await self.replies.write(self.store.delete_branch, conversation_id, message_id)  # type: ignore[no-any-return]
+
+    async def message_tree(self, conversation_id: int) -> list[Message]:
+        return await self.replies.read(self.store.all_messages, conversation_id)  # type: ignore[no-any-return]
+
     # Replies
 
     async def stream_reply(
@@ -200,19 +213,23 @@ class LocalBackend:
             if last.status == MessageStatus.COMPLETE:
                 return  # nothing to retry
             replaces = last.id
+            await self.replies.write(self.store.branch_before, conversation_id, last.id)
         yield ReplyStarted(conversation, None)
         async with aclosing(self._turn(conversation, replaces=replaces)) as turn:
             async for event in turn:
                 yield event
 
     async def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
-        """A new last reply, whatever the state of the current one (replaced once the new
-        one has text)."""
+        """A new last reply, whatever the state of the current one, beside it (the old one
+        stays, one branch away; a new one that gets no text at all is dropped)."""
         conversation, last = await self._last(conversation_id)
         if last is None:
             return  # nothing to answer
+        alternative = last.id if last.role == "assistant" else None
+        if alternative is not None:
+            await self.replies.write(self.store.branch_before, conversation_id, alternative)
         yield ReplyStarted(conversation, None)
-        async with aclosing(self._turn(conversation, replaces=last.id if last.role == "assistant" else None)) as turn:
+        async with aclosing(self._turn(conversation, alternative_to=alternative)) as turn:
             async for event in turn:
                 yield event
 
@@ -236,7 +253,7 @@ class LocalBackend:
         conversation = await self.get_conversation(conversation_id)
         if conversation is None:
             raise StorageError("That conversation no longer exists.")
-        message, _ = await self.replies.write(self.store.edit_message, conversation_id, message_id, content)
+        message = await self.replies.write(self.store.edit_message, conversation_id, message_id, content)
         yield ReplyStarted(conversation, message)
         async with aclosing(self._turn(conversation)) as turn:
             async for event in turn:
@@ -272,8 +289,9 @@ class LocalBackend:
         )
 
     async def _turn(
-        self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None
-    ) -> AsyncIterator[ReplyEvent]:
+        self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None,
+        alternative_to: int | None = None,
+    ) -> AsyncIterator[ReplyEvent]:  # fmt: skip
         await self.resolve_model()
         # The conversation's own model and system prompt, else the configured ones.
         model, system_prompt = self.model, self.settings.system_prompt
@@ -295,6 +313,7 @@ class LocalBackend:
             window=self.settings.context_window or await route.client.context_window(route.model),
             replaces=replaces,
             extends=extends,
+            alternative_to=alternative_to,
             options=conversation.generation.options() if self.conversation_options else {},
         )
         turn = run_turn(route.client, self.replies, plan, calibration=self.calibration, save_interval=SAVE_INTERVAL_S)

@@ -181,6 +181,16 @@ class MessageTable:
             return leaf
 
     @_translated
+    def branch_before(self, conversation_id: int, message_id: int) -> None:
+        """Make the message before `message_id` the current leaf, so that the next message
+        stored (a new reply) is its sibling, not its follower."""
+        with self._write():
+            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            if row is None or row[0] != conversation_id:
+                raise StorageError("That message no longer exists.")
+            set_leaf(self.db, conversation_id, row[1])
+
+    @_translated
     def delete_branch(self, conversation_id: int, message_id: int) -> int:
         """Delete a message and everything that follows it; returns how many messages went.
         If the current path went through it, the newest remaining alternative is current."""
