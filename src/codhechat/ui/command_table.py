@@ -23,6 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
 from codhechat.backends import (
+    BRANCHES,
     CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
@@ -77,7 +78,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("delete", "Delete", "f8", "Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds", needs=DELETE),
     # Only while a delete can be undone (see ChatScreen.why_not); otherwise Ctrl+Z is the prompt's own undo.
     Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True),
-    Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply", "Replace the last reply with a new one", needs=REGENERATE),
+    Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply",
+            "A new version of the last reply (the old one stays, one branch away)", needs=REGENERATE),
     Command("continue_reply", "Continue", "f7", "Continue reply",
             "Ask for the rest of a reply cut at the length limit (or stopped); it is extended in place", needs=CONTINUE,
             priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
@@ -89,7 +91,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("choose_system_prompt", "System prompt…", "f9", "System prompt…",
             "This conversation's system prompt: a preset or your own", needs=CONVERSATION_OPTIONS),
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
-            "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
+            "Change one of your messages and resend it; the old version stays, one branch away", needs=EDIT),
+    Command("previous_branch", "Previous version", "alt+left", "Previous version",
+            "Of the newest message with several (edited, regenerated), with what follows it", needs=BRANCHES),
+    Command("next_branch", "Next version", "alt+right", "Next version",
+            "Of the newest message with several, with what follows it", needs=BRANCHES),
+    Command("delete_branch", title="Delete this version…",
+            help="The newest message with several versions: this one and what follows it (Ctrl+Z undoes it)",
+            needs=BRANCHES),
     # The app (Textual's own palette has "Keys" and "Quit").
     Command("toggle_help", "Keys", "f1", on="app", footer=True),
     Command("toggle_theme", "Theme", "ctrl+t", "Toggle dark/light theme", "Switch between dark and light", on="app", footer=True),

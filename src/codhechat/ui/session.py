@@ -16,14 +16,14 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from codhechat.backends import CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
+from codhechat.backends import BRANCHES, CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import (
     Conversation,
     Message,
 )
 from codhechat.ui.session_replies import SessionReplies, SessionView
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, Window
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, Page, Window, stored_of
 
 CONVERSATION_PAGE = 200  # conversations listed per page
 
@@ -102,9 +102,9 @@ class ChatSession(SessionReplies):
 
     # The open conversation
 
-    async def open(self, conversation_id: int, *, at: int | None = None) -> None:
-        """The newest page of a conversation or, given `at`, the page around that message.
-        Raises CodheError (and then nothing changes)."""
+    async def open(self, conversation_id: int, *, at: int | None = None, mark: bool = True) -> None:
+        """The newest page of a conversation or, given `at`, the page around that message
+        (marked as found unless `mark` is false). Raises CodheError (and then nothing changes)."""
         has_newer = False
         messages = await self.backend.get_messages(conversation_id, limit=PAGE + 1)
         has_older = len(messages) > PAGE
@@ -122,7 +122,7 @@ class ChatSession(SessionReplies):
                 entries.pop()  # shown live instead of as last saved
             entries.append(live)
         self.conversation_id = conversation_id
-        self.window = Window(entries, has_older, has_newer, found=at)
+        self.window = Window(entries, has_older, has_newer, found=at, mark=mark)
         await self.view.show_window()
 
     async def new_conversation(self) -> None:
@@ -166,6 +166,44 @@ class ChatSession(SessionReplies):
             del window.entries[:dropped]
             window.has_older = True
         return added, dropped
+
+    # Branches (where the backend keeps them: BRANCHES)
+
+    def branch_point(self) -> Message | None:
+        """The newest message shown that has other versions: what the branch keys switch."""
+        for entry in reversed(self.window.entries):
+            stored = stored_of(entry)
+            if stored is not None and stored.branch is not None:
+                return stored
+        return None
+
+    def why_not_switch(self, message: Message | None = None) -> str | None:
+        if self.conversation_id is None or not supports(self.backend, BRANCHES):
+            return "There is no other version here."
+        if self.live_for(self.conversation_id) is not None:
+            return "A reply is being generated here: stop it (Esc) first."
+        if (message or self.branch_point()) is None:
+            return "Nothing here has another version: edit a message (F12) or regenerate a reply (Ctrl+G) to make one."
+        return None
+
+    async def switch_sibling(self, step: int, message: Message | None = None) -> str | None:
+        """Show the previous (-1) or next (+1) version of `message` (by default the branch
+        point) and what follows it; or say why not. Raises CodheError."""
+        if (why := self.why_not_switch(message)) is not None:
+            return why
+        message = message or self.branch_point()
+        assert message is not None
+        index = message.siblings.index(message.id) + step
+        if not 0 <= index < len(message.siblings):
+            return f"This is the {'first' if step < 0 else 'last'} version."
+        await self.show_branch(message.siblings[index])
+        return None
+
+    async def show_branch(self, message_id: int) -> None:
+        """Make the path through a message current and show it there. Raises CodheError."""
+        assert self.conversation_id is not None
+        await self.backend.switch_branch(self.conversation_id, message_id)
+        await self.open(self.conversation_id, at=message_id, mark=False)
 
     def texts(self) -> list[tuple[str, str]]:
         """(role, text) of every entry in the window, oldest first."""

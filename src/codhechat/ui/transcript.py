@@ -26,6 +26,7 @@ class SentPrompt:
 
     text: str
     attachments: tuple[Attachment, ...] = ()
+    stored: Message | None = None  # its stored copy, once the backend says (an edit's branch position)
 
 
 class Cancellable(Protocol):
@@ -55,6 +56,7 @@ class LiveReply:
     left_out: int = 0  # earlier messages that did not fit the context window
     window: int | None = None  # the model's context, when known
     replaces: Entry | None = None  # a reply this one takes the place of, once it has text
+    stored: Message | None = None  # its stored copy, once it ended (a regenerated reply's branch position)
 
     @property
     def text(self) -> str:
@@ -66,6 +68,11 @@ class LiveReply:
 
 
 Entry: TypeAlias = Message | SentPrompt | LiveReply
+
+
+def stored_of(entry: Entry) -> Message | None:
+    """An entry's stored message, once there is one."""
+    return entry if isinstance(entry, Message) else entry.stored
 Page: TypeAlias = tuple[list[Message], int]  # messages loaded, and how many entries were dropped at the far end
 
 
@@ -76,7 +83,8 @@ class Window:
     entries: list[Entry] = field(default_factory=list)
     has_older: bool = False
     has_newer: bool = False
-    found: int | None = None  # a message to show the user (a search result), once
+    found: int | None = None  # a message to show the user (a search result, a branch switched to), once
+    mark: bool = True  # and mark it as found (a search result) rather than only scroll to it
 
     def stored(self) -> list[Message]:
         return [e for e in self.entries if isinstance(e, Message)]

@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.screen import Screen
 
+from codhechat.backends import BRANCHES, supports
 from codhechat.errors import CodheError
 from codhechat.models import SearchHit
 from codhechat.ui.screens.search import RESULTS, SearchScreen
@@ -20,6 +21,8 @@ def search_conversations(screen: Screen[Any], session: ChatSession, *, hidden: C
         if hit is None:
             return
         try:
+            if supports(session.backend, BRANCHES):  # the hit may be on another branch: show that one
+                await session.backend.switch_branch(hit.conversation_id, hit.message_id)
             await session.open(hit.conversation_id, at=hit.message_id)
         except CodheError as exc:
             screen.notify(str(exc), title="Cannot open the conversation", severity="error")

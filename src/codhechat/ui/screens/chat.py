@@ -27,6 +27,7 @@ from codhechat.models import ConnectionState, Conversation, MessageStatus
 from codhechat.state import PromptHistory
 from codhechat.ui import command_table
 from codhechat.ui.flows import copy, manage, replies, settings
+from codhechat.ui.flows.branches import BranchCommands
 from codhechat.ui.flows.search import search_conversations
 from codhechat.ui.session import ChatSession
 from codhechat.ui.transcript import Entry, LiveReply, Page
@@ -40,7 +41,7 @@ from codhechat.ui.widgets.welcome import Welcome
 WARM_UP_DELAY_S = 0.5
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(BranchCommands, Screen[None]):
     BINDINGS = command_table.bindings("chat")
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
@@ -137,7 +138,7 @@ class ChatScreen(Screen[None]):
         self.conversations_changed()
         self.refresh_tokens()
         if window.found is not None:
-            self.pane.show_found(window.found)
+            self.pane.show_found(window.found, mark=window.mark)
             window.found = None
 
     async def entries_added(self, entries: list[Entry]) -> None:

@@ -16,7 +16,7 @@ from textual.widget import Widget
 
 from codhechat.models import Message
 from codhechat.ui.transcript import Entry, LiveReply
-from codhechat.ui.widgets.messages import MessageView, ReplyView, view_of
+from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView, view_of
 
 
 class MessagePane(VerticalScroll):
@@ -75,11 +75,17 @@ class MessagePane(VerticalScroll):
     async def remove_entry(self, entry: Entry) -> None:
         await self._drop([w for w in self.views() if getattr(w, "entry", None) is entry])
 
-    def show_found(self, message_id: int) -> None:
-        """Mark a message (a search result) and scroll it to the top, if it is shown."""
+    def entry_stored(self, entry: Entry) -> None:
+        """Render a prompt's view again, now that its stored copy says where it branches."""
+        for view in self.views():
+            if getattr(view, "entry", None) is entry and isinstance(view, PendingUserView):
+                view.show_stored()
+
+    def show_found(self, message_id: int, *, mark: bool = True) -> None:
+        """Scroll a message (a search result, marked; a branch switched to) to the top, if it is shown."""
         found = next((w for w in self.views() if isinstance(w, MessageView) and w.message.id == message_id), None)
         if found is not None:
-            found.add_class("found")
+            found.set_class(mark, "found")
             self.anchor(False)
             self.call_after_refresh(self.scroll_to_widget, found, top=True, animate=False, immediate=True)
 
