@@ -186,6 +186,15 @@ class ChatSession(SessionReplies):
             return "Nothing here has another version: edit a message (F12) or regenerate a reply (Ctrl+G) to make one."
         return None
 
+    def why_not(self, action: str) -> str | None:
+        """Why a command the session decides on cannot run now (None: it can, or it is not
+        one of the session's)."""
+        if action == "continue_reply":
+            return self.why_not_continue()
+        if action in ("previous_branch", "next_branch", "delete_branch"):
+            return self.why_not_switch()
+        return None
+
     async def switch_sibling(self, step: int, message: Message | None = None) -> str | None:
         """Show the previous (-1) or next (+1) version of `message` (by default the branch
         point) and what follows it; or say why not. Raises CodheError."""

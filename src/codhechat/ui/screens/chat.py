@@ -280,7 +280,7 @@ class ChatScreen(BranchCommands, Screen[None]):
         # Priority keys that, when their command cannot run, fall through to the prompt (Ctrl+Z, F7).
         if action == "undo_delete" and self.deletes.pending is None:
             return "There is no delete to undo."
-        if action == "continue_reply" and (why := self.session.why_not_continue()):
+        if (why := self.session.why_not(action)) is not None:  # continue_reply, the branch commands
             return why
         return command_table.unavailable(action, self.backend)
 
