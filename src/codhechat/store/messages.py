@@ -19,7 +19,7 @@ from codhechat.store.rows import _message, _now
 from codhechat.store.search import search
 from codhechat.store.tree import (
     leaf_of,
-    newest_under,
+    continuation,
     on_path,
     path_page,
     reset_leaf,
@@ -71,6 +71,8 @@ class MessageTable:
                 }
             )
             self.db["conversations"].update(conversation_id, {"updated_at": now, "current_leaf": table.last_pk})
+            if parent is not None:
+                self.db.execute("update messages set current_child = ? where id = ?", [table.last_pk, parent])
             attach(self.db, table.last_pk, attachments)
             return with_siblings(self.db, with_attachments(self.db, [_message(table.get(table.last_pk))]))[0]
 
@@ -161,22 +163,24 @@ class MessageTable:
                 "select ?, position, name, mime, kind, size, sha256 from attachments where message_id = ?",
                 [new, message_id],
             )
-            self.db["conversations"].update(conversation_id, {"updated_at": now, "current_leaf": new})
+            self.db["conversations"].update(conversation_id, {"updated_at": now})
+            set_leaf(self.db, conversation_id, new)
             return with_siblings(self.db, with_attachments(self.db, [_message(table.get(new))]))[0]
 
     # Branches
 
     @_translated
     def switch_branch(self, conversation_id: int, message_id: int) -> int:
-        """Make the path through `message_id` current, continued to its newest leaf; returns
-        that leaf. (A message already on the current path changes nothing.)"""
+        """Make the path through `message_id` current, continued as it was when last shown
+        (else to its newest message); returns its leaf. (A message already on the current
+        path changes nothing.)"""
         with self._write():
             found = self.db.execute("select conversation_id from messages where id = ?", [message_id]).fetchone()
             if found is None or found[0] != conversation_id:
                 raise StorageError("That message no longer exists.")
             if on_path(self.db, conversation_id, message_id):
                 return leaf_of(self.db, conversation_id) or message_id
-            leaf = newest_under(self.db, message_id)
+            leaf = continuation(self.db, message_id)
             set_leaf(self.db, conversation_id, leaf)
             return leaf
 

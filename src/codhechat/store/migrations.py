@@ -117,9 +117,11 @@ def _migrate_9(db: sqlite_utils.Database) -> None:
 def _migrate_10(db: sqlite_utils.Database) -> None:
     """Conversations as trees (an edit or a regenerated reply is kept beside what it
     replaces): each message's parent, the message it follows (NULL: a first message),
-    and each conversation's current leaf, the end of the path shown and sent as history.
-    Every existing conversation becomes one path, in the order it was written."""
+    and each conversation's current leaf, the end of the path shown and sent as history;
+    each message's current child, the version after it that path last took. Every
+    existing conversation becomes one path, in the order it was written."""
     db["messages"].add_column("parent_id", int)
+    db["messages"].add_column("current_child", int)
     db["conversations"].add_column("current_leaf", int)
     db["messages"].create_index(["parent_id"], index_name="idx_messages_parent")
     db.execute(

@@ -4,7 +4,8 @@ the end of the path the app shows and the model gets as history.
 
 A message is always stored after its parent, so along any path ids grow: the path read
 from the leaf up, in id order, is the conversation as it reads, and the newest message
-under a message (the largest id) is a leaf, the end of its latest continuation.
+under a message (the largest id) is a leaf, the end of its latest continuation. Each
+message also remembers which version after it the path last took (`current_child`).
 Called inside Store's lock or transactions.
 """
 
@@ -51,7 +52,30 @@ def leaf_of(db: sqlite_utils.Database, conversation_id: int) -> int | None:
 
 
 def set_leaf(db: sqlite_utils.Database, conversation_id: int, leaf: int | None) -> None:
+    """Make `leaf` the end of the current path, and each message on the path remember the
+    version after it that the path takes (`current_child`), so that coming back to it
+    later comes back to the same continuation."""
     db.execute("update conversations set current_leaf = ? where id = ?", [leaf, conversation_id])
+    pairs = db.execute(
+        PATH + "select m.id, m.parent_id from path join messages m on m.id = path.id where m.parent_id is not null",
+        {"conversation": conversation_id},
+    ).fetchall()
+    db.conn.executemany(
+        "update messages set current_child = ? where id = ? and current_child is not ?",
+        [(child, parent, child) for child, parent in pairs],
+    )
+
+
+def continuation(db: sqlite_utils.Database, message_id: int) -> int:
+    """The leaf a path through `message_id` goes on to: after each message, the version it
+    remembers being on (see set_leaf), else the newest."""
+    sql = (
+        "with recursive down(id) as (select :message union all select coalesce("
+        "(select c.id from messages p join messages c on c.id = p.current_child where p.id = down.id), "
+        "(select max(k.id) from messages k where k.parent_id = down.id)) from down where down.id is not null) "
+        "select max(id) from down"
+    )
+    return int(db.execute(sql, {"message": message_id}).fetchone()[0])
 
 
 def path_page(
@@ -65,11 +89,6 @@ def path_page(
         return rows
     sql = PATH + "select m.* from path join messages m on m.id = path.id where m.id < :before order by m.id desc limit :limit"
     return list(db.query(sql, params | {"before": before if before is not None else 2**62}))[::-1]
-
-
-def newest_under(db: sqlite_utils.Database, message_id: int) -> int:
-    """The newest message under `message_id` (itself if it has none): a leaf."""
-    return int(db.execute(SUBTREE + "select max(id) from subtree", {"message": message_id}).fetchone()[0])
 
 
 def subtree_ids(db: sqlite_utils.Database, message_id: int) -> list[int]:
@@ -88,7 +107,7 @@ def reset_leaf(db: sqlite_utils.Database, conversation_id: int, parent_id: int |
     if leaf is not None and db.execute("select 1 from messages where id = ?", [leaf]).fetchone():
         return
     if parent_id is not None:
-        set_leaf(db, conversation_id, newest_under(db, parent_id))
+        set_leaf(db, conversation_id, continuation(db, parent_id))
     else:
         row = db.execute("select max(id) from messages where conversation_id = ?", [conversation_id]).fetchone()
         set_leaf(db, conversation_id, row[0] if row else None)

@@ -86,8 +86,15 @@ class MessagePane(VerticalScroll):
         found = next((w for w in self.views() if isinstance(w, MessageView) and w.message.id == message_id), None)
         if found is not None:
             found.set_class(mark, "found")
-            self.anchor(False)
-            self.call_after_refresh(self.scroll_to_widget, found, top=True, animate=False, immediate=True)
+
+            def reveal() -> None:
+                # All on screen (held at the bottom while anchored): nothing to scroll. Unanchored
+                # then, Textual would keep the bottom-aligned offset of the old contents.
+                if self.max_scroll_y > 0:
+                    self.anchor(False)
+                    self.scroll_to_widget(found, top=True, animate=False, immediate=True)
+
+            self.call_after_refresh(reveal)
 
     async def prepend(self, messages: Sequence[Message], drop: int, *, has_older: bool) -> None:
         """Add older messages above and drop `drop` views at the bottom, keeping what the
