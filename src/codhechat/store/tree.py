@@ -81,14 +81,23 @@ def continuation(db: sqlite_utils.Database, message_id: int) -> int:
 def path_page(
     db: sqlite_utils.Database, conversation_id: int, *, before: int | None, after: int | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Rows of a page of the current path, in id order: the newest, or those before/after an id."""
+    """Rows of a page of the current path, in id order: the newest, or those before/after an id.
+
+    The path is walked from the leaf up, newest first, and the walk stops once the page is
+    full (SQLite feeds a recursive CTE to an unordered outer query row by row), so the
+    newest page and those near it cost the same however long the conversation is."""
     params: dict[str, Any] = {"conversation": conversation_id, "limit": limit}
     if after is not None:
-        sql = PATH + "select m.* from path join messages m on m.id = path.id where m.id > :after order by m.id limit :limit"
-        rows = list(db.query(sql, params | {"after": after}))
-        return rows
-    sql = PATH + "select m.* from path join messages m on m.id = path.id where m.id < :before order by m.id desc limit :limit"
-    return list(db.query(sql, params | {"before": before if before is not None else 2**62}))[::-1]
+        ids = [row[0] for row in db.execute(PATH + "select id from path where id > :after", params | {"after": after})]
+        ids = ids[::-1][:limit]
+    else:
+        sql = PATH + "select id from path where id < :before limit :limit"
+        ids = [row[0] for row in db.execute(sql, params | {"before": before if before is not None else 2**62})][::-1]
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        rows += db.query(f"select * from messages where id in ({','.join('?' * len(part))}) order by id", part)
+    return rows
 
 
 def subtree_ids(db: sqlite_utils.Database, message_id: int) -> list[int]:
