@@ -69,8 +69,11 @@ async def test_versions_are_kept_flipped_through_by_key_and_mouse_and_found_agai
         await wait_until(pilot, lambda: shown(app) == [("question, edited", "< 2/3 >"), ("to question, edited", None)])
         await pilot.press("alt+left")
         await wait_until(pilot, lambda: shown(app) == [("question", "< 1/3 >"), ("third answer", "< 3/3 >")])
-        # Now the newest with versions is the answer: Alt+Left goes through its versions.
+        # The keys stay on the message switched; Alt+Down moves them on to the answer.
         await pilot.press("alt+left")
+        await pilot.pause(0.2)
+        assert shown(app)[1] == ("third answer", "< 3/3 >") and "This is the first version." in notices(app)
+        await pilot.press("alt+down", "alt+left")
         await wait_until(pilot, lambda: shown(app) == [("question", "< 1/3 >"), ("second answer", "< 2/3 >")])
         assert [m["content"] for m in fake_openai.last_messages[1:]] == ["question, again"]
         # A click on the question's `>` goes to its next version, with that version's answer.
@@ -100,6 +103,14 @@ async def test_versions_are_kept_flipped_through_by_key_and_mouse_and_found_agai
         await wait_until(pilot, lambda: len(shown(again)) == 4)
         assert [(m.content, m.branch) for m in stored(again, conversation_id)] == before
         assert shown(again)[:2] == [("question", "< 1/3 >"), ("second answer", "< 2/3 >")]
+        # Alt+Up chooses the question (the keys switch the newest by default), Alt+Right switches it.
+        await pilot.press("alt+up")
+        await wait_until(pilot, lambda: [v.message.content for v in again.query(".branch-focus")] == ["question"])
+        await pilot.press("alt+right")
+        await wait_until(pilot, lambda: shown(again) == [("question, edited", "< 2/3 >"), ("to question, edited", None)])
+        assert [v.message.content for v in again.query(".branch-focus")] == ["question, edited"]
+        await pilot.press("alt+right", "alt+right")  # still the question: on to its last version
+        await wait_until(pilot, lambda: shown(again) == [("question, again", "< 3/3 >"), ("to question, again", None)])
 
 
 async def test_a_search_hit_on_another_branch_opens_that_branch(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:

@@ -222,7 +222,9 @@ async def test_edits_and_regenerations_are_versions_to_flip_through_and_survive_
     assert branches(session) == [("question, edited", (2, 3)), ("to question, edited", None)]
     assert await session.switch_sibling(-1) is None
     assert branches(session) == [("question", (1, 3)), ("third answer", (3, 3))]
-    assert session.branch_point().content == "third answer"  # the keys switch the newest with versions
+    assert session.branch_point().content == "question"  # the keys stay on the message they switched
+    assert session.move_branch_focus(1).content == "third answer"  # Alt+Down: on to the answer
+    assert session.move_branch_focus(1).content == "third answer"  # the last one with versions
     assert await session.switch_sibling(-1) is None
     assert branches(session) == [("question", (1, 3)), ("second answer", (2, 3))]
     before = branches(session)

@@ -39,6 +39,7 @@ class ChatSession(SessionReplies):
         self.conversation_id: int | None = None  # the open conversation; None: a new one
         self.window = Window()
         self.live: list[LiveReply] = []  # replies being generated, in any conversation
+        self.branch_focus: int | None = None  # the message the branch keys switch, if not the newest with versions
 
     # The conversation list
 
@@ -102,9 +103,9 @@ class ChatSession(SessionReplies):
 
     # The open conversation
 
-    async def open(self, conversation_id: int, *, at: int | None = None, mark: bool = True) -> None:
+    async def open(self, conversation_id: int, *, at: int | None = None, mark: str = "found") -> None:
         """The newest page of a conversation or, given `at`, the page around that message
-        (marked as found unless `mark` is false). Raises CodheError (and then nothing changes)."""
+        (marked with the class `mark`). Raises CodheError (and then nothing changes)."""
         has_newer = False
         messages = await self.backend.get_messages(conversation_id, limit=PAGE + 1)
         has_older = len(messages) > PAGE
@@ -169,13 +170,24 @@ class ChatSession(SessionReplies):
 
     # Branches (where the backend keeps them: BRANCHES)
 
+    def branch_points(self) -> list[Message]:
+        """The messages shown that have other versions, oldest first."""
+        return [s for e in self.window.entries if (s := stored_of(e)) is not None and s.branch is not None]
+
     def branch_point(self) -> Message | None:
-        """The newest message shown that has other versions: what the branch keys switch."""
-        for entry in reversed(self.window.entries):
-            stored = stored_of(entry)
-            if stored is not None and stored.branch is not None:
-                return stored
-        return None
+        """What the branch keys switch: the message chosen with Alt+Up/Down (move_branch_focus)
+        while it is shown, else the newest message shown that has other versions."""
+        points = self.branch_points()
+        return next((p for p in points if p.id == self.branch_focus), points[-1] if points else None)
+
+    def move_branch_focus(self, step: int) -> Message | None:
+        """Choose the message with versions before (-1) or after (+1) the branch point."""
+        points, current = self.branch_points(), self.branch_point()
+        if current is None:
+            return None
+        chosen = points[max(0, min(len(points) - 1, points.index(current) + step))]
+        self.branch_focus = chosen.id
+        return chosen
 
     def why_not_switch(self, message: Message | None = None) -> str | None:
         if self.conversation_id is None or not supports(self.backend, BRANCHES):
@@ -191,7 +203,7 @@ class ChatSession(SessionReplies):
         one of the session's)."""
         if action == "continue_reply":
             return self.why_not_continue()
-        if action in ("previous_branch", "next_branch", "delete_branch"):
+        if action in ("previous_branch", "next_branch", "delete_branch", "earlier_branch", "later_branch"):
             return self.why_not_switch()
         return None
 
@@ -212,7 +224,8 @@ class ChatSession(SessionReplies):
         """Make the path through a message current and show it there. Raises CodheError."""
         assert self.conversation_id is not None
         await self.backend.switch_branch(self.conversation_id, message_id)
-        await self.open(self.conversation_id, at=message_id, mark=False)
+        self.branch_focus = message_id
+        await self.open(self.conversation_id, at=message_id, mark="branch-focus")
 
     def texts(self) -> list[tuple[str, str]]:
         """(role, text) of every entry in the window, oldest first."""

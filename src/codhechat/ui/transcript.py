@@ -84,7 +84,7 @@ class Window:
     has_older: bool = False
     has_newer: bool = False
     found: int | None = None  # a message to show the user (a search result, a branch switched to), once
-    mark: bool = True  # and mark it as found (a search result) rather than only scroll to it
+    mark: str = "found"  # the class it gets: "found" (a search result), "branch-focus" (what the branch keys switch)
 
     def stored(self) -> list[Message]:
         return [e for e in self.entries if isinstance(e, Message)]

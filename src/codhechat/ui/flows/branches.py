@@ -33,6 +33,20 @@ class BranchCommands:
     async def action_next_branch(self) -> None:
         await self._step(1)
 
+    def action_earlier_branch(self) -> None:
+        self._focus(-1)
+
+    def action_later_branch(self) -> None:
+        self._focus(1)
+
+    def _focus(self, step: int) -> None:
+        """Alt+Up/Down: which message with versions Alt+Left/Right switch."""
+        chosen = self.session.move_branch_focus(step)
+        if chosen is None:
+            self.notify(self.session.why_not_switch() or "Nothing here has another version.")
+        else:
+            self.pane.show_found(chosen.id, mark="branch-focus")
+
     async def on_branch_step(self, event: BranchStep) -> None:
         await self._step(event.step, event.message)
 

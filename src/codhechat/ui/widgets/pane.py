@@ -81,11 +81,14 @@ class MessagePane(VerticalScroll):
             if getattr(view, "entry", None) is entry and isinstance(view, PendingUserView):
                 view.show_stored()
 
-    def show_found(self, message_id: int, *, mark: bool = True) -> None:
-        """Scroll a message (a search result, marked; a branch switched to) to the top, if it is shown."""
+    def show_found(self, message_id: int, *, mark: str = "found") -> None:
+        """Scroll a message (a search result; a version switched to) to the top, if it is
+        shown, and give it the class `mark` (which no other view keeps)."""
+        for view in self.query(f".{mark}"):
+            view.remove_class(mark)
         found = next((w for w in self.views() if isinstance(w, MessageView) and w.message.id == message_id), None)
         if found is not None:
-            found.set_class(mark, "found")
+            found.add_class(mark)
 
             def reveal() -> None:
                 # All on screen (held at the bottom while anchored): nothing to scroll. Unanchored
