@@ -20,8 +20,13 @@ def search_conversations(screen: Screen[Any], session: ChatSession, *, hidden: C
     async def chosen(hit: SearchHit | None) -> None:
         if hit is None:
             return
+        branches = supports(session.backend, BRANCHES)
+        if branches and session.live_for(hit.conversation_id) is not None:
+            # Its path cannot change under a reply being written to it.
+            screen.notify("A reply is being generated there: stop it (Esc) first, then open the result.")
+            return
         try:
-            if supports(session.backend, BRANCHES):  # the hit may be on another branch: show that one
+            if branches:  # the hit may be on another branch: show that one
                 await session.backend.switch_branch(hit.conversation_id, hit.message_id)
             await session.open(hit.conversation_id, at=hit.message_id)
         except CodheError as exc:
