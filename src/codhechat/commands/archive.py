@@ -155,9 +155,8 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _plural(n: int, what: str) -> str:
-    """'1 empty node', '2 empty nodes', '3 messages on other branches'."""
+    """'1 empty node', '2 empty nodes', '3 system messages'."""
     if n != 1:
-        what = what.replace("another branch", "other branches")
         for word in ("message", "node", "part"):
             if f"{word}" in what.split(" "):
                 what = what.replace(word, f"{word}s", 1)
