@@ -61,15 +61,22 @@ async def test_the_palette_offers_each_command_with_its_key(make_app: AppFactory
         assert "Undo delete" not in await offered(app)
 
 
-async def test_a_command_the_backend_cannot_do_is_hidden_with_a_reason(make_app: AppFactory) -> None:
+async def test_a_command_the_backend_cannot_do_says_why_instead_of_doing_nothing(make_app: AppFactory) -> None:
     app = make_app()
     app.backend.capabilities = frozenset()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         chat = screen_of(app)
-        assert chat.why_not("search") == "Not available: local does not support it."
-        assert not chat.check_action("search", ())  # the key does nothing, the footer leaves it out
-        assert "Search conversations" not in await offered(app)
+        assert chat.why_not("search") == "Not available: local cannot search conversations."
+        assert chat.check_action("gated", ("search",))  # its key runs, to say why
+        assert (await offered(app))["Search conversations"] == "Not available: local cannot search conversations."
+        hit = [h async for h in CommandTable(app.screen).discover() if h.text == "Search conversations"][0]
+        assert "dim" in str(hit.display.style)  # greyed
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: any("cannot search" in str(n.message) for n in app._notifications))
+        assert app.screen is chat  # no dialog
+        # A command that cannot run for another reason stays hidden (Ctrl+Z: the prompt's undo).
         assert chat.why_not("copy_last_reply") is None and chat.why_not("undo_delete") is not None
+        assert not chat.check_action("undo_delete", ()) and "Undo delete" not in await offered(app)
         keys = {binding.key for binding in ChatScreen.BINDINGS}
         assert {"ctrl+f", "f3", "f4", "f8", "ctrl+z", "ctrl+g", "f5", "f9", "f12"} <= keys

@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from codhechat.models import MessageStatus
+from codhechat.ui.command_table import CommandTable
 from codhechat.ui.flows import manage
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
@@ -286,10 +287,15 @@ async def test_remote_only_commands_follow_the_backend(make_app: AppFactory) -> 
         await converse(pilot, app, "hi")
         titles_ = await palette_titles(app)
         assert "Copy last reply" in titles_
-        for hidden in ("Search conversations", "Rename conversation", "Delete conversation",
+        offered = {str(h.text): h.help async for h in CommandTable(app.screen).discover()}
+        for greyed in ("Search conversations", "Rename conversation", "Delete conversation",
                        "Pin or unpin conversation", "Regenerate reply", "Model…", "System prompt…",
                        "Edit a message…"):
-            assert hidden not in titles_
+            assert offered[greyed].startswith("Not available: local cannot "), greyed  # shown, saying why
         await pilot.press("ctrl+f", "f3", "f8", "ctrl+g", "f5", "f9", "f12")
         await pilot.pause(0.1)
         assert app.screen is screen_of(app)  # no dialog opened
+        said = notices(app)
+        for why in ("search conversations", "rename conversations", "delete conversations", "regenerate replies",
+                    "keep a model and system prompt per conversation", "edit sent messages"):
+            assert f"cannot {why}" in said, why  # every key said why it did nothing

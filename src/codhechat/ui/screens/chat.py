@@ -41,7 +41,7 @@ from codhechat.ui.widgets.welcome import Welcome
 WARM_UP_DELAY_S = 0.5
 
 
-class ChatScreen(BranchCommands, Screen[None]):
+class ChatScreen(BranchCommands, command_table.Gated, Screen[None]):
     BINDINGS = command_table.bindings("chat")
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False) -> None:
@@ -285,7 +285,7 @@ class ChatScreen(BranchCommands, Screen[None]):
         return command_table.unavailable(action, self.backend)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.why_not(action) is None
+        return command_table.allowed(self, action, parameters)
 
     # Commands in ui/flows/
 
