@@ -264,6 +264,7 @@ class ConnectionState:
     retry_at: float | None = None
     detail: str = ""
     notice: str = ""
+    signed_out: bool = False  # offline because the server refuses the sign-in for good
 
     def describe(self, now: float) -> str:
         if self.status == "connected":
@@ -272,5 +273,5 @@ class ConnectionState:
             wait = max(0, math.ceil((self.retry_at or now) - now))
             return f"↻ reconnecting in {wait}s" if wait else "↻ reconnecting…"
         if self.status == "offline":
-            return "○ offline"
+            return "○ signed out: sign in again (codhechat login)" if self.signed_out else "○ offline"
         return "… connecting"

@@ -245,7 +245,9 @@ async def test_the_status_line_follows_the_link_through_a_server_restart(
         assert last_reply(app).text == "Echo: still there?"
 
 
-async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -> None:
+async def test_a_refused_sign_in_says_signed_out_and_how_to_sign_in_again(codhe_server: Any) -> None:
+    """The token is refused for good (the server's secret changed): the status line says so,
+    not just "offline", and says how to sign in again."""
     from codhechat.backends.remote import Credentials, TokenStore
     from codhechat.server.security import create_token
     from codhechat.ui.app import CodheChatApp
@@ -257,7 +259,7 @@ async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -
     app = CodheChatApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         status = screen_of(app).status
-        await wait_until(pilot, lambda: status.connection == "○ offline")
+        await wait_until(pilot, lambda: status.connection == "○ signed out: sign in again (codhechat login)")
         await send(pilot, "hello")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
         notice = str(last_reply(app).query_one(".notice").render())
