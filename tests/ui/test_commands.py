@@ -27,7 +27,7 @@ PALETTE = {
     "Rename conversation": "The open one, or the one selected in the sidebar (F3)",
     "Pin or unpin conversation": "Pinned conversations head the sidebar (F4)",
     "Delete conversation": "After a confirmation; Ctrl+Z undoes it for a few seconds (F8)",
-    "Undo delete": "Bring back the conversation just deleted (Ctrl+Z)",
+    "Undo delete": "Bring back the conversation (or version) just deleted (Ctrl+Z)",
     "Toggle sidebar": "Show or hide the conversation list (Ctrl+B)",
     "Set API key": "Store an API key in the config file (F2)",
     "Toggle dark/light theme": "Switch between dark and light (Ctrl+T)",

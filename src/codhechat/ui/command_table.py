@@ -85,7 +85,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("toggle_pin", "Pin/unpin", "f4", "Pin or unpin conversation", "Pinned conversations head the sidebar", needs=PIN),
     Command("delete", "Delete", "f8", "Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds", needs=DELETE),
     # Only while a delete can be undone (see ChatScreen.why_not); otherwise Ctrl+Z is the prompt's own undo.
-    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True),
+    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation (or version) just deleted", priority=True),
     Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply",
             "A new version of the last reply (the old one stays, one branch away)", needs=REGENERATE),
     Command("continue_reply", "Continue", "f7", "Continue reply",
