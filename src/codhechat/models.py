@@ -107,6 +107,7 @@ class Message:
     # `siblings`, when it has any, the ids of it and its alternatives, oldest first.
     parent_id: int | None = None
     siblings: tuple[int, ...] = ()
+    current_child: int | None = None  # the version after it the path last took (None: the newest)
 
     @property
     def branch(self) -> tuple[int, int] | None:
@@ -172,6 +173,7 @@ class MessageRecord:
     # The index, among its conversation's messages, of the one it follows; None: it is a
     # first message (or an edit of one); PREVIOUS: the message before it (no branches).
     parent: int | None = -1
+    next: int | None = None  # the index of the version after it the path last took (None: the newest)
 
 
 PREVIOUS = -1  # MessageRecord.parent: the message before it

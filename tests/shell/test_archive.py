@@ -42,7 +42,7 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
                       "created_at": failed["created_at"], "error": "boom (503)", "prompt_tokens": 7,
                       "completion_tokens": 2, "finish_reason": "cut", "reasoning": "hmm", "thinking_ms": 1200,
-                      "elapsed_ms": 3400, "parent": 0, "attachments": []}  # fmt: skip
+                      "elapsed_ms": 3400, "parent": 0, "next": 2, "attachments": []}  # fmt: skip
     assert document["conversations"][1]["current"] == 3  # one path: the last message
     attached = document["conversations"][0]["messages"][0]["attachments"]
     assert [(a["name"], a["mime"]) for a in attached] == [("notes.md", "text/plain"), ("dot.png", "image/png")]
@@ -97,6 +97,9 @@ def test_json_carries_the_whole_tree_and_imports_it_exactly(cli, db, tmp_path: P
         ("question, again", None), ("to question, again", 7),
     ]
     assert messages[conversation["current"]]["content"] == "first answer"
+    # Each message remembers the version after it last shown: back to the first question
+    # comes back to its second answer's follow-up, as it was left.
+    assert [m["next"] for m in messages] == [1, None, 3, 4, None, 6, None, 8, None]
     assert (conversation["model"], conversation["system_prompt"], conversation["pinned_at"] is not None) == (
         "m2", "Be brief.", True)  # fmt: skip
     # Markdown and `show` print the path shown, not the other branches.
@@ -115,6 +118,9 @@ def test_json_carries_the_whole_tree_and_imports_it_exactly(cli, db, tmp_path: P
         conversation_id).pinned_at)  # fmt: skip
     assert [m.content for m in copy.get_messages(restored.id)] == path
     assert [m.branch for m in copy.get_messages(restored.id)] == [(1, 3), (1, 2)]
+    second = copy.get_messages(restored.id)[1].siblings[1]
+    copy.switch_branch(restored.id, second)
+    assert [m.content for m in copy.get_messages(restored.id)][1:] == ["second answer", "follow-up", "to the follow-up"]
 
 
 def test_a_version_1_file_still_imports_as_one_path(cli, db, tmp_path: Path) -> None:
@@ -170,6 +176,9 @@ def test_malformed_files_import_nothing_and_say_why(cli, db, tmp_path: Path) -> 
                         "`parent` must be the index of an earlier message"),
         "current.json": ({"format": "codhechat", "version": 2, "conversations": [good | {"current": 1}]},
                          "`current` must be the index of one of its messages"),
+        "next.json": ({"format": "codhechat", "version": 2, "conversations": [
+                          good | {"messages": [good["messages"][0] | {"next": 0}]}]},
+                      "`next` must be the index of a message that follows it"),
         "other.json": ({"hello": "world"}, "neither a codhechat export nor a ChatGPT"),
     }  # fmt: skip
     for name, (document, message) in cases.items():

@@ -6,12 +6,13 @@ import -> export gives the same bytes and an import cannot clash with what is th
       {"title", "created_at", "updated_at", "model", "pinned_at", "system_prompt",
        "generation", "current", "messages": [{"role", "content", "created_at", "status",
        "model", "error", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
-       "thinking_ms", "elapsed_ms", "parent", "attachments": [{"name", "mime", "size",
-       "sha256", "data": base64}]}]}]}
+       "thinking_ms", "elapsed_ms", "parent", "next", "attachments": [{"name", "mime",
+       "size", "sha256", "data": base64}]}]}]}
 
 Version 2 carries the whole tree of each conversation: every branch's messages, oldest
-first, each with the index (in that list) of its `parent` (null: a first message), and the
-index of the `current` message, the end of the path shown. A version 1 file (one path:
+first, each with the index (in that list) of its `parent` (null: a first message) and of
+the version after it that the path last took (`next`, null: the newest), and the index of
+the `current` message, the end of the path shown. A version 1 file (one path:
 each message follows the one before) still imports.
 
 Every key is one field of `ConversationRecord` / `MessageRecord`, checked by the table
@@ -137,7 +138,7 @@ MESSAGE_FIELDS: dict[str, Check] = {
     "model": _optional(_text), "error": _optional(_text), "prompt_tokens": _optional(_count),
     "completion_tokens": _optional(_count), "finish_reason": _optional(_text),
     "reasoning": _optional(_text), "thinking_ms": _optional(_count), "elapsed_ms": _optional(_count),
-    "parent": _parent, "attachments": _attachments,
+    "parent": _parent, "next": _optional(_count), "attachments": _attachments,
 }  # fmt: skip
 CONVERSATION_FIELDS: dict[str, Check] = {
     "title": _text, "created_at": _time, "updated_at": _time, "model": _optional(_text),
@@ -175,8 +176,10 @@ def record_of(
     def record(m: Message) -> MessageRecord:
         files = tuple(AttachedFile(a, blobs[a.sha256]) for a in m.attachments if blobs and a.sha256 in blobs)
         parent = index.get(m.parent_id) if tree and m.parent_id is not None else None if tree else PREVIOUS
+        chosen = index.get(m.current_child) if tree and m.current_child is not None else None
         return MessageRecord(**{name: text(getattr(m, name)) for name in MESSAGE_FIELDS
-                                if name not in ("attachments", "parent")}, attachments=files, parent=parent)  # fmt: skip
+                                if name not in ("attachments", "parent", "next")},
+                             attachments=files, parent=parent, next=chosen)  # fmt: skip
 
     return ConversationRecord(
         **{name: text(getattr(conversation, name)) for name in CONVERSATION_FIELDS if name not in ("generation", "current")},
@@ -201,7 +204,7 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
             **{name: getattr(r, name) for name in CONVERSATION_FIELDS if name != "current"},
             "current": current,
             "messages": [
-                {**{name: _dumped(getattr(m, name)) for name in MESSAGE_FIELDS if name != "parent"}, "parent": parent}
+                {name: parent if name == "parent" else _dumped(getattr(m, name)) for name in MESSAGE_FIELDS}
                 for m, parent in zip(r.messages, parents)
             ],
         })  # fmt: skip
@@ -239,10 +242,14 @@ def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:
         for j, message in enumerate(messages, 1):
             values = _checked(message, MESSAGE_FIELDS, path, f"{where}, message {j}")
             if version == 1:
-                values["parent"] = PREVIOUS  # one path; a `parent` there is not ours
+                values["parent"], values["next"] = PREVIOUS, None  # one path; those keys are not ours
             elif values["parent"] not in (None, PREVIOUS) and values["parent"] >= j - 1:
                 raise _bad(path, f"{where}, message {j}", "`parent` must be the index of an earlier message")
             parsed.append(MessageRecord(**values))
+        parents, _ = resolved(ConversationRecord("", "", "", messages=parsed))
+        for j, record in enumerate(parsed, 1):
+            if record.next is not None and not (record.next < len(parsed) and parents[record.next] == j - 1):
+                raise _bad(path, f"{where}, message {j}", "`next` must be the index of a message that follows it")
         conversation = _checked(item, CONVERSATION_FIELDS, path, where)
         if version == 1:
             conversation["current"] = None

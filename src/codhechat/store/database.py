@@ -337,7 +337,7 @@ class Store(MessageTable):
         each message's parent and the current leaf, by their places in the record."""
         batch: list[dict[str, Any]] = []
         for m in record.messages:
-            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("attachments", "parent")}
+            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("attachments", "parent", "next")}
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
                 self.db["messages"].insert_all(batch, batch_size=500)
@@ -352,5 +352,7 @@ class Store(MessageTable):
         ]
         self.db.conn.executemany("update messages set parent_id = ? where id = ?",
                                  [(p, i) for p, i in zip(parents, ids) if p is not None])  # fmt: skip
+        self.db.conn.executemany("update messages set current_child = ? where id = ?",
+                                 [(ids[m.next], i) for m, i in zip(record.messages, ids) if m.next is not None])  # fmt: skip
         current = record.current if record.current is not None else len(ids) - 1
         set_leaf(self.db, conversation_id, ids[current] if ids else None)

@@ -48,4 +48,5 @@ def _message(row: dict[str, Any]) -> Message:
         thinking_ms=row.get("thinking_ms"),
         elapsed_ms=row.get("elapsed_ms"),
         parent_id=row.get("parent_id"),
+        current_child=row.get("current_child"),
     )
