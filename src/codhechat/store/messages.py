@@ -18,8 +18,8 @@ from codhechat.store.failures import _translated
 from codhechat.store.rows import _message, _now
 from codhechat.store.search import search
 from codhechat.store.tree import (
-    leaf_of,
     continuation,
+    leaf_of,
     on_path,
     path_page,
     reset_leaf,
