@@ -172,6 +172,7 @@ def _stamp(base: datetime, i: int, step: timedelta) -> str:
 def seed_conversations(home: Path, n: int, *, messages_each: int = 2) -> str:
     """`n` conversations (with a few messages each); returns the newest one's title."""
     from codhechat.store import Store
+    from codhechat.store.tree import link_in_order
 
     store = Store.open(db_path(home))
     rng = random.Random(1)
@@ -187,6 +188,7 @@ def seed_conversations(home: Path, n: int, *, messages_each: int = 2) -> str:
     with store.db.conn:
         store.db["conversations"].insert_all(convs, batch_size=2000)
         store.db["messages"].insert_all(msgs, batch_size=2000)
+        link_in_order(store.db)  # each conversation one path (as the store would write it)
     store.close()
     return f"chat {n:05d}"
 
@@ -207,6 +209,7 @@ def seed_long_conversation(home: Path, n_messages: int, *, others: int = 30, mar
     plus `others` short ones; returns (its id, its title)."""
     seed_conversations(home, others)
     from codhechat.store import Store
+    from codhechat.store.tree import link_in_order
 
     store = Store.open(db_path(home))
     rng = random.Random(2)
@@ -224,6 +227,7 @@ def seed_long_conversation(home: Path, n_messages: int, *, others: int = 30, mar
     with store.db.conn:
         store.db["messages"].insert_all(rows, batch_size=1000)
         store.db["conversations"].update(conv.id, {"updated_at": datetime.now(UTC).isoformat()})
+        link_in_order(store.db)
     store.close()
     return conv.id, title
 

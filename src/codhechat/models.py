@@ -63,6 +63,7 @@ class Conversation:
     system_prompt: str | None = None  # None: the configured one
     generation: Generation = Generation()
     tools_off: frozenset[str] = frozenset()  # tools (or MCP servers) not offered in it
+    current_leaf: int | None = None  # the last message of the path shown (and sent as history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,17 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()  # the tools an assistant message asked to run
     tool_call_id: str | None = None  # a `tool` message: the call it answers
     tool_name: str | None = None  # a `tool` message: the tool that ran (or was refused)
+    # Conversations are trees: an edit or a regenerated reply is a sibling of what it
+    # replaces. `parent_id` is the message this one follows (None: a first message);
+    # `siblings`, when it has any, the ids of it and its alternatives, oldest first.
+    parent_id: int | None = None
+    siblings: tuple[int, ...] = ()
+    current_child: int | None = None  # the version after it the path last took (None: the newest)
+
+    @property
+    def branch(self) -> tuple[int, int] | None:
+        """(its position among its alternatives from 1, how many there are), if it has any."""
+        return (self.siblings.index(self.id) + 1, len(self.siblings)) if self.id in self.siblings else None
 
 
 class FinishReason(StrEnum):
@@ -202,6 +214,13 @@ class MessageRecord:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     tool_name: str | None = None
+    # The index, among its conversation's messages, of the one it follows; None: it is a
+    # first message (or an edit of one); PREVIOUS: the message before it (no branches).
+    parent: int | None = -1
+    next: int | None = None  # the index of the version after it the path last took (None: the newest)
+
+
+PREVIOUS = -1  # MessageRecord.parent: the message before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +235,7 @@ class ConversationRecord:
     pinned_at: str | None = None
     system_prompt: str | None = None
     generation: dict[str, float | int | str] | None = None  # as Generation.options()
+    current: int | None = None  # the index of the last message of the path shown; None: the last message
 
 
 def title_for(prompt: str) -> str:
@@ -346,6 +366,7 @@ class ConnectionState:
     retry_at: float | None = None
     detail: str = ""
     notice: str = ""
+    signed_out: bool = False  # offline because the server refuses the sign-in for good
 
     def describe(self, now: float) -> str:
         if self.status == "connected":
@@ -354,5 +375,5 @@ class ConnectionState:
             wait = max(0, math.ceil((self.retry_at or now) - now))
             return f"↻ reconnecting in {wait}s" if wait else "↻ reconnecting…"
         if self.status == "offline":
-            return "○ offline"
+            return "○ signed out: sign in again (codhechat login)" if self.signed_out else "○ offline"
         return "… connecting"

@@ -60,6 +60,7 @@ class TurnPlan:
     window: int | None  # the model's context in tokens, if known
     replaces: int | None = None  # a failed reply to delete once this one has text
     extends: Message | None = None  # a reply cut at the length limit, to continue in place
+    alternative_to: int | None = None  # a reply this one is a sibling of (kept); dropped if this gets no text
     provider: str | None = None  # a configured provider: replies are labelled PROVIDER/MODEL
     options: Mapping[str, float | int | str] = field(default_factory=dict)  # generation parameters
     parts: Mapping[int, Sequence[dict[str, Any]]] = field(default_factory=dict)  # message id -> its files' parts
@@ -171,7 +172,7 @@ async def run_turn(
                     await _discard(store, message_id)
                     yield ReplyNotice(f"{plan.label(None)} does not take tools: it answers without them.")
                     continue  # the same round again, without tools
-                if replaced is not None and not ending.content:
+                if (replaced is not None or plan.alternative_to is not None) and not ending.content:
                     await _discard(store, message_id)  # nothing new: the reply it would replace stays
                     yield ReplyFailed(exc, None)
                     return

@@ -148,7 +148,7 @@ async def test_a_rejected_token_is_renewed_once_then_the_link_stops_and_says_so(
     with pytest.raises(AuthError) as refused:
         await collect(backend.stream_reply(None, "hi"))
     assert "expired" in refused.value.message and "codhechat login" in refused.value.hint
-    assert backend.connection.status == "offline"
+    assert backend.connection.status == "offline" and backend.connection.signed_out
     assert opened == [True, False]  # header, then ?token= once; no reconnect loop
     await asyncio.sleep(0.3)
     assert len(opened) == 2 and watch.statuses[-1] == "offline"

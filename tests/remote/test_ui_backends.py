@@ -17,7 +17,7 @@ from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView
 from codhechat.ui.widgets.sidebar import ConversationTree
 from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Hang, Reply
-from tests.ui.conftest import palette_titles, type_text, wait_until
+from tests.ui.conftest import type_text, wait_until
 
 SIZE = (110, 36)
 
@@ -245,7 +245,9 @@ async def test_the_status_line_follows_the_link_through_a_server_restart(
         assert last_reply(app).text == "Echo: still there?"
 
 
-async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -> None:
+async def test_a_refused_sign_in_says_signed_out_and_how_to_sign_in_again(codhe_server: Any) -> None:
+    """The token is refused for good (the server's secret changed): the status line says so,
+    not just "offline", and says how to sign in again."""
     from codhechat.backends.remote import Credentials, TokenStore
     from codhechat.server.security import create_token
     from codhechat.ui.app import CodheChatApp
@@ -257,7 +259,7 @@ async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -
     app = CodheChatApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         status = screen_of(app).status
-        await wait_until(pilot, lambda: status.connection == "○ offline")
+        await wait_until(pilot, lambda: status.connection == "○ signed out: sign in again (codhechat login)")
         await send(pilot, "hello")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
         notice = str(last_reply(app).query_one(".notice").render())
@@ -268,26 +270,34 @@ async def test_a_refused_sign_in_shows_offline_and_says_why(codhe_server: Any) -
 
 async def test_conversation_commands_are_offered_only_where_the_backend_can(make_app: Any, backend_kind: str) -> None:
     """Pin, regenerate and per-conversation options are local-mode abilities: in remote mode
-    their keys do nothing and the palette does not offer them. Search reaches a server that
-    says it has it (`GET /extensions`); rename and delete, see the next test."""
+    the palette shows them greyed, saying the server cannot, and their keys say so too
+    (never a key that does nothing). Search reaches a server that says it has it (`GET
+    /extensions`); rename and delete, see the next test."""
     from codhechat.backends import SEARCH
+    from codhechat.ui.command_table import CommandTable
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         if backend_kind == "remote":
             await wait_until(pilot, lambda: SEARCH in app.backend.capabilities)  # learnt at warm-up
         await pilot.pause()
-        titles = await palette_titles(app)
+        offered = {str(h.text): h.help async for h in CommandTable(app.screen).discover()}
         local = backend_kind == "local"
-        assert ("Search conversations" in titles) == (backend_kind != "classic")
+
+        def can(title: str) -> bool:
+            return not offered[title].startswith("Not available: ")
+
+        assert can("Search conversations") == (backend_kind != "classic")
         for title in ("Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
-            assert (title in titles) == local, title
-        assert "Copy last reply" in titles  # copying needs nothing from the backend
-        # No per-conversation model or editing over the protocol: the keys do nothing there.
+            assert can(title) == local, title
+            assert local or f"{app.backend.mode} cannot" in offered[title]
+        assert can("Copy last reply")  # copying needs nothing from the backend
+        # No per-conversation model or editing over the protocol: the keys say so there.
         await pilot.press("f5", "f9", "f12")
         await pilot.pause(0.1)
         said = "\n".join(str(n.message) for n in app._notifications)
         assert ("Send a first message" in said and "Open a conversation to edit" in said) == local
+        assert ("cannot edit sent messages" in said) == (not local)
         await pilot.press("ctrl+f")
         await pilot.pause(0.1)
         assert (app.screen is not screen_of(app)) == (backend_kind != "classic")
@@ -305,9 +315,12 @@ async def test_rename_and_delete_reach_a_server_that_has_them(
         await send(pilot, "old name")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
         conversation_id = screen_of(app).conversation_id
-        offered = await palette_titles(app)
+        from codhechat.ui.command_table import CommandTable
+
+        offered = {str(h.text): h.help async for h in CommandTable(app.screen).discover()}
         able = backend_kind != "classic"  # the classic protocol has no rename or delete
-        assert ("Rename conversation" in offered) == able and ("Delete conversation" in offered) == able
+        for title in ("Rename conversation", "Delete conversation"):
+            assert (not offered[title].startswith("Not available: ")) == able, title  # else greyed, saying why
         if not able:
             return
         await pilot.press("f3")

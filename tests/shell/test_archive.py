@@ -36,13 +36,14 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     assert "Exported 2 conversations to all.json" in first.stderr
     exported = (tmp_path / "all.json").read_text()
     document = json.loads(exported)
-    assert (document["format"], document["version"]) == ("codhechat", 1)
+    assert (document["format"], document["version"]) == ("codhechat", 2)
     assert [c["title"] for c in document["conversations"]] == ["Ünïcode & \"quotes\" 🙂", "Failures"]
     failed = document["conversations"][1]["messages"][1]
     assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
                       "created_at": failed["created_at"], "error": "boom (503)", "prompt_tokens": 7,
                       "completion_tokens": 2, "finish_reason": "cut", "reasoning": "hmm", "thinking_ms": 1200,
-                      "elapsed_ms": 3400, "attachments": []}  # fmt: skip
+                      "elapsed_ms": 3400, "parent": 0, "next": 2, "attachments": []}  # fmt: skip
+    assert document["conversations"][1]["current"] == 3  # one path: the last message
     attached = document["conversations"][0]["messages"][0]["attachments"]
     assert [(a["name"], a["mime"]) for a in attached] == [("notes.md", "text/plain"), ("dot.png", "image/png")]
     first = document["conversations"][0]
@@ -61,6 +62,78 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     assert twice.returncode == 0
     assert "Imported 0 conversations" in twice.stdout and "Skipped 2 conversations already here" in twice.stdout
     assert Store.open(tmp_path / "other.db").count_conversations() == 2
+
+
+def seed_tree(store: Store) -> int:
+    """A conversation whose question was edited twice and whose answer was regenerated,
+    left on a side branch; returns its id."""
+    conversation = store.create_conversation("Branches", model="m1")
+    question = store.add_message(conversation.id, "user", "first question")
+    answer = store.add_message(conversation.id, "assistant", "first answer")
+    store.add_message(conversation.id, "assistant", "second answer", parent=question.id)
+    store.add_message(conversation.id, "user", "follow-up")
+    store.add_message(conversation.id, "assistant", "to the follow-up")
+    for edit in ("question, edited", "question, again"):
+        store.edit_message(conversation.id, question.id, edit)
+        store.add_message(conversation.id, "assistant", f"to {edit}")
+    store.switch_branch(conversation.id, question.id)  # back on the first question: its second answer
+    store.switch_branch(conversation.id, answer.id)  # and then its first
+    store.set_pinned(conversation.id, True)
+    store.set_conversation_options(conversation.id, model="m2", system_prompt="Be brief.")
+    return conversation.id
+
+
+def test_json_carries_the_whole_tree_and_imports_it_exactly(cli, db, tmp_path: Path) -> None:
+    store = db()
+    conversation_id = seed_tree(store)
+    path = [m.content for m in store.get_messages(conversation_id)]
+    assert path == ["first question", "first answer"]
+    exported = cli("export", "--all", "--format", "json").stdout
+    [conversation] = json.loads(exported)["conversations"]
+    messages = conversation["messages"]
+    assert [(m["content"], m["parent"]) for m in messages] == [
+        ("first question", None), ("first answer", 0), ("second answer", 0), ("follow-up", 2),
+        ("to the follow-up", 3), ("question, edited", None), ("to question, edited", 5),
+        ("question, again", None), ("to question, again", 7),
+    ]
+    assert messages[conversation["current"]]["content"] == "first answer"
+    # Each message remembers the version after it last shown: back to the first question
+    # comes back to its second answer's follow-up, as it was left.
+    assert [m["next"] for m in messages] == [1, None, 3, 4, None, 6, None, 8, None]
+    assert (conversation["model"], conversation["system_prompt"], conversation["pinned_at"] is not None) == (
+        "m2", "Be brief.", True)  # fmt: skip
+    # Markdown and `show` print the path shown, not the other branches.
+    for command in (("export", str(conversation_id)), ("show", str(conversation_id))):
+        shown = cli(*command).stdout
+        assert "first answer" in shown and "second answer" not in shown and "edited" not in shown
+
+    other = {"CODHECHAT_DATABASE": str(tmp_path / "other.db")}
+    assert cli("export", "--all", "--format", "json", "-o", "tree.json").returncode == 0
+    imported = cli("import", "tree.json", env=other)
+    assert imported.stdout == "Imported 1 conversation (9 messages) from tree.json (codhechat export).\n"
+    assert cli("export", "--all", "--format", "json", env=other).stdout == exported  # byte for byte
+    copy = Store.open(tmp_path / "other.db")
+    [restored] = copy.list_conversations()
+    assert (restored.model, restored.system_prompt, restored.pinned_at) == ("m2", "Be brief.", store.get_conversation(
+        conversation_id).pinned_at)  # fmt: skip
+    assert [m.content for m in copy.get_messages(restored.id)] == path
+    assert [m.branch for m in copy.get_messages(restored.id)] == [(1, 3), (1, 2)]
+    second = copy.get_messages(restored.id)[1].siblings[1]
+    copy.switch_branch(restored.id, second)
+    assert [m.content for m in copy.get_messages(restored.id)][1:] == ["second answer", "follow-up", "to the follow-up"]
+
+
+def test_a_version_1_file_still_imports_as_one_path(cli, db, tmp_path: Path) -> None:
+    messages = [GOOD["messages"][0], GOOD["messages"][0] | {"role": "assistant", "content": "hello"},
+                GOOD["messages"][0] | {"content": "and more", "parent": None}]  # a `parent` in version 1 is not ours
+    (tmp_path / "v1.json").write_text(json.dumps({"format": "codhechat", "version": 1,
+                                                  "conversations": [GOOD | {"messages": messages}]}))  # fmt: skip
+    result = cli("import", "v1.json")
+    assert result.returncode == 0, result.stderr
+    store = db()
+    [conversation] = store.list_conversations()
+    assert [m.content for m in store.get_messages(conversation.id)] == ["hi", "hello", "and more"]
+    assert [m.parent_id is None for m in store.all_messages(conversation.id)] == [True, False, False]
 
 
 def test_export_one_conversation_as_markdown(cli, db, tmp_path: Path) -> None:
@@ -98,6 +171,14 @@ def test_malformed_files_import_nothing_and_say_why(cli, db, tmp_path: Path) -> 
         "time.json": ({"format": "codhechat", "version": 1, "conversations": [bad_time]},
                       "`created_at` must be an ISO 8601 time"),
         "version.json": ({"format": "codhechat", "version": 99, "conversations": []}, "format version 99"),
+        "parent.json": ({"format": "codhechat", "version": 2, "conversations": [
+                            good | {"messages": [good["messages"][0] | {"parent": 0}]}]},
+                        "`parent` must be the index of an earlier message"),
+        "current.json": ({"format": "codhechat", "version": 2, "conversations": [good | {"current": 1}]},
+                         "`current` must be the index of one of its messages"),
+        "next.json": ({"format": "codhechat", "version": 2, "conversations": [
+                          good | {"messages": [good["messages"][0] | {"next": 0}]}]},
+                      "`next` must be the index of a message that follows it"),
         "other.json": ({"hello": "world"}, "neither a codhechat export nor a ChatGPT"),
     }  # fmt: skip
     for name, (document, message) in cases.items():

@@ -102,17 +102,17 @@ def realistic_export() -> list[dict[str, Any]]:
     return [baking, empty, untitled]
 
 
-def test_imports_the_displayed_branch_and_reports_what_was_left_out(cli, db, tmp_path: Path) -> None:
+def test_imports_every_branch_shows_the_displayed_one_and_reports_what_was_left_out(cli, db, tmp_path: Path) -> None:
     (tmp_path / "conversations.json").write_text(json.dumps(realistic_export()))
     result = cli("import", "conversations.json")
     assert result.returncode == 0, result.stderr
     no_traceback(result)
     out = result.stdout
-    assert "Imported 2 conversations (8 messages) from conversations.json (ChatGPT export)." in out
+    assert "Imported 2 conversations (10 messages) from conversations.json (ChatGPT export)." in out
     assert "Skipped 1 conversation with no text messages: 'Just a picture'." in out
     left_out = out.split("Left out: ", 1)[1]
     for what in ("2 system messages", "2 tool messages", "1 hidden message,",
-                 "2 messages on other branches", "4 empty nodes",
+                 "4 empty nodes",
                  "2 non-text parts (image_asset_pointer)"):  # fmt: skip
         assert what in left_out, (what, left_out)
 
@@ -120,7 +120,8 @@ def test_imports_the_displayed_branch_and_reports_what_was_left_out(cli, db, tmp
     baking, untitled = sorted(store.list_conversations(), key=lambda c: c.title)
     assert (baking.title, baking.model) == ("Baking conversions", "gpt-4o")
     assert baking.created_at.isoformat() == "2023-11-14T22:13:20+00:00"
-    messages = store.all_messages(baking.id)
+    assert "other branches" not in left_out  # every branch is kept
+    messages = store.get_messages(baking.id)  # the path ChatGPT showed last
     assert [(m.role, m.content) for m in messages] == [
         ("user", "How many grams of flour in a cup?"),
         ("assistant", "About 120 g of all-purpose flour."),
@@ -132,6 +133,11 @@ def test_imports_the_displayed_branch_and_reports_what_was_left_out(cli, db, tmp
     assert [m.model for m in messages if m.role == "assistant"] == ["gpt-4o", "gpt-4o", "gpt-4o-mini"]
     assert all(m.status == MessageStatus.COMPLETE for m in messages)
     assert [m.created_at for m in messages] == sorted(m.created_at for m in messages)
+    # The prompt edited in ChatGPT: both versions, the old one with its reply, one branch away.
+    edited = messages[2]
+    assert edited.branch == (2, 2)
+    store.switch_branch(baking.id, edited.siblings[0])
+    assert [m.content for m in store.get_messages(baking.id)][2:] == ["And sugar?", "About 200 g."]
     assert untitled.title == "Translate 'bonjour'"
     # Imported text is searchable, and shows like any conversation.
     assert cli("search", "sourdough").stdout.startswith(f"{baking.id}  Baking conversions")

@@ -15,10 +15,10 @@ PALETTE = {
     "New conversation": "Start a new chat (Ctrl+N)",
     "Stop generating": "Stop the reply, keep what arrived (Esc)",
     "Retry reply": "Generate the failed or stopped reply again (Ctrl+R)",
-    "Regenerate reply": "Replace the last reply with a new one (Ctrl+G)",
+    "Regenerate reply": "A new version of the last reply (the old one stays, one branch away) (Ctrl+G)",
     "Continue reply": "The rest of a reply cut at the length limit (or stopped), in the same reply (F7)",
     "Generation settings…": "This conversation's temperature, top p, max tokens, seed, reasoning effort",
-    "Edit a message…": "Change one of your messages and resend it; later messages are deleted (F12)",
+    "Edit a message…": "Change one of your messages and resend it; the old version stays, one branch away (F12)",
     "Model…": "This conversation's model: from the endpoint's list, or type one (F5)",
     "System prompt…": "This conversation's system prompt: a preset or your own (F9)",
     "Attach file…": "A file for your next message (or type @path, then Tab) (F10)",
@@ -30,7 +30,7 @@ PALETTE = {
     "Rename conversation": "The open one, or the one selected in the sidebar (F3)",
     "Pin or unpin conversation": "Pinned conversations head the sidebar (F4)",
     "Delete conversation": "After a confirmation; Ctrl+Z undoes it for a few seconds (F8)",
-    "Undo delete": "Bring back the conversation just deleted (Ctrl+Z)",
+    "Undo delete": "Bring back the conversation (or version) just deleted (Ctrl+Z)",
     "Toggle sidebar": "Show or hide the conversation list (Ctrl+B)",
     "Set API key": "Store an API key in the config file (F2)",
     "Toggle dark/light theme": "Switch between dark and light (Ctrl+T)",
@@ -46,10 +46,10 @@ async def test_the_palette_offers_each_command_with_its_key(make_app: AppFactory
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "hello")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
-        # Everything but "Undo delete" and "Continue reply", there only while a delete can be
-        # undone and while the last reply was cut (tests/ui/test_reply_details.py).
-        only_at_times = ("Undo delete", "Continue reply")
-        assert await offered(app) == {title: help for title, help in PALETTE.items() if title not in only_at_times}
+        # Everything but "Undo delete", there only while a delete can be undone, and "Continue
+        # reply", only while the last reply was cut short (the versions' commands: see test_branches).
+        assert await offered(app) == {title: help for title, help in PALETTE.items()
+                                      if title not in ("Undo delete", "Continue reply")}  # fmt: skip
         await pilot.press("f8")
         await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
@@ -64,15 +64,22 @@ async def test_the_palette_offers_each_command_with_its_key(make_app: AppFactory
         assert "Undo delete" not in await offered(app)
 
 
-async def test_a_command_the_backend_cannot_do_is_hidden_with_a_reason(make_app: AppFactory) -> None:
+async def test_a_command_the_backend_cannot_do_says_why_instead_of_doing_nothing(make_app: AppFactory) -> None:
     app = make_app()
     app.backend.capabilities = frozenset()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         chat = screen_of(app)
-        assert chat.why_not("search") == "Not available: local does not support it."
-        assert not chat.check_action("search", ())  # the key does nothing, the footer leaves it out
-        assert "Search conversations" not in await offered(app)
+        assert chat.why_not("search") == "Not available: local cannot search conversations."
+        assert chat.check_action("gated", ("search",))  # its key runs, to say why
+        assert (await offered(app))["Search conversations"] == "Not available: local cannot search conversations."
+        hit = [h async for h in CommandTable(app.screen).discover() if h.text == "Search conversations"][0]
+        assert "dim" in str(hit.display.style)  # greyed
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: any("cannot search" in str(n.message) for n in app._notifications))
+        assert app.screen is chat  # no dialog
+        # A command that cannot run for another reason stays hidden (Ctrl+Z: the prompt's undo).
         assert chat.why_not("copy_last_reply") is None and chat.why_not("undo_delete") is not None
+        assert not chat.check_action("undo_delete", ()) and "Undo delete" not in await offered(app)
         keys = {binding.key for binding in ChatScreen.BINDINGS}
         assert {"ctrl+f", "f3", "f4", "f8", "ctrl+z", "ctrl+g", "f5", "f9", "f12"} <= keys

@@ -10,7 +10,7 @@ from codhechat import paths
 from codhechat.models import MessageStatus
 from codhechat.ui.screens.conversation_settings import ChooseOrType, EditText
 from codhechat.ui.screens.dialogs import Confirm, PickOne
-from codhechat.ui.widgets.messages import ReplyView
+from codhechat.ui.widgets.messages import PendingUserView, ReplyView
 from codhechat.ui.widgets.status import StatusBar
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.ui.conftest import AppFactory, type_text, wait_until
@@ -169,8 +169,8 @@ async def test_f12_edits_an_earlier_message_and_continues_from_it(
     async with app.run_test(size=SIZE) as pilot:
         conversation_id = await converse(pilot, app, "first question")
         await reply_to(pilot, app, "second question")
-        before = [m.content for m in stored(app, conversation_id)]
-        # Pick the first message, edit it, then decline at the confirmation: nothing changes.
+        # Pick the first message, edit it: resent at once (the old version stays, one branch away).
+        fake_openai.enqueue(Reply("A new answer"))
         await pilot.press("f12")
         await wait_until(pilot, lambda: isinstance(app.screen, PickOne))
         await pilot.press("up", "enter")  # the newest is highlighted; one up is the first
@@ -178,29 +178,16 @@ async def test_f12_edits_an_earlier_message_and_continues_from_it(
         assert app.screen.query_one(TextArea).text == "first question"
         await type_text(pilot, ", edited")
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
-        question = str(app.screen.query_one("Static").render())
-        assert "The 3 later messages after it are deleted, not kept" in question
-        await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert [m.content for m in stored(app, conversation_id)] == before
-        # Again, and confirm.
-        fake_openai.enqueue(Reply("A new answer"))
-        await pilot.press("f12")
-        await wait_until(pilot, lambda: isinstance(app.screen, PickOne))
-        await pilot.press("up", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, EditText))
-        await type_text(pilot, ", edited")
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
-        await pilot.press("y")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status == MessageStatus.COMPLETE)
+        assert not isinstance(app.screen, Confirm)
         assert last_reply(app).text == "A new answer"
         assert [(m.role, m.content) for m in stored(app, conversation_id)] == [
             ("user", "first question, edited"), ("assistant", "A new answer")
         ]  # fmt: skip
+        assert len(app.backend.store.all_messages(conversation_id)) == 6  # nothing deleted
         assert [m["content"] for m in fake_openai.last_messages[1:]] == ["first question, edited"]
         assert [text for _, text in screen_of(app).session.texts()] == ["first question, edited", "A new answer"]
+        await wait_until(pilot, lambda: "< 2/2 >" in app.query_one(PendingUserView).header_line()[0].plain)
         # Esc in the editor cancels.
         await pilot.press("f12")
         await wait_until(pilot, lambda: isinstance(app.screen, PickOne))

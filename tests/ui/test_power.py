@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from codhechat.models import MessageStatus
+from codhechat.ui.command_table import CommandTable
 from codhechat.ui.flows import manage
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
@@ -244,29 +245,22 @@ async def test_up_and_down_in_an_empty_prompt_recall_earlier_prompts(make_app: A
         assert again.query_one(PromptInput).text == "second prompt"
 
 
-async def test_ctrl_g_regenerates_the_last_reply_after_saying_what_it_replaces(
+async def test_ctrl_g_regenerates_the_last_reply_as_a_new_version_keeping_the_old(
     make_app: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         conversation_id = await converse(pilot, app, "hello")
-        # Said no: the reply stays.
-        await pilot.press("ctrl+g")
-        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
-        assert "is deleted" in str(app.screen.query_one("Static").render())
-        await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert [m.content for m in stored(app, conversation_id)] == ["hello", "Echo: hello"]
-        # Said yes: replaced.
         fake_openai.enqueue(Reply("A fresh answer"))
-        await pilot.press("ctrl+g")
-        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
-        await pilot.press("y")
-        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status == MessageStatus.COMPLETE)
-        assert last_reply(app).text == "A fresh answer"
+        await pilot.press("ctrl+g")  # nothing to confirm: nothing is lost
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status == MessageStatus.COMPLETE
+                         and last_reply(app).text == "A fresh answer")  # fmt: skip
+        assert not isinstance(app.screen, Confirm)
         assert [m.content for m in stored(app, conversation_id)] == ["hello", "A fresh answer"]
+        assert len(app.backend.store.all_messages(conversation_id)) == 3  # the old reply is kept
         assert [m["content"] for m in fake_openai.last_messages[1:]] == ["hello"]
-        assert [text for _, text in screen_of(app).session.texts()] == ["hello", "A fresh answer"]  # old one gone
+        assert [text for _, text in screen_of(app).session.texts()] == ["hello", "A fresh answer"]
+        assert "< 2/2 >" in str(last_reply(app).query_one(".header").render())
 
 
 async def test_token_usage_is_shown_and_stored(make_app: AppFactory) -> None:
@@ -293,10 +287,15 @@ async def test_remote_only_commands_follow_the_backend(make_app: AppFactory) -> 
         await converse(pilot, app, "hi")
         titles_ = await palette_titles(app)
         assert "Copy last reply" in titles_
-        for hidden in ("Search conversations", "Rename conversation", "Delete conversation",
+        offered = {str(h.text): h.help async for h in CommandTable(app.screen).discover()}
+        for greyed in ("Search conversations", "Rename conversation", "Delete conversation",
                        "Pin or unpin conversation", "Regenerate reply", "Model…", "System prompt…",
                        "Edit a message…"):
-            assert hidden not in titles_
+            assert offered[greyed].startswith("Not available: local cannot "), greyed  # shown, saying why
         await pilot.press("ctrl+f", "f3", "f8", "ctrl+g", "f5", "f9", "f12")
         await pilot.pause(0.1)
         assert app.screen is screen_of(app)  # no dialog opened
+        said = notices(app)
+        for why in ("search conversations", "rename conversations", "delete conversations", "regenerate replies",
+                    "keep a model and system prompt per conversation", "edit sent messages"):
+            assert f"cannot {why}" in said, why  # every key said why it did nothing

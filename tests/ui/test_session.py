@@ -48,6 +48,7 @@ class Recorder:
         self.lists = 0
         self.thought: dict[int, str] = {}
         self.prompted = 0
+        self.stored: list[Entry] = []
 
     def run_reply(self, work: Coroutine[Any, Any, None]) -> Task:
         return Task(work)
@@ -81,6 +82,9 @@ class Recorder:
 
     def reply_not_sent(self, reply: LiveReply, error: CodheError, prompt: str | None) -> None:
         self.ended.put_nowait(reply)
+
+    def entry_stored(self, entry: Entry) -> None:
+        self.stored.append(entry)
 
 
 @pytest.fixture
@@ -179,6 +183,64 @@ async def test_the_window_stays_bounded_while_paging_through_a_long_conversation
     # Reaching the end opened the newest page again.
     assert [e.content for e in session.window.stored()][-1] == "message 399"
     assert not session.window.has_newer and len(session.window.entries) == PAGE
+
+
+def branches(session: ChatSession) -> list[tuple[str, tuple[int, int] | None]]:
+    """The window as (text, branch position) of each message's stored copy."""
+    shown = []
+    for entry in session.window.entries:
+        stored = entry if isinstance(entry, Message) else entry.stored
+        shown.append((stored.content if stored else "", stored.branch if stored else None))
+    return shown
+
+
+async def test_edits_and_regenerations_are_versions_to_flip_through_and_survive_a_restart(
+    session: ChatSession, fake_openai: FakeOpenAI
+) -> None:
+    await session.send("question")
+    await ended(session)
+    for answer in ("second answer", "third answer"):
+        fake_openai.enqueue(Reply(answer))
+        old = session.finished_reply()[0]
+        await session.regenerate(old)
+        assert (await ended(session)).stored.branch is not None
+    assert branches(session) == [("question", None), ("third answer", (3, 3))]
+    await session.open(session.conversation_id)  # from the store, the same
+    assert branches(session) == [("question", None), ("third answer", (3, 3))]
+    question = session.window.stored()[0]
+    for edit in ("question, edited", "question, again"):
+        fake_openai.enqueue(Reply(f"to {edit}"))
+        await session.resend_edited(question, edit)
+        await ended(session)
+    prompt = session.window.entries[-2]
+    assert isinstance(prompt, SentPrompt) and recorder(session).stored[-1] is prompt
+    assert branches(session) == [("question, again", (3, 3)), ("to question, again", None)]
+
+    # Flip back through the questions: each comes with its own answers.
+    assert await session.switch_sibling(1) == "This is the last version."
+    assert await session.switch_sibling(-1) is None
+    assert branches(session) == [("question, edited", (2, 3)), ("to question, edited", None)]
+    assert await session.switch_sibling(-1) is None
+    assert branches(session) == [("question", (1, 3)), ("third answer", (3, 3))]
+    assert session.branch_point().content == "question"  # the keys stay on the message they switched
+    assert session.move_branch_focus(1).content == "third answer"  # Alt+Down: on to the answer
+    assert session.move_branch_focus(1).content == "third answer"  # the last one with versions
+    assert await session.switch_sibling(-1) is None
+    assert branches(session) == [("question", (1, 3)), ("second answer", (2, 3))]
+    before = branches(session)
+
+    # A restart finds the same tree, on the same branch.
+    backend = session.backend
+    conversation_id = session.conversation_id
+    await backend.aclose()
+    again = LocalBackend(backend.settings, Store.open(backend.store.path))  # type: ignore[attr-defined]
+    reopened = ChatSession(again, Recorder())
+    await reopened.open(conversation_id)
+    assert branches(reopened) == before
+    assert await reopened.switch_sibling(1, reopened.window.stored()[0]) is None
+    assert branches(reopened) == [("question, edited", (2, 3)), ("to question, edited", None)]
+    await again.aclose()
+    session.backend = LocalBackend(backend.settings, Store.open(backend.store.path))  # type: ignore[attr-defined]
 
 
 def test_the_session_imports_no_textual() -> None:

@@ -182,11 +182,57 @@ async def test_edit_and_resend_continues_from_the_edited_message(
     fake_openai.enqueue(Reply("Answer to the edit"))
     events = await run(backend.edit_and_resend(conversation_id, first.id, "one, edited "))
     assert isinstance(events[0], ReplyStarted) and events[0].user_message.content == "one, edited"
+    assert events[0].user_message.branch == (2, 2)
     assert isinstance(events[-1], ReplyDone)
     assert [(m.role, m.content) for m in await backend.get_messages(conversation_id)] == [
         ("user", "one, edited"), ("assistant", "Answer to the edit")
     ]
     assert [m["content"] for m in fake_openai.last_messages[1:]] == ["one, edited"]
+    assert len(await backend.message_tree(conversation_id)) == 6  # the old branch is kept whole
+
+
+def path(messages) -> list[tuple[str, tuple[int, int] | None]]:  # type: ignore[no-untyped-def]
+    return [(m.content, m.branch) for m in messages]
+
+
+async def test_edits_and_regenerations_are_branches_to_flip_through_and_survive_a_restart(
+    backend: LocalBackend, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    started, *_ = await run(backend.stream_reply(None, "q"))
+    conversation_id = started.conversation.id
+    for answer in ("answer 2", "answer 3"):  # regenerate twice
+        fake_openai.enqueue(Reply(answer))
+        assert isinstance((await run(backend.regenerate_reply(conversation_id)))[-1], ReplyDone)
+        assert [m["content"] for m in fake_openai.last_messages[1:]] == ["q"]  # the model never sees the others
+    assert path(await backend.get_messages(conversation_id)) == [("q", None), ("answer 3", (3, 3))]
+    question = (await backend.get_messages(conversation_id))[0]
+    for edit in ("q, edited", "q, again"):  # edit twice
+        fake_openai.enqueue(Reply(f"to {edit}"))
+        await run(backend.edit_and_resend(conversation_id, question.id, edit))
+    assert path(await backend.get_messages(conversation_id)) == [("q, again", (3, 3)), ("to q, again", None)]
+
+    # Flip back to the first question: its latest answer comes with it.
+    await backend.switch_branch(conversation_id, question.id)
+    shown = await backend.get_messages(conversation_id)
+    assert path(shown) == [("q", (1, 3)), ("answer 3", (3, 3))]
+    await backend.switch_branch(conversation_id, shown[1].siblings[0])
+    assert path(await backend.get_messages(conversation_id)) == [("q", (1, 3)), ("Echo: q", (1, 3))]
+    await run(backend.stream_reply(conversation_id, "more"))  # continues the branch shown
+    assert [m["content"] for m in fake_openai.last_messages[1:]] == ["q", "Echo: q", "more"]
+
+    # A regeneration that gets no text at all is dropped: the reply it would sit beside stays current.
+    fake_openai.enqueue(Fail(500))
+    assert isinstance((await run(backend.regenerate_reply(conversation_id)))[-1], ReplyFailed)
+    before_restart = path(await backend.get_messages(conversation_id))
+    assert before_restart == [("q", (1, 3)), ("Echo: q", (1, 3)), ("more", None), ("Echo: more", None)]
+    tree = [(m.content, m.parent_id) for m in await backend.message_tree(conversation_id)]
+    assert len(tree) == 10
+
+    await backend.aclose()
+    again = LocalBackend(backend.settings, Store.open(tmp_path / "chat.db"))
+    assert path(await again.get_messages(conversation_id)) == before_restart
+    assert [(m.content, m.parent_id) for m in await again.message_tree(conversation_id)] == tree
+    await again.aclose()
 
 
 async def test_a_stream_cut_short_is_stored_as_failed_not_complete(

@@ -162,25 +162,6 @@ def test_upgrades_a_version_4_database_to_per_conversation_system_prompts(tmp_pa
     assert upgraded.set_conversation_options(999, model=None, system_prompt=None) is None
 
 
-def test_edit_message_replaces_it_and_deletes_what_came_after(store: Store) -> None:
-    conversation = store.create_conversation("c")
-    other = store.create_conversation("other")
-    first = store.add_message(conversation.id, "user", "first")
-    store.add_message(conversation.id, "assistant", "reply one")
-    store.add_message(conversation.id, "user", "second")
-    store.add_message(conversation.id, "assistant", "reply two")
-    kept = store.add_message(other.id, "user", "elsewhere")
-    edited, deleted = store.edit_message(conversation.id, first.id, "first, edited")
-    assert (edited.id, edited.content, deleted) == (first.id, "first, edited", 3)
-    assert [m.content for m in store.all_messages(conversation.id)] == ["first, edited"]
-    assert [m.id for m in store.all_messages(other.id)] == [kept.id]
-    assert store.search("edited")[0].message_id == first.id and store.search("reply") == []
-    with pytest.raises(StorageError):
-        store.edit_message(conversation.id, kept.id, "not mine to edit here")
-    with pytest.raises(StorageError):
-        store.edit_message(conversation.id, 10_000, "gone")
-
-
 def test_context_tokens_are_the_last_prompt_and_reply_not_a_sum(store: Store) -> None:
     conversation = store.create_conversation("c")
     assert store.context_tokens(conversation.id) is None

@@ -42,6 +42,9 @@ CONTINUE = "continue"  # continue_reply
 IMPORT = "import"  # import_conversations
 ATTACH = "attach"  # stream_reply(..., attachments=...), attachment_data, read_attachment
 TOOLS = "tools"  # tool_servers, switch_tool (MCP servers are configured)
+# Conversations as trees (edit and regenerate keep what they replace, one branch away):
+# switch_branch, delete_branch, message_tree; Message.siblings is filled in.
+BRANCHES = "branches"
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -115,7 +118,8 @@ class ChatBackend(Protocol):
         ...
 
     def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
-        """Generate the last reply again, whatever its state (it goes once the new one has text)."""
+        """Generate the last reply again, whatever its state (it goes once the new one has
+        text; with BRANCHES it stays, as the new one's sibling)."""
         ...
 
     def continue_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
@@ -153,7 +157,22 @@ class ChatBackend(Protocol):
     default_system_prompt: str
 
     def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncIterator[ReplyEvent]:
-        """Replace one of the user's messages, delete every later message, and reply to it."""
+        """Replace one of the user's messages and reply to it: with BRANCHES, the new version
+        is a sibling of the old (which stays, with what followed it); without, every later
+        message is deleted."""
+        ...
+
+    async def switch_branch(self, conversation_id: int, message_id: int) -> None:
+        """Make the path through `message_id` the current one (what get_messages pages
+        through and the model sees), continued to its newest message."""
+        ...
+
+    async def delete_branch(self, conversation_id: int, message_id: int) -> int:
+        """Delete a message and everything that follows it; returns how many went."""
+        ...
+
+    async def message_tree(self, conversation_id: int) -> list[Message]:
+        """Every message of every branch, oldest first, each with its parent_id (to export)."""
         ...
 
     async def context_use(self, conversation_id: int) -> ContextUse | None:

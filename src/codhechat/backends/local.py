@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from codhechat.backends import (
     ATTACH,
+    BRANCHES,
     CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
@@ -26,7 +26,7 @@ from codhechat.backends import (
     TOKENS,
     TOOLS,
 )
-from codhechat.attachments import content_part, read_file
+from codhechat.backends.local_files import LocalFiles
 from codhechat.backends.local_replies import LocalReplies
 from codhechat.config import Settings
 from codhechat.context import Calibration
@@ -35,7 +35,6 @@ from codhechat.llm import ModelClient
 from codhechat.providers import Providers
 from codhechat.models import (
     AttachedFile,
-    Attachment,
     ConnectionState,
     ContextUse,
     Conversation,
@@ -54,15 +53,16 @@ from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
 if TYPE_CHECKING:
-    from codhechat.tools.toolbox import ServerState, Toolbox
+    from codhechat.tools.toolbox import Toolbox
 
 __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 
 
-class LocalBackend:
+class LocalBackend(LocalFiles):
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH}
+        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH,
+         BRANCHES}  # fmt: skip
     )
 
     def __init__(
@@ -183,6 +183,17 @@ class LocalBackend:
         route = self.providers.route(model)
         return ContextUse(tokens, self.settings.context_window or await route.client.context_window(route.model))
 
+    # Branches
+
+    async def switch_branch(self, conversation_id: int, message_id: int) -> None:
+        await self.replies.write(self.store.switch_branch, conversation_id, message_id)
+
+    async def delete_branch(self, conversation_id: int, message_id: int) -> int:
+        return await self.replies.write(self.store.delete_branch, conversation_id, message_id)  # type: ignore[no-any-return]
+
+    async def message_tree(self, conversation_id: int) -> list[Message]:
+        return await self.replies.read(self.store.all_messages, conversation_id)  # type: ignore[no-any-return]
+
     # Replies
 
     async def stream_reply(
@@ -218,19 +229,23 @@ class LocalBackend:
             if last.status == MessageStatus.COMPLETE:
                 return  # nothing to retry
             replaces = last.id
+            await self.replies.write(self.store.branch_before, conversation_id, last.id)
         yield ReplyStarted(conversation, None)
         async with aclosing(self._turn(conversation, replaces=replaces)) as turn:
             async for event in turn:
                 yield event
 
     async def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
-        """A new last reply, whatever the state of the current one (replaced once the new
-        one has text)."""
+        """A new last reply, whatever the state of the current one, beside it (the old one
+        stays, one branch away; a new one that gets no text at all is dropped)."""
         conversation, last = await self._last(conversation_id)
         if last is None:
             return  # nothing to answer
+        alternative = last.id if last.role == "assistant" else None
+        if alternative is not None:
+            await self.replies.write(self.store.branch_before, conversation_id, alternative)
         yield ReplyStarted(conversation, None)
-        async with aclosing(self._turn(conversation, replaces=last.id if last.role == "assistant" else None)) as turn:
+        async with aclosing(self._turn(conversation, alternative_to=alternative)) as turn:
             async for event in turn:
                 yield event
 
@@ -254,7 +269,7 @@ class LocalBackend:
         conversation = await self.get_conversation(conversation_id)
         if conversation is None:
             raise StorageError("That conversation no longer exists.")
-        message, _ = await self.replies.write(self.store.edit_message, conversation_id, message_id, content)
+        message = await self.replies.write(self.store.edit_message, conversation_id, message_id, content)
         yield ReplyStarted(conversation, message)
         async with aclosing(self._turn(conversation)) as turn:
             async for event in turn:
@@ -290,8 +305,9 @@ class LocalBackend:
         )
 
     async def _turn(
-        self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None
-    ) -> AsyncIterator[ReplyEvent]:
+        self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None,
+        alternative_to: int | None = None,
+    ) -> AsyncIterator[ReplyEvent]:  # fmt: skip
         await self.resolve_model()
         # The conversation's own model and system prompt, else the configured ones.
         model, system_prompt = self.model, self.settings.system_prompt
@@ -313,6 +329,7 @@ class LocalBackend:
             window=self.settings.context_window or await route.client.context_window(route.model),
             replaces=replaces,
             extends=extends,
+            alternative_to=alternative_to,
             options=conversation.generation.options() if self.conversation_options else {},
             tools_off=conversation.tools_off,
         )
@@ -321,58 +338,6 @@ class LocalBackend:
         async with aclosing(turn):  # closed at once when the caller stops, not when collected
             async for event in turn:
                 yield event
-
-    def _toolbox(self) -> Toolbox | None:
-        if self.toolbox is None and any(s.enabled for s in self.settings.mcp.servers.values()):
-            from codhechat.tools.toolbox import Toolbox
-
-            self.toolbox = Toolbox(self.settings.mcp)
-        return self.toolbox
-
-    # Tools
-
-    async def tool_servers(self) -> list[ServerState]:
-        """The MCP servers and their tools (started, if they were not yet)."""
-        toolbox = self._toolbox()
-        if toolbox is None:
-            return []
-        await toolbox.offered()
-        return toolbox.states()
-
-    async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
-        """An MCP server's resource as an attachment (named after its URI)."""
-        from codhechat.attachments import prepare
-
-        toolbox = self._toolbox()
-        if toolbox is None:
-            raise UsageError("No MCP servers are configured.", "Add a [mcp.servers.NAME] table to the config file.")
-        data = await toolbox.read_resource(server, uri)
-        return prepare(uri.rstrip("/").rsplit("/", 1)[-1] or uri, data, max_mb=self.settings.attachment_max_mb)
-
-    async def switch_tool(self, conversation_id: int, name: str, on: bool) -> Conversation | None:
-        """Offer a tool (or a whole server's) in this conversation, or not (kept with it)."""
-        conversation = await self.get_conversation(conversation_id)
-        if conversation is None:
-            return None
-        off = conversation.tools_off - {name} if on else conversation.tools_off | {name}
-        return await self.replies.write(self.store.set_tools_off, conversation_id, off)
-
-    def _parts(self, history: Sequence[Message]) -> dict[int, list[dict[str, Any]]]:
-        """The content parts of the files attached to the messages sent (in a worker thread)."""
-        parts: dict[int, list[dict[str, Any]]] = {}
-        for message in history:
-            for attachment in message.attachments:
-                data = self.store.attachment_data(attachment.sha256)
-                if data is not None:
-                    parts.setdefault(message.id, []).append(content_part(AttachedFile(attachment, data)))
-        return parts
-
-    async def read_attachment(self, path: Path) -> AttachedFile:
-        return await asyncio.to_thread(read_file, path, max_mb=self.settings.attachment_max_mb)
-
-    async def attachment_data(self, attachment: Attachment) -> bytes | None:
-        """An attached file's bytes (to open or save it from the app)."""
-        return await self.replies.read(self.store.attachment_data, attachment.sha256)
 
     # The rest of ChatBackend
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codhechat.backends import ATTACH, IMPORT, ChatBackend, supports
+from codhechat.backends import ATTACH, BRANCHES, IMPORT, ChatBackend, supports
 from codhechat.commands import EXIT_OK
 from codhechat.commands.import_file import MalformedFile
 from codhechat.commands.output import is_terminal, local_time
@@ -38,22 +38,23 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
             "Which conversations? Give their ids, or --all.",
             "e.g. codhechat export 12 --format json -o chat.json  (`codhechat list` shows ids)",
         )
-    async def gathered(backend: ChatBackend) -> list[tuple[Conversation, list[Message]]]:
+    async def gathered(backend: ChatBackend) -> tuple[list[tuple[Conversation, list[Message]]], bool]:
         if args.all:  # oldest first, pinned or not
             chosen = sorted(await backend.list_conversations(limit=ALL), key=lambda c: (c.created_at, c.id))
         else:
             chosen = [await conversation(backend, i) for i in dict.fromkeys(args.ids)]
-        pairs = [(c, await all_messages(backend, c.id)) for c in chosen]
+        tree = args.format == "json" and supports(backend, BRANCHES)  # every branch; else the path shown
+        pairs = [(c, await (backend.message_tree(c.id) if tree else all_messages(backend, c.id))) for c in chosen]
         if args.format == "json" and supports(backend, ATTACH):
             for a in {a.sha256: a for _, ms in pairs for m in ms for a in m.attachments}.values():
                 if (data := await backend.attachment_data(a)) is not None:
                     blobs[a.sha256] = data
-        return pairs
+        return pairs, tree
 
     blobs: dict[str, bytes] = {}
-    pairs = run_with(settings, gathered, readonly=True)
+    pairs, tree = run_with(settings, gathered, readonly=True)
     if args.format == "json":
-        text = dump_json([record_of(c, messages, blobs) for c, messages in pairs])
+        text = dump_json([record_of(c, messages, blobs, tree=tree) for c, messages in pairs])
     else:
         text = "\n---\n\n".join(conversation_markdown(c, m, reasoning=args.reasoning) for c, m in pairs)
     if args.output and args.output != "-":
@@ -159,9 +160,8 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _plural(n: int, what: str) -> str:
-    """'1 empty node', '2 empty nodes', '3 messages on other branches'."""
+    """'1 empty node', '2 empty nodes', '3 system messages'."""
     if n != 1:
-        what = what.replace("another branch", "other branches")
         for word in ("message", "node", "part"):
             if f"{word}" in what.split(" "):
                 what = what.replace(word, f"{word}s", 1)

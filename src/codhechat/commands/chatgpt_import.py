@@ -1,13 +1,13 @@
 """Reading a ChatGPT data export's conversations.json.
 
 Each conversation's messages form a tree under `mapping` (every edit or
-regeneration starts a branch); `current_node` is the message ChatGPT showed
-last, so following `parent` links from it to the root gives the branch the
-user saw, which is what is imported. Only what codhechat can show is kept:
-user and assistant text. Everything else is counted and reported, never
-dropped silently: system and tool messages, assistant messages addressed to a
+regeneration starts a branch), as codhechat's do: every branch is imported, and
+`current_node`, the message ChatGPT showed last, ends the path shown. Only what
+codhechat can show is kept: user and assistant text (a message whose parent is not
+kept follows its nearest kept ancestor). Everything else is counted and reported,
+never dropped silently: system and tool messages, assistant messages addressed to a
 tool (code, browsing), hidden messages (custom instructions), non-text parts
-(images, files, audio), empty nodes, and messages on other branches.
+(images, files, audio), and empty nodes.
 
 The whole file is checked before anything is written: one malformed
 conversation is reported with where it is, and nothing is imported.
@@ -16,14 +16,14 @@ conversation is reported with where it is, and nothing is imported.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from codhechat.commands.import_file import MalformedFile
 from codhechat.models import MessageStatus, title_for
-from codhechat.models import ConversationRecord, MessageRecord
+from codhechat.models import PREVIOUS, ConversationRecord, MessageRecord
 
 TEXT_TYPES = ("text", "multimodal_text")
 
@@ -74,16 +74,16 @@ def _parse_conversation(item: Any, result: ChatGPTImport) -> None:
     mapping = item.get("mapping")
     if not isinstance(mapping, dict) or not all(isinstance(n, dict) for n in mapping.values()):
         raise _Malformed("`mapping` must be an object of message nodes")
-    branch = _displayed_branch(mapping, item.get("current_node"))
-    on_branch = {id(node) for node in branch}
+    branch = _displayed_branch(mapping, item.get("current_node"))  # checks the links on the way
     left_out = result.left_out
-    for node in mapping.values():
-        if id(node) not in on_branch and _has_text(node.get("message")):
-            left_out["message on another branch"] += 1
-
     conversation_time = _time(item.get("create_time"))
     messages: list[MessageRecord] = []
-    for node in branch:
+    kept: dict[str, int | None] = {}  # node -> the index of it, or of its nearest kept ancestor
+    for node_id in _parents_first(mapping):
+        node = mapping[node_id]
+        parent = node.get("parent")
+        anchor = kept.get(parent) if isinstance(parent, str) else None
+        kept[node_id] = anchor
         message = node.get("message")
         if message is None:
             left_out["empty node"] += 1
@@ -92,7 +92,10 @@ def _parse_conversation(item: Any, result: ChatGPTImport) -> None:
             raise _Malformed("a node's `message` must be an object or null")
         record = _message(message, left_out, default_time=conversation_time)
         if record is not None:
-            messages.append(record)
+            messages.append(replace(record, parent=anchor))
+            kept[node_id] = len(messages) - 1
+    key_of = {id(node): key for key, node in mapping.items()}
+    current = next((kept[key_of[id(n)]] for n in reversed(branch) if kept.get(key_of[id(n)]) is not None), None)
 
     raw_title = item.get("title")
     if raw_title is not None and not isinstance(raw_title, str):
@@ -100,19 +103,60 @@ def _parse_conversation(item: Any, result: ChatGPTImport) -> None:
     if not messages:
         result.empty_conversations.append(raw_title or "(untitled)")
         return
-    first_user = next((m.content for m in messages if m.role == "user"), messages[0].content)
+    shown = _path(messages, current)
+    first_user = next((m.content for m in shown if m.role == "user"), shown[0].content)
     title = " ".join((raw_title or "").split()) or title_for(first_user)
     created = conversation_time or messages[0].created_at
-    updated = _time(item.get("update_time")) or messages[-1].created_at
+    updated = _time(item.get("update_time")) or max(m.created_at for m in messages)
     model = item.get("default_model_slug")
     if not isinstance(model, str):
-        model = next((m.model for m in reversed(messages) if m.model), None)
+        model = next((m.model for m in reversed(shown) if m.model), None)
     result.conversations.append(
         ConversationRecord(
             title=title, created_at=created, updated_at=max(created, updated),
-            model=model, messages=messages,
+            model=model, messages=messages, current=current,
         )  # fmt: skip
     )
+
+
+def _parents_first(mapping: dict[str, Any]) -> list[str]:
+    """Every node reachable from a root, each after its parent (its children in the order
+    its `children` lists them, else the file's): the order to store them in."""
+    children: dict[str, list[str]] = {}
+    roots = []
+    for key, node in mapping.items():
+        parent = node.get("parent")
+        if parent is None:
+            roots.append(key)
+        elif isinstance(parent, str) and parent in mapping:
+            children.setdefault(parent, []).append(key)
+        else:
+            raise _Malformed(f"a node's parent {parent!r} is not in `mapping`")
+    for key, kids in children.items():
+        listed = mapping[key].get("children")
+        if isinstance(listed, list):
+            place = {child: i for i, child in enumerate(listed) if isinstance(child, str)}
+            kids.sort(key=lambda child: place.get(child, len(place)))
+    order: list[str] = []
+    stack = roots[::-1]
+    while stack:
+        key = stack.pop()
+        order.append(key)
+        stack.extend(children.get(key, [])[::-1])
+    if len(order) < len(mapping):
+        raise _Malformed("the `parent` links loop (some nodes lead to no root)")
+    return order
+
+
+def _path(messages: list[MessageRecord], current: int | None) -> list[MessageRecord]:
+    """The messages from the first to `current` (the last message if None), following parents."""
+    index: int | None = current if current is not None else len(messages) - 1
+    path = []
+    while index is not None:
+        path.append(messages[index])
+        parent = messages[index].parent
+        index = (index - 1 if index else None) if parent == PREVIOUS else parent
+    return path[::-1]
 
 
 def _displayed_branch(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
@@ -213,19 +257,6 @@ def _message(
         ),
         model=model if isinstance(model, str) else None,
     )
-
-
-def _has_text(message: Any) -> bool:
-    if not isinstance(message, dict):
-        return False
-    author = message.get("author")
-    content = message.get("content")
-    if not isinstance(author, dict) or author.get("role") not in ("user", "assistant"):
-        return False
-    if not isinstance(content, dict) or content.get("content_type") not in TEXT_TYPES:
-        return False
-    parts = content.get("parts")
-    return isinstance(parts, list) and any(isinstance(p, str) and p.strip() for p in parts)
 
 
 def _time(value: Any) -> str | None:

@@ -2,13 +2,20 @@
 about a conversation except database ids (which belong to one database), so export ->
 import -> export gives the same bytes and an import cannot clash with what is there.
 
-    {"format": "codhechat", "version": 1, "conversations": [
+    {"format": "codhechat", "version": 2, "conversations": [
       {"title", "created_at", "updated_at", "model", "pinned_at", "system_prompt",
-       "generation", "messages": [{"role", "content", "created_at", "status", "model",
-       "error", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
-       "thinking_ms", "elapsed_ms", "attachments": [{"name", "mime", "size", "sha256",
-       "data": base64}], "tool_calls": [{"id", "name", "arguments"}], "tool_call_id",
-       "tool_name"}]}]}
+       "generation", "current", "messages": [{"role", "content", "created_at", "status",
+       "model", "error", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
+       "thinking_ms", "elapsed_ms", "parent", "next", "attachments": [{"name", "mime",
+       "size", "sha256", "data": base64}], "tool_calls": [{"id", "name", "arguments"}],
+       "tool_call_id", "tool_name"}]}]}
+
+Version 2 carries the whole tree of each conversation: every branch's messages, oldest
+first, each with the index (in that list) of its `parent` (null: a first message) and of
+the version after it that the path last took (`next`, null: the newest), and the index of
+the `current` message, the end of the path shown. A version 1 file (one path:
+each message follows the one before) still imports. The tool fields are written only
+when set.
 
 Every key is one field of `ConversationRecord` / `MessageRecord`, checked by the table
 below; the ones added after the first release may be missing (read as null), so older
@@ -35,6 +42,7 @@ from codhechat.models import (
     Conversation,
     ConversationRecord,
     Generation,
+    PREVIOUS,
     Message,
     MessageRecord,
     MessageStatus,
@@ -43,7 +51,8 @@ from codhechat.models import (
 from codhechat.tools.calls import tool_calls_from
 
 FORMAT_NAME = "codhechat"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS = (1, 2)  # the versions this codhechat imports
 ROLES = ("user", "assistant", "system", "tool")
 
 Check = Callable[[Any], Any]  # raises ValueError with what is wrong
@@ -132,20 +141,27 @@ def _generation(value: Any) -> dict[str, Any] | None:
     return Generation.parse(value).options() or None
 
 
+def _parent(value: Any) -> int | None:
+    """An index, checked against the message's own place once it is known (parse_native)."""
+    return value if value == PREVIOUS else _optional(_count)(value)
+
+
 MESSAGE_FIELDS: dict[str, Check] = {
     "role": _role, "content": _text, "created_at": _time, "status": _status,
     "model": _optional(_text), "error": _optional(_text), "prompt_tokens": _optional(_count),
     "completion_tokens": _optional(_count), "finish_reason": _optional(_text),
     "reasoning": _optional(_text), "thinking_ms": _optional(_count), "elapsed_ms": _optional(_count),
-    "attachments": _attachments, "tool_calls": _tool_calls, "tool_call_id": _optional(_text),
-    "tool_name": _optional(_text),
+    "parent": _parent, "next": _optional(_count), "attachments": _attachments, "tool_calls": _tool_calls,
+    "tool_call_id": _optional(_text), "tool_name": _optional(_text),
 }  # fmt: skip
 CONVERSATION_FIELDS: dict[str, Check] = {
     "title": _text, "created_at": _time, "updated_at": _time, "model": _optional(_text),
     "pinned_at": _optional(_time), "system_prompt": _optional(_text), "generation": _generation,
+    "current": _optional(_count),
 }  # fmt: skip
 TOOL_FIELDS = frozenset({"tool_calls", "tool_call_id", "tool_name"})  # written only when set
-DEFAULTS = {"status": "complete"}  # a missing status: the first release wrote complete ones only
+# A missing status: the first release wrote complete ones only; a missing parent: version 1, one path.
+DEFAULTS: dict[str, Any] = {"status": "complete", "parent": PREVIOUS}
 assert set(MESSAGE_FIELDS) == {f.name for f in fields(MessageRecord)}
 assert set(CONVERSATION_FIELDS) | {"messages"} == {f.name for f in fields(ConversationRecord)}
 
@@ -161,37 +177,53 @@ def normalise_time(value: Any) -> str:
 
 
 def record_of(
-    conversation: Conversation, messages: Sequence[Message], blobs: Mapping[str, bytes] | None = None
+    conversation: Conversation, messages: Sequence[Message], blobs: Mapping[str, bytes] | None = None,
+    *, tree: bool = False,
 ) -> ConversationRecord:
-    """The record of a conversation; `blobs` holds its attachments' bytes, by SHA-256."""
+    """The record of a conversation; `blobs` holds its attachments' bytes, by SHA-256.
+    `tree`: `messages` are all of its branches (each with its parent_id), not one path."""
 
     def text(value: Any) -> Any:
         return value.isoformat() if isinstance(value, datetime) else value
 
+    index = {m.id: i for i, m in enumerate(messages)}
+
     def record(m: Message) -> MessageRecord:
         files = tuple(AttachedFile(a, blobs[a.sha256]) for a in m.attachments if blobs and a.sha256 in blobs)
-        return MessageRecord(**{name: text(getattr(m, name)) for name in MESSAGE_FIELDS if name != "attachments"},
-                             attachments=files)  # fmt: skip
+        parent = index.get(m.parent_id) if tree and m.parent_id is not None else None if tree else PREVIOUS
+        chosen = index.get(m.current_child) if tree and m.current_child is not None else None
+        return MessageRecord(**{name: text(getattr(m, name)) for name in MESSAGE_FIELDS
+                                if name not in ("attachments", "parent", "next")},
+                             attachments=files, parent=parent, next=chosen)  # fmt: skip
 
     return ConversationRecord(
-        **{name: text(getattr(conversation, name)) for name in CONVERSATION_FIELDS if name != "generation"},
+        **{name: text(getattr(conversation, name)) for name in CONVERSATION_FIELDS if name not in ("generation", "current")},
         generation=conversation.generation.options() or None,
         messages=[record(m) for m in messages],
+        current=index.get(conversation.current_leaf) if tree and conversation.current_leaf is not None else None,
     )
 
 
+def resolved(record: ConversationRecord) -> tuple[list[int | None], int | None]:
+    """Each message's parent index (PREVIOUS spelt out), and the current message's index."""
+    parents = [(i - 1 if i else None) if m.parent == PREVIOUS else m.parent for i, m in enumerate(record.messages)]
+    current = record.current if record.current is not None else (len(record.messages) - 1 if record.messages else None)
+    return parents, current
+
+
 def dump_json(records: Sequence[ConversationRecord]) -> str:
-    conversations = [
-        {
-            **{name: getattr(r, name) for name in CONVERSATION_FIELDS},
+    conversations = []
+    for r in records:
+        parents, current = resolved(r)
+        conversations.append({
+            **{name: getattr(r, name) for name in CONVERSATION_FIELDS if name != "current"},
+            "current": current,
             "messages": [
-                {name: _dumped(getattr(m, name)) for name in MESSAGE_FIELDS
+                {name: parent if name == "parent" else _dumped(getattr(m, name)) for name in MESSAGE_FIELDS
                  if name not in TOOL_FIELDS or getattr(m, name)}  # fmt: skip
-                for m in r.messages
+                for m, parent in zip(r.messages, parents)
             ],
-        }
-        for r in records
-    ]
+        })  # fmt: skip
     document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "conversations": conversations}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
@@ -209,10 +241,10 @@ def _dumped(value: Any) -> Any:
 def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:
     """Check a codhechat export completely, so that a bad file imports nothing."""
     version = data.get("version")
-    if version != FORMAT_VERSION:
+    if version not in READS:
         raise MalformedFile(
             f"{path} is a codhechat export of format version {version!r}; this codhechat "
-            f"reads version {FORMAT_VERSION}. Nothing was imported.",
+            f"reads versions {READS[0]} to {READS[-1]}. Nothing was imported.",
             "Export it again with this version of codhechat, or upgrade codhechat.",
         )
     conversations = data.get("conversations")
@@ -224,11 +256,24 @@ def parse_native(data: dict[str, Any], path: Path) -> list[ConversationRecord]:
         messages = item.get("messages") if isinstance(item, dict) else None
         if not isinstance(messages, list):
             raise _bad(path, where, "must be an object with a `messages` list")
-        parsed = [
-            MessageRecord(**_checked(message, MESSAGE_FIELDS, path, f"{where}, message {j}"))
-            for j, message in enumerate(messages, 1)
-        ]
-        records.append(ConversationRecord(**_checked(item, CONVERSATION_FIELDS, path, where), messages=parsed))
+        parsed = []
+        for j, message in enumerate(messages, 1):
+            values = _checked(message, MESSAGE_FIELDS, path, f"{where}, message {j}")
+            if version == 1:
+                values["parent"], values["next"] = PREVIOUS, None  # one path; those keys are not ours
+            elif values["parent"] not in (None, PREVIOUS) and values["parent"] >= j - 1:
+                raise _bad(path, f"{where}, message {j}", "`parent` must be the index of an earlier message")
+            parsed.append(MessageRecord(**values))
+        parents, _ = resolved(ConversationRecord("", "", "", messages=parsed))
+        for j, record in enumerate(parsed, 1):
+            if record.next is not None and not (record.next < len(parsed) and parents[record.next] == j - 1):
+                raise _bad(path, f"{where}, message {j}", "`next` must be the index of a message that follows it")
+        conversation = _checked(item, CONVERSATION_FIELDS, path, where)
+        if version == 1:
+            conversation["current"] = None
+        elif conversation["current"] is not None and conversation["current"] >= len(parsed):
+            raise _bad(path, where, "`current` must be the index of one of its messages")
+        records.append(ConversationRecord(**conversation, messages=parsed))
     return records
 
 

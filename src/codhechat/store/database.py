@@ -32,6 +32,7 @@ from codhechat.models import (
     Generation,
     Message,
     MessageStatus,
+    PREVIOUS,
     Role,
     SearchHit,
 )
@@ -41,6 +42,7 @@ from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from codhechat.store.rows import _conversation, _message, _now
 from codhechat.tools.calls import tool_calls_json
 from codhechat.store.messages import MessageTable
+from codhechat.store.tree import PATH, set_leaf
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -286,14 +288,15 @@ class Store(MessageTable):
 
     @_translated
     def context_tokens(self, conversation_id: int) -> int | None:
-        """The size of the conversation as the model last saw it: the newest reply's
-        reported prompt plus its completion (None when no reply reported usage). Not a
-        sum over replies: every prompt already holds the history before it."""
+        """The size of the conversation as the model last saw it: the newest reply on the
+        current path with reported usage, its prompt plus its completion (None when none
+        reported any). Not a sum over replies: every prompt already holds the history
+        before it; and not another branch's reply."""
         with self._lock:
             row = self.db.execute(
-                "select prompt_tokens + coalesce(completion_tokens, 0) from messages "
-                "where conversation_id = ? and prompt_tokens is not null order by id desc limit 1",
-                [conversation_id],
+                PATH + "select m.prompt_tokens + coalesce(m.completion_tokens, 0) from path "
+                "join messages m on m.id = path.id where m.prompt_tokens is not null order by m.id desc limit 1",
+                {"conversation": conversation_id},
             ).fetchone()
             return int(row[0]) if row else None
 
@@ -331,7 +334,8 @@ class Store(MessageTable):
                 ).fetchone():
                     skipped.append(record)
                     continue
-                conversation = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "messages"}
+                conversation = {f.name: getattr(record, f.name) for f in fields(record)
+                                if f.name not in ("messages", "current")}  # fmt: skip
                 conversation["generation"] = json.dumps(record.generation) if record.generation else None
                 conversations = self.db["conversations"].insert(conversation)
                 conversation_id = conversations.last_pk
@@ -340,10 +344,11 @@ class Store(MessageTable):
         return imported, skipped
 
     def _import_messages(self, conversation_id: int, record: ConversationRecord) -> None:
-        """In order (ids are the order), in batches, each attachment after its message."""
+        """In order (ids are the order), in batches, each attachment after its message; then
+        each message's parent and the current leaf, by their places in the record."""
         batch: list[dict[str, Any]] = []
         for m in record.messages:
-            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "attachments"}
+            row = {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("attachments", "parent", "next")}
             row["tool_calls"] = tool_calls_json(m.tool_calls)
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
@@ -351,3 +356,15 @@ class Store(MessageTable):
                 batch.clear()
                 attach(self.db, self.db.execute("select max(id) from messages").fetchone()[0], m.attachments)
         self.db["messages"].insert_all(batch, batch_size=500)
+        ids = [row[0] for row in self.db.execute("select id from messages where conversation_id = ? order by id",
+                                                 [conversation_id])]  # fmt: skip
+        parents = [
+            (ids[i - 1] if i else None) if m.parent == PREVIOUS else (None if m.parent is None else ids[m.parent])
+            for i, m in enumerate(record.messages)
+        ]
+        self.db.conn.executemany("update messages set parent_id = ? where id = ?",
+                                 [(p, i) for p, i in zip(parents, ids) if p is not None])  # fmt: skip
+        self.db.conn.executemany("update messages set current_child = ? where id = ?",
+                                 [(ids[m.next], i) for m, i in zip(record.messages, ids) if m.next is not None])  # fmt: skip
+        current = record.current if record.current is not None else len(ids) - 1
+        set_leaf(self.db, conversation_id, ids[current] if ids else None)

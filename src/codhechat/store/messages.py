@@ -18,6 +18,18 @@ from codhechat.store.failures import _translated
 from codhechat.store.rows import _message, _now
 from codhechat.tools.calls import tool_calls_json
 from codhechat.store.search import search
+from codhechat.store.tree import (
+    continuation,
+    leaf_of,
+    on_path,
+    path_page,
+    reset_leaf,
+    set_leaf,
+    subtree_ids,
+    with_siblings,
+)
+
+LEAF = -1  # add_message's parent: the conversation's current leaf
 
 
 class MessageTable:
@@ -42,11 +54,15 @@ class MessageTable:
         tool_call_id: str | None = None,
         tool_name: str | None = None,
         error: str | None = None,
+        parent: int | None = LEAF,
     ) -> Message:
-        """Store a message (with the files attached to it, their bytes kept once); a `tool`
-        message names the call it answers and the tool."""
+        """Store a message (with the files attached to it, their bytes kept once) after
+        `parent` (by default the end of the current path); it becomes the current leaf.
+        A `tool` message names the call it answers and the tool."""
         now = _now()
         with self._write():
+            if parent == LEAF:
+                parent = leaf_of(self.db, conversation_id)
             table = self.db["messages"].insert(
                 {
                     "conversation_id": conversation_id,
@@ -56,12 +72,15 @@ class MessageTable:
                     "model": model,
                     "created_at": now,
                     "error": error,
+                    "parent_id": parent,
                     **({"tool_call_id": tool_call_id, "tool_name": tool_name} if tool_call_id else {}),
                 }
             )
-            self.db["conversations"].update(conversation_id, {"updated_at": now})
+            self.db["conversations"].update(conversation_id, {"updated_at": now, "current_leaf": table.last_pk})
+            if parent is not None:
+                self.db.execute("update messages set current_child = ? where id = ?", [table.last_pk, parent])
             attach(self.db, table.last_pk, attachments)
-            return with_attachments(self.db, [_message(table.get(table.last_pk))])[0]
+            return with_siblings(self.db, with_attachments(self.db, [_message(table.get(table.last_pk))]))[0]
 
     @_translated
     def attachment_data(self, sha256: str) -> bytes | None:
@@ -104,7 +123,7 @@ class MessageTable:
             table.update(message_id, values)
             row = {**row, **values}
             self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
-            return _message(row)
+            return with_siblings(self.db, [_message(row)])[0]
 
     @_translated
     def save_progress(self, message_id: int, content: str) -> None:
@@ -119,15 +138,22 @@ class MessageTable:
 
     @_translated
     def delete_message(self, message_id: int) -> None:
+        """Delete one message (a reply a retry replaced); what followed it follows its parent."""
         with self._write():
+            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            if row is None:
+                return
+            conversation_id, parent_id = row
             detach(self.db, "id = ?", [message_id])
+            self.db.execute("update messages set parent_id = ? where parent_id = ?", [parent_id, message_id])
             self.db["messages"].delete_where("id = ?", [message_id])
+            reset_leaf(self.db, conversation_id, parent_id)
 
     @_translated
-    def edit_message(self, conversation_id: int, message_id: int, content: str) -> tuple[Message, int]:
-        """Replace the text of one of the user's messages and delete every later message
-        of its conversation, in one transaction; returns the edited message and how many
-        were deleted."""
+    def edit_message(self, conversation_id: int, message_id: int, content: str) -> Message:
+        """A new version of one of the user's messages, beside it (the same parent, the same
+        files), which becomes the current leaf: the old version and what followed it stay,
+        one branch away."""
         with self._write():
             table = self.db["messages"]
             try:
@@ -136,14 +162,62 @@ class MessageTable:
                 raise StorageError("That message no longer exists.") from None
             if row["conversation_id"] != conversation_id or row["role"] != "user":
                 raise StorageError("Only your own messages in this conversation can be edited.")
-            detach(self.db, "conversation_id = ? and id > ?", [row["conversation_id"], message_id])
-            deleted = self.db.execute(
-                "delete from messages where conversation_id = ? and id > ?",
-                [row["conversation_id"], message_id],
-            ).rowcount
-            table.update(message_id, {"content": content, "status": str(MessageStatus.COMPLETE), "error": None})
-            self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
-            return _message(table.get(message_id)), deleted
+            now = _now()
+            new = table.insert({"conversation_id": conversation_id, "role": "user", "content": content,
+                                "status": str(MessageStatus.COMPLETE), "created_at": now, "error": None,
+                                "parent_id": row["parent_id"]}).last_pk  # fmt: skip
+            self.db.execute(
+                "insert into attachments (message_id, position, name, mime, kind, size, sha256) "
+                "select ?, position, name, mime, kind, size, sha256 from attachments where message_id = ?",
+                [new, message_id],
+            )
+            self.db["conversations"].update(conversation_id, {"updated_at": now})
+            set_leaf(self.db, conversation_id, new)
+            return with_siblings(self.db, with_attachments(self.db, [_message(table.get(new))]))[0]
+
+    # Branches
+
+    @_translated
+    def switch_branch(self, conversation_id: int, message_id: int) -> int:
+        """Make the path through `message_id` current, continued as it was when last shown
+        (else to its newest message); returns its leaf. (A message already on the current
+        path changes nothing.)"""
+        with self._write():
+            found = self.db.execute("select conversation_id from messages where id = ?", [message_id]).fetchone()
+            if found is None or found[0] != conversation_id:
+                raise StorageError("That message no longer exists.")
+            if on_path(self.db, conversation_id, message_id):
+                return leaf_of(self.db, conversation_id) or message_id
+            leaf = continuation(self.db, message_id)
+            set_leaf(self.db, conversation_id, leaf)
+            return leaf
+
+    @_translated
+    def branch_before(self, conversation_id: int, message_id: int) -> None:
+        """Make the message before `message_id` the current leaf, so that the next message
+        stored (a new reply) is its sibling, not its follower."""
+        with self._write():
+            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            if row is None or row[0] != conversation_id:
+                raise StorageError("That message no longer exists.")
+            set_leaf(self.db, conversation_id, row[1])
+
+    @_translated
+    def delete_branch(self, conversation_id: int, message_id: int) -> int:
+        """Delete a message and everything that follows it; returns how many messages went.
+        If the current path went through it, the newest remaining alternative is current."""
+        with self._write():
+            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            if row is None or row[0] != conversation_id:
+                raise StorageError("That message no longer exists.")
+            ids = subtree_ids(self.db, message_id)
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                detach(self.db, f"id in ({marks})", part)
+                self.db.execute(f"delete from messages where id in ({marks})", part)
+            reset_leaf(self.db, conversation_id, row[1])
+            return len(ids)
 
     @_translated
     def get_messages(
@@ -154,20 +228,15 @@ class MessageTable:
         after: int | None = None,
         limit: int = 50,
     ) -> list[Message]:
-        """A page of messages in id order: the newest, or those before/after an id."""
-        if after is not None:
-            sql = "select * from messages where conversation_id = ? and id > ? order by id limit ?"
-            params: list[Any] = [conversation_id, after, limit]
-        else:
-            sql = "select * from messages where conversation_id = ? and id < ? order by id desc limit ?"
-            params = [conversation_id, before if before is not None else 2**62, limit]
+        """A page of the current path, in order: the newest messages, or those before/after
+        an id; each with its alternatives' ids (Message.siblings) when it has any."""
         with self._lock:
-            rows = with_attachments(self.db, [_message(row) for row in self.db.query(sql, params)])
-        return rows if after is not None else rows[::-1]
+            rows = path_page(self.db, conversation_id, before=before, after=after, limit=limit)
+            return with_siblings(self.db, with_attachments(self.db, [_message(row) for row in rows]))
 
     @_translated
     def all_messages(self, conversation_id: int) -> list[Message]:
-        """Every message of a conversation, oldest first (for show and export)."""
+        """Every message of a conversation, every branch, oldest first (for the JSON export)."""
         with self._lock:
             rows = self.db.query(
                 "select * from messages where conversation_id = ? order by id", [conversation_id]

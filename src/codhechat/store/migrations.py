@@ -124,11 +124,31 @@ def _migrate_10(db: sqlite_utils.Database) -> None:
     db["messages"].add_column("tool_name", str)
 
 
+def _migrate_11(db: sqlite_utils.Database) -> None:
+    """Conversations as trees (an edit or a regenerated reply is kept beside what it
+    replaces): each message's parent, the message it follows (NULL: a first message),
+    and each conversation's current leaf, the end of the path shown and sent as history;
+    each message's current child, the version after it that path last took. Every
+    existing conversation becomes one path, in the order it was written."""
+    db["messages"].add_column("parent_id", int)
+    db["messages"].add_column("current_child", int)
+    db["conversations"].add_column("current_leaf", int)
+    db["messages"].create_index(["parent_id"], index_name="idx_messages_parent")
+    db.execute(
+        "update messages set parent_id = (select max(p.id) from messages p "
+        "where p.conversation_id = messages.conversation_id and p.id < messages.id)"
+    )
+    db.execute(
+        "update conversations set current_leaf = "
+        "(select max(m.id) from messages m where m.conversation_id = conversations.id)"
+    )
+
+
 # Stemmed (`reviews` finds `review`), case- and accent-insensitive.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7, _migrate_8, _migrate_9,
-    _migrate_10,
+    _migrate_10, _migrate_11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

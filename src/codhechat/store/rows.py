@@ -29,6 +29,7 @@ def _conversation(row: dict[str, Any]) -> Conversation:
         system_prompt=row.get("system_prompt"),
         generation=Generation.parse(json.loads(row["generation"])) if row.get("generation") else Generation(),
         tools_off=_names(row.get("tools_off")),
+        current_leaf=row.get("current_leaf"),
     )
 
 
@@ -59,4 +60,6 @@ def _message(row: dict[str, Any]) -> Message:
         tool_calls=tool_calls_from(row.get("tool_calls")),
         tool_call_id=row.get("tool_call_id"),
         tool_name=row.get("tool_name"),
+        parent_id=row.get("parent_id"),
+        current_child=row.get("current_child"),
     )

@@ -6,24 +6,27 @@ keys panel show) and the command palette (CommandTable, a Textual command Provid
 are both made from this table, so a command cannot be in one and missing from, or
 described differently in, the other.
 
-A command the backend cannot do is hidden (its key does nothing, the palette leaves it
-out). `ChatScreen.why_not()` says why in words: enough to show it disabled, with its
-reason, instead.
+A command the backend cannot do (a classic server cannot pin) is never a key that does
+nothing: its key says why (a toast), and the palette shows it greyed, with the reason.
+A command that cannot run now for another reason (no delete to undo, no reply to
+continue) is hidden, and a priority key then falls through to the focused widget.
+`ChatScreen.why_not()` says why in words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.dom import DOMNode
 
 from codhechat.backends import (
     ATTACH,
+    BRANCHES,
     CONTINUE,
     CONVERSATION_OPTIONS,
     DELETE,
@@ -66,9 +69,16 @@ class Command:
     def palette_help(self) -> str:
         return f"{self.help} ({key_name(self.key)})" if self.key else self.help
 
+    @property
+    def gated(self) -> bool:
+        """Its key runs through `gated`, which says why when the backend cannot do it. (Not
+        the tools: without MCP servers configured there is nothing to say, so no command.)"""
+        return self.needs is not None and not self.priority and self.needs != TOOLS
+
     def binding(self) -> Binding:
         assert self.key is not None
-        return Binding(self.key, self.action, self.label, show=self.footer, priority=self.priority)
+        action = f"gated({self.action!r})" if self.gated else self.action
+        return Binding(self.key, action, self.label, show=self.footer, priority=self.priority)
 
 
 KEY_NAMES = {
@@ -99,8 +109,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("toggle_pin", "Pin/unpin", "f4", "Pin or unpin conversation", "Pinned conversations head the sidebar", needs=PIN, group="conversations"),
     Command("delete", "Delete", "f8", "Delete conversation", "After a confirmation; Ctrl+Z undoes it for a few seconds", needs=DELETE, group="conversations"),
     # Only while a delete can be undone (see ChatScreen.why_not); otherwise Ctrl+Z is the prompt's own undo.
-    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation just deleted", priority=True, group="conversations"),
-    Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply", "Replace the last reply with a new one", needs=REGENERATE),
+    Command("undo_delete", "Undo delete", "ctrl+z", "Undo delete", "Bring back the conversation (or version) just deleted",
+            priority=True, group="conversations"),
+    Command("regenerate", "Regenerate", "ctrl+g", "Regenerate reply",
+            "A new version of the last reply (the old one stays, one branch away)", needs=REGENERATE),
     Command("continue_reply", "Continue", "f7", "Continue reply",
             "The rest of a reply cut at the length limit (or stopped), in the same reply", needs=CONTINUE,
             priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
@@ -119,9 +131,21 @@ COMMANDS: tuple[Command, ...] = (
             help="This conversation's temperature, top p, max tokens, seed, reasoning effort", needs=CONVERSATION_OPTIONS,
             group="settings"),
     Command("edit_message", "Edit a message…", "f12", "Edit a message…",
-            "Change one of your messages and resend it; later messages are deleted", needs=EDIT),
+            "Change one of your messages and resend it; the old version stays, one branch away", needs=EDIT),
+    Command("previous_branch", "Previous version", "alt+left", "Previous version",
+            "Of the message with several (edited, regenerated; Alt+Up/Down choose which), with what follows it",
+            needs=BRANCHES),
+    Command("next_branch", "Next version", "alt+right", "Next version",
+            "Of the message with several, with what follows it", needs=BRANCHES),
+    Command("earlier_branch", "Earlier versioned", "alt+up", "Choose an earlier message with versions",
+            "For Previous/Next version to switch (they switch the newest by default)", needs=BRANCHES),
+    Command("later_branch", "Later versioned", "alt+down", "Choose a later message with versions",
+            "For Previous/Next version to switch", needs=BRANCHES),
+    Command("delete_branch", title="Delete this version…",
+            help="Of the message with several (Alt+Up/Down choose which): it and what follows (Ctrl+Z undoes it)",
+            needs=BRANCHES, group="conversations"),
     Command("choose_tools", title="Tools…", help="MCP servers and their tools: switch them on or off here",
-            on="app", needs=TOOLS),
+            on="app", needs=TOOLS, group="settings"),
     # The app (Textual's own palette has "Keys" and "Quit").
     Command("toggle_help", "Keys", "f1", help="Show or hide this list of keys", on="app", footer=True, narrow=True,
             group="app"),
@@ -136,35 +160,72 @@ def bindings(on: Literal["chat", "app"]) -> list[BindingType]:
     return [command.binding() for command in COMMANDS if command.on == on and command.key]
 
 
+# What a backend without the ability cannot do, in words ("... cannot pin conversations").
+CANNOT = {
+    SEARCH: "search conversations", RENAME: "rename conversations", PIN: "pin conversations",
+    DELETE: "delete conversations", REGENERATE: "regenerate replies", CONTINUE: "continue a reply",
+    CONVERSATION_OPTIONS: "keep a model and system prompt per conversation", EDIT: "edit sent messages",
+    BRANCHES: "keep versions of messages",
+}  # fmt: skip
+
+
 def unavailable(action: str, backend: ChatBackend) -> str | None:
     """Why the backend cannot do `action`, or None if it can (or the action needs nothing)."""
     command = BY_ACTION.get(action)
     if command is None or command.needs is None or supports(backend, command.needs):
         return None
-    return f"Not available: {backend.mode} does not support it."
+    return f"Not available: {backend.mode} cannot {CANNOT.get(command.needs, 'do that')}."
+
+
+def allowed(screen: Any, action: str, parameters: tuple[object, ...]) -> bool:
+    """The chat screen's check_action: a gated key is allowed when the backend cannot do its
+    command (it then says why), else when the command can run now."""
+    if action == "gated" and parameters:
+        name = str(parameters[0])
+        return unavailable(name, screen.backend) is not None or screen.why_not(name) is None
+    return screen.why_not(action) is None
+
+
+class Gated:
+    """The chat screen's `gated` action (a mixin): run a command, or say why the backend cannot."""
+
+    backend: ChatBackend
+    notify: Any
+    run_action: Any
+
+    async def action_gated(self, action: str) -> None:
+        if (why := unavailable(action, self.backend)) is not None:
+            self.notify(why, severity="warning")
+        else:
+            await self.run_action(action)
 
 
 class CommandTable(Provider):
     """The command palette's entries for the table's commands that can run now."""
 
-    def _offered(self) -> Iterator[tuple[Command, DOMNode]]:
+    def _offered(self) -> Iterator[tuple[Command, Callable[[], Any], str | None]]:
+        """(command, what running it does, why the backend cannot do it)."""
         chat = self.app.screen_stack[0] if self.app.screen_stack else None
         for command in COMMANDS:
             target = self.app if command.on == "app" else chat
-            # Hidden when it cannot run (check_action, as for its key).
-            if command.title and target is not None and target.check_action(command.action, ()):
-                yield command, target
+            if not command.title or target is None:
+                continue
+            why = unavailable(command.action, target.backend) if command.gated and hasattr(target, "backend") else None
+            if why is not None:  # greyed, saying why
+                yield command, partial(self.app.notify, why, severity="warning"), why
+            elif target.check_action(command.action, ()):  # else hidden when it cannot run now, as its key
+                yield command, partial(self.app.run_action, command.action, target), None
 
     async def discover(self) -> Hits:
-        for command, target in self._offered():
+        for command, run, why in self._offered():
             assert command.title is not None
-            run = partial(self.app.run_action, command.action, target)
-            yield DiscoveryHit(command.title, run, help=command.palette_help)
+            title = Text(command.title, style="dim") if why else command.title
+            yield DiscoveryHit(title, run, text=command.title, help=why or command.palette_help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for command, target in self._offered():
+        for command, run, why in self._offered():
             assert command.title is not None
             if (score := matcher.match(command.title)) > 0:
-                run = partial(self.app.run_action, command.action, target)
-                yield Hit(score, matcher.highlight(command.title), run, text=command.title, help=command.palette_help)
+                shown = Text(command.title, style="dim") if why else matcher.highlight(command.title)
+                yield Hit(score, shown, run, text=command.title, help=why or command.palette_help)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from codhechat.backends import CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
+from codhechat.backends import BRANCHES, CONVERSATION_OPTIONS, TOKENS, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import (
     ContextUse,
@@ -24,7 +24,7 @@ from codhechat.models import (
     Message,
 )
 from codhechat.ui.session_replies import SessionReplies, SessionView
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, LiveTool, Page, SentPrompt, Window
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, LiveTool, Page, SentPrompt, Window, stored_of
 from codhechat.ui.session_tools import waiting
 
 CONVERSATION_PAGE = 200  # conversations listed per page
@@ -42,6 +42,7 @@ class ChatSession(SessionReplies):
         self.window = Window()
         self.calls: list[LiveTool] = []  # tool calls waiting for approval or a result, in any conversation
         self.live: list[LiveReply] = []  # replies being generated, in any conversation
+        self.branch_focus: int | None = None  # the message the branch keys switch, if not the newest with versions
 
     # The conversation list
 
@@ -105,9 +106,9 @@ class ChatSession(SessionReplies):
 
     # The open conversation
 
-    async def open(self, conversation_id: int, *, at: int | None = None) -> None:
-        """The newest page of a conversation or, given `at`, the page around that message.
-        Raises CodheError (and then nothing changes)."""
+    async def open(self, conversation_id: int, *, at: int | None = None, mark: str = "found") -> None:
+        """The newest page of a conversation or, given `at`, the page around that message
+        (marked with the class `mark`). Raises CodheError (and then nothing changes)."""
         has_newer = False
         messages = await self.backend.get_messages(conversation_id, limit=PAGE + 1)
         has_older = len(messages) > PAGE
@@ -127,7 +128,7 @@ class ChatSession(SessionReplies):
         if live is not None:
             entries += waiting(self, conversation_id)  # tool calls still asking or running
         self.conversation_id = conversation_id
-        self.window = Window(entries, has_older, has_newer, found=at)
+        self.window = Window(entries, has_older, has_newer, found=at, mark=mark)
         await self.view.show_window()
 
     async def new_conversation(self) -> None:
@@ -171,6 +172,65 @@ class ChatSession(SessionReplies):
             del window.entries[:dropped]
             window.has_older = True
         return added, dropped
+
+    # Branches (where the backend keeps them: BRANCHES)
+
+    def branch_points(self) -> list[Message]:
+        """The messages shown that have other versions, oldest first."""
+        return [s for e in self.window.entries if (s := stored_of(e)) is not None and s.branch is not None]
+
+    def branch_point(self) -> Message | None:
+        """What the branch keys switch: the message chosen with Alt+Up/Down (move_branch_focus)
+        while it is shown, else the newest message shown that has other versions."""
+        points = self.branch_points()
+        return next((p for p in points if p.id == self.branch_focus), points[-1] if points else None)
+
+    def move_branch_focus(self, step: int) -> Message | None:
+        """Choose the message with versions before (-1) or after (+1) the branch point."""
+        points, current = self.branch_points(), self.branch_point()
+        if current is None:
+            return None
+        chosen = points[max(0, min(len(points) - 1, points.index(current) + step))]
+        self.branch_focus = chosen.id
+        return chosen
+
+    def why_not_switch(self, message: Message | None = None) -> str | None:
+        if self.conversation_id is None or not supports(self.backend, BRANCHES):
+            return "There is no other version here."
+        if self.live_for(self.conversation_id) is not None:
+            return "A reply is being generated here: stop it (Esc) first."
+        if (message or self.branch_point()) is None:
+            return "Nothing here has another version: edit a message (F12) or regenerate a reply (Ctrl+G) to make one."
+        return None
+
+    def why_not(self, action: str) -> str | None:
+        """Why a command the session decides on cannot run now (None: it can, or it is not
+        one of the session's)."""
+        if action == "continue_reply":
+            return self.why_not_continue()
+        if action in ("previous_branch", "next_branch", "delete_branch", "earlier_branch", "later_branch"):
+            return self.why_not_switch()
+        return None
+
+    async def switch_sibling(self, step: int, message: Message | None = None) -> str | None:
+        """Show the previous (-1) or next (+1) version of `message` (by default the branch
+        point) and what follows it; or say why not. Raises CodheError."""
+        if (why := self.why_not_switch(message)) is not None:
+            return why
+        message = message or self.branch_point()
+        assert message is not None
+        index = message.siblings.index(message.id) + step
+        if not 0 <= index < len(message.siblings):
+            return f"This is the {'first' if step < 0 else 'last'} version."
+        await self.show_branch(message.siblings[index])
+        return None
+
+    async def show_branch(self, message_id: int) -> None:
+        """Make the path through a message current and show it there. Raises CodheError."""
+        assert self.conversation_id is not None
+        await self.backend.switch_branch(self.conversation_id, message_id)
+        self.branch_focus = message_id
+        await self.open(self.conversation_id, at=message_id, mark="branch-focus")
 
     def texts(self) -> list[tuple[str, str]]:
         """(role, text) of every entry in the window, oldest first."""

@@ -77,6 +77,11 @@ class SessionView(Protocol):
         """Nothing was stored: `prompt`, if given, should go back to the user to resend."""
         ...
 
+    def entry_stored(self, entry: Entry) -> None:
+        """A prompt shown before it was stored has its stored copy (`entry.stored`) now,
+        which says where it branches (an edit is a new version of a message)."""
+        ...
+
 
 class SessionReplies:
     """The replies' half of ChatSession. Needs, from ChatSession: backend, view, conversation_id, window, live, model_for,
@@ -207,13 +212,15 @@ class SessionReplies:
 
     async def regenerate(self, old: Entry) -> None:
         """Replace the open conversation's last reply, `old`, with a new one (it stays on
-        screen until the new one has text)."""
+        screen until the new one has text; where the backend keeps branches, it stays
+        stored too, as the new one's sibling)."""
         assert self.conversation_id is not None
         await self._reply(self.backend.regenerate_reply(self.conversation_id), replaces=old)
 
     async def resend_edited(self, message: Message, text: str) -> None:
-        """Replace one of the user's messages with `text`, drop every later one and reply
-        to it. Raises CodheError (and then nothing changes)."""
+        """Replace one of the user's messages with `text` and reply to it (where the backend
+        keeps branches, the old version stays, one branch away; else every later one goes).
+        Raises CodheError (and then nothing changes)."""
         conversation_id = message.conversation_id
         earlier = await self.backend.get_messages(conversation_id, before=message.id, limit=PAGE + 1)
         self.conversation_id = conversation_id
@@ -266,13 +273,19 @@ class SessionReplies:
             case ReplyPrompt(left_out=left_out, window=window):
                 reply.left_out, reply.window = left_out, window
                 self.view.reply_prompted(reply)
-            case ReplyStarted(conversation=conversation):
+            case ReplyStarted(conversation=conversation, user_message=user_message):
                 reply.conversation_id = conversation.id
+                entries = self.window.entries
+                index = next((i for i, e in enumerate(entries) if e is reply), 0)
+                if user_message is not None and index and isinstance(prompt := entries[index - 1], SentPrompt):
+                    prompt.stored = user_message
+                    if user_message.branch is not None:
+                        self.view.entry_stored(prompt)
                 if self.conversation_id is None and any(e is reply for e in self.window.entries):
                     self.conversation_id = conversation.id  # the new conversation is the open one
                 self.upsert(conversation)
             case ReplyDone(message=message):
-                reply.status, reply.usage = MessageStatus.COMPLETE, usage_of(message)
+                reply.status, reply.usage, reply.stored = MessageStatus.COMPLETE, usage_of(message), message
                 reply.finish_reason, reply.thinking_ms, reply.elapsed_ms = (
                     message.finish_reason, message.thinking_ms, message.elapsed_ms)  # fmt: skip
                 if message.model:
@@ -280,7 +293,7 @@ class SessionReplies:
                 self.view.reply_ended(reply)
                 self._touch(message.conversation_id)
             case ReplyFailed(error=error, message=message):
-                reply.status = MessageStatus.ERROR
+                reply.status, reply.stored = MessageStatus.ERROR, message
                 if message is not None:
                     reply.finish_reason = message.finish_reason
                 if isinstance(error, CodheError):

@@ -27,6 +27,7 @@ class SentPrompt:
 
     text: str
     attachments: tuple[Attachment, ...] = ()
+    stored: Message | None = None  # its stored copy, once the backend says (an edit's branch position)
 
 
 class Cancellable(Protocol):
@@ -56,6 +57,7 @@ class LiveReply:
     left_out: int = 0  # earlier messages that did not fit the context window
     window: int | None = None  # the model's context, when known
     replaces: Entry | None = None  # a reply this one takes the place of, once it has text
+    stored: Message | None = None  # its stored copy, once it ended (a regenerated reply's branch position)
 
     @property
     def text(self) -> str:
@@ -94,6 +96,13 @@ class LiveNotice:
 
 
 Entry: TypeAlias = Message | SentPrompt | LiveReply | LiveTool | LiveNotice
+
+
+def stored_of(entry: Entry) -> Message | None:
+    """An entry's stored message, once there is one (a tool call or a notice has none)."""
+    if isinstance(entry, Message):
+        return entry
+    return entry.stored if isinstance(entry, SentPrompt | LiveReply) else None
 Page: TypeAlias = tuple[list[Message], int]  # messages loaded, and how many entries were dropped at the far end
 
 
@@ -104,7 +113,8 @@ class Window:
     entries: list[Entry] = field(default_factory=list)
     has_older: bool = False
     has_newer: bool = False
-    found: int | None = None  # a message to show the user (a search result), once
+    found: int | None = None  # a message to show the user (a search result, a branch switched to), once
+    mark: str = "found"  # the class it gets: "found" (a search result), "branch-focus" (what the branch keys switch)
 
     def stored(self) -> list[Message]:
         return [e for e in self.entries if isinstance(e, Message)]

@@ -259,7 +259,7 @@ class Link:
     def _give_up(self, error: CodheError) -> None:
         """Stop reconnecting until the user asks for something (a prompt, Ctrl+R)."""
         self._settle_attempt(error)
-        state = ConnectionState("offline", detail=error.message)
+        state = ConnectionState("offline", detail=error.message, signed_out=isinstance(error, AuthError))
         self._set_state(state)
         self.publish(replace(state, notice=f"{error.message} {error.hint}".strip()))
 

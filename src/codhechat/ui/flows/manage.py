@@ -1,4 +1,5 @@
-"""Rename, pin and delete conversations; a delete can be undone for UNDO_S seconds."""
+"""Rename, pin and delete conversations (and a version of a message, with what follows
+it: a branch); a delete can be undone for UNDO_S seconds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from codhechat.errors import CodheError
-from codhechat.models import Conversation
+from codhechat.models import Conversation, Message
 from codhechat.ui.screens.dialogs import AskText, Confirm
 from codhechat.ui.session import ChatSession
 
@@ -60,11 +61,34 @@ class DeleteWithUndo:
     def __init__(self, screen: Screen[Any], session: ChatSession) -> None:
         self.screen = screen
         self.session = session
-        self.pending: tuple[Conversation, Timer] | None = None
+        self.pending: tuple[Conversation | Message, Timer] | None = None
 
     def hidden(self, conversation_id: int) -> bool:
         """Whether a conversation is deleted, its undo pending (so not to be shown)."""
-        return self.pending is not None and self.pending[0].id == conversation_id
+        return self.pending is not None and isinstance(self.pending[0], Conversation) and (
+            self.pending[0].id == conversation_id)  # fmt: skip
+
+    def ask_branch(self, message: Message) -> None:
+        """Delete a version of a message (one that has others) and everything after it: the
+        path shows the version beside it at once, the delete happens when the undo closes."""
+        assert message.branch is not None
+        position, count = message.branch
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes and self.session.conversation_id == message.conversation_id:
+                await self.finish()
+                beside = message.siblings[position - 2 if position > 1 else position]
+                try:
+                    await self.session.show_branch(beside)
+                except CodheError as exc:
+                    self.screen.notify(str(exc), title="Not deleted", severity="error")
+                    return
+                self.pending = (message, self.screen.set_timer(UNDO_S, self.finish))
+                self.screen.notify(f"Deleted version {position} of {count}. Ctrl+Z to undo.", timeout=UNDO_S)
+
+        question = (f"Delete version {position} of {count} of this message, and everything that follows it?\n"
+                    f"Ctrl+Z undoes it for {UNDO_S:g} seconds.")  # fmt: skip
+        self.screen.app.push_screen(Confirm(question, yes="Delete"), confirmed)
 
     def ask(self, target: Conversation | None) -> None:
         screen = self.screen
@@ -98,6 +122,9 @@ class DeleteWithUndo:
             return
         conversation, timer = pending
         timer.stop()
+        if isinstance(conversation, Message):
+            await self._delete_branch(conversation)
+            return
         try:
             await self.session.backend.delete_conversation(conversation.id)
         except CodheError as exc:
@@ -105,11 +132,35 @@ class DeleteWithUndo:
                 self.session.upsert(conversation)
                 self.screen.notify(str(exc), title="Not deleted", severity="error")
 
+    async def _delete_branch(self, message: Message) -> None:
+        session = self.session
+        try:
+            await session.backend.delete_branch(message.conversation_id, message.id)
+        except CodheError as exc:
+            if self.screen.is_attached:
+                self.screen.notify(str(exc), title="Not deleted", severity="error")
+            return
+        if self.screen.is_attached and session.conversation_id == message.conversation_id and not session.live_for(
+                message.conversation_id):  # fmt: skip
+            await session.open(message.conversation_id)  # one version fewer: the markers change
+
     def undo(self) -> None:
         pending, self.pending = self.pending, None
         if pending is None:
             return
         conversation, timer = pending
         timer.stop()
+        if isinstance(conversation, Message):
+            self.screen.run_worker(self._restore_branch(conversation), exit_on_error=False)
+            return
         self.session.upsert(conversation)
         self.screen.notify(f"Restored “{conversation.title}”.")
+
+    async def _restore_branch(self, message: Message) -> None:
+        if self.session.conversation_id == message.conversation_id:
+            try:
+                await self.session.show_branch(message.id)
+            except CodheError as exc:
+                self.screen.notify(str(exc), severity="error")
+                return
+        self.screen.notify("Restored the version deleted.")

@@ -1,4 +1,5 @@
-"""Regenerate the last reply (Ctrl+G), after saying what it replaces."""
+"""Regenerate the last reply (Ctrl+G): a new version beside the old one where the backend
+keeps branches; elsewhere after saying what it replaces."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from textual.screen import Screen
 
+from codhechat.backends import BRANCHES, supports
 from codhechat.ui.screens.dialogs import Confirm
 from codhechat.ui.session import ChatSession
 
@@ -21,6 +23,10 @@ async def regenerate(screen: Screen[Any], session: ChatSession) -> None:
     old, complete, text = finished
     if not complete:
         await screen.run_action("retry")  # failed or stopped: that is a retry
+        return
+
+    if supports(session.backend, BRANCHES):
+        await session.regenerate(old)  # nothing is lost: the old reply is one branch away
         return
 
     async def confirmed(yes: bool | None) -> None:

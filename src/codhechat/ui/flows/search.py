@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.screen import Screen
 
+from codhechat.backends import BRANCHES, supports
 from codhechat.errors import CodheError
 from codhechat.models import SearchHit
 from codhechat.ui.screens.search import RESULTS, SearchScreen
@@ -19,7 +20,14 @@ def search_conversations(screen: Screen[Any], session: ChatSession, *, hidden: C
     async def chosen(hit: SearchHit | None) -> None:
         if hit is None:
             return
+        branches = supports(session.backend, BRANCHES)
+        if branches and session.live_for(hit.conversation_id) is not None:
+            # Its path cannot change under a reply being written to it.
+            screen.notify("A reply is being generated there: stop it (Esc) first, then open the result.")
+            return
         try:
+            if branches:  # the hit may be on another branch: show that one
+                await session.backend.switch_branch(hit.conversation_id, hit.message_id)
             await session.open(hit.conversation_id, at=hit.message_id)
         except CodheError as exc:
             screen.notify(str(exc), title="Cannot open the conversation", severity="error")

@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.screen import Screen
 
+from codhechat.backends import BRANCHES, supports
 from codhechat.errors import CodheError, ModelError
 from codhechat.textsafe import visible
 from codhechat.ui.flows.manage import apply_change
@@ -141,7 +142,8 @@ async def edit_message(screen: Screen[Any], session: ChatSession) -> None:
     if text is None:
         return
     try:
-        later = await backend.get_messages(conversation_id, after=message.id, limit=100_000)
+        later = [] if supports(backend, BRANCHES) else await backend.get_messages(  # branches lose nothing
+            conversation_id, after=message.id, limit=100_000)  # fmt: skip
     except CodheError as exc:
         screen.notify(str(exc), title="Cannot edit", severity="error")
         return

@@ -24,6 +24,7 @@ from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
 from codhechat.ui import command_table, layout
 from codhechat.ui.flows import manage, replies, settings
+from codhechat.ui.flows.branches import BranchCommands
 from codhechat.ui.flows.resume import Resume, resume
 from codhechat.ui.screens.chat_commands import ChatCommands
 from codhechat.ui.session import ChatSession
@@ -40,7 +41,7 @@ from codhechat.ui.widgets.welcome import Welcome
 WARM_UP_DELAY_S = 0.5
 
 
-class ChatScreen(ChatCommands):
+class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
     BINDINGS = command_table.bindings("chat")
     HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS = layout.BREAKPOINTS, layout.VERTICAL_BREAKPOINTS  # ui/layout.py
 
@@ -133,7 +134,7 @@ class ChatScreen(ChatCommands):
         self.conversations_changed()
         self.refresh_tokens()
         if window.found is not None:
-            self.pane.show_found(window.found)
+            self.pane.show_found(window.found, mark=window.mark)
             window.found = None
 
     async def entries_added(self, entries: list[Entry]) -> None:
@@ -272,12 +273,12 @@ class ChatScreen(ChatCommands):
         # Priority keys that, when their command cannot run, fall through to the prompt (Ctrl+Z, F7).
         if action == "undo_delete" and self.deletes.pending is None:
             return "There is no delete to undo."
-        if action == "continue_reply" and (why := self.session.why_not_continue()):
+        if (why := self.session.why_not(action)) is not None:  # continue_reply, the branch commands
             return why
         return command_table.unavailable(action, self.backend)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.why_not(action) is None
+        return command_table.allowed(self, action, parameters)
 
     # How full the context is (where the endpoint reports usage)
 

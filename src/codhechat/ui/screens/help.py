@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -69,15 +69,20 @@ def sections(backend: ChatBackend) -> list[tuple[str, list[Row]]]:
 
 
 def section_table(rows: list[Row]) -> Table:
+    """One line a row: the key, what it does, and as much of the detail as fits (the
+    palette shows it whole)."""
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
     table.add_column("key", style="bold", no_wrap=True, ratio=None)
-    table.add_column("what", ratio=1)
+    table.add_column("what", ratio=1, no_wrap=True, overflow="ellipsis")
     for row in rows:
         what = Text(row.what)
         if row.detail:
             what.append(f"  {row.detail}", style="dim")
         table.add_row(Text(row.key_text), what)
     return table
+
+
+TWO_COLUMNS_FROM = 110  # terminal columns from which the commands' groups sit side by side
 
 
 class HelpScreen(ModalScreen[None]):
@@ -90,9 +95,21 @@ class HelpScreen(ModalScreen[None]):
         self._sections = sections(backend)
 
     def compose(self) -> ComposeResult:
+        *commands, editing = self._sections
+        two = self.app.size.width >= TWO_COLUMNS_FROM
         with VerticalScroll(classes="dialog wide", id="help"):
             yield Static(Text("codhechat keys", style="bold"))
             yield Static(Text("Esc closes. Commands without a key are in the command palette (Ctrl+P).", style="dim"))
-            for heading, rows in self._sections:
-                yield Static(Text(heading, style="bold underline"), classes="help-heading")
-                yield Static(section_table(rows), classes="help-section")
+            # Side by side when wide (chatting and conversations, then the rest), so the app's
+            # own keys all show at once; the prompt's editing keys below.
+            with Horizontal(id="help-columns"):
+                for column in ((commands[:2], commands[2:]) if two else (commands,)):
+                    with Vertical(classes="help-column"):
+                        yield from self._section_widgets(column)
+            yield from self._section_widgets([editing])
+
+    @staticmethod
+    def _section_widgets(sections: list[tuple[str, list[Row]]]) -> ComposeResult:
+        for heading, rows in sections:
+            yield Static(Text(heading, style="bold underline"), classes="help-heading")
+            yield Static(section_table(rows), classes="help-section")

@@ -11,7 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from codhechat.models import AttachedFile
-from codhechat.ui.widgets.messages import attachment_chips
+from codhechat.ui.widgets.headers import attachment_chips
 
 
 class AttachmentChip(Static, can_focus=True):

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer, Vertical
 from textual.geometry import Size
@@ -28,9 +29,11 @@ from codhechat.models import Message
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece
 from codhechat.ui.text import plain
-from codhechat.ui.transcript import Entry, usage_of
+from codhechat.ui.transcript import Entry
 from codhechat.ui.widgets import messages
-from codhechat.ui.widgets.messages import MarkdownPiece, MessageView, _header, attachment_chips, thought_for
+from codhechat.ui.widgets.branches import BranchStep, step_at
+from codhechat.ui.widgets.headers import attachment_chips, thought_for
+from codhechat.ui.widgets.messages import MarkdownPiece, MessageView
 
 LONG_CHARS = 4 * PIECE_CHARS  # a stored reply longer than this is shown in pieces
 LAZY_PIECE_CHARS = 2 * PIECE_CHARS  # bigger than a streaming reply's: fewer widgets to lay out
@@ -160,7 +163,7 @@ class LongMessageView(MessageView):
 
     def _head(self) -> RenderableType:
         message = self.message
-        parts: list[RenderableType] = [_header(message.role, message.model, usage_of(message), message.elapsed_ms)]
+        parts: list[RenderableType] = [self.header_line()[0]]  # with its branch marker, if any
         if message.reasoning:
             mark = "▾" if self.show_thinking else "▸"
             parts.append(Text(f"{mark} {thought_for(message.thinking_ms)}  (click to {'hide' if self.show_thinking else 'show'})",
@@ -189,8 +192,10 @@ class LongMessageView(MessageView):
         if pieces:
             self.measure_around(len(pieces) - 1)
 
-    def on_click(self) -> None:
-        if self.message.reasoning:
+    def on_click(self, event: events.Click) -> None:
+        if step := step_at(event, self, *self.header_line()):
+            self.post_message(BranchStep(self.message, step))
+        elif self.message.reasoning:
             self.show_thinking = not self.show_thinking
             self.query_one(".head", Static).update(self._head())
 

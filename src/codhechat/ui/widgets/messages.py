@@ -15,17 +15,20 @@ from collections.abc import Callable
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.segment import Segment
 from rich.text import Text
+from textual import events
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
-from codhechat.models import Attachment, FinishReason, Message, MessageStatus
+from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 from codhechat.ui.text import plain
 from codhechat.ui.themes import code_style
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
+from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
+from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
 
 FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
@@ -33,64 +36,6 @@ MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history
 
 def code_theme(widget: Widget) -> str:
     return code_style(widget.app)  # follows the app's theme (ui/themes.py)
-
-
-def _header(
-    role: str, model: str | None, usage: tuple[int, int] | None = None, elapsed_ms: int | None = None
-) -> Text:
-    """Who wrote it; for a reply, the model, its token usage, how long it took and how fast."""
-    if role == "user":
-        return Text("You", style="bold")
-    header = Text.assemble(("Assistant", "bold"), (f"  {visible(model)}" if model else "", "dim"))
-    if usage is not None:
-        header.append(f"  {usage[0]:,} + {usage[1]:,} tokens", style="dim")
-    if elapsed_ms:
-        header.append(f"  {elapsed_ms / 1000:.1f} s", style="dim")
-        if usage is not None and usage[1]:
-            header.append(f"  {usage[1] / (elapsed_ms / 1000):,.0f} tokens/s", style="dim")
-    return header
-
-
-def _notice(status: MessageStatus, error: str | None, finish_reason: str | None = None) -> Text | None:
-    """Why a reply ended, if it did not end as a whole answer, and what can be done."""
-    if status == MessageStatus.ERROR:
-        hint = "" if "Ctrl+R" in (error or "") else "  (Ctrl+R retries)"
-        return Text(f"✗ {visible(error or 'The reply failed.')}{hint}", style="bold red")
-    if status == MessageStatus.PARTIAL:
-        return Text("■ Stopped: the reply is incomplete.  (Ctrl+R retries, F7 continues)", style="italic")
-    if finish_reason == FinishReason.LENGTH:
-        return Text("■ Stopped at the length limit: the reply may be incomplete.  (F7 continues)", style="italic")
-    if finish_reason == FinishReason.CONTENT_FILTER:
-        return Text("■ Stopped by the endpoint's content filter.", style="italic")
-    return None
-
-
-def _size(size: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size:,} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return ""
-
-
-def attachment_chips(attachments: tuple[Attachment, ...]) -> Text:
-    """The files a message carries, as chips: 📎 name (size)."""
-    chips = Text()
-    for attachment in attachments:
-        chips.append(f" 📎 {visible(attachment.name)} ({_size(attachment.size)}) ", style="reverse")
-        chips.append(" ")
-    return chips
-
-
-def thought_for(thinking_ms: int | None) -> str:
-    return f"Thought for {thinking_ms / 1000:.1f} s" if thinking_ms is not None else "Thinking"
-
-
-def prompt_note(left_out: int, window: int | None) -> Text | None:
-    if not left_out:
-        return None
-    fit = f" (they do not fit the {window:,}-token context)" if window else ""
-    return Text(f"{left_out} earlier message{'s' if left_out != 1 else ''} not sent{fit}", style="dim italic")
 
 
 class RenderedOnce:
@@ -135,8 +80,16 @@ class MessageView(Widget):
         self.show_thinking = False
         self._rendered = RenderedOnce(self._build)
 
-    def on_click(self) -> None:
-        if self.message.reasoning:
+    def header_line(self) -> tuple[Text, int | None]:
+        """Its header, and where its branch marker starts (if it has other versions)."""
+        message = self.message
+        header = header_of(message.role, message.model, usage_of(message), message.elapsed_ms)
+        return header, add_marker(header, message.branch)
+
+    def on_click(self, event: events.Click) -> None:
+        if step := step_at(event, self, *self.header_line()):
+            self.post_message(BranchStep(self.message, step))
+        elif self.message.reasoning:
             self.show_thinking = not self.show_thinking
             self._rendered.invalidate()
             self.refresh(layout=True)
@@ -148,14 +101,14 @@ class MessageView(Widget):
     @property
     def notice(self) -> Text | None:
         """What went wrong with this message, if anything (shown under it)."""
-        return _notice(self.message.status, self.message.error, self.message.finish_reason)
+        return notice_of(self.message.status, self.message.error, self.message.finish_reason)
 
     def render(self) -> RenderableType:
         return self._rendered.get(code_theme(self))
 
     def _build(self) -> RenderableType:
         message = self.message
-        parts: list[RenderableType] = [_header(message.role, message.model, usage_of(message), message.elapsed_ms)]
+        parts: list[RenderableType] = [self.header_line()[0]]
         if message.reasoning:
             mark = "▾" if self.show_thinking else "▸"
             parts.append(Text(f"{mark} {thought_for(message.thinking_ms)}  (click to {'hide' if self.show_thinking else 'show'})",
@@ -180,10 +133,24 @@ class PendingUserView(Static):
     """The user's prompt, shown at once, before the store has given it an id."""
 
     def __init__(self, prompt: SentPrompt) -> None:
-        chips = [attachment_chips(prompt.attachments)] if prompt.attachments else []
-        super().__init__(Group(_header("user", None), *chips, plain(prompt.text)), classes="message user")
+        super().__init__(classes="message user")
         self.entry = prompt
         self.text = prompt.text
+        self.show_stored()
+
+    def header_line(self) -> tuple[Text, int | None]:
+        stored = self.entry.stored
+        header = header_of("user", None)
+        return header, add_marker(header, stored.branch if stored else None)
+
+    def show_stored(self) -> None:
+        """Render it again: its stored copy says where it branches."""
+        chips = [attachment_chips(self.entry.attachments)] if self.entry.attachments else []
+        self.update(Group(self.header_line()[0], *chips, plain(self.entry.text)))
+
+    def on_click(self, event: events.Click) -> None:
+        if self.entry.stored and (step := step_at(event, self, *self.header_line())):
+            self.post_message(BranchStep(self.entry.stored, step))
 
 
 class MarkdownPiece(Widget):
@@ -235,6 +202,7 @@ class ReplyView(Vertical):
     def __init__(self, model: str | None, text: str = "", *, entry: LiveReply | None = None) -> None:
         super().__init__(classes="message assistant reply")
         self.entry = entry  # the session's reply this shows
+        self.stored: Message | None = None  # its stored copy, once it ended
         self.model = model
         self._raw: list[str] = []  # as received, for copying; what is shown has controls spelled out
         self._pending: list[str] = []
@@ -249,6 +217,7 @@ class ReplyView(Vertical):
         self._thinking: list[str] = []
         self._thinking_ms: int | None = None
         self._note: Text | None = None
+        self._branch: tuple[int, int] | None = None
         if entry is not None:
             self._thinking = list(entry.thinking)
             self._note = prompt_note(entry.left_out, entry.window)
@@ -256,7 +225,7 @@ class ReplyView(Vertical):
             self.append(text)
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(_header("assistant", self.model, self._usage, self._elapsed_ms), classes="header")
+        yield Static(self.header_line()[0], classes="header")
         note = Static(self._note or "", classes="prompt-note")
         note.display = self._note is not None
         yield note
@@ -323,6 +292,15 @@ class ReplyView(Vertical):
         else:
             container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live)])
 
+    def header_line(self) -> tuple[Text, int | None]:
+        header = header_of("assistant", self.model, self._usage, self._elapsed_ms)
+        return header, add_marker(header, self._branch)
+
+    def on_click(self, event: events.Click) -> None:
+        header = self.query_one(".header", Static)
+        if self.stored and (step := step_at(event, header, *self.header_line())):
+            self.post_message(BranchStep(self.stored, step))
+
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         self.query_one(".thinking-text", Static).update(plain("".join(self._thinking), "dim italic"))
 
@@ -339,13 +317,15 @@ class ReplyView(Vertical):
                    thinking_ms: int | None = None) -> None:  # fmt: skip
         self._usage, self._elapsed_ms, self._thinking_ms = usage, elapsed_ms, thinking_ms
         if self.is_mounted:
-            self.query_one(".header", Static).update(_header("assistant", self.model, usage, elapsed_ms))
+            self.query_one(".header", Static).update(self.header_line()[0])
             if self._thinking and self._raw:
                 self._fold_thinking()
 
     def show_end(self, reply: LiveReply) -> None:
         """How `reply` (ended) ended: its outcome, usage and timings."""
         assert reply.status is not None
+        self.stored = reply.stored
+        self._branch = reply.stored.branch if reply.stored else None
         self.finish(reply.status, reply.notice or None, reply.finish_reason)
         self.show_usage(reply.usage, elapsed_ms=reply.elapsed_ms, thinking_ms=reply.thinking_ms)
 
@@ -363,7 +343,7 @@ class ReplyView(Vertical):
         tail = self.query(MarkdownPiece).last() if self.query(MarkdownPiece) else None
         if tail is not None and tail.live:
             tail.set_piece(tail.piece, live=False)
-        notice = _notice(self.status, self._error, self._finish_reason)
+        notice = notice_of(self.status, self._error, self._finish_reason)
         if notice is None and self._finish_reason == FinishReason.TOOL_CALLS:
             notice = Text("⚙ asked to run tools (below)", style="dim")
         widget = self.query_one(".notice", Static)

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from codhechat.models import Message
 from codhechat.ui.transcript import Entry, LiveReply
 from codhechat.ui.widgets.long_message import view_of
-from codhechat.ui.widgets.messages import MessageView, ReplyView
+from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView
 
 
 class MessagePane(VerticalScroll):
@@ -76,13 +76,29 @@ class MessagePane(VerticalScroll):
     async def remove_entry(self, entry: Entry) -> None:
         await self._drop([w for w in self.views() if getattr(w, "entry", None) is entry])
 
-    def show_found(self, message_id: int) -> None:
-        """Mark a message (a search result) and scroll it to the top, if it is shown."""
+    def entry_stored(self, entry: Entry) -> None:
+        """Render a prompt's view again, now that its stored copy says where it branches."""
+        for view in self.views():
+            if getattr(view, "entry", None) is entry and isinstance(view, PendingUserView):
+                view.show_stored()
+
+    def show_found(self, message_id: int, *, mark: str = "found") -> None:
+        """Scroll a message (a search result; a version switched to) to the top, if it is
+        shown, and give it the class `mark` (which no other view keeps)."""
+        for view in self.query(f".{mark}"):
+            view.remove_class(mark)
         found = next((w for w in self.views() if isinstance(w, MessageView) and w.message.id == message_id), None)
         if found is not None:
-            found.add_class("found")
-            self.anchor(False)
-            self.call_after_refresh(self.scroll_to_widget, found, top=True, animate=False, immediate=True)
+            found.add_class(mark)
+
+            def reveal() -> None:
+                # All on screen (held at the bottom while anchored): nothing to scroll. Unanchored
+                # then, Textual would keep the bottom-aligned offset of the old contents.
+                if self.max_scroll_y > 0:
+                    self.anchor(False)
+                    self.scroll_to_widget(found, top=True, animate=False, immediate=True)
+
+            self.call_after_refresh(reveal)
 
     async def prepend(self, messages: Sequence[Message], drop: int, *, has_older: bool) -> None:
         """Add older messages above and drop `drop` views at the bottom, keeping what the
