@@ -149,7 +149,7 @@ class ModelClient:
             raise ReplyCut(
                 f"The reply was cut short: the stream from {self.where} ended before the "
                 "model said it was finished.",
-                "What arrived is kept. Press Ctrl+R to retry.",
+                "What arrived is kept. Retry for a whole reply.",
             )
 
     async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncIterator[str]:
@@ -333,12 +333,12 @@ class ModelClient:
         if isinstance(exc, openai.RateLimitError):
             return ModelError(
                 f"Rate limited by the endpoint (429) at {where}: {detail}",
-                "Wait a moment, then press Ctrl+R to retry. If it mentions quota, check your plan.",
+                "Wait a moment, then retry. If it mentions quota, check your plan.",
             )
         if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
             return ModelError(
                 f"The endpoint failed with a server error ({exc.status_code}) at {where}: {detail}",
-                "This is usually temporary: press Ctrl+R to retry.",
+                "This is usually temporary: retry.",
             )
         if isinstance(exc, openai.APIStatusError):
             exceeded, window = context_exceeded(getattr(exc, "body", None), detail)
@@ -348,7 +348,7 @@ class ModelClient:
                 size = f" ({window:,} tokens)" if window else ""
                 return ContextExceeded(
                     f"The conversation is longer than the model's context window{size}: {detail}",
-                    "Press Ctrl+R: the next try sends fewer earlier messages. If the server's "
+                    "Retry: the next try sends fewer earlier messages. If the server's "
                     "context is larger, set context_window.",
                     window=window,
                 )
@@ -365,7 +365,7 @@ class ModelClient:
         if mid_stream:
             return ModelError(
                 f"The reply was cut off: the connection to {self.where} broke mid-stream.",
-                "What arrived is kept. Press Ctrl+R to retry.",
+                "What arrived is kept. Retry for a whole reply.",
             )
         return ModelError(
             f"Cannot connect to {self.where}.",

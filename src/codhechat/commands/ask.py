@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -229,16 +230,14 @@ def _end_line(progress: _Progress, out: IO[str]) -> None:
 
 
 def _for_the_shell(error: CodheError, conversation_id: int | None) -> CodheError:
-    """The endpoint errors' hints name the app's keys; say what to do in a shell."""
+    """The endpoint errors' hints are the app's; say what to do in a shell."""
     if isinstance(error, MissingApiKey):
         hint = (
             "Set OPENAI_API_KEY (in the environment or .env), or point OPENAI_BASE_URL "
             "at a local server such as Ollama, which needs no key."
         )
     else:
-        hint = (
-            error.hint.replace("Press Ctrl+R to retry", "Run the command again")
-            .replace("press Ctrl+R to retry", "run the command again")
-            .replace(" Press F2 to set one.", "")
-        )
+        # The model and server errors say "retry" (the app adds its key, Ctrl+R).
+        hint = re.sub(r"\bretry\b", "run the command again", error.hint.replace(" Press F2 to set one.", ""))
+        hint = re.sub(r"\bRetry\b", "Run the command again", hint)
     return CodheError(error.message, hint)

@@ -89,13 +89,13 @@ def handshake_error(server: str, exc: Exception) -> RemoteError:
 def dropped_error(server: str, code: int | None, reason: str) -> RemoteError:
     """What a reply in progress is told when its socket closes."""
     if code == POLICY_VIOLATION:
-        return AuthError(f"{server} refused the sign-in (close code 1008).", "Press Ctrl+R to try again.")
+        return AuthError(f"{server} refused the sign-in (close code 1008).", "Retry.")
     if code == TRY_AGAIN_LATER:
         return RemoteError(f"The server cannot chat right now: {reason or 'try again later'} (close code 1013).",
-                           "Press Ctrl+R to try again later.")  # fmt: skip
+                           "Retry later.")  # fmt: skip
     return RemoteError(
         "The connection to the server dropped mid-reply: the reply is incomplete.",
-        "What arrived is kept. Press Ctrl+R to ask again once the status line says connected.",
+        "What arrived is kept; retry once the status line says connected.",
     )
 
 

@@ -50,7 +50,7 @@ from codhechat.protocol import (
 
 log = logging.getLogger("codhechat.remote")
 
-ABANDONED = "The reply was abandoned; press Ctrl+R to ask again."
+ABANDONED = "The reply was abandoned: retry."
 FAIR_SHARE = 64  # frames read in a row before the event loop gets a turn (the UI repaints)
 
 
@@ -125,7 +125,7 @@ class Exchange:
             return await asyncio.wait_for(queue.get(), self.idle_timeout)
         except TimeoutError:
             return Dropped(RemoteError(f"The server sent nothing for {self.idle_timeout:g} s: the reply is incomplete.",
-                                       "Press Ctrl+R to ask again."))  # fmt: skip
+                                       "Retry."))  # fmt: skip
 
     async def _handle(self, item: Inbound) -> list[ReplyEvent]:
         """The events one frame (or a drop) makes; sets `finished` first when it ends the reply."""
@@ -216,7 +216,7 @@ class Exchange:
             return RemoteError("That conversation does not exist on the server (any more).",
                                "Start a new conversation with Ctrl+N.")  # fmt: skip
         return RemoteError(f"The server could not reply: {frame.detail or 'no detail given'}",
-                           "Press Ctrl+R to try again.")  # fmt: skip
+                           "Retry.")  # fmt: skip
 
     def _failed(self, error: CodheError, status: MessageStatus) -> ReplyFailed:
         if self.conversation is None:
