@@ -231,6 +231,19 @@ async def test_model_error_mid_stream_keeps_partial_marked_error(server: ServerT
     assert (messages[-1]["content"], messages[-1]["status"]) == ("half of a ", "error")
 
 
+async def test_a_stream_that_ends_early_is_stored_as_failed_not_complete(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
+    """A clean end of body without finish_reason or [DONE] (a proxy that dropped its
+    upstream): the reply is cut, said so in an error frame, and stored as such."""
+    fake_openai.enqueue(Reply("half of a reply", finish_reason=None, done=False))
+    async with await open_ws(server, guest.token) as ws:
+        *chunks, error = await ask(ws, "cut me short")
+    assert error["type"] == "error" and "cut short" in error["detail"]
+    messages = await wait_for_messages(api, guest, chunks[-1]["conversationId"], 2)
+    assert (messages[-1]["content"], messages[-1]["status"]) == ("half of a reply", "error")
+
+
 async def test_model_refusal_is_an_error_frame(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Fail(429))
     async with await open_ws(server, guest.token) as ws:
