@@ -124,7 +124,29 @@ async def test_without_mcp_servers_there_is_no_tools_command(make_app: AppFactor
 
     app = make_app()
     async with app.run_test(size=SIZE):
-        assert "Tools…" not in await palette_titles(app)
+        titles = await palette_titles(app)
+        assert "Tools…" not in titles and "Attach an MCP resource…" not in titles
+
+
+async def test_an_mcp_resource_is_attached_and_sent(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    from codhechat.ui.screens.dialogs import PickOne
+    from codhechat.ui.widgets.attachment_bar import AttachmentChip
+    from tests.ui.conftest import palette_titles
+
+    fake_openai.enqueue(Reply("Read it."))
+    app = make_app(mcp=MCP)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "Attach an MCP resource…" in await palette_titles(app)
+        app.screen.action_attach_resource()
+        await wait_until(pilot, lambda: isinstance(app.screen, PickOne), timeout=30)  # the server starts first
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: [c.file.attachment.name for c in app.query(AttachmentChip)] == ["hello"])
+        await type_text(pilot, "summarise")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status is not None)
+        parts = fake_openai.requests[-1]["body"]["messages"][-1]["content"]
+        assert parts[0] == {"type": "text", "text": "summarise"}
+        assert parts[1]["text"] == "File hello:\n\n# Hello\n\nFrom a resource."
 
 
 async def test_a_call_still_asking_is_shown_again_when_its_conversation_is_reopened(

@@ -188,6 +188,14 @@ class ChatBackend(Protocol):
         """Offer a tool, or a server's tools, in this conversation, or not (Conversation.tools_off)."""
         ...
 
+    async def tool_resources(self) -> list[tuple[str, str, str]]:
+        """The MCP servers' resources, (server, uri, name), to attach to a message (TOOLS)."""
+        ...
+
+    async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
+        """One of them as an attachment; a CodheError says why it cannot be had."""
+        ...
+
     async def warm_up(self) -> None:
         """Load what the first reply needs, once the first screen is drawn."""
         ...

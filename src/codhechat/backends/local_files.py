@@ -43,6 +43,14 @@ class LocalFiles:
         await toolbox.offered()
         return toolbox.states()
 
+    async def tool_resources(self) -> list[tuple[str, str, str]]:
+        """The MCP servers' resources, (server, uri, name), to attach (servers started if need be)."""
+        toolbox = self._toolbox()
+        if toolbox is None:
+            return []
+        await toolbox.offered()
+        return toolbox.resources()
+
     async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
         """An MCP server's resource as an attachment (named after its URI)."""
         from codhechat.attachments import prepare

@@ -40,6 +40,7 @@ class McpConnection:
         self.call_timeout = call_timeout
         self.tools: list[Any] = []  # the server's tools (mcp Tool objects)
         self.prompts: dict[str, str] = {}  # its prompts that take no arguments: name -> text
+        self.resources: list[tuple[str, str]] = []  # its resources: (uri, name)
         self.failure: str | None = None  # why it is down, once it is
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +90,7 @@ class McpConnection:
                 listed = await client.list_tools()
                 self.tools = list(listed.tools)
                 self.prompts = await _prompts(client)
+                self.resources = await _resources(client)
                 self._client = client
                 self._ready.set()
                 await self._stop.wait()
@@ -155,6 +157,18 @@ class McpConnection:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+
+async def _resources(client: Any) -> list[tuple[str, str]]:
+    """The server's resources, (uri, name), to attach to a message."""
+    capabilities = getattr(client, "server_capabilities", None)
+    if capabilities is None or getattr(capabilities, "resources", None) is None:
+        return []
+    try:
+        listed = (await client.list_resources()).resources
+    except Exception:  # noqa: BLE001 (resources are a nicety, as prompts are)
+        return []
+    return [(str(r.uri), str(getattr(r, "name", "") or r.uri)) for r in listed]
 
 
 async def _prompts(client: Any) -> dict[str, str]:

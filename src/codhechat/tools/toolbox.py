@@ -144,6 +144,11 @@ class Toolbox:
         except ValueError as exc:
             raise UsageError(f"MCP server {server!r} could not give {uri}: {exc}.") from None
 
+    def resources(self) -> list[tuple[str, str, str]]:
+        """Every running server's resources: (server, uri, name)."""
+        return [(name, uri, title) for name, connection in self._connections.items()
+                if connection.failure is None for uri, title in connection.resources]  # fmt: skip
+
     def states(self) -> list[ServerState]:
         """Every enabled server: where it is, how it is, its tools."""
         states = []

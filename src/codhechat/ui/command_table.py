@@ -118,6 +118,8 @@ COMMANDS: tuple[Command, ...] = (
             priority=True),  # only while there is such a reply (see ChatScreen.why_not); otherwise the prompt's select-all
     Command("attach_file", "Attach", "f10", "Attach file…",
             "A file for your next message (or type @path, then Tab)", needs=ATTACH, group="chatting"),
+    Command("attach_resource", title="Attach an MCP resource…",
+            help="A resource of an MCP server, sent with your next message", needs=TOOLS, group="chatting"),
     Command("save_attachment", title="Save an attached file…",
             help="Save a file of a message shown to the working folder", needs=ATTACH, group="copying"),
     Command("copy_last_reply", "Copy reply", "ctrl+o", "Copy last reply", "To the clipboard, by OSC 52", group="copying"),

@@ -1,5 +1,6 @@
 """Attaching files to the next message: the picker (F10, "Attach file…") and `@path`
-completed with Tab in the prompt; and saving a file attached to a message shown. The backend reads and checks each file (its size cap,
+completed with Tab in the prompt, or an MCP server's resource; and saving a file
+attached to a message shown. The backend reads and checks each file (its size cap,
 its kind); the chips above the prompt hold them until the message is sent."""
 
 from __future__ import annotations
@@ -67,6 +68,30 @@ async def save_attachment(screen: Screen[Any], session: ChatSession) -> None:
         screen.notify(f"Cannot write {path}: {exc.strerror}.", title="Cannot save the file", severity="error")
         return
     screen.notify(f"Saved {path}.")
+
+
+async def attach_resource(screen: Screen[Any], session: ChatSession) -> None:
+    """Pick one of the MCP servers' resources and attach it to the next message."""
+    backend = session.backend
+    try:
+        resources = await backend.tool_resources()
+    except CodheError as exc:
+        screen.notify(str(exc), title="Cannot list the resources", severity="error")
+        return
+    if not resources:
+        screen.notify("No MCP server here offers resources.")
+        return
+    choices = [plain(f"{name}  ({server}: {uri})") for server, uri, name in resources]
+    index = await screen.app.push_screen_wait(PickOne("Attach which resource?", [*choices]))
+    if index is None:
+        return
+    server, uri, _ = resources[index]
+    try:
+        file = await backend.mcp_resource(server, uri)
+    except CodheError as exc:
+        screen.notify(str(exc), title="Cannot attach the resource", severity="error")
+        return
+    screen.query_one(AttachmentBar).add_file(file)
 
 
 async def pick_and_attach(screen: Screen[Any], session: ChatSession) -> None:

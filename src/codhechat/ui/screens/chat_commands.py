@@ -82,5 +82,8 @@ class ChatCommands(Screen[None]):
     def action_attach_file(self) -> None:
         self.run_worker(attach.pick_and_attach(self, self.session), group="dialog", exclusive=True)
 
+    def action_attach_resource(self) -> None:
+        self.run_worker(attach.attach_resource(self, self.session), group="dialog", exclusive=True)
+
     def action_save_attachment(self) -> None:
         self.run_worker(attach.save_attachment(self, self.session), group="dialog", exclusive=True)
