@@ -182,6 +182,15 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
 
 
 def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None) -> int:
+    app = build_app(settings, theme=theme, resume=resume)
+    app.catch_early_signals()
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+def build_app(settings: Any, *, theme: str | None = None, resume: int | str | None = None) -> Any:
+    """The app as `codhechat` runs it, over the backend the settings name (the tests and
+    the benchmarks build theirs here too, so they drive what a user gets)."""
     from codhechat.ui.app import CodheChatApp
 
     backend: Any
@@ -194,10 +203,7 @@ def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None
         from codhechat.store import Store
 
         backend = LocalBackend(settings, Store.open(settings.database_path))
-    app = CodheChatApp(
+    return CodheChatApp(
         backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
         warnings=settings.warnings, resume=resume,  # type: ignore[arg-type]
     )
-    app.catch_early_signals()
-    app.run()
-    return app.return_code or EXIT_OK

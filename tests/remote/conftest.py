@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from codhechat.backends.local import LocalBackend
 from codhechat.backends.remote import RemoteBackend
+from codhechat.cli import build_app
 from codhechat.config import load_settings
-from codhechat.store import Store
 from codhechat.ui.app import CodheChatApp
 from tests.classic_server import ClassicServer
 from tests.fake_openai import FakeOpenAI
@@ -103,10 +102,8 @@ def make_app(backend_kind: str, fake_openai: FakeOpenAI, request: pytest.Fixture
     def make(**options: Any) -> CodheChatApp:
         if backend_kind == "local":
             settings = load_settings({"base_url": fake_openai.base_url, "max_retries": 0, "request_timeout": 1.0})
-            backend: Any = LocalBackend(settings, Store.open(settings.database_path))
-        else:
-            server = request.getfixturevalue("codhe_server" if backend_kind == "remote" else "classic_server")
-            backend = remote_backend(server.url, **options)
-        return CodheChatApp(backend)
+            return build_app(settings)  # type: ignore[no-any-return]
+        server = request.getfixturevalue("codhe_server" if backend_kind == "remote" else "classic_server")
+        return CodheChatApp(remote_backend(server.url, **options))
 
     return make
