@@ -36,6 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # for tests.fake_openai
 
+from tests.support.env import xdg_dirs  # noqa: E402 (the path to the repository first)
+
 COLS, ROWS = 120, 40
 CODHECHAT = [sys.executable, "-m", "codhechat"]
 now = time.perf_counter
@@ -105,8 +107,7 @@ def app_env(home: Path, *, base_url: str | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "CODHECHAT_", "XDG_", "TEXTUAL", "COLUMNS", "LINES"))
     }
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        env[name] = str(home / name.lower())
+    env |= xdg_dirs(home)
     env |= {
         "CODHECHAT_DATABASE": str(db_path(home)),
         "CODHECHAT_MAX_RETRIES": "0",
