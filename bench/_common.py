@@ -154,11 +154,7 @@ def make_app(home: Path, base_url: str | None = None):  # type: ignore[no-untype
 
 # -- seeding ------------------------------------------------------------------
 
-WORDS = (
-    "the a model reply token stream render widget terminal screen piece frame cost linear "
-    "scroll history sidebar prompt latency budget python textual markdown list code fence "
-    "quick brown fox jumps over lazy dog while data flows through every layer of the stack"
-).split()
+WORDS = ["the", "a", "model", "reply", "token", "stream", "render", "widget", "terminal", "screen", "piece", "frame", "cost", "linear", "scroll", "history", "sidebar", "prompt", "latency", "budget", "python", "textual", "markdown", "list", "code", "fence", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "while", "data", "flows", "through", "every", "layer", "of", "the", "stack"]
 
 
 def words(rng: random.Random, n: int) -> str:

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_note  # noqa: E402
+from _common import machine_note
 
-from codhechat.store import Store  # noqa: E402
+from codhechat.store import Store
 
 TARGET_MS = 50.0
 VOCABULARY = 5_000

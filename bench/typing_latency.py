@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FakeServer, PtyApp, machine_note, percentile, spawn_codhechat, temp_home, watchdog, words  # noqa: E402
+from _common import FakeServer, PtyApp, machine_note, percentile, spawn_codhechat, temp_home, watchdog, words
 
 TARGET_P95_S = 0.050
 ALPHABET = string.ascii_uppercase + string.digits

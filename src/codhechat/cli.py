@@ -123,7 +123,6 @@ def warn(warnings: list[str]) -> None:
 
 def print_config(settings: Any, config_file: Path | None) -> int:
     from codhechat.config import effective_settings
-
     from codhechat.textsafe import visible
 
     rows = effective_settings(settings)

@@ -15,7 +15,16 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -240,9 +249,7 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, name)
         if name in SECRET_FIELDS:
             shown = "(not set)" if value is None else mask(value.get_secret_value())
-        elif name == "presets":
-            shown = ", ".join(sorted(value)) or "(none)"
-        elif name == "providers":
+        elif name in ("presets", "providers"):
             shown = ", ".join(sorted(value)) or "(none)"
         elif name == "mcp":
             shown = ", ".join(sorted(value.servers)) or "(none)"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codhechat.context import context_exceeded, known_window
+from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 from codhechat.stream_outcome import StreamOutcome
 from codhechat.thinking import CLOSE, Thinking, ThinkTags
-from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -128,7 +128,6 @@ class ModelClient:
         Raises ReplyCut, after the text that did arrive, when the stream ends without a
         `finish_reason`."""
         client = self._get_client()
-        import openai
 
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
@@ -270,9 +269,9 @@ class ModelClient:
                       listed.get("context_window")):  # fmt: skip
             if isinstance(value, int) and value > 0:
                 return value
-        if self.base_url and self.base_url.rstrip("/").endswith("/v1"):
-            if (window := await self._ollama_window(model)) is not None:
-                return window
+        ollama_like = (self.base_url or "").rstrip("/").endswith("/v1")
+        if ollama_like and (window := await self._ollama_window(model)) is not None:
+            return window
         return known_window(model)
 
     async def _ollama_window(self, model: str) -> int | None:

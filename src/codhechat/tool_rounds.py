@@ -17,8 +17,8 @@ from codhechat.models import Message, ReplyEvent, ReplyNotice, ReplyToolCall, Re
 from codhechat.tools.calls import ToolOutcome, ToolSpec, complete_calls
 
 if TYPE_CHECKING:
-    from codhechat.tools.toolbox import Toolbox
     from codhechat.reply_store import ReplyStore
+    from codhechat.tools.toolbox import Toolbox
 
 DECLINED = "The user declined to run this tool."
 

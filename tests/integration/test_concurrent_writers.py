@@ -72,7 +72,7 @@ def run_writers(db: Path, tmp_path: Path, names: list[str]) -> list[dict[str, ob
             [sys.executable, "-c", WRITER, str(db), str(flag), name, str(CONVERSATIONS),
              str(MESSAGES_PER_CONVERSATION)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        )
         for name in names
     ]
     try:

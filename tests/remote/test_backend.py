@@ -202,7 +202,7 @@ def test_login_and_register_through_the_cli(
 async def test_unreachable_wrong_and_tls_addresses_are_explained(
     backends: Any, fake_openai: FakeOpenAI, codhe_server: ServerThread
 ) -> None:
-    with pytest.raises(RemoteError, match="Cannot connect to http://127.0.0.1:9"):
+    with pytest.raises(RemoteError, match=r"Cannot connect to http://127\.0\.0\.1:9"):
         await backends("http://127.0.0.1:9").list_conversations()
     with pytest.raises(RemoteError, match="does not look like a CoDHeChat server"):
         await backends(fake_openai.base_url.removesuffix("/v1")).list_conversations()

@@ -225,8 +225,8 @@ async def test_two_conversations_generate_at_once_without_mixing(
 async def test_the_status_line_follows_the_link_through_a_server_restart(
     make_server: Any, fake_openai: FakeOpenAI, tmp_path: Any
 ) -> None:
-    from tests.remote.conftest import remote_backend
     from codhechat.ui.app import CodheChatApp
+    from tests.remote.conftest import remote_backend
 
     database = tmp_path / "restart.db"
     server = make_server(database=database)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ def reassembled(chunks: list[dict], *, delta: bool) -> str:
     if delta:
         return "".join(c["delta"] for c in chunks)
     contents = [c["content"] for c in chunks]
-    assert all(b.startswith(a) for a, b in zip(contents, contents[1:])), "a classic chunk is not the reply so far"
+    assert all(b.startswith(a) for a, b in pairwise(contents)), "a classic chunk is not the reply so far"
     return contents[-1]
 
 

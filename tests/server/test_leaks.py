@@ -94,7 +94,9 @@ async def test_unstorable_text_is_422_and_never_logged(
     caplog.set_level(logging.INFO)
     h = {**guest.headers, "content-type": "application/json"}
     conversation = await api.post(f"/users/{guest.user_id}/conversations/", json={"name": "ok"}, headers=guest.headers)
-    body = lambda payload: json.dumps(payload, ensure_ascii=True)  # noqa: E731 (JSON escapes: "\ud800")
+    def body(payload: object) -> str:
+        return json.dumps(payload, ensure_ascii=True)  # JSON escapes: "\ud800"
+
     for response in (
         await api.post("/chat/completions", content=body({"message": bad}), headers=h),
         await api.post(f"/users/{guest.user_id}/conversations/", content=body({"name": bad}), headers=h),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ async def test_legacy_frames(server: ServerThread, api: httpx.AsyncClient, guest
     assert done == {"type": "complete", "requestId": "r1", "conversationId": conversation_id}
     contents = [c["content"] for c in chunks]  # the WHOLE reply so far; pieces that come close together share a frame
     assert contents[0] == "One " and contents[-1] == "One two three"
-    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(contents, contents[1:]))
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in pairwise(contents))
     for chunk in chunks:
         assert set(chunk) == {"type", "requestId", "conversationId", "content"}
         assert chunk["type"] == "chunk" and chunk["conversationId"] == conversation_id

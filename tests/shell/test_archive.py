@@ -7,9 +7,9 @@ from pathlib import Path
 
 from codhechat.attachments import prepare
 from codhechat.models import Generation, MessageStatus
-from tests.support.files import png
 from codhechat.store import Store
 from tests.shell.conftest import no_traceback
+from tests.support.files import png
 
 
 def seed(store: Store) -> None:
@@ -231,9 +231,11 @@ def test_a_zip_bomb_is_refused_without_unpacking_it(cli, db, tmp_path: Path) -> 
     from codhechat.commands.import_file import ImportLimits, MalformedFile, load_json
 
     bomb = tmp_path / "export.zip"
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("conversations.json", "w") as member:
-            member.write(b"[" + b" " * (64 * 1024 * 1024))  # 64 MB that deflate to a few KB
+    with (
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("conversations.json", "w") as member,
+    ):
+        member.write(b"[" + b" " * (64 * 1024 * 1024))  # 64 MB that deflate to a few KB
     assert bomb.stat().st_size < 200_000
     result = cli("import", str(bomb), "--max-size", "2")
     assert result.returncode == 1

@@ -141,7 +141,7 @@ def test_delete_asks_on_a_terminal(shell_env, db, seeded: list[int], tmp_path: P
             prompt += os.read(proc.stderr.fileno(), 200)
         assert b"Trip to Lisbon" in prompt
         os.write(master, answer.encode())
-        _, err = proc.communicate(timeout=15)
+        proc.communicate(timeout=15)
     finally:
         proc.kill()
         os.close(master)

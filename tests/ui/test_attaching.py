@@ -14,7 +14,7 @@ from codhechat.ui.screens.dialogs import PickOne
 from codhechat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from codhechat.ui.widgets.messages import ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
-from tests.fake_openai import FakeOpenAI, Fail, Reply
+from tests.fake_openai import FakeOpenAI
 from tests.ui.conftest import AppFactory, type_text, wait_until
 
 SIZE = (110, 36)

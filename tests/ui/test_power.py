@@ -11,7 +11,7 @@ from codhechat.ui.command_table import CommandTable
 from codhechat.ui.flows import manage
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
-from codhechat.ui.widgets.messages import MessageView, ReplyView
+from codhechat.ui.widgets.messages import MessageView
 from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import PINNED, ConversationTree

@@ -8,7 +8,6 @@ import io
 from pathlib import Path
 
 from rich.console import Console
-
 from textual.widgets import Collapsible
 
 from codhechat.attachments import read_file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ async def test_a_long_reply_is_saved_while_it_streams(
 ) -> None:
     monkeypatch.setattr("codhechat.backends.local.SAVE_INTERVAL_S", 0.4)
     pauses = [Gate(), Gate(), Gate()]  # three bursts of ten tokens after pauses longer than the interval
-    fake_openai.enqueue(Reply("tick " * 40, holds=tuple(zip((10, 20, 30), pauses))))
+    fake_openai.enqueue(Reply("tick " * 40, holds=tuple(zip((10, 20, 30), pauses, strict=True))))
     progress: list[str] = []
     original = backend.store.save_progress
 
@@ -131,7 +132,7 @@ async def test_a_long_reply_is_saved_while_it_streams(
     events = await run(backend.stream_reply(None, "count"))
     await pacing
     assert 3 <= len(progress) <= 6  # after each pause, and never once per token
-    assert all(a.startswith(b) for a, b in zip(progress[1:], progress))  # growing prefixes
+    assert all(b.startswith(a) for a, b in pairwise(progress))  # growing prefixes
     assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "tick " * 40
 
 

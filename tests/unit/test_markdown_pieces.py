@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import pytest
@@ -32,7 +33,7 @@ def stream(text: str, seed: int = 0) -> PieceStream:
 
 
 def plain(renderables: list[Markdown], width: int = 80) -> list[str]:
-    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     for renderable in renderables:
         console.print(renderable)
     return [line.rstrip() for line in console.export_text().splitlines()]

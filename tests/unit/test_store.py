@@ -234,7 +234,7 @@ def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
     )  # fmt: skip
     imported, skipped = store.import_conversations([record])
     assert skipped == [] and imported[0].updated_at.isoformat() == "2024-05-01T09:00:00+00:00"
-    user, reply = store.all_messages(imported[0].id)
+    _user, reply = store.all_messages(imported[0].id)
     assert (reply.content, reply.status, reply.error, reply.model) == ("answer", "error", "boom", "gpt-4o")
     assert reply.created_at.isoformat() == "2024-05-01T08:00:05+00:00"
     assert len(store.search("question")) == 1

@@ -32,12 +32,12 @@ from codhechat.config import Settings
 from codhechat.context import Calibration
 from codhechat.errors import CodheError, ModelError, StorageError, UsageError
 from codhechat.llm import ModelClient
-from codhechat.providers import Providers
 from codhechat.models import (
     AttachedFile,
     ConnectionState,
     ContextUse,
     Conversation,
+    ConversationRecord,
     FinishReason,
     Generation,
     Message,
@@ -48,7 +48,7 @@ from codhechat.models import (
     SearchHit,
     title_for,
 )
-from codhechat.models import ConversationRecord
+from codhechat.providers import Providers
 from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
@@ -62,7 +62,7 @@ class LocalBackend(LocalFiles):
     mode = "local"
     capabilities = frozenset(
         {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH,
-         BRANCHES}  # fmt: skip
+         BRANCHES}
     )
 
     def __init__(

@@ -11,13 +11,12 @@ see it stream; there is nothing but the reply on stdout, with no colour.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
-from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from codhechat.backends import ATTACH, TOOLS, ChatBackend

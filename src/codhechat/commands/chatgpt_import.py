@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from codhechat.commands.import_file import MalformedFile
-from codhechat.models import MessageStatus, title_for
-from codhechat.models import PREVIOUS, ConversationRecord, MessageRecord
+from codhechat.models import PREVIOUS, ConversationRecord, MessageRecord, MessageStatus, title_for
 
 TEXT_TYPES = ("text", "multimodal_text")
 
@@ -115,7 +114,7 @@ def _parse_conversation(item: Any, result: ChatGPTImport) -> None:
         ConversationRecord(
             title=title, created_at=created, updated_at=max(created, updated),
             model=model, messages=messages, current=current,
-        )  # fmt: skip
+        )
     )
 
 

@@ -38,11 +38,11 @@ from codhechat.commands import IMPORT_MAX_MB
 from codhechat.commands.import_file import MalformedFile
 from codhechat.errors import UsageError
 from codhechat.models import (
+    PREVIOUS,
     AttachedFile,
     Conversation,
     ConversationRecord,
     Generation,
-    PREVIOUS,
     Message,
     MessageRecord,
     MessageStatus,
@@ -220,10 +220,10 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
             "current": current,
             "messages": [
                 {name: parent if name == "parent" else _dumped(getattr(m, name)) for name in MESSAGE_FIELDS
-                 if name not in TOOL_FIELDS or getattr(m, name)}  # fmt: skip
-                for m, parent in zip(r.messages, parents)
+                 if name not in TOOL_FIELDS or getattr(m, name)}
+                for m, parent in zip(r.messages, parents, strict=True)
             ],
-        })  # fmt: skip
+        })
     document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "conversations": conversations}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 

@@ -202,7 +202,7 @@ class _Envelope(BaseModel):
     """What a frame that failed validation can still tell: its type and request id."""
 
     type: Any = None
-    requestId: Any = None  # noqa: N815 - the wire name
+    requestId: Any = None  # the wire name
 
 
 _ENVELOPE = TypeAdapter(_Envelope)

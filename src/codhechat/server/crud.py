@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-
 from datetime import datetime
 
 from sqlalchemy import Integer, String, bindparam, column, delete, func, insert, select, text, update

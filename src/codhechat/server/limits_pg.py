@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from codhechat.server.db import is_database_failure
-from codhechat.server.limits import Lease, Limits, Refused, RefusalCheck, TurnKey, reply_refusal, socket_refusal
+from codhechat.server.limits import Lease, Limits, RefusalCheck, Refused, TurnKey, reply_refusal, socket_refusal
 from codhechat.server.settings import ServerSettings
 
 log = logging.getLogger("codhechat.server.limits")

@@ -10,6 +10,7 @@ read-then-write transaction can never deadlock into "database is locked".
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -19,30 +20,23 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import json
-
 import sqlite_utils
 
 from codhechat import __version__
 from codhechat.errors import StorageError
 from codhechat.models import (
-    AttachedFile,
+    PREVIOUS,
     Conversation,
     ConversationRecord,
     Generation,
-    Message,
-    MessageStatus,
-    PREVIOUS,
-    Role,
-    SearchHit,
 )
-from codhechat.store.blobs import attach, blob, detach, with_attachments
+from codhechat.store.blobs import attach, detach
 from codhechat.store.failures import _translated, read_only_error, storage_error
-from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from codhechat.store.rows import _conversation, _message, _now
-from codhechat.tools.calls import tool_calls_json
 from codhechat.store.messages import MessageTable
+from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from codhechat.store.rows import _conversation, _now
 from codhechat.store.tree import PATH, set_leaf
+from codhechat.tools.calls import tool_calls_json
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -363,8 +357,8 @@ class Store(MessageTable):
             for i, m in enumerate(record.messages)
         ]
         self.db.conn.executemany("update messages set parent_id = ? where id = ?",
-                                 [(p, i) for p, i in zip(parents, ids) if p is not None])  # fmt: skip
+                                 [(p, i) for p, i in zip(parents, ids, strict=True) if p is not None])  # fmt: skip
         self.db.conn.executemany("update messages set current_child = ? where id = ?",
-                                 [(ids[m.next], i) for m, i in zip(record.messages, ids) if m.next is not None])  # fmt: skip
+                                 [(ids[m.next], i) for m, i in zip(record.messages, ids, strict=True) if m.next is not None])  # fmt: skip
         current = record.current if record.current is not None else len(ids) - 1
         set_leaf(self.db, conversation_id, ids[current] if ids else None)

@@ -5,9 +5,9 @@ its lock and its write transactions; this module only runs the statements."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Callable
+from typing import Any
 
 import sqlite_utils
 
@@ -16,7 +16,6 @@ from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchH
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
 from codhechat.store.rows import _message, _now
-from codhechat.tools.calls import tool_calls_json
 from codhechat.store.search import search
 from codhechat.store.tree import (
     continuation,
@@ -28,6 +27,7 @@ from codhechat.store.tree import (
     subtree_ids,
     with_siblings,
 )
+from codhechat.tools.calls import tool_calls_json
 
 LEAF = -1  # add_message's parent: the conversation's current leaf
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+
 def _migrate_1(db: sqlite_utils.Database) -> None:
     """The first release's schema."""
     db["conversations"].create(

@@ -64,6 +64,6 @@ def search(
         SearchHit(
             message_id=row[0], conversation_id=row[1], role=row[2],
             created_at=_parse_time(row[3]), title=row[4], snippet=row[5],
-        )  # fmt: skip
+        )
         for row in rows
     ]

@@ -58,12 +58,10 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
         if token.map is None:
             continue
         start, end = token.map
-        if token.level == 0 and token.nesting >= 0 and 0 < start < complete:
-            if best is None or start > best:
-                best, fence = start, None
-        elif token.type == "list_item_open" and token.level == 1 and 0 < start < complete:
-            if best is None or start > best:
-                best, fence = start, None
+        block = token.level == 0 and token.nesting >= 0
+        item = token.type == "list_item_open" and token.level == 1
+        if (block or item) and 0 < start < complete and (best is None or start > best):
+            best, fence = start, None
         if token.type == "fence" and token.level == 0:
             closed = end - 1 > start and lines[end - 1].strip().startswith(token.markup)
             body_end = end - 1 if closed else end  # first line past the code

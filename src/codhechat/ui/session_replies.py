@@ -18,12 +18,12 @@ from codhechat.models import (
     ReplyDone,
     ReplyEvent,
     ReplyFailed,
+    ReplyNotice,
     ReplyPrompt,
     ReplyStarted,
     ReplyThinking,
     ReplyToolCall,
     ReplyToolResult,
-    ReplyNotice,
 )
 from codhechat.ui.session_tools import next_round, stopped, tool_event
 from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, LiveTool, SentPrompt, Window, usage_of
@@ -138,7 +138,7 @@ class SessionReplies:
         for task in tasks:
             try:
                 await task.wait()
-            except Exception:  # noqa: BLE001, S110 (a cancelled or failed reply: it said so itself)
+            except Exception:  # a cancelled or failed reply: it said so itself
                 pass
 
     async def retry(self) -> str | None:

@@ -4,8 +4,8 @@ Plain data, no Textual: the session decides from it, the message views render it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
 from codhechat.models import Attachment, Message, MessageStatus, ToolApproval, ToolCall

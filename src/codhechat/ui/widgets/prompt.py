@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from codhechat.state import PromptHistory
-from codhechat.ui.path_completion import complete
 from codhechat.textsafe import has_controls, visible
+from codhechat.ui.path_completion import complete
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter"})  # Ctrl+J is a newline in every terminal
 
