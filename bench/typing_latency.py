@@ -113,7 +113,9 @@ def main() -> None:
         app.quit()
 
     p95 = percentile(streaming, 95)
-    print(f"target p95 <= {TARGET_P95_S * 1000:.0f} ms while streaming: {'met' if p95 <= TARGET_P95_S else 'MISSED'} (p95 {p95 * 1000:.1f} ms)")
+    print(
+        f"target p95 <= {TARGET_P95_S * 1000:.0f} ms while streaming: {'met' if p95 <= TARGET_P95_S else 'MISSED'} (p95 {p95 * 1000:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -146,8 +146,7 @@ class ModelClient:
                     yield text
         if outcome.finish_reason is None:
             raise ReplyCut(
-                f"The reply was cut short: the stream from {self.where} ended before the "
-                "model said it was finished.",
+                f"The reply was cut short: the stream from {self.where} ended before the model said it was finished.",
                 "What arrived is kept. Retry for a whole reply.",
             )
 
@@ -170,7 +169,10 @@ class ModelClient:
             # (which would otherwise multiply it), then the longest silence mid-stream.
             async with asyncio.timeout(self.timeout):
                 raw = await client.chat.completions.with_raw_response.create(
-                    model=model, messages=list(request.messages), stream=True, **extra  # type: ignore[arg-type]
+                    model=model,
+                    messages=list(request.messages),
+                    stream=True,
+                    **extra,  # type: ignore[arg-type]
                 )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
@@ -368,8 +370,7 @@ class ModelClient:
             )
         return ModelError(
             f"Cannot connect to {self.where}.",
-            "Is the server running and the URL right? Check OPENAI_BASE_URL "
-            "(`codhechat config` shows the one in use).",
+            "Is the server running and the URL right? Check OPENAI_BASE_URL (`codhechat config` shows the one in use).",
         )
 
     async def aclose(self) -> None:

@@ -144,8 +144,8 @@ async def run_turn(
 
     extends, replaced = plan.extends, plan.replaces
     while True:
-        message_id = extends.id if extends is not None else await store.start_reply(
-            plan.conversation_id, model=plan.label(None)
+        message_id = (
+            extends.id if extends is not None else await store.start_reply(plan.conversation_id, model=plan.label(None))
         )
         reply = _Reply(plan, message_id, extends)
         ending: Ending | None = None

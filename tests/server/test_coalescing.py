@@ -29,7 +29,9 @@ def reassembled(chunks: list[dict], *, delta: bool) -> str:
 
 
 @pytest.mark.parametrize("delta", [False, True], ids=["classic", "delta"])
-async def test_coalesced_frames_reassemble_to_exactly_the_models_text(make_server, fake_openai: FakeOpenAI, delta: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_coalesced_frames_reassemble_to_exactly_the_models_text(
+    make_server, fake_openai: FakeOpenAI, delta: bool
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(ws_chunk_interval=0.05)
     fake_openai.enqueue(Reply(TEXT, delay=0.002))  # ~400 pieces over a second or more
 
@@ -50,7 +52,9 @@ async def test_coalesced_frames_reassemble_to_exactly_the_models_text(make_serve
 
 
 @pytest.mark.parametrize("delta", [False, True], ids=["classic", "delta"])
-async def test_a_waiting_piece_goes_out_while_the_model_pauses(make_server, fake_openai: FakeOpenAI, delta: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_a_waiting_piece_goes_out_while_the_model_pauses(
+    make_server, fake_openai: FakeOpenAI, delta: bool
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(ws_chunk_interval=0.05)
     gate = Gate()
     fake_openai.enqueue(Reply("one two three four five", hold=gate, hold_after=3))

@@ -27,7 +27,10 @@ def make_app(fake_openai: FakeOpenAI) -> AppFactory:
         settings = load_settings(options)
         backend = LocalBackend(settings, Store.open(settings.database_path))
         return CodheChatApp(
-            backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
+            backend,
+            theme=theme,
+            default_theme=settings.theme,
+            needs_api_key=settings.needs_api_key,
             resume=resume,  # type: ignore[arg-type]
         )
 

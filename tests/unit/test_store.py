@@ -30,12 +30,22 @@ def test_upgrades_a_database_made_by_the_first_schema(tmp_path: Path) -> None:
     MIGRATIONS[0](old)
     old.execute("PRAGMA user_version = 1")
     old["conversations"].insert(
-        {"id": 1, "title": "From v1", "created_at": "2025-01-01T10:00:00+00:00",
-         "updated_at": "2025-01-01T10:00:00+00:00"}
+        {
+            "id": 1,
+            "title": "From v1",
+            "created_at": "2025-01-01T10:00:00+00:00",
+            "updated_at": "2025-01-01T10:00:00+00:00",
+        }
     )
     old["messages"].insert(
-        {"id": 1, "conversation_id": 1, "role": "user", "content": "kept?",
-         "status": "complete", "created_at": "2025-01-01T10:00:00+00:00"}
+        {
+            "id": 1,
+            "conversation_id": 1,
+            "role": "user",
+            "content": "kept?",
+            "status": "complete",
+            "created_at": "2025-01-01T10:00:00+00:00",
+        }
     )
     old.conn.commit()
     old.close()
@@ -240,7 +250,9 @@ def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
     assert len(store.search("question")) == 1
 
     bad = ConversationRecord(
-        title="bad", created_at="2024-06-01T08:00:00+00:00", updated_at="2024-06-01T08:00:00+00:00",
+        title="bad",
+        created_at="2024-06-01T08:00:00+00:00",
+        updated_at="2024-06-01T08:00:00+00:00",
         messages=[MessageRecord("user", object(), "2024-06-01T08:00:00+00:00")],  # type: ignore[arg-type]
     )
     fresh = ConversationRecord(title="fresh", created_at="2024-07-01T08:00:00+00:00",

@@ -113,7 +113,9 @@ class ChatBackend(Protocol):
         """Messages matching every word of `query`, best first (or newest), with snippets."""
         ...
 
-    async def import_conversations(self, records: Sequence[ConversationRecord]) -> tuple[list[Conversation], list[ConversationRecord]]:
+    async def import_conversations(
+        self, records: Sequence[ConversationRecord]
+    ) -> tuple[list[Conversation], list[ConversationRecord]]:
         """Add whole conversations, all or nothing; returns (imported, skipped as already there)."""
         ...
 

@@ -61,8 +61,20 @@ __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 class LocalBackend(LocalFiles):
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH,
-         BRANCHES}
+        {
+            RENAME,
+            DELETE,
+            PIN,
+            SEARCH,
+            REGENERATE,
+            CONVERSATION_OPTIONS,
+            EDIT,
+            TOKENS,
+            CONTINUE,
+            IMPORT,
+            ATTACH,
+            BRANCHES,
+        }
     )
 
     def __init__(
@@ -210,7 +222,8 @@ class LocalBackend(LocalFiles):
             await self.resolve_model()
             conversation = await self.replies.write(
                 self.store.create_conversation,
-                title_for(title or prompt or ", ".join(f.attachment.name for f in attachments)), model=self.model,
+                title_for(title or prompt or ", ".join(f.attachment.name for f in attachments)),
+                model=self.model,
             )
         user_message = await self.replies.write(
             self.store.add_message, conversation.id, "user", prompt, attachments=attachments

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if not prompt and not files and not resources:
         raise UsageError(
             "Nothing to ask: give a prompt, or pipe some text in.",
-            "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
+            'e.g. codhechat ask "what is FTS5?"   or   git diff | codhechat ask "review this"',
         )
     # A --model or --system given here applies; otherwise a continued conversation keeps
     # its own model (and provider) and system prompt, as in the app.

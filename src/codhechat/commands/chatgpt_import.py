@@ -36,9 +36,7 @@ class ChatGPTImport:
 
 def looks_like_chatgpt(data: Any) -> bool:
     """A list of conversations with a `mapping` (an empty list counts too)."""
-    return isinstance(data, list) and all(
-        isinstance(item, dict) and "mapping" in item for item in data[:1]
-    )
+    return isinstance(data, list) and all(isinstance(item, dict) and "mapping" in item for item in data[:1])
 
 
 class _Malformed(Exception):
@@ -112,8 +110,12 @@ def _parse_conversation(item: Any, result: ChatGPTImport) -> None:
         model = next((m.model for m in reversed(shown) if m.model), None)
     result.conversations.append(
         ConversationRecord(
-            title=title, created_at=created, updated_at=max(created, updated),
-            model=model, messages=messages, current=current,
+            title=title,
+            created_at=created,
+            updated_at=max(created, updated),
+            model=model,
+            messages=messages,
+            current=current,
         )
     )
 
@@ -196,9 +198,7 @@ def _last_leaf(mapping: dict[str, Any]) -> str | None:
     return node_id
 
 
-def _message(
-    message: dict[str, Any], left_out: Counter[str], *, default_time: str | None
-) -> MessageRecord | None:
+def _message(message: dict[str, Any], left_out: Counter[str], *, default_time: str | None) -> MessageRecord | None:
     author = message.get("author")
     if not isinstance(author, dict):
         raise _Malformed("a message has no `author`")
@@ -249,11 +249,7 @@ def _message(
         role=role,
         content="\n\n".join(texts),
         created_at=created,
-        status=(
-            MessageStatus.COMPLETE
-            if status in (None, "finished_successfully")
-            else MessageStatus.PARTIAL
-        ),
+        status=(MessageStatus.COMPLETE if status in (None, "finished_successfully") else MessageStatus.PARTIAL),
         model=model if isinstance(model, str) else None,
     )
 

@@ -35,9 +35,7 @@ def open_backend(settings: Any, *, readonly: bool = False, **local: Any) -> Chat
     return LocalBackend(settings, open_store(settings, readonly=readonly), **local)
 
 
-def run_with(
-    settings: Any, work: Callable[[ChatBackend], Awaitable[T]], *, readonly: bool = False, **local: Any
-) -> T:
+def run_with(settings: Any, work: Callable[[ChatBackend], Awaitable[T]], *, readonly: bool = False, **local: Any) -> T:
     """Open the backend, run `work` with it on one event loop, and close it."""
 
     async def main() -> T:
@@ -57,8 +55,7 @@ def require(backend: ChatBackend, ability: str, what: str) -> None:
     if not supports(backend, ability):
         raise CodheError(
             f"{backend.mode} cannot {what}.",
-            "This server does not offer it; `codhechat serve` does, and so does local mode "
-            "(without --server).",
+            "This server does not offer it; `codhechat serve` does, and so does local mode (without --server).",
         )
 
 

@@ -35,9 +35,7 @@ async def delete_user(session: AsyncSession, *, user_id: int) -> None:
 
 async def log_out_everywhere(session: AsyncSession, *, user_id: int) -> None:
     """Every token issued so far stops working: the version they carry is passed."""
-    await session.execute(
-        update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
-    )
+    await session.execute(update(User).where(User.id == user_id).values(token_version=User.token_version + 1))
     await session.execute(update(AuthSession).where(AuthSession.user_id == user_id).values(revoked=True))
     await session.commit()
 
@@ -57,9 +55,7 @@ async def get_auth_session(session: AsyncSession, *, session_id: str) -> AuthSes
     return await session.get(AuthSession, session_id)
 
 
-async def rotate_refresh(
-    session: AsyncSession, *, session_id: str, expected_jti: str | None, new_jti: str
-) -> bool:
+async def rotate_refresh(session: AsyncSession, *, session_id: str, expected_jti: str | None, new_jti: str) -> bool:
     """Make `new_jti` the family's current refresh token if `expected_jti` still is.
 
     One conditional UPDATE, so two replicas racing on one token cannot both win. With
@@ -99,9 +95,7 @@ async def create_user(
 
 async def create_guest(session: AsyncSession) -> User:
     while True:
-        user = await create_user(
-            session, username=f"guest_{secrets.token_hex(8)}", hashed_password=None, is_guest=True
-        )
+        user = await create_user(session, username=f"guest_{secrets.token_hex(8)}", hashed_password=None, is_guest=True)
         if user is not None:
             return user
 
@@ -128,14 +122,10 @@ async def list_conversations(
     return (await session.scalars(query)).all()
 
 
-async def get_conversation(
-    session: AsyncSession, *, user_id: int, conversation_id: int
-) -> Conversation | None:
+async def get_conversation(session: AsyncSession, *, user_id: int, conversation_id: int) -> Conversation | None:
     """The caller's conversation, or None: someone else's is indistinguishable from none."""
     return await session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id, Conversation.user_id == user_id
-        )
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     )
 
 
@@ -147,9 +137,7 @@ async def create_conversation(session: AsyncSession, *, user_id: int, name: str)
     return conversation
 
 
-async def rename_conversation(
-    session: AsyncSession, *, conversation: Conversation, name: str
-) -> Conversation:
+async def rename_conversation(session: AsyncSession, *, conversation: Conversation, name: str) -> Conversation:
     conversation.name = name
     conversation.updated_at = utcnow()
     await session.commit()
@@ -180,15 +168,8 @@ async def list_messages(
     return list((await session.scalars(query)).all())
 
 
-async def recent_messages(
-    session: AsyncSession, *, conversation_id: int, limit: int
-) -> list[Message]:
-    query = (
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
+async def recent_messages(session: AsyncSession, *, conversation_id: int, limit: int) -> list[Message]:
+    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
     return list(reversed((await session.scalars(query)).all()))
 
 
@@ -206,13 +187,9 @@ async def add_message(
     session: AsyncSession, *, conversation_id: int, role: str, content: str, status: str = "complete"
 ) -> Message:
     now = utcnow()
-    message = Message(
-        conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now
-    )
+    message = Message(conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now)
     session.add(message)
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
-    )
+    await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
     await session.commit()
     return message
 
@@ -232,7 +209,9 @@ async def start_turn(
         made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
         conversation_id = int(await session.scalar(made.returning(conversations.c.id)))  # type: ignore[arg-type]
     else:
-        owned = select(conversations.c.id).where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
+        owned = select(conversations.c.id).where(
+            conversations.c.id == conversation_id, conversations.c.user_id == user_id
+        )
         if await session.scalar(owned) is None:
             return None
         if history > 1:

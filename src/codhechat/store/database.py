@@ -96,7 +96,7 @@ class Store(MessageTable):
         if not path.exists():
             raise StorageError(
                 f"There is no conversation database at {path} yet.",
-                "Start one with `codhechat` or `codhechat ask \"...\"`.",
+                'Start one with `codhechat` or `codhechat ask "..."`.',
             )
         # A WAL database needs its -shm file, which a read-only folder cannot get: then
         # read the file as immutable (nobody can be writing to a folder nobody may write).
@@ -230,9 +230,7 @@ class Store(MessageTable):
         """Retitle a conversation; None if there is no such conversation. Its
         place in the list (last activity) does not change."""
         with self._write():
-            self.db.execute(
-                "update conversations set title = ? where id = ?", [title, conversation_id]
-            )
+            self.db.execute("update conversations set title = ? where id = ?", [title, conversation_id])
             rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
             return _conversation(rows[0]) if rows else None
 
@@ -299,14 +297,10 @@ class Store(MessageTable):
         """Delete a conversation and its messages (and their search entries);
         returns how many messages went, or None if there was no such conversation."""
         with self._write():
-            if not self.db.execute(
-                "select 1 from conversations where id = ?", [conversation_id]
-            ).fetchone():
+            if not self.db.execute("select 1 from conversations where id = ?", [conversation_id]).fetchone():
                 return None
             detach(self.db, "conversation_id = ?", [conversation_id])
-            deleted = self.db.execute(
-                "delete from messages where conversation_id = ?", [conversation_id]
-            ).rowcount
+            deleted = self.db.execute("delete from messages where conversation_id = ?", [conversation_id]).rowcount
             self.db.execute("delete from conversations where id = ?", [conversation_id])
             return deleted
 

@@ -131,8 +131,7 @@ class MessageTable:
         finished reply, so a save that lands late cannot undo a later one."""
         with self._write():
             self.db.execute(
-                "update messages set content = ? where id = ? and status = ? "
-                "and length(content) <= ?",
+                "update messages set content = ? where id = ? and status = ? and length(content) <= ?",
                 [content, message_id, str(MessageStatus.PARTIAL), len(content)],
             )
 
@@ -140,7 +139,9 @@ class MessageTable:
     def delete_message(self, message_id: int) -> None:
         """Delete one message (a reply a retry replaced); what followed it follows its parent."""
         with self._write():
-            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            row = self.db.execute(
+                "select conversation_id, parent_id from messages where id = ?", [message_id]
+            ).fetchone()
             if row is None:
                 return
             conversation_id, parent_id = row
@@ -197,7 +198,9 @@ class MessageTable:
         """Make the message before `message_id` the current leaf, so that the next message
         stored (a new reply) is its sibling, not its follower."""
         with self._write():
-            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            row = self.db.execute(
+                "select conversation_id, parent_id from messages where id = ?", [message_id]
+            ).fetchone()
             if row is None or row[0] != conversation_id:
                 raise StorageError("That message no longer exists.")
             set_leaf(self.db, conversation_id, row[1])
@@ -207,7 +210,9 @@ class MessageTable:
         """Delete a message and everything that follows it; returns how many messages went.
         If the current path went through it, the newest remaining alternative is current."""
         with self._write():
-            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            row = self.db.execute(
+                "select conversation_id, parent_id from messages where id = ?", [message_id]
+            ).fetchone()
             if row is None or row[0] != conversation_id:
                 raise StorageError("That message no longer exists.")
             ids = subtree_ids(self.db, message_id)
@@ -238,9 +243,7 @@ class MessageTable:
     def all_messages(self, conversation_id: int) -> list[Message]:
         """Every message of a conversation, every branch, oldest first (for the JSON export)."""
         with self._lock:
-            rows = self.db.query(
-                "select * from messages where conversation_id = ? order by id", [conversation_id]
-            )
+            rows = self.db.query("select * from messages where conversation_id = ? order by id", [conversation_id])
             return with_attachments(self.db, [_message(row) for row in rows])
 
     # Search

@@ -13,9 +13,7 @@ import sqlite_utils
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
     """The first release's schema."""
-    db["conversations"].create(
-        {"id": int, "title": str, "created_at": str, "updated_at": str}, pk="id"
-    )
+    db["conversations"].create({"id": int, "title": str, "created_at": str, "updated_at": str}, pk="id")
     db["messages"].create(
         {
             "id": int,
@@ -149,7 +147,16 @@ def _migrate_11(db: sqlite_utils.Database) -> None:
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7, _migrate_8, _migrate_9,
-    _migrate_10, _migrate_11,
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+    _migrate_5,
+    _migrate_6,
+    _migrate_7,
+    _migrate_8,
+    _migrate_9,
+    _migrate_10,
+    _migrate_11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

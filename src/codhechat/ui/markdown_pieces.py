@@ -109,9 +109,7 @@ class PieceStream:
         frozen: list[Piece] = []
         if len(tail.source) >= self._next_check:
             # Cut near PIECE_CHARS each time, so even a backlog of text makes bounded pieces.
-            while len(tail.source) >= PIECE_CHARS and (
-                cut := find_cut(tail, within=PIECE_CHARS) or find_cut(tail)
-            ):
+            while len(tail.source) >= PIECE_CHARS and (cut := find_cut(tail, within=PIECE_CHARS) or find_cut(tail)):
                 frozen.append(cut.head)
                 tail = cut.tail
             # Nowhere to cut (one huge paragraph): look again after more text, not every frame.

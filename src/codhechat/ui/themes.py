@@ -56,7 +56,7 @@ def warm_up_highlighting(app: App[object]) -> None:
 
 
 class ThemeCommands(Provider):
-    """"Theme: nord" and the like in the command palette, as the user types (not in the
+    """ "Theme: nord" and the like in the command palette, as the user types (not in the
     list shown before typing, which keeps the app's own commands in view)."""
 
     async def search(self, query: str) -> Hits:
@@ -67,4 +67,6 @@ class ThemeCommands(Provider):
             if (score := matcher.match(title)) > 0:
                 kind = "dark" if self.app.available_themes[name].dark else "light"
                 help = f"A {kind} theme" + ("  (the current one)" if name == current else "")
-                yield Hit(score, matcher.highlight(title), partial(setattr, self.app, "theme", name), text=title, help=help)
+                yield Hit(
+                    score, matcher.highlight(title), partial(setattr, self.app, "theme", name), text=title, help=help
+                )

@@ -103,6 +103,8 @@ def stored_of(entry: Entry) -> Message | None:
     if isinstance(entry, Message):
         return entry
     return entry.stored if isinstance(entry, SentPrompt | LiveReply) else None
+
+
 Page: TypeAlias = tuple[list[Message], int]  # messages loaded, and how many entries were dropped at the far end
 
 

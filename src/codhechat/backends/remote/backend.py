@@ -93,7 +93,9 @@ class RemoteBackend:
         """What the server says it can do (`GET /extensions`), mapped onto the app's abilities;
         a classic server says nothing, and keeps the abilities its answers show."""
         named = await self.api.extensions()
-        offered = {ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named}
+        offered = {
+            ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named
+        }
         self.capabilities = self.capabilities | offered
 
     async def search(

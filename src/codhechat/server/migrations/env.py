@@ -18,8 +18,9 @@ target_metadata = Base.metadata
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=modelled)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=modelled
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -31,8 +32,9 @@ def run() -> None:
         return
     engine = create_engine(url)
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=modelled)
+        context.configure(
+            connection=conn, target_metadata=target_metadata, render_as_batch=True, include_object=modelled
+        )
         with context.begin_transaction():
             context.run_migrations()
 

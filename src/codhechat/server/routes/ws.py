@@ -216,7 +216,9 @@ class Connection:
             return
         limit = self.ctx.settings.max_requests_per_socket
         if len(self.tasks) >= limit:
-            await self.send(self._error(request_id, f"Too many requests in progress on this connection (at most {limit})"))
+            await self.send(
+                self._error(request_id, f"Too many requests in progress on this connection (at most {limit})")
+            )
             return
         # The conversation's place is taken here, in arrival order, before anything waits.
         order = self.ctx.limits.turn_order(self.user_id, payload["conversation_id"])

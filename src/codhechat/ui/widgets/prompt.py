@@ -43,7 +43,10 @@ class PromptInput(TextArea):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
-            soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs  # type: ignore[arg-type]
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            **kwargs,  # type: ignore[arg-type]
         )
         self.recall: list[str] = []  # earlier prompts, oldest first
         self._recalled: int | None = None  # index into history of the prompt shown, if any
