@@ -256,9 +256,9 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         shown_key = f"{mask(key)} from {source}" if key else source
         rows.append((f"providers.{provider}", f"{config.base_url}  key: {shown_key}",
                      f"models named {provider}/MODEL"))  # fmt: skip
-    for server, config in sorted(settings.mcp.servers.items()):
-        allowed = ", ".join(config.allow) or "none"
-        rows.append((f"mcp.servers.{server}", config.where, f"tools run without asking: {allowed}"))
+    for server, server_config in sorted(settings.mcp.servers.items()):
+        allowed = ", ".join(server_config.allow) or "none"
+        rows.append((f"mcp.servers.{server}", server_config.where, f"tools run without asking: {allowed}"))
     return rows
 
 

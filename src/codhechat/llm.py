@@ -8,7 +8,7 @@ what happened and what to do; the SDK's own exceptions never reach the UI.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -115,7 +115,7 @@ class ModelClient:
         reasoning: bool = False,
         options: dict[str, Any] | None = None,
         tools: list[dict[str, Any]] | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield the reply's text as it arrives, and fill in `outcome` (why it ended,
         token usage if reported). With `usage`, ask the endpoint to report token usage
         (`stream_options.include_usage`: on a last chunk with no choices). With
@@ -150,7 +150,7 @@ class ModelClient:
                 "What arrived is kept. Retry for a whole reply.",
             )
 
-    async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncIterator[str]:
+    async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncGenerator[str, None]:
         import openai
 
         model, outcome, usage = request.model, request.outcome, request.usage
@@ -172,7 +172,7 @@ class ModelClient:
                     model=model,
                     messages=list(request.messages),
                     stream=True,
-                    **extra,  # type: ignore[arg-type]
+                    **extra,
                 )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
@@ -266,7 +266,9 @@ class ModelClient:
             listed = (await self._models()).get(model, {})
         except ModelError:
             listed = {}
-        meta = listed.get("meta") if isinstance(listed.get("meta"), dict) else {}
+        meta = listed.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
         for value in (meta.get("n_ctx"), listed.get("max_model_len"), listed.get("context_length"),
                       listed.get("context_window")):  # fmt: skip
             if isinstance(value, int) and value > 0:

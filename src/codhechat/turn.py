@@ -10,7 +10,7 @@ Ctrl+R") stay with the callers; this module only reports what happened.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -120,7 +120,7 @@ async def run_turn(
     save_interval: float = SAVE_INTERVAL_S,
     tools: Toolbox | None = None,
     save_first: bool = False,
-) -> AsyncIterator[ReplyEvent]:
+) -> AsyncGenerator[ReplyEvent, None]:
     """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
     ReplyDone or ReplyFailed. With `tools`, the model may ask to run some: each call is
     a ReplyToolCall (the turn waits for its approval), then a ReplyToolResult, and the

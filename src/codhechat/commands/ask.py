@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,7 +179,7 @@ def _outcome(progress: _Progress, out: IO[str]) -> int:
     return EXIT_OK
 
 
-async def _exchange(events: AsyncIterator[ReplyEvent], progress: _Progress, out: IO[str]) -> None:
+async def _exchange(events: AsyncGenerator[ReplyEvent, None], progress: _Progress, out: IO[str]) -> None:
     # Raw bytes into a pipe or a file, as asked; on a terminal the model must not
     # be able to send escape sequences (retitle the window, write the clipboard).
     shown = visible if is_terminal(out) else str

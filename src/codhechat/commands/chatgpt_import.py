@@ -206,7 +206,9 @@ def _message(message: dict[str, Any], left_out: Counter[str], *, default_time: s
     content = message.get("content")
     if not isinstance(content, dict) or not isinstance(content.get("content_type"), str):
         raise _Malformed("a message's `content` must be an object with a `content_type`")
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
 
     if role in ("system", "tool"):
         left_out[f"{role} message"] += 1

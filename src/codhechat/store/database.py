@@ -34,7 +34,7 @@ from codhechat.store.blobs import attach, detach
 from codhechat.store.failures import _translated, read_only_error, storage_error
 from codhechat.store.messages import MessageTable
 from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from codhechat.store.rows import _conversation, _now
+from codhechat.store.rows import _conversation, _inserted_id, _now
 from codhechat.store.tree import PATH, set_leaf
 from codhechat.tools.calls import tool_calls_json
 
@@ -175,7 +175,7 @@ class Store(MessageTable):
                     MIGRATIONS[version](self.db)
                     self.db.execute(f"PRAGMA user_version = {version + 1}")
                     if version + 1 >= 6:
-                        self.db["meta"].upsert({"key": "written_by", "value": __version__}, pk="key")
+                        self.db.table("meta").upsert({"key": "written_by", "value": __version__}, pk="key")
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -208,7 +208,7 @@ class Store(MessageTable):
     @_translated
     def count_conversations(self) -> int:
         with self._lock:
-            return self.db["conversations"].count
+            return self.db.table("conversations").count
 
     @_translated
     def get_conversation(self, conversation_id: int) -> Conversation | None:
@@ -220,10 +220,10 @@ class Store(MessageTable):
     def create_conversation(self, title: str, *, model: str | None = None) -> Conversation:
         now = _now()
         with self._write():
-            table = self.db["conversations"].insert(
+            table = self.db.table("conversations").insert(
                 {"title": title, "created_at": now, "updated_at": now, "model": model}
             )
-            return _conversation(table.get(table.last_pk))
+            return _conversation(table.get(_inserted_id(table)))
 
     @_translated
     def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
@@ -325,8 +325,8 @@ class Store(MessageTable):
                 conversation = {f.name: getattr(record, f.name) for f in fields(record)
                                 if f.name not in ("messages", "current")}  # fmt: skip
                 conversation["generation"] = json.dumps(record.generation) if record.generation else None
-                conversations = self.db["conversations"].insert(conversation)
-                conversation_id = conversations.last_pk
+                conversations = self.db.table("conversations").insert(conversation)
+                conversation_id = _inserted_id(conversations)
                 self._import_messages(conversation_id, record)
                 imported.append(_conversation(conversations.get(conversation_id)))
         return imported, skipped
@@ -340,10 +340,10 @@ class Store(MessageTable):
             row["tool_calls"] = tool_calls_json(m.tool_calls)
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
-                self.db["messages"].insert_all(batch, batch_size=500)
+                self.db.table("messages").insert_all(batch, batch_size=500)
                 batch.clear()
                 attach(self.db, self.db.execute("select max(id) from messages").fetchone()[0], m.attachments)
-        self.db["messages"].insert_all(batch, batch_size=500)
+        self.db.table("messages").insert_all(batch, batch_size=500)
         ids = [row[0] for row in self.db.execute("select id from messages where conversation_id = ? order by id",
                                                  [conversation_id])]  # fmt: skip
         parents = [

@@ -15,7 +15,7 @@ from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
-from codhechat.store.rows import _message, _now
+from codhechat.store.rows import _inserted_id, _message, _now
 from codhechat.store.search import search
 from codhechat.store.tree import (
     continuation,
@@ -63,7 +63,7 @@ class MessageTable:
         with self._write():
             if parent == LEAF:
                 parent = leaf_of(self.db, conversation_id)
-            table = self.db["messages"].insert(
+            table = self.db.table("messages").insert(
                 {
                     "conversation_id": conversation_id,
                     "role": role,
@@ -76,11 +76,12 @@ class MessageTable:
                     **({"tool_call_id": tool_call_id, "tool_name": tool_name} if tool_call_id else {}),
                 }
             )
-            self.db["conversations"].update(conversation_id, {"updated_at": now, "current_leaf": table.last_pk})
+            new = _inserted_id(table)
+            self.db.table("conversations").update(conversation_id, {"updated_at": now, "current_leaf": new})
             if parent is not None:
-                self.db.execute("update messages set current_child = ? where id = ?", [table.last_pk, parent])
-            attach(self.db, table.last_pk, attachments)
-            return with_siblings(self.db, with_attachments(self.db, [_message(table.get(table.last_pk))]))[0]
+                self.db.execute("update messages set current_child = ? where id = ?", [new, parent])
+            attach(self.db, new, attachments)
+            return with_siblings(self.db, with_attachments(self.db, [_message(table.get(new))]))[0]
 
     @_translated
     def attachment_data(self, sha256: str) -> bytes | None:
@@ -115,14 +116,14 @@ class MessageTable:
         if usage is not None:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
-            table = self.db["messages"]
+            table = self.db.table("messages")
             try:
                 row = table.get(message_id)
             except sqlite_utils.db.NotFoundError:
                 raise StorageError("That message no longer exists.") from None
             table.update(message_id, values)
             row = {**row, **values}
-            self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
+            self.db.table("conversations").update(row["conversation_id"], {"updated_at": _now()})
             return with_siblings(self.db, [_message(row)])[0]
 
     @_translated
@@ -147,7 +148,7 @@ class MessageTable:
             conversation_id, parent_id = row
             detach(self.db, "id = ?", [message_id])
             self.db.execute("update messages set parent_id = ? where parent_id = ?", [parent_id, message_id])
-            self.db["messages"].delete_where("id = ?", [message_id])
+            self.db.table("messages").delete_where("id = ?", [message_id])
             reset_leaf(self.db, conversation_id, parent_id)
 
     @_translated
@@ -156,7 +157,7 @@ class MessageTable:
         files), which becomes the current leaf: the old version and what followed it stay,
         one branch away."""
         with self._write():
-            table = self.db["messages"]
+            table = self.db.table("messages")
             try:
                 row = table.get(message_id)
             except sqlite_utils.db.NotFoundError:
@@ -164,15 +165,15 @@ class MessageTable:
             if row["conversation_id"] != conversation_id or row["role"] != "user":
                 raise StorageError("Only your own messages in this conversation can be edited.")
             now = _now()
-            new = table.insert({"conversation_id": conversation_id, "role": "user", "content": content,
+            new = _inserted_id(table.insert({"conversation_id": conversation_id, "role": "user", "content": content,
                                 "status": str(MessageStatus.COMPLETE), "created_at": now, "error": None,
-                                "parent_id": row["parent_id"]}).last_pk  # fmt: skip
+                                "parent_id": row["parent_id"]}))  # fmt: skip
             self.db.execute(
                 "insert into attachments (message_id, position, name, mime, kind, size, sha256) "
                 "select ?, position, name, mime, kind, size, sha256 from attachments where message_id = ?",
                 [new, message_id],
             )
-            self.db["conversations"].update(conversation_id, {"updated_at": now})
+            self.db.table("conversations").update(conversation_id, {"updated_at": now})
             set_leaf(self.db, conversation_id, new)
             return with_siblings(self.db, with_attachments(self.db, [_message(table.get(new))]))[0]
 

@@ -4,9 +4,9 @@ class), kept apart because it is the part that follows a reply through its life.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codhechat.errors import CodheError
 from codhechat.models import (
@@ -108,7 +108,7 @@ class SessionReplies:
         await self._reply(events, prompt, resend=text)
 
     async def _reply(
-        self, events: AsyncIterator[ReplyEvent], *before: Entry, resend: str | None = None,
+        self, events: AsyncGenerator[ReplyEvent, None], *before: Entry, resend: str | None = None,
         replaces: Entry | None = None, text: str = "",
     ) -> None:  # fmt: skip
         """Show `before` and a new reply under the window, and run it. `resend` is the
@@ -229,12 +229,12 @@ class SessionReplies:
         events = self.backend.edit_and_resend(conversation_id, message.id, text)
         await self._reply(events, SentPrompt(text))
 
-    async def _run(self, reply: LiveReply, events: AsyncIterator[ReplyEvent], resend: str | None) -> None:
+    async def _run(self, reply: LiveReply, events: AsyncGenerator[ReplyEvent, None], resend: str | None) -> None:
         started = False
         try:
-            # Backends' streams are async generators (the protocol says AsyncIterator): closed
-            # here, so a stopped reply's backend runs its cleanup (storing what arrived) now.
-            async with aclosing(cast(AsyncGenerator[ReplyEvent, None], events)) as stream:
+            # Backends' streams are async generators: closed here, so a stopped reply's backend
+            # runs its cleanup (storing what arrived) now.
+            async with aclosing(events) as stream:
                 async for event in stream:
                     started = started or isinstance(event, ReplyStarted)
                     if isinstance(event, ReplyToolCall | ReplyToolResult | ReplyNotice):

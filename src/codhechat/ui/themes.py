@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from typing import Any
 
 from textual.app import App
 from textual.command import Hit, Hits, Provider
@@ -45,7 +46,7 @@ def code_style(app: App[object]) -> str:
     return CODE_STYLES.get(theme.name) or (DARK_CODE if theme.dark else LIGHT_CODE)
 
 
-def warm_up_highlighting(app: App[object]) -> None:
+def warm_up_highlighting(app: App[Any]) -> None:
     """Highlight a line of Python once, off the event loop: the first code block shown
     otherwise pays ~0.1 s for loading Pygments' lexer and style."""
     from rich.console import Console

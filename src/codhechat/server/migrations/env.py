@@ -30,6 +30,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    assert url is not None, "alembic needs -x url=... or sqlalchemy.url"
     engine = create_engine(url)
     with engine.connect() as conn:
         context.configure(

@@ -281,7 +281,7 @@ class Connection:
         if last is not None:
             task = asyncio.current_task()
             assert task is not None
-            self._forget(request_id, task)  # type: ignore[arg-type]
+            self._forget(request_id, task)
             try:
                 await self.send(last)
             except ClientGone:

@@ -49,7 +49,7 @@ class ToolCallView(Vertical, can_focus=True):
             title.append(f"  on {visible(server)}", style="dim")
         return title
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self):
         yield Static(self._title(), classes="header")
         if self.live is not None and self.live.call.arguments.strip() not in ("", "{}"):
             yield Static(plain(pretty_arguments(self.live.call.arguments), "dim"), classes="tool-arguments")
