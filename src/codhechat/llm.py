@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from codhechat.context import context_exceeded, known_window
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
@@ -20,6 +20,7 @@ from codhechat.thinking import CLOSE, Thinking, ThinkTags
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletionMessageParam
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -170,7 +171,8 @@ class ModelClient:
             async with asyncio.timeout(self.timeout):
                 raw = await client.chat.completions.with_raw_response.create(
                     model=model,
-                    messages=list(request.messages),
+                    # Plain dicts of the shapes the SDK's TypedDicts describe (built in tool_rounds).
+                    messages=cast("list[ChatCompletionMessageParam]", list(request.messages)),
                     stream=True,
                     **extra,
                 )

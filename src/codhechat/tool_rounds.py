@@ -17,7 +17,7 @@ from codhechat.models import Message, ReplyEvent, ReplyNotice, ReplyToolCall, Re
 from codhechat.tools.calls import ToolOutcome, ToolSpec, complete_calls
 
 if TYPE_CHECKING:
-    from codhechat.reply_store import ReplyStore
+    from codhechat.reply_store import ToolReplyStore
     from codhechat.tools.toolbox import Toolbox
 
 DECLINED = "The user declined to run this tool."
@@ -46,7 +46,7 @@ def history_dicts(
 
 
 class ToolRounds:
-    def __init__(self, tools: Toolbox, store: ReplyStore, conversation_id: int) -> None:
+    def __init__(self, tools: Toolbox, store: ToolReplyStore, conversation_id: int) -> None:
         self.tools = tools
         self.store = store
         self.conversation_id = conversation_id

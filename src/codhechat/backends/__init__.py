@@ -71,10 +71,16 @@ class ChatBackend(Protocol):
     async def get_conversation(self, conversation_id: int) -> Conversation | None: ...
 
     def stream_reply(
-        self, conversation_id: int | None, prompt: str, *, title: str | None = None
+        self,
+        conversation_id: int | None,
+        prompt: str,
+        *,
+        title: str | None = None,
+        attachments: Sequence[AttachedFile] = (),
     ) -> AsyncGenerator[ReplyEvent, None]:
         """Store `prompt` (in a new conversation when `conversation_id` is None, titled after
         `title` or the prompt, where the backend names conversations) and stream a reply.
+        `attachments` only where the backend can ATTACH.
         A backend with TOOLS may yield ReplyToolCall: the stream waits until its
         `approval` is decided, so a consumer must decide every one that is `needed`."""
         ...
@@ -155,8 +161,11 @@ class ChatBackend(Protocol):
         """The model and system prompt for this conversation's replies (None: the defaults)."""
         ...
 
-    system_prompt_presets: dict[str, str]
-    default_system_prompt: str
+    @property
+    def system_prompt_presets(self) -> dict[str, str]: ...
+
+    @property
+    def default_system_prompt(self) -> str: ...
 
     def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncGenerator[ReplyEvent, None]:
         """Replace one of the user's messages and reply to it: with BRANCHES, the new version
@@ -180,6 +189,10 @@ class ChatBackend(Protocol):
     async def context_use(self, conversation_id: int) -> ContextUse | None:
         """How full the model's context was at the conversation's last reply (None when
         the endpoint reported no usage)."""
+        ...
+
+    async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
+        """An MCP server's resource as an attachment (TOOLS)."""
         ...
 
     async def tool_servers(self) -> list[Any]:

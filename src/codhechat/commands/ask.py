@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from codhechat.backends import ATTACH, TOOLS, ChatBackend
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(f"codhechat: {visible(notice)}", file=sys.stderr)
         if resources:
             require(backend, TOOLS, "attach MCP resources")
-            files.extend([await backend.mcp_resource(server, uri) for server, uri in resources])  # type: ignore[attr-defined]
+            files.extend([await backend.mcp_resource(server, uri) for server, uri in resources])
         if files:
             require(backend, ATTACH, "take attachments")
             events = backend.stream_reply(conversation_id, prompt, title=title, attachments=files)
@@ -122,7 +122,7 @@ def _resource(text: str) -> tuple[str, str]:
     return server, uri
 
 
-def read_piped_input(stdin: IO[str] | None = None) -> str:
+def read_piped_input(stdin: TextIO | None = None) -> str:
     """The text piped in, or "" when stdin is a terminal (or closed)."""
     stdin = stdin if stdin is not None else sys.stdin
     if stdin is None or stdin.closed or stdin.isatty():

@@ -4,13 +4,14 @@ class), kept apart because it is the part that follows a reply through its life.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codhechat.errors import CodheError
 from codhechat.models import (
     AttachedFile,
+    Conversation,
     FinishReason,
     Message,
     MessageStatus,
@@ -93,6 +94,11 @@ class SessionReplies:
     window: Window
     live: list[LiveReply]
     calls: list[LiveTool]
+    # ChatSession's methods, declared for the type checker (the mixin has no definitions of its own).
+    model_for: Callable[[int | None], str]
+    upsert: Callable[[Conversation], None]
+    _touch: Callable[[int], None]
+    _remove: Callable[[Entry], Coroutine[Any, Any, None]]
 
     def live_for(self, conversation_id: int | None) -> LiveReply | None:
         return next((r for r in self.live if r.conversation_id == conversation_id), None)

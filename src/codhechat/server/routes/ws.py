@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -226,7 +227,7 @@ class Connection:
         self.tasks[request_id] = task
         self._idle.clear()
         self._busy.set()
-        task.add_done_callback(lambda _t, rid=request_id: self._forget(rid, _t))
+        task.add_done_callback(partial(self._forget, request_id))
 
     def _forget(self, request_id: str, task: asyncio.Task[None]) -> None:
         if self.tasks.get(request_id) is task:
