@@ -35,9 +35,7 @@ class PortServer(ServerThread):
 
 
 @pytest.fixture(scope="session")
-def codhe_server(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI
-) -> Iterator[ServerThread]:
+def codhe_server(tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI) -> Iterator[ServerThread]:
     """One `codhechat serve` for the session; every test is a new guest, so tests never meet."""
     database = tmp_path_factory.mktemp("remote-db") / "chat.db"
     server = ServerThread(server_settings(f"sqlite:///{database}", fake_openai_server, model_timeout=1.0)).start()
@@ -53,9 +51,7 @@ def classic_server(fake_openai_server: FakeOpenAI) -> Iterator[ClassicServer]:
 
 
 @pytest.fixture
-def make_server(
-    tmp_path: Path, fake_openai_server: FakeOpenAI
-) -> Iterator[Callable[..., PortServer]]:
+def make_server(tmp_path: Path, fake_openai_server: FakeOpenAI) -> Iterator[Callable[..., PortServer]]:
     """A dedicated `codhechat serve`: make_server(port=0, database=None, model=True, **settings)."""
     started: list[PortServer] = []
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.support.tmux import TmuxTerminal, status_line
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.support.env import xdg_dirs
+from tests.support.tmux import TmuxTerminal, status_line
 
 NOTES = "# Release checklist\n\n- bump the version\n- tag it\n- write the notes\n"
 THOUGHT = "The user wants the checklist in order. Three steps; the notes come last."

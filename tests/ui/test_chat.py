@@ -209,8 +209,14 @@ async def test_every_action_is_in_the_command_palette(make_app: AppFactory) -> N
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         titles = await palette_titles(app)
-        for title in ("New conversation", "Stop generating", "Retry reply", "Toggle sidebar",
-                      "Set API key", "Toggle dark/light theme"):
+        for title in (
+            "New conversation",
+            "Stop generating",
+            "Retry reply",
+            "Toggle sidebar",
+            "Set API key",
+            "Toggle dark/light theme",
+        ):
             assert title in titles
         await pilot.press("ctrl+p")
         await type_text(pilot, "toggle sidebar")
