@@ -27,9 +27,12 @@ from codhechat.store import Store
 from tests.fake_openai import FakeOpenAI, Gate, Reply
 from tests.support.pty import Terminal, terminal_env
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 TOKENS = 100
+# A ceiling for a busy machine (the suite beside other work, one core): an exit saves the
+# reply and closes the model client; a hang still fails, later. Not a speed test.
+EXIT_WITHIN_S = 60
 REPLY_TEXT = " ".join(f"w{i:03d}" for i in range(TOKENS))
 PROMPT = "Count slowly please"
 
@@ -138,7 +141,7 @@ def test_signal_mid_stream_keeps_partial_reply_and_exits_cleanly(
 ) -> None:
     term, throttled = start_streaming(launch, fake_openai, db_path)
     term.proc.send_signal(sig)
-    code = term.wait_exit(timeout=20)
+    code = term.wait_exit(timeout=EXIT_WITHIN_S)
     assert_clean_exit(term, code)
     assert_partial_saved(db_path, after=throttled)
 
@@ -150,7 +153,7 @@ def test_terminal_hang_up_keeps_partial_reply_and_exits_cleanly(
     term, throttled = start_streaming(launch, fake_openai, db_path)
     seen = term.text()
     term.hang_up()
-    code = term.wait_exit(timeout=20)
+    code = term.wait_exit(timeout=EXIT_WITHIN_S)
     assert "Traceback" not in seen
     assert_clean_exit(term, code, screen=False)  # nowhere left to print anything
     assert_partial_saved(db_path, after=throttled)
@@ -162,7 +165,7 @@ def test_sigkill_mid_stream_keeps_throttled_save(
     """No handler runs on SIGKILL: what survives is the save made while streaming."""
     term, throttled = start_streaming(launch, fake_openai, db_path)
     term.proc.send_signal(signal.SIGKILL)
-    assert term.wait_exit(timeout=20) == -signal.SIGKILL
+    assert term.wait_exit(timeout=EXIT_WITHIN_S) == -signal.SIGKILL
     assert_partial_saved(db_path, after=throttled, longer=False)
 
 
@@ -196,4 +199,4 @@ def test_escape_stops_generation_and_the_app_stays_usable(
 
     mark = term.mark()
     term.send(b"\x11")  # ctrl+q
-    assert_clean_exit(term, term.wait_exit(timeout=20))
+    assert_clean_exit(term, term.wait_exit(timeout=EXIT_WITHIN_S))
