@@ -183,6 +183,7 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
 
 def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None) -> int:
     from codhechat.ui.app import CodheChatApp
+    from codhechat.ui.stream_pace import StreamPace
 
     backend: Any
     if settings.server:
@@ -197,6 +198,7 @@ def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None
     app = CodheChatApp(
         backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
         warnings=settings.warnings, resume=resume,  # type: ignore[arg-type]
+        stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
     )
     app.catch_early_signals()
     app.run()

@@ -14,6 +14,7 @@ from codhechat.backends.local import LocalBackend
 from codhechat.config import load_settings
 from codhechat.store import Store
 from codhechat.ui.app import CodheChatApp
+from codhechat.ui.stream_pace import StreamPace
 from tests.fake_openai import FakeOpenAI
 
 AppFactory = Callable[..., CodheChatApp]
@@ -29,6 +30,7 @@ def make_app(fake_openai: FakeOpenAI) -> AppFactory:
         return CodheChatApp(
             backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
             resume=resume,  # type: ignore[arg-type]
+            stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
         )
 
     return make

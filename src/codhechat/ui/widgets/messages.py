@@ -17,21 +17,25 @@ from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
+from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.text import plain
 from codhechat.ui.themes import code_style
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
 from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
 
-FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
+
+
+def stream_pace(widget: Widget) -> StreamPace:
+    return getattr(widget.app, "stream_pace", None) or StreamPace()
 
 
 def code_theme(widget: Widget) -> str:
@@ -59,11 +63,19 @@ class RenderedOnce:
         self._theme = theme
         return self
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        """Its lines at `options.max_width` (rendered now, and kept for painting)."""
+        self._render(console, options)
+        return self._lines
+
+    def _render(self, console: Console, options: ConsoleOptions) -> None:
         key = (options.max_width, self._theme)
         if key != self._key:
             self._lines = console.render_lines(self._build(), options.update(height=None), pad=False)
             self._key = key
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self._render(console, options)
         newline = Segment.line()
         for line in self._lines:
             yield from line
@@ -163,12 +175,28 @@ class MarkdownPiece(Widget):
         self._rendered = RenderedOnce(self._build)
         self._height_key: tuple[int, Piece] | None = None
         self._height = 0
+        self._room = 0  # lines kept for it while live (StreamPace.jump_lines at a time)
 
     def set_piece(self, piece: Piece, *, live: bool) -> None:
-        self.piece = piece
-        self.live = live
+        """Show `piece`. While it grows within the room it has, only its lines that changed
+        are repainted: no layout of the screen, no repaint of the pane (most of a frame's cost)."""
+        was_live, self.piece, self.live = self.live, piece, live
+        width, height = self.content_size
+        before = self._rendered.lines(self.app.console, self._options(width)) if was_live and width else []
         self._rendered.invalidate()
+        if not live:
+            self._room = 0
+        elif was_live and width and self.is_mounted:
+            after = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
+            if len(after) <= height:
+                same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
+                            min(len(before), len(after)))  # fmt: skip
+                self.refresh(Region(0, same, width, height - same))
+                return
         self.refresh(layout=True)
+
+    def _options(self, width: int) -> ConsoleOptions:
+        return self.app.console_options.update_width(width)
 
     def render(self) -> RenderableType:
         return self._rendered.get(code_theme(self))
@@ -179,7 +207,12 @@ class MarkdownPiece(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Measure without syntax highlighting, which never changes line breaks:
         a frozen piece is then highlighted only if it is ever on screen."""
-        if self.live or not width:
+        if self.live and width:
+            lines = len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
+            if lines > self._room:
+                self._room = lines + stream_pace(self).jump_lines - 1
+            return self._room
+        if not width:
             return super().get_content_height(container, viewport, width)
         key = (width, self.piece)
         if self._height_key != key:
@@ -193,9 +226,11 @@ class MarkdownPiece(Widget):
 class ReplyView(Vertical):
     """An assistant reply as it streams in.
 
-    Text is buffered and rendered at most once a frame; the tail piece is cut
-    whenever it grows past PIECE_CHARS, so each frame costs O(PIECE_CHARS)
-    however long the reply gets. A reasoning model's thinking streams into a dimmed,
+    Text is buffered and rendered at most once a frame (the app's StreamPace); the
+    tail piece is cut whenever it grows past PIECE_CHARS, so each frame costs
+    O(PIECE_CHARS) however long the reply gets. The live piece keeps blank room
+    below its text, made `jump_lines` at a time, so the pane following it scrolls
+    in steps, not on every line (each scroll repaints the whole pane). A reasoning model's thinking streams into a dimmed,
     collapsible section above the answer, which folds away when the answer begins.
     """
 
@@ -260,7 +295,7 @@ class ReplyView(Vertical):
     def _schedule(self) -> None:
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
-            delay = max(0.001, self._last_flush + FRAME_S - time.monotonic())
+            delay = max(0.001, self._last_flush + stream_pace(self).frame_s - time.monotonic())
             self.set_timer(delay, self._flush)
 
     def _fold_thinking(self) -> None:
