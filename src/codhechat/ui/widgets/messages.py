@@ -134,6 +134,7 @@ class ReplyView(Vertical):
         self._pieces = PieceStream()
         self._flush_scheduled = False
         self._last_flush = 0.0
+        self._started, self._chars = 0.0, 0  # when text began to arrive, and how much has
         self.status: MessageStatus | None = None  # set when the reply ends
         self._error: str | None = None
         self._finish_reason: str | None = None
@@ -167,6 +168,12 @@ class ReplyView(Vertical):
             self._show_outcome()
 
     @property
+    def chars_per_s(self) -> float:
+        """How fast its text arrives (the live piece makes room in bigger steps when fast)."""
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        return self._chars / elapsed if elapsed > 0.5 else 0.0
+
+    @property
     def text(self) -> str:
         return "".join(self._raw)
 
@@ -175,6 +182,8 @@ class ReplyView(Vertical):
             self._fold_thinking()  # the answer begins: the thinking folds away
         self._raw.append(text)
         self._pending.append(visible(text))
+        self._started = self._started or time.monotonic()
+        self._chars += len(text)
         self._schedule()
 
     def think(self, text: str) -> None:

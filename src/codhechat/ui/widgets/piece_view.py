@@ -108,6 +108,15 @@ class MarkdownPiece(Widget):
             return 0
         return max(0, self._room - len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))))
 
+    def _jump(self, width: int, screen_rows: int) -> int:
+        """Blank lines to make below the text: jump_lines (counting the new one), more when the
+        reply comes faster than that a frame (half a second's worth, up to half the screen)."""
+        pace = stream_pace(self)
+        owner = self.parent.parent if self.parent else None
+        chars_per_s = getattr(owner, "chars_per_s", 0.0)
+        fast = min(screen_rows // 2, int(chars_per_s / max(1, width) / 2))
+        return max(pace.jump_lines - 1, fast)
+
     def _options(self, width: int) -> ConsoleOptions:
         return self.app.console_options.update_width(width)
 
@@ -123,7 +132,8 @@ class MarkdownPiece(Widget):
         if self.live and width:
             lines = len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
             if lines > self._room:
-                self._room = lines + (stream_pace(self).jump_lines - 1 if self._carry is None else self._carry)
+                step = self._carry if self._carry is not None else self._jump(width, viewport.height)
+                self._room = lines + step
                 self._carry = None
             return self._room
         if not width:
