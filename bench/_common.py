@@ -36,6 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # for tests.fake_openai
 
+from tests.support.env import xdg_dirs  # noqa: E402 (the path to the repository first)
+
 COLS, ROWS = 120, 40
 CODHECHAT = [sys.executable, "-m", "codhechat"]
 now = time.perf_counter
@@ -105,8 +107,7 @@ def app_env(home: Path, *, base_url: str | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "CODHECHAT_", "XDG_", "TEXTUAL", "COLUMNS", "LINES"))
     }
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        env[name] = str(home / name.lower())
+    env |= xdg_dirs(home)
     env |= {
         "CODHECHAT_DATABASE": str(db_path(home)),
         "CODHECHAT_MAX_RETRIES": "0",
@@ -156,11 +157,50 @@ def make_app(home: Path, base_url: str | None = None):  # type: ignore[no-untype
 
 # -- seeding ------------------------------------------------------------------
 
-WORDS = (
-    "the a model reply token stream render widget terminal screen piece frame cost linear "
-    "scroll history sidebar prompt latency budget python textual markdown list code fence "
-    "quick brown fox jumps over lazy dog while data flows through every layer of the stack"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "model",
+    "reply",
+    "token",
+    "stream",
+    "render",
+    "widget",
+    "terminal",
+    "screen",
+    "piece",
+    "frame",
+    "cost",
+    "linear",
+    "scroll",
+    "history",
+    "sidebar",
+    "prompt",
+    "latency",
+    "budget",
+    "python",
+    "textual",
+    "markdown",
+    "list",
+    "code",
+    "fence",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "while",
+    "data",
+    "flows",
+    "through",
+    "every",
+    "layer",
+    "of",
+    "the",
+    "stack",
+]
 
 
 def words(rng: random.Random, n: int) -> str:
@@ -183,10 +223,28 @@ def seed_conversations(home: Path, n: int, *, messages_each: int = 2) -> str:
     convs, msgs = [], []
     for i in range(1, n + 1):
         at = _stamp(base, i, step)
-        convs.append({"id": i, "title": f"chat {i:05d} {words(rng, 3)}", "created_at": at, "updated_at": at, "model": "gpt-4o-mini"})
+        convs.append(
+            {
+                "id": i,
+                "title": f"chat {i:05d} {words(rng, 3)}",
+                "created_at": at,
+                "updated_at": at,
+                "model": "gpt-4o-mini",
+            }
+        )
         for j in range(messages_each):
             role = "user" if j % 2 == 0 else "assistant"
-            msgs.append({"conversation_id": i, "role": role, "content": words(rng, 30), "status": "complete", "created_at": at, "model": None, "error": None})
+            msgs.append(
+                {
+                    "conversation_id": i,
+                    "role": role,
+                    "content": words(rng, 30),
+                    "status": "complete",
+                    "created_at": at,
+                    "model": None,
+                    "error": None,
+                }
+            )
     with store.db.conn:
         store.db["conversations"].insert_all(convs, batch_size=2000)
         store.db["messages"].insert_all(msgs, batch_size=2000)
@@ -199,7 +257,11 @@ def assistant_markdown(rng: random.Random, i: int) -> str:
     """A few paragraphs of Markdown, sometimes a list, sometimes a code block."""
     parts = [f"**Answer {i}.** {words(rng, 40)}.", words(rng, 50) + "."]
     if i % 3 == 0:
-        parts.append("```python\n" + "\n".join(f"def f_{i}_{k}(x):\n    return x * {k}  # {words(rng, 4)}" for k in range(4)) + "\n```")
+        parts.append(
+            "```python\n"
+            + "\n".join(f"def f_{i}_{k}(x):\n    return x * {k}  # {words(rng, 4)}" for k in range(4))
+            + "\n```"
+        )
     if i % 4 == 1:
         parts.append("\n".join(f"- {words(rng, 8)}" for _ in range(5)))
     parts.append(words(rng, 30) + ".")
@@ -225,7 +287,17 @@ def seed_long_conversation(home: Path, n_messages: int, *, others: int = 30, mar
         if i == n_messages - 1:
             content += f" {marker}"
         at = (start + timedelta(milliseconds=i)).isoformat()
-        rows.append({"conversation_id": conv.id, "role": role, "content": content, "status": "complete", "created_at": at, "model": "gpt-4o-mini" if role == "assistant" else None, "error": None})
+        rows.append(
+            {
+                "conversation_id": conv.id,
+                "role": role,
+                "content": content,
+                "status": "complete",
+                "created_at": at,
+                "model": "gpt-4o-mini" if role == "assistant" else None,
+                "error": None,
+            }
+        )
     with store.db.conn:
         store.db["messages"].insert_all(rows, batch_size=1000)
         store.db["conversations"].update(conv.id, {"updated_at": datetime.now(UTC).isoformat()})

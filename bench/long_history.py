@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     db_path,
     in_process_env,
     machine_note,
@@ -263,7 +263,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000, help="messages in the long conversation (default 2000)")
     parser.add_argument("--runs", type=int, default=3, help="timed opens, each way (default 3)")
     parser.add_argument("--steps", type=int, default=8, help="scroll-to-top steps (default 8)")
-    parser.add_argument("--settle", type=float, default=1.5, help="seconds the app idles after start-up before the open (default 1.5)")
+    parser.add_argument(
+        "--settle", type=float, default=1.5, help="seconds the app idles after start-up before the open (default 1.5)"
+    )
     parser.add_argument("--huge", action="store_true", help="only the huge-message scenario")
     parser.add_argument("--whole", action="store_true", help="with --huge: render a huge reply whole, as before")
     args = parser.parse_args()
@@ -278,7 +280,9 @@ def main() -> None:
         pilot_opens = []
         with in_process_env(home):
             for run in range(args.runs):
-                opened, lines = asyncio.run(pilot_run(home, conversation_id, args.steps if run == 0 else 0, args.settle))
+                opened, lines = asyncio.run(
+                    pilot_run(home, conversation_id, args.steps if run == 0 else 0, args.settle)
+                )
                 pilot_opens.append(opened)
                 if run == 0:
                     print("\n".join(lines))
@@ -286,7 +290,9 @@ def main() -> None:
     print(f"open_{args.messages}_messages_pilot: {summary(pilot_opens, 'ms', 1000, 1)}")
     print(f"open_{args.messages}_messages_pty: {summary(pty_opens, 'ms', 1000, 1)}")
     worst = max(pilot_opens + pty_opens)
-    print(f"target open <= {TARGET_S * 1000:.0f} ms: {'met' if worst <= TARGET_S else 'MISSED'} (max {worst * 1000:.0f} ms)")
+    print(
+        f"target open <= {TARGET_S * 1000:.0f} ms: {'met' if worst <= TARGET_S else 'MISSED'} (max {worst * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

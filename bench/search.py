@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_note  # noqa: E402
+from _common import machine_note
 
-from codhechat.store import Store  # noqa: E402
+from codhechat.store import Store
 
 TARGET_MS = 50.0
 VOCABULARY = 5_000
@@ -55,9 +55,11 @@ def seed(store: Store, conversations: int, per: int, rng: random.Random) -> list
     store.db.conn.execute("BEGIN")
     for c in range(conversations):
         stamp = (base + step * c * per).isoformat()
-        conversation_id = store.db["conversations"].insert(
-            {"title": text(5), "created_at": stamp, "updated_at": stamp, "model": "gpt-4o-mini"}
-        ).last_pk
+        conversation_id = (
+            store.db["conversations"]
+            .insert({"title": text(5), "created_at": stamp, "updated_at": stamp, "model": "gpt-4o-mini"})
+            .last_pk
+        )
         store.db["messages"].insert_all(
             {
                 "conversation_id": conversation_id,

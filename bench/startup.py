@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     CODHECHAT,
     PtyApp,
     app_env,
@@ -92,10 +92,16 @@ def main() -> None:
             r, q = start_once(home, title)
             ready.append(r)
             quits.append(q)
-        name = f"startup_{args.conversations // 1000}k_conversations" if args.conversations >= 1000 else f"startup_{args.conversations}_conversations"
+        name = (
+            f"startup_{args.conversations // 1000}k_conversations"
+            if args.conversations >= 1000
+            else f"startup_{args.conversations}_conversations"
+        )
         print(f"{name}: {summary(ready)}  (first, untimed warm-up run: {cold:.3f} s)")
         print(f"quit_after_ctrl_q: {summary(quits)}")
-        print(f"target startup <= {TARGET_S} s: {'met' if max(ready) <= TARGET_S else 'MISSED'} (max {max(ready):.3f} s)")
+        print(
+            f"target startup <= {TARGET_S} s: {'met' if max(ready) <= TARGET_S else 'MISSED'} (max {max(ready):.3f} s)"
+        )
 
         # What the interpreter and imports cost, outside the terminal.
         py = [sys.executable, "-c", "pass"]
@@ -108,11 +114,18 @@ def main() -> None:
         # Is openai imported before the screen is usable?
         before, after = importtime_run(home, title, linger=2.0)
         is_openai = lambda name: name == "openai" or name.startswith("openai.")  # noqa: E731
-        heavy = sorted({name.split(".")[0] for _, _, name in before} & {"openai", "httpx", "anyio", "pydantic", "textual"})
-        print(f"openai_imported_before_usable: {'YES (problem)' if any(is_openai(n) for _, _, n in before) else 'no'}  "
-              f"({len(before)} modules imported by then; of note: {', '.join(heavy)})")
+        heavy = sorted(
+            {name.split(".")[0] for _, _, name in before} & {"openai", "httpx", "anyio", "pydantic", "textual"}
+        )
+        print(
+            f"openai_imported_before_usable: {'YES (problem)' if any(is_openai(n) for _, _, n in before) else 'no'}  "
+            f"({len(before)} modules imported by then; of note: {', '.join(heavy)})"
+        )
         late = next((us for us, indent, name in after if name == "openai"), None)
-        print("openai_imported_within_2s_after_usable: " + (f"yes, {late / 1e6:.3f} s of imports (the deliberate background warm-up)" if late else "no"))
+        print(
+            "openai_imported_within_2s_after_usable: "
+            + (f"yes, {late / 1e6:.3f} s of imports (the deliberate background warm-up)" if late else "no")
+        )
         top = sorted(((us, name) for us, indent, name in before if not indent), reverse=True)[:5]
         print("slowest_top_level_imports_before_usable: " + ", ".join(f"{name} {us / 1e6:.3f} s" for us, name in top))
 

@@ -54,7 +54,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     COLS,
     ROWS,
     FakeServer,
@@ -88,7 +88,10 @@ def reply_text(kind: str, n_tokens: int) -> str:
         body = "".join(f"- {words(rng, rng.randint(8, 12))}\n" for _ in range(n_tokens // 8))
     else:
         head, tail = "```python\n", "# ZZEND\n```"
-        lines = (f"{'    ' * rng.randint(0, 2)}value_{i} = compute({words(rng, 1)}, {i})  # {words(rng, 4)}\n" for i in range(n_tokens // 8))
+        lines = (
+            f"{'    ' * rng.randint(0, 2)}value_{i} = compute({words(rng, 1)}, {i})  # {words(rng, 4)}\n"
+            for i in range(n_tokens // 8)
+        )
         body = "".join(lines)
     budget = n_tokens - len(TOKEN_RE.findall(head)) - len(TOKEN_RE.findall(tail))
     text = head + "".join(TOKEN_RE.findall(body.lstrip())[:budget]) + tail
@@ -136,7 +139,9 @@ async def pilot_run(home: Path, server: FakeServer, text: str) -> tuple[float, f
             await pilot.press("enter")
             await asyncio.wait_for(painted.wait(), 60)
             view = app.screen.query_one(ReplyView)
-            assert view.status == MessageStatus.COMPLETE and "ZZEND" in view.text[-20:], f"reply incomplete: {view.status}"
+            assert view.status == MessageStatus.COMPLETE and "ZZEND" in view.text[-20:], (
+                f"reply incomplete: {view.status}"
+            )
     finally:
         ReplyView.append, ReplyView.finish, ChatScreen._compositor_refresh = append, finish, refresh
     sent = server.wait_stream()
@@ -241,7 +246,9 @@ def baseline(server: FakeServer, text: str, cap: float) -> str:
         out, _ = child.communicate()
         progress = [json.loads(line)["rendered_chars"] for line in out.splitlines() if "rendered_chars" in line]
         shown = len(TOKEN_RE.findall(text[: progress[-1]])) if progress else 0
-        return f"did not finish in {cap:g} s (about {shown:,} of {len(TOKEN_RE.findall(text)):,} tokens rendered by then)"
+        return (
+            f"did not finish in {cap:g} s (about {shown:,} of {len(TOKEN_RE.findall(text)):,} tokens rendered by then)"
+        )
     marks = json.loads(out.splitlines()[-1])
     sent = server.wait_stream()
     tokens = len(TOKEN_RE.findall(text))
@@ -263,7 +270,9 @@ def main() -> None:
 
     missed = []
     with temp_home() as home, FakeServer() as server:
-        print(f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:")
+        print(
+            f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:"
+        )
         missed += steady(home, server, args.runs, args.steady_seconds)
         if args.steady:
             print("steady targets: " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
@@ -284,9 +293,13 @@ def main() -> None:
                     rates.append(rate)
                     latencies.append(latency)
                 if way == "pty_paced":  # the server sets the rate here: only the latency means anything
-                    print(f"  {way}_{kind}_final_latency (server at ~2,000 tokens/s, 20-token chunks): {summary(latencies, 'ms', 1000, 1)}")
+                    print(
+                        f"  {way}_{kind}_final_latency (server at ~2,000 tokens/s, 20-token chunks): {summary(latencies, 'ms', 1000, 1)}"
+                    )
                     continue
-                print(f"  {way}_{kind}_rendered_rate: median {statistics.median(rates):,.0f} tokens/s, min {min(rates):,.0f} tokens/s ({len(rates)} runs)")
+                print(
+                    f"  {way}_{kind}_rendered_rate: median {statistics.median(rates):,.0f} tokens/s, min {min(rates):,.0f} tokens/s ({len(rates)} runs)"
+                )
                 print(f"  {way}_{kind}_final_latency: {summary(latencies, 'ms', 1000, 1)}")
                 if totals:
                     print(f"  {way}_{kind}_enter_to_final_text: {summary(totals)}")
@@ -299,7 +312,10 @@ def main() -> None:
         if not args.no_baseline:
             result = baseline(server, reply_text("list", args.tokens), args.baseline_cap)
             print(f"baseline_textual_markdown_get_stream_list: {result}")
-    print(f"targets >= {TARGET_RATE} tokens/s and <= {TARGET_LATENCY_S * 1000:.0f} ms: " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
+    print(
+        f"targets >= {TARGET_RATE} tokens/s and <= {TARGET_LATENCY_S * 1000:.0f} ms: "
+        + ("met" if not missed else "MISSED: " + "; ".join(missed))
+    )
 
 
 if __name__ == "__main__":

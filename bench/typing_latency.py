@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FakeServer, PtyApp, machine_note, percentile, spawn_codhechat, temp_home, watchdog, words  # noqa: E402
+from _common import FakeServer, PtyApp, machine_note, percentile, spawn_codhechat, temp_home, watchdog, words
 
 TARGET_P95_S = 0.050
 ALPHABET = string.ascii_uppercase + string.digits
@@ -113,7 +113,9 @@ def main() -> None:
         app.quit()
 
     p95 = percentile(streaming, 95)
-    print(f"target p95 <= {TARGET_P95_S * 1000:.0f} ms while streaming: {'met' if p95 <= TARGET_P95_S else 'MISSED'} (p95 {p95 * 1000:.1f} ms)")
+    print(
+        f"target p95 <= {TARGET_P95_S * 1000:.0f} ms while streaming: {'met' if p95 <= TARGET_P95_S else 'MISSED'} (p95 {p95 * 1000:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.env import xdg_dirs
 
 ENV_TO_CLEAR = (
     "OPENAI_API_KEY",
@@ -27,8 +28,8 @@ ENV_TO_CLEAR = (
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point XDG folders and the working directory at tmp_path; no ambient settings."""
     home = tmp_path / "home"
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        monkeypatch.setenv(name, str(home / name.lower()))
+    for name, folder in xdg_dirs(home).items():
+        monkeypatch.setenv(name, folder)
     for name in ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

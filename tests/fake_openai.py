@@ -46,7 +46,18 @@ from starlette.routing import Route
 
 from tests.support.served import Served
 
-__all__ = ["Behaviour", "CallTools", "Disconnect", "Fail", "FakeOpenAI", "Gate", "Hang", "Recorded", "Reply", "recording"]
+__all__ = [
+    "Behaviour",
+    "CallTools",
+    "Disconnect",
+    "Fail",
+    "FakeOpenAI",
+    "Gate",
+    "Hang",
+    "Recorded",
+    "Reply",
+    "recording",
+]
 
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 # status -> (message, type, code), modelled on real OpenAI error bodies.
@@ -258,9 +269,7 @@ class _QuietAbort(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         while exc is not None:
-            if isinstance(exc, _Abort) or (
-                isinstance(exc, BaseExceptionGroup) and exc.subgroup(_Abort) is not None
-            ):
+            if isinstance(exc, _Abort) or (isinstance(exc, BaseExceptionGroup) and exc.subgroup(_Abort) is not None):
                 return False
             exc = exc.__cause__ or exc.__context__
         return True
@@ -367,7 +376,9 @@ class FakeOpenAI:
         """Queue behaviours; each chat request consumes one (FIFO), then falls back to echo."""
         with self._lock:
             self._queue.extend(behaviours)
-            self._gates += [g for b in behaviours if isinstance(b, Reply | Disconnect | Recorded) for g in b.gates().values()]
+            self._gates += [
+                g for b in behaviours if isinstance(b, Reply | Disconnect | Recorded) for g in b.gates().values()
+            ]
 
     def reset(self) -> None:
         """Forget the script and the record, so one server can serve many tests."""

@@ -46,8 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--continue", dest="resume_latest", action="store_true",
         help="open the most recent conversation (the one last talked in)",
     )  # fmt: skip
-    resume.add_argument("--conversation", dest="resume_id", type=int, metavar="ID",
-                        help="open conversation ID (`codhechat list` shows them)")
+    resume.add_argument(
+        "--conversation",
+        dest="resume_id",
+        type=int,
+        metavar="ID",
+        help="open conversation ID (`codhechat list` shows them)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("config", help="print the effective settings and where files live")
     login = commands.add_parser(
@@ -57,11 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         "remote mode; without it, remote mode signs in as a guest. The password is read "
         "from the terminal without echo.",
     )
-    login.add_argument("--server", dest="login_server", metavar="URL", help="the server (default: `server` from the config)")
+    login.add_argument(
+        "--server", dest="login_server", metavar="URL", help="the server (default: `server` from the config)"
+    )
     login.add_argument("-u", "--username", help="your username (asked for when not given)")
     login.add_argument("--register", action="store_true", help="create the account first")
     logout = commands.add_parser("logout", help="forget the token kept for a CoDHeChat server")
-    logout.add_argument("--server", dest="login_server", metavar="URL", help="the server (default: `server` from the config)")
+    logout.add_argument(
+        "--server", dest="login_server", metavar="URL", help="the server (default: `server` from the config)"
+    )
     add_serve_parser(commands)  # flags only: the server stack is imported when it runs
     add_shell_parsers(commands)  # ask, list, show, search, rename, delete, export, import
     return parser
@@ -123,7 +132,6 @@ def warn(warnings: list[str]) -> None:
 
 def print_config(settings: Any, config_file: Path | None) -> int:
     from codhechat.config import effective_settings
-
     from codhechat.textsafe import visible
 
     rows = effective_settings(settings)
@@ -182,6 +190,15 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
 
 
 def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None) -> int:
+    app = build_app(settings, theme=theme, resume=resume)
+    app.catch_early_signals()
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+def build_app(settings: Any, *, theme: str | None = None, resume: int | str | None = None) -> Any:
+    """The app as `codhechat` runs it, over the backend the settings name (the tests and
+    the benchmarks build theirs here too, so they drive what a user gets)."""
     from codhechat.ui.app import CodheChatApp
     from codhechat.ui.stream_pace import StreamPace
 
@@ -195,11 +212,12 @@ def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None
         from codhechat.store import Store
 
         backend = LocalBackend(settings, Store.open(settings.database_path))
-    app = CodheChatApp(
-        backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
-        warnings=settings.warnings, resume=resume,  # type: ignore[arg-type]
+    return CodheChatApp(
+        backend,
+        theme=theme,
+        default_theme=settings.theme,
+        needs_api_key=settings.needs_api_key,
+        warnings=settings.warnings,
+        resume=resume,  # type: ignore[arg-type]
         stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
     )
-    app.catch_early_signals()
-    app.run()
-    return app.return_code or EXIT_OK

@@ -15,7 +15,16 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -86,12 +95,10 @@ class Settings(BaseSettings):
         "(conversations and the model then live on the server).",
     )
     model: str = Field(default="gpt-4o-mini", description="Model used for new replies.")
-    system_prompt: str = Field(
-        default=DEFAULT_SYSTEM_PROMPT, description="System prompt the model sees first."
-    )
+    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System prompt the model sees first.")
     presets: dict[str, str] = Field(
         default_factory=dict,
-        description="Named system prompts to choose from in the app ([presets] table: name = \"prompt\").",
+        description='Named system prompts to choose from in the app ([presets] table: name = "prompt").',
     )
     providers: dict[str, ProviderSettings] = Field(
         default_factory=dict,
@@ -105,12 +112,12 @@ class Settings(BaseSettings):
         default=20, ge=1, le=10_000, description="How many earlier messages the model sees, at most."
     )
     context_window: int | None = Field(
-        default=None, ge=256, description="The model's context in tokens, when the endpoint does not "
+        default=None,
+        ge=256,
+        description="The model's context in tokens, when the endpoint does not "
         "say (the history sent is fitted to it, leaving room for the reply).",
     )
-    database: Path | None = Field(
-        default=None, description="SQLite database file (default: the platform data folder)."
-    )
+    database: Path | None = Field(default=None, description="SQLite database file (default: the platform data folder).")
     theme: str | None = Field(
         default=None,
         description="Start-up theme: dark, light or a Textual theme (nord, gruvbox, …); the last one "
@@ -119,18 +126,20 @@ class Settings(BaseSettings):
     attachment_max_mb: float = Field(
         default=10.0, gt=0, le=512, description="Largest file that may be attached to a message, in MB."
     )
-    request_timeout: float = Field(
-        default=60.0, gt=0, description="Seconds to wait for the endpoint before giving up."
-    )
-    max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx."
-    )
+    request_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the endpoint before giving up.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx.")
     stream_refresh_hz: float = Field(
-        default=10.0, ge=1, le=60, description="How often a streaming reply is re-rendered, per second, "
+        default=10.0,
+        ge=1,
+        le=60,
+        description="How often a streaming reply is re-rendered, per second, "
         "at most (lower costs less CPU and fewer bytes over SSH).",
     )
     stream_jump_lines: int = Field(
-        default=8, ge=1, le=100, description="Lines of room made below a streaming reply at a time: "
+        default=8,
+        ge=1,
+        le=100,
+        description="Lines of room made below a streaming reply at a time: "
         "the conversation scrolls once per that many lines (1: line by line).",
     )
     _warnings: list[str] = PrivateAttr(default_factory=list)
@@ -200,8 +209,7 @@ def load_settings(
         return settings
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(
             f"Invalid setting ({problems}).",
@@ -248,9 +256,7 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, name)
         if name in SECRET_FIELDS:
             shown = "(not set)" if value is None else mask(value.get_secret_value())
-        elif name == "presets":
-            shown = ", ".join(sorted(value)) or "(none)"
-        elif name == "providers":
+        elif name in ("presets", "providers"):
             shown = ", ".join(sorted(value)) or "(none)"
         elif name == "mcp":
             shown = ", ".join(sorted(value.servers)) or "(none)"
@@ -264,9 +270,9 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         shown_key = f"{mask(key)} from {source}" if key else source
         rows.append((f"providers.{provider}", f"{config.base_url}  key: {shown_key}",
                      f"models named {provider}/MODEL"))  # fmt: skip
-    for server, config in sorted(settings.mcp.servers.items()):
-        allowed = ", ".join(config.allow) or "none"
-        rows.append((f"mcp.servers.{server}", config.where, f"tools run without asking: {allowed}"))
+    for server, server_config in sorted(settings.mcp.servers.items()):
+        allowed = ", ".join(server_config.allow) or "none"
+        rows.append((f"mcp.servers.{server}", server_config.where, f"tools run without asking: {allowed}"))
     return rows
 
 

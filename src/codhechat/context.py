@@ -123,7 +123,9 @@ def fit(
 #   OpenAI:    code "context_length_exceeded", "This model's maximum context length is 8192 tokens..."
 #   vLLM:      "This model's maximum context length is 4096 tokens. However, you requested ..."
 _WINDOW_IN_TEXT = re.compile(r"(?:maximum context length|context (?:size|window|length))\D{0,40}?(\d[\d,]{2,})", re.I)
-_EXCEEDED = re.compile(r"context[_ ](?:length|size|window)[_ ]exceeded|exceed(?:s|ed)? (?:the )?(?:available |maximum )?context", re.I)
+_EXCEEDED = re.compile(
+    r"context[_ ](?:length|size|window)[_ ]exceeded|exceed(?:s|ed)? (?:the )?(?:available |maximum )?context", re.I
+)
 
 
 def context_exceeded(body: object, message: str) -> tuple[bool, int | None]:

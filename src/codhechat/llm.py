@@ -8,18 +8,19 @@ what happened and what to do; the SDK's own exceptions never reach the UI.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from codhechat.context import context_exceeded, known_window
+from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 from codhechat.stream_outcome import StreamOutcome
 from codhechat.thinking import CLOSE, Thinking, ThinkTags
-from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletionMessageParam
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -115,7 +116,7 @@ class ModelClient:
         reasoning: bool = False,
         options: dict[str, Any] | None = None,
         tools: list[dict[str, Any]] | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield the reply's text as it arrives, and fill in `outcome` (why it ended,
         token usage if reported). With `usage`, ask the endpoint to report token usage
         (`stream_options.include_usage`: on a last chunk with no choices). With
@@ -128,7 +129,6 @@ class ModelClient:
         Raises ReplyCut, after the text that did arrive, when the stream ends without a
         `finish_reason`."""
         client = self._get_client()
-        import openai
 
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
@@ -147,12 +147,11 @@ class ModelClient:
                     yield text
         if outcome.finish_reason is None:
             raise ReplyCut(
-                f"The reply was cut short: the stream from {self.where} ended before the "
-                "model said it was finished.",
+                f"The reply was cut short: the stream from {self.where} ended before the model said it was finished.",
                 "What arrived is kept. Retry for a whole reply.",
             )
 
-    async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncIterator[str]:
+    async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncGenerator[str, None]:
         import openai
 
         model, outcome, usage = request.model, request.outcome, request.usage
@@ -171,7 +170,11 @@ class ModelClient:
             # (which would otherwise multiply it), then the longest silence mid-stream.
             async with asyncio.timeout(self.timeout):
                 raw = await client.chat.completions.with_raw_response.create(
-                    model=model, messages=list(request.messages), stream=True, **extra  # type: ignore[arg-type]
+                    model=model,
+                    # Plain dicts of the shapes the SDK's TypedDicts describe (built in tool_rounds).
+                    messages=cast("list[ChatCompletionMessageParam]", list(request.messages)),
+                    stream=True,
+                    **extra,
                 )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
@@ -265,14 +268,16 @@ class ModelClient:
             listed = (await self._models()).get(model, {})
         except ModelError:
             listed = {}
-        meta = listed.get("meta") if isinstance(listed.get("meta"), dict) else {}
+        meta = listed.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
         for value in (meta.get("n_ctx"), listed.get("max_model_len"), listed.get("context_length"),
                       listed.get("context_window")):  # fmt: skip
             if isinstance(value, int) and value > 0:
                 return value
-        if self.base_url and self.base_url.rstrip("/").endswith("/v1"):
-            if (window := await self._ollama_window(model)) is not None:
-                return window
+        ollama_like = (self.base_url or "").rstrip("/").endswith("/v1")
+        if ollama_like and (window := await self._ollama_window(model)) is not None:
+            return window
         return known_window(model)
 
     async def _ollama_window(self, model: str) -> int | None:
@@ -369,8 +374,7 @@ class ModelClient:
             )
         return ModelError(
             f"Cannot connect to {self.where}.",
-            "Is the server running and the URL right? Check OPENAI_BASE_URL "
-            "(`codhechat config` shows the one in use).",
+            "Is the server running and the URL right? Check OPENAI_BASE_URL (`codhechat config` shows the one in use).",
         )
 
     async def aclose(self) -> None:

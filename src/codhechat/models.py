@@ -343,8 +343,15 @@ class ReplyNotice:
 
 
 ReplyEvent: TypeAlias = (
-    ReplyStarted | ReplyPrompt | ReplyThinking | ReplyDelta | ReplyDone | ReplyFailed
-    | ReplyToolCall | ReplyToolResult | ReplyNotice
+    ReplyStarted
+    | ReplyPrompt
+    | ReplyThinking
+    | ReplyDelta
+    | ReplyDone
+    | ReplyFailed
+    | ReplyToolCall
+    | ReplyToolResult
+    | ReplyNotice
 )
 
 

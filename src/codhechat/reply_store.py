@@ -52,7 +52,10 @@ class ReplyStore(Protocol):
         """Delete a reply: the one a retry replaces, once the retry has text of its own."""
         ...
 
+
+class ToolReplyStore(ReplyStore, Protocol):
+    """A ReplyStore whose turns are given tools (local mode's): it keeps their results too."""
+
     async def add_tool_result(self, conversation_id: int, call: ToolCall, text: str, *, failed: bool) -> Message:
-        """Store a `tool` message: what a call gave (or why it did not run). Only a store
-        whose turns are given tools needs it."""
+        """Store a `tool` message: what a call gave (or why it did not run)."""
         ...

@@ -30,11 +30,7 @@ def _spelling(code: int) -> str:
     return "M-^" + chr(code - 0x80 + 0x40)  # C1: 0x80-0x9f, as `cat -v` shows them
 
 
-_TABLE = {
-    code: _spelling(code)
-    for code in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
-    if chr(code) not in _KEEP
-}
+_TABLE = {code: _spelling(code) for code in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if chr(code) not in _KEEP}
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

@@ -9,7 +9,7 @@ history stays one the API accepts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from codhechat.errors import CodheError, ModelError, StorageError
@@ -17,8 +17,8 @@ from codhechat.models import Message, ReplyEvent, ReplyNotice, ReplyToolCall, Re
 from codhechat.tools.calls import ToolOutcome, ToolSpec, complete_calls
 
 if TYPE_CHECKING:
+    from codhechat.reply_store import ToolReplyStore
     from codhechat.tools.toolbox import Toolbox
-    from codhechat.reply_store import ReplyStore
 
 DECLINED = "The user declined to run this tool."
 
@@ -46,7 +46,7 @@ def history_dicts(
 
 
 class ToolRounds:
-    def __init__(self, tools: Toolbox, store: ReplyStore, conversation_id: int) -> None:
+    def __init__(self, tools: Toolbox, store: ToolReplyStore, conversation_id: int) -> None:
         self.tools = tools
         self.store = store
         self.conversation_id = conversation_id
@@ -61,7 +61,7 @@ class ToolRounds:
         system, *rest = messages
         return [system, *complete_calls(rest)]
 
-    async def prepare(self, off: Collection[str], model: str) -> AsyncIterator[ReplyEvent]:
+    async def prepare(self, off: Collection[str], model: str) -> AsyncGenerator[ReplyEvent, None]:
         """Start the servers (the first time) and say which would not start."""
         self.off = off
         self.offered = [] if model in self.tools.refused_by else await self.tools.offered(off)
@@ -80,7 +80,7 @@ class ToolRounds:
         self.offered = []
         return True
 
-    async def run(self, reply: Message, messages: list[dict[str, Any]]) -> AsyncIterator[ReplyEvent]:
+    async def run(self, reply: Message, messages: list[dict[str, Any]]) -> AsyncGenerator[ReplyEvent, None]:
         """Answer every call of `reply`, adding it and the answers to `messages`."""
         self.count += 1
         messages.append({"role": "assistant", "content": reply.content or None,

@@ -10,10 +10,10 @@ Ctrl+R") stay with the callers; this module only reports what happened.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from codhechat.context import Calibration, fit
 from codhechat.errors import CodheError, ReplyCut, StorageError
@@ -30,7 +30,7 @@ from codhechat.models import (
     ReplyPrompt,
     ReplyThinking,
 )
-from codhechat.reply_store import Ending, ReplyStore
+from codhechat.reply_store import Ending, ReplyStore, ToolReplyStore
 from codhechat.thinking import Thinking
 from codhechat.tool_rounds import ToolRounds, history_dicts
 
@@ -120,7 +120,7 @@ async def run_turn(
     save_interval: float = SAVE_INTERVAL_S,
     tools: Toolbox | None = None,
     save_first: bool = False,
-) -> AsyncIterator[ReplyEvent]:
+) -> AsyncGenerator[ReplyEvent, None]:
     """Stream one reply: ReplyPrompt, then ReplyThinking / ReplyDelta per piece, then
     ReplyDone or ReplyFailed. With `tools`, the model may ask to run some: each call is
     a ReplyToolCall (the turn waits for its approval), then a ReplyToolResult, and the
@@ -132,7 +132,8 @@ async def run_turn(
     history = history_dicts(plan.history, lambda m: _content(m, plan), plan.parts)
     if plan.extends is not None:
         history.append({"role": "user", "content": CONTINUE_PROMPT})
-    rounds = ToolRounds(tools, store, plan.conversation_id) if tools else None
+    # Whoever gives the turn tools gives it a store that keeps their results (local mode's).
+    rounds = ToolRounds(tools, cast(ToolReplyStore, store), plan.conversation_id) if tools else None
     if rounds is not None:
         async for event in rounds.prepare(plan.tools_off, plan.model):
             yield event
@@ -144,8 +145,8 @@ async def run_turn(
 
     extends, replaced = plan.extends, plan.replaces
     while True:
-        message_id = extends.id if extends is not None else await store.start_reply(
-            plan.conversation_id, model=plan.label(None)
+        message_id = (
+            extends.id if extends is not None else await store.start_reply(plan.conversation_id, model=plan.label(None))
         )
         reply = _Reply(plan, message_id, extends)
         ending: Ending | None = None

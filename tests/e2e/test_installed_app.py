@@ -18,6 +18,7 @@ import pytest
 
 from tests.e2e.conftest import Installed, TmuxTerminal, status_line, strip_styles
 from tests.fake_openai import FakeOpenAI, Gate, Reply
+from tests.support.env import xdg_dirs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]  # the first test also builds and installs the wheel
 
@@ -42,10 +43,7 @@ def app_env(installed: Installed, home: Path, fake: FakeOpenAI) -> dict[str, str
         "LC_ALL": "C.UTF-8",
         "TERM": "tmux-256color",
         "COLORTERM": "truecolor",
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CACHE_HOME": str(home / "cache"),
+        **xdg_dirs(home),
         "OPENAI_BASE_URL": fake.base_url,
         "OPENAI_API_KEY": "sk-e2e",
         "CODHECHAT_MAX_RETRIES": "0",
@@ -163,7 +161,7 @@ def test_chat_quit_and_find_it_again(installed: Installed, fake_openai: FakeOpen
     terminal.keys("C-q")
     assert terminal.wait_exit(timeout=10) == 0
     assert "Traceback" not in terminal.screen(history=True)
-    assert (home / "data" / "codhechat" / "codhechat.db").is_file()
+    assert (Path(xdg_dirs(home)["XDG_DATA_HOME"]) / "codhechat" / "codhechat.db").is_file()
 
     # Second run: the conversation is in the sidebar; opening it shows the earlier reply.
     terminal.restart()

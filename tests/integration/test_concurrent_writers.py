@@ -69,10 +69,20 @@ def run_writers(db: Path, tmp_path: Path, names: list[str]) -> list[dict[str, ob
     flag = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(db), str(flag), name, str(CONVERSATIONS),
-             str(MESSAGES_PER_CONVERSATION)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(db),
+                str(flag),
+                name,
+                str(CONVERSATIONS),
+                str(MESSAGES_PER_CONVERSATION),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in names
     ]
     try:
@@ -198,7 +208,6 @@ def test_begin_immediate_makes_the_second_writer_wait_instead(tmp_path: Path) ->
     finally:
         first.close()
         store.close()
-
 
 
 def test_open_waits_while_another_process_holds_the_write_lock_on_a_new_file(tmp_path: Path) -> None:

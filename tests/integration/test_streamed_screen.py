@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32" or shutil.which("tmux") is None, reason="needs tmux on a POSIX pty"),
 ]
 
-WORDS = "alpha beta gamma delta epsilon zeta eta theta".split()
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
 PARAGRAPHS = [f"Line {i:03d}: {' '.join(WORDS[: 3 + i % 6])} end." for i in range(90)]
 
 

@@ -87,9 +87,7 @@ def test_a_reply_with_escapes_is_shown_spelled_out_in_the_app(
         store.close()
 
 
-def test_the_sidebar_and_history_show_stored_escapes_spelled_out(
-    run: Callable[..., Terminal], db_path: Path
-) -> None:
+def test_the_sidebar_and_history_show_stored_escapes_spelled_out(run: Callable[..., Terminal], db_path: Path) -> None:
     seed(db_path)
     term = run()
     term.wait_idle(timeout=15)

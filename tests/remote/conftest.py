@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from codhechat.backends.local import LocalBackend
 from codhechat.backends.remote import RemoteBackend
+from codhechat.cli import build_app
 from codhechat.config import load_settings
-from codhechat.store import Store
 from codhechat.ui.app import CodheChatApp
 from tests.classic_server import ClassicServer
 from tests.fake_openai import FakeOpenAI
@@ -36,9 +35,7 @@ class PortServer(ServerThread):
 
 
 @pytest.fixture(scope="session")
-def codhe_server(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI
-) -> Iterator[ServerThread]:
+def codhe_server(tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI) -> Iterator[ServerThread]:
     """One `codhechat serve` for the session; every test is a new guest, so tests never meet."""
     database = tmp_path_factory.mktemp("remote-db") / "chat.db"
     server = ServerThread(server_settings(f"sqlite:///{database}", fake_openai_server, model_timeout=1.0)).start()
@@ -54,9 +51,7 @@ def classic_server(fake_openai_server: FakeOpenAI) -> Iterator[ClassicServer]:
 
 
 @pytest.fixture
-def make_server(
-    tmp_path: Path, fake_openai_server: FakeOpenAI
-) -> Iterator[Callable[..., PortServer]]:
+def make_server(tmp_path: Path, fake_openai_server: FakeOpenAI) -> Iterator[Callable[..., PortServer]]:
     """A dedicated `codhechat serve`: make_server(port=0, database=None, model=True, **settings)."""
     started: list[PortServer] = []
 
@@ -103,10 +98,8 @@ def make_app(backend_kind: str, fake_openai: FakeOpenAI, request: pytest.Fixture
     def make(**options: Any) -> CodheChatApp:
         if backend_kind == "local":
             settings = load_settings({"base_url": fake_openai.base_url, "max_retries": 0, "request_timeout": 1.0})
-            backend: Any = LocalBackend(settings, Store.open(settings.database_path))
-        else:
-            server = request.getfixturevalue("codhe_server" if backend_kind == "remote" else "classic_server")
-            backend = remote_backend(server.url, **options)
-        return CodheChatApp(backend)
+            return build_app(settings)  # type: ignore[no-any-return]
+        server = request.getfixturevalue("codhe_server" if backend_kind == "remote" else "classic_server")
+        return CodheChatApp(remote_backend(server.url, **options))
 
     return make

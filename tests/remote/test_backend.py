@@ -202,7 +202,7 @@ def test_login_and_register_through_the_cli(
 async def test_unreachable_wrong_and_tls_addresses_are_explained(
     backends: Any, fake_openai: FakeOpenAI, codhe_server: ServerThread
 ) -> None:
-    with pytest.raises(RemoteError, match="Cannot connect to http://127.0.0.1:9"):
+    with pytest.raises(RemoteError, match=r"Cannot connect to http://127\.0\.0\.1:9"):
         await backends("http://127.0.0.1:9").list_conversations()
     with pytest.raises(RemoteError, match="does not look like a CoDHeChat server"):
         await backends(fake_openai.base_url.removesuffix("/v1")).list_conversations()
@@ -239,9 +239,7 @@ async def test_a_server_without_a_model_closes_1013_and_the_link_backs_off(
 # -- paging ----------------------------------------------------------------------------
 
 
-async def test_every_page_of_conversations_and_history_is_loaded(
-    codhe_server: ServerThread, backends: Any
-) -> None:
+async def test_every_page_of_conversations_and_history_is_loaded(codhe_server: ServerThread, backends: Any) -> None:
     backend = backends(codhe_server.url)
     token = await backend.api.token()
     headers = {"Authorization": f"Bearer {token}"}
@@ -256,7 +254,9 @@ async def test_every_page_of_conversations_and_history_is_loaded(
     assert [c.title for c in await backend.list_conversations(limit=5, offset=100)] == ["c4", "c3", "c2", "c1", "c0"]
 
 
-async def test_a_long_history_loads_every_page(classic_server: ClassicServer, backends: Any, fake_openai: FakeOpenAI) -> None:
+async def test_a_long_history_loads_every_page(
+    classic_server: ClassicServer, backends: Any, fake_openai: FakeOpenAI
+) -> None:
     backend = backends(classic_server.url)
     conversation_id = None
     for i in range(55):  # 110 messages: two pages of the classic API

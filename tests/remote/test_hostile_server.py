@@ -249,9 +249,13 @@ json_values = st.recursive(
 )
 frames = st.fixed_dictionaries(
     {"requestId": st.sampled_from(["mine", "other"]) | json_values},
-    optional={"type": st.sampled_from(["started", "chunk", "complete", "error", "cancelled"]) | json_values,
-              "conversationId": st.integers() | json_values, "delta": st.text() | json_values,
-              "content": st.text() | json_values, "detail": json_values},  # fmt: skip
+    optional={
+        "type": st.sampled_from(["started", "chunk", "complete", "error", "cancelled"]) | json_values,
+        "conversationId": st.integers() | json_values,
+        "delta": st.text() | json_values,
+        "content": st.text() | json_values,
+        "detail": json_values,
+    },
 )
 
 

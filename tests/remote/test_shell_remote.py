@@ -44,7 +44,9 @@ def test_list_show_search_export_and_ask_work_against_codhechat_serve(cli: Run, 
     assert {h["conversation_id"] for h in hits} == {row["id"]} and "kestrels" in hits[0]["snippet"]
     exported = json.loads(cli(codhe_server, "export", str(row["id"]), "--format", "json").stdout)
     assert [m["content"] for m in exported["conversations"][0]["messages"]] == [
-        "tell me about kestrels", "Echo: tell me about kestrels"]
+        "tell me about kestrels",
+        "Echo: tell me about kestrels",
+    ]
     again = cli(codhe_server, "ask", "-c", "and falcons?")
     assert again.returncode == 0 and again.stdout == "Echo: and falcons?\n"
     renamed = cli(codhe_server, "rename", str(row["id"]), "Birds")

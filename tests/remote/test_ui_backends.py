@@ -54,7 +54,9 @@ async def stored_eventually(pilot: Any, app: Any, conversation_id: int | None, c
     deadline = time.monotonic() + timeout
     while not await poll():
         if time.monotonic() > deadline:
-            raise AssertionError(f"stored messages never matched: {[(m.role, m.content[:40], m.status) for m in messages]}")
+            raise AssertionError(
+                f"stored messages never matched: {[(m.role, m.content[:40], m.status) for m in messages]}"
+            )
         await pilot.pause(0.05)
     return messages
 
@@ -195,9 +197,7 @@ async def test_errors_are_shown_and_retry_recovers(
             assert contents[0] == "please" and contents[-2:] == ["please", "Recovered."]
 
 
-async def test_two_conversations_generate_at_once_without_mixing(
-    make_app: Any, fake_openai: FakeOpenAI
-) -> None:
+async def test_two_conversations_generate_at_once_without_mixing(make_app: Any, fake_openai: FakeOpenAI) -> None:
     gate = Gate()
     fake_openai.enqueue(Reply("alpha " * 40, hold=gate, hold_after=3), Reply("beta reply"))
     app = make_app()
@@ -225,8 +225,8 @@ async def test_two_conversations_generate_at_once_without_mixing(
 async def test_the_status_line_follows_the_link_through_a_server_restart(
     make_server: Any, fake_openai: FakeOpenAI, tmp_path: Any
 ) -> None:
-    from tests.remote.conftest import remote_backend
     from codhechat.ui.app import CodheChatApp
+    from tests.remote.conftest import remote_backend
 
     database = tmp_path / "restart.db"
     server = make_server(database=database)
@@ -328,7 +328,9 @@ async def test_rename_and_delete_reach_a_server_that_has_them(
         await pilot.press("ctrl+u")
         await type_text(pilot, "new name")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: [c.title for c in app.query_one(ConversationTree).conversations] == ["new name"])
+        await wait_until(
+            pilot, lambda: [c.title for c in app.query_one(ConversationTree).conversations] == ["new name"]
+        )
         listed = await app.backend.list_conversations()
         assert [(c.id, c.title) for c in listed] == [(conversation_id, "new name")]  # as the server has it
 
@@ -361,7 +363,9 @@ async def test_retry_resends_a_first_message_the_classic_server_never_named(
         failed = last_reply(app)
         assert "Ctrl+R" in str(failed.query_one(".notice").render())
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: last_reply(app) is not failed and last_reply(app).status is not None, timeout=10)
+        await wait_until(
+            pilot, lambda: last_reply(app) is not failed and last_reply(app).status is not None, timeout=10
+        )
         assert last_reply(app).text == "Echo: first words"
         assert screen_of(app).conversation_id is not None
         assert [type(v) for v in app.query_one("#messages").children] == [PendingUserView, ReplyView]

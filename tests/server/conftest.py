@@ -140,9 +140,7 @@ def _pg_user() -> str | None:
             return name
         except KeyError:
             pass
-    created = subprocess.run(
-        ["useradd", "--system", "--no-create-home", "codhechat-pg"], capture_output=True
-    )
+    created = subprocess.run(["useradd", "--system", "--no-create-home", "codhechat-pg"], capture_output=True)
     return "codhechat-pg" if created.returncode == 0 else "nobody"
 
 
@@ -327,9 +325,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
-def database_factory(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], str]:
+def database_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
     """backend name -> a fresh, empty database URL."""
     counter = itertools.count(1)
 
@@ -382,9 +378,7 @@ def server(shared_server: ServerThread, fake_openai: FakeOpenAI) -> ServerThread
 
 
 @pytest.fixture(scope="session")
-def sqlite_server(
-    database_factory: Callable[[str], str], fake_openai_server: FakeOpenAI
-) -> Iterator[ServerThread]:
+def sqlite_server(database_factory: Callable[[str], str], fake_openai_server: FakeOpenAI) -> Iterator[ServerThread]:
     """A shared SQLite server for tests that need not run on both databases."""
     server = ServerThread(server_settings(database_factory("sqlite"), fake_openai_server)).start()
     yield server

@@ -34,7 +34,9 @@ async def test_rest_chats_from_one_user_never_starve_the_pool(make_server, fake_
     n = 3 * pool
     gate = Gate()
     fake_openai.enqueue(*[Reply("held reply", hold=gate, hold_after=1) for _ in range(n)])
-    async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=n + 10)) as client:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=n + 10)
+    ) as client:
         guest = await new_guest(client)
         chats = [
             asyncio.create_task(client.post("/chat/completions", json={"message": f"m{i}"}, headers=guest.headers))
@@ -93,7 +95,9 @@ async def test_a_rest_reply_stops_when_its_client_hangs_up(make_server, fake_ope
             await asyncio.gather(chat, return_exceptions=True)
         # The reply's lease is given back only when its stream stops: a new chat is admitted.
         deadline = time.monotonic() + 15
-        while (again := await client.post("/chat/completions", json={"message": "next"}, headers=guest.headers)).status_code == 429:
+        while (
+            again := await client.post("/chat/completions", json={"message": "next"}, headers=guest.headers)
+        ).status_code == 429:
             assert time.monotonic() < deadline, "the abandoned reply is still streaming"
             await asyncio.sleep(0.05)
         assert again.status_code == 200
@@ -126,7 +130,9 @@ async def test_sockets_are_capped_per_address(make_server) -> None:  # type: ign
         await ws.close()
 
 
-async def test_an_idle_socket_is_closed_but_not_one_with_a_reply_in_progress(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+async def test_an_idle_socket_is_closed_but_not_one_with_a_reply_in_progress(
+    make_server, fake_openai: FakeOpenAI
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(ws_idle_timeout=0.3)
     async with httpx.AsyncClient(base_url=server.url) as client:
         guest = await new_guest(client)
@@ -149,7 +155,9 @@ async def test_an_idle_socket_is_closed_but_not_one_with_a_reply_in_progress(mak
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
 
 
-async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(make_server, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(
+    make_server, fake_openai: FakeOpenAI
+) -> None:  # type: ignore[no-untyped-def]
     # A frame per piece (no coalescing): whole-reply chunks, ~25 MB on the wire.
     server: ServerThread = make_server(ws_send_timeout=0.5, max_ws_connections_per_user=1, ws_chunk_interval=0)
     reply = " ".join(f"word{i}" for i in range(3000))
@@ -165,7 +173,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(make_
         stalled = await connect(f"{server.ws_url}?token={guest.token}", sock=raw, max_queue=1,
                                 ping_interval=None, max_size=None)  # fmt: skip
         try:
-            await stalled.send(json.dumps({"request_id": "r", "message": "flood me", "conversation_id": conversation_id}))
+            await stalled.send(
+                json.dumps({"request_id": "r", "message": "flood me", "conversation_id": conversation_id})
+            )
             # ...and never read. The socket's slot comes free once the server has dropped it.
             deadline = time.monotonic() + 20
             while True:
@@ -188,7 +198,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(make_
 
 
 # -- item 3: a database outage ----------------------------------------------------------------
-async def test_a_postgresql_outage_is_answered_and_recovered_from(make_server, own_postgres, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+async def test_a_postgresql_outage_is_answered_and_recovered_from(
+    make_server, own_postgres, fake_openai: FakeOpenAI
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(database_url=own_postgres.server.new_database())
     gate = Gate()
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
@@ -233,6 +245,9 @@ async def test_a_postgresql_outage_is_answered_and_recovered_from(make_server, o
         listed = await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)
         await before.close()
     assert [m["content"] for m in listed.json()] == [
-        "before the outage", "Echo: before the outage", "after", "Echo: after"
+        "before the outage",
+        "Echo: before the outage",
+        "after",
+        "Echo: after",
     ]
     assert gate.is_open

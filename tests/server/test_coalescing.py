@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -23,12 +24,14 @@ def reassembled(chunks: list[dict], *, delta: bool) -> str:
     if delta:
         return "".join(c["delta"] for c in chunks)
     contents = [c["content"] for c in chunks]
-    assert all(b.startswith(a) for a, b in zip(contents, contents[1:])), "a classic chunk is not the reply so far"
+    assert all(b.startswith(a) for a, b in pairwise(contents)), "a classic chunk is not the reply so far"
     return contents[-1]
 
 
 @pytest.mark.parametrize("delta", [False, True], ids=["classic", "delta"])
-async def test_coalesced_frames_reassemble_to_exactly_the_models_text(make_server, fake_openai: FakeOpenAI, delta: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_coalesced_frames_reassemble_to_exactly_the_models_text(
+    make_server, fake_openai: FakeOpenAI, delta: bool
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(ws_chunk_interval=0.05)
     fake_openai.enqueue(Reply(TEXT, delay=0.002))  # ~400 pieces over a second or more
 
@@ -49,7 +52,9 @@ async def test_coalesced_frames_reassemble_to_exactly_the_models_text(make_serve
 
 
 @pytest.mark.parametrize("delta", [False, True], ids=["classic", "delta"])
-async def test_a_waiting_piece_goes_out_while_the_model_pauses(make_server, fake_openai: FakeOpenAI, delta: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_a_waiting_piece_goes_out_while_the_model_pauses(
+    make_server, fake_openai: FakeOpenAI, delta: bool
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(ws_chunk_interval=0.05)
     gate = Gate()
     fake_openai.enqueue(Reply("one two three four five", hold=gate, hold_after=3))

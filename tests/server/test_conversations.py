@@ -88,7 +88,9 @@ async def test_rename_and_delete(api: httpx.AsyncClient, guest: Guest) -> None:
     assert renamed.status_code == 200 and renamed.json()["name"] == "New name"
     one = await api.get(f"/conversations/{conversation_id}", headers=guest.headers)
     assert one.json()["name"] == "New name"
-    assert (await api.patch(f"/conversations/{conversation_id}", json={"name": "  "}, headers=guest.headers)).status_code == 422
+    assert (
+        await api.patch(f"/conversations/{conversation_id}", json={"name": "  "}, headers=guest.headers)
+    ).status_code == 422
     deleted = await api.delete(f"/conversations/{conversation_id}", headers=guest.headers)
     assert deleted.status_code == 204
     assert (await api.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)).status_code == 404

@@ -46,7 +46,9 @@ async def test_a_reply_whose_conversation_was_deleted_meanwhile_is_an_error(
         assert set(last) == {"type", "requestId", "detail"}
 
 
-async def test_a_reply_that_sqlite_cannot_store_in_time_is_an_error(make_server, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reply_that_sqlite_cannot_store_in_time_is_an_error(
+    make_server, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
     server: ServerThread = make_server(db_timeout=0.3)
     path = server.settings.database_url.removeprefix("sqlite:///")
     gate = Gate()
@@ -165,10 +167,9 @@ async def test_turns_on_one_conversation_run_in_arrival_order(
                 done[frame["requestId"]] = frame["type"]
     assert done == {"a": "complete", "b": "complete", "c": "complete"}
     stored = await messages_of(api, guest, conversation_id)
-    assert [m["content"] for m in stored] == [
-        "first", "first answer", "second", "Echo: second", "third", "Echo: third"
-    ]
+    assert [m["content"] for m in stored] == ["first", "first answer", "second", "Echo: second", "third", "Echo: third"]
     assert fake_openai.requests[-1]["body"]["messages"][-3:] == [
-        {"role": "user", "content": "second"}, {"role": "assistant", "content": "Echo: second"},
+        {"role": "user", "content": "second"},
+        {"role": "assistant", "content": "Echo: second"},
         {"role": "user", "content": "third"},
     ]  # each turn saw the one before it

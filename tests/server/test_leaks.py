@@ -27,7 +27,9 @@ def log_text(caplog: pytest.LogCaptureFixture) -> str:
 
 # -- item 7: upstream errors ------------------------------------------------------------------
 async def test_a_model_error_that_echoes_the_key_reaches_nobody(
-    make_server, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
+    make_server,
+    fake_openai: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
 ) -> None:
     caplog.set_level(logging.INFO)
     server: ServerThread = make_server(openai_api_key=MODEL_KEY)
@@ -67,7 +69,9 @@ HUGE = [2**31, 2**63, 10**30]
 
 
 @pytest.mark.parametrize("number", HUGE, ids=["2^31", "2^63", "10^30"])
-async def test_huge_integers_are_422_not_500(server: ServerThread, api: httpx.AsyncClient, guest: Guest, number: int) -> None:
+async def test_huge_integers_are_422_not_500(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, number: int
+) -> None:
     h = guest.headers
     for response in (
         await api.get(f"/conversations/{number}", headers=h),
@@ -94,7 +98,10 @@ async def test_unstorable_text_is_422_and_never_logged(
     caplog.set_level(logging.INFO)
     h = {**guest.headers, "content-type": "application/json"}
     conversation = await api.post(f"/users/{guest.user_id}/conversations/", json={"name": "ok"}, headers=guest.headers)
-    body = lambda payload: json.dumps(payload, ensure_ascii=True)  # noqa: E731 (JSON escapes: "\ud800")
+
+    def body(payload: object) -> str:
+        return json.dumps(payload, ensure_ascii=True)  # JSON escapes: "\ud800"
+
     for response in (
         await api.post("/chat/completions", content=body({"message": bad}), headers=h),
         await api.post(f"/users/{guest.user_id}/conversations/", content=body({"name": bad}), headers=h),

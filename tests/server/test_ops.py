@@ -44,7 +44,11 @@ async def test_health_error_when_the_database_is_gone(make_server) -> None:  # t
         response = await client.get("/health")
     assert response.status_code == 503
     assert response.json()["status"] == "error"
-    assert response.json()["checks"][0] == {"component": "database", "status": "error", "detail": "unreachable: OperationalError"}
+    assert response.json()["checks"][0] == {
+        "component": "database",
+        "status": "error",
+        "detail": "unreachable: OperationalError",
+    }
 
 
 def _broken(*_: object) -> None:
@@ -82,9 +86,15 @@ async def iter_bytes(data: bytes):  # type: ignore[no-untyped-def]
 
 async def test_chat_completions(api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Reply("Whole reply"))
-    first = await api.post("/chat/completions", json={"message": "hello", "conversation_id": None}, headers=guest.headers)
+    first = await api.post(
+        "/chat/completions", json={"message": "hello", "conversation_id": None}, headers=guest.headers
+    )
     assert first.json() == {"conversation_id": first.json()["conversation_id"], "reply": "Whole reply"}
-    again = await api.post("/chat/completions", json={"message": "more", "conversation_id": first.json()["conversation_id"]}, headers=guest.headers)
+    again = await api.post(
+        "/chat/completions",
+        json={"message": "more", "conversation_id": first.json()["conversation_id"]},
+        headers=guest.headers,
+    )
     assert again.json()["conversation_id"] == first.json()["conversation_id"]
     assert (await api.post("/chat/completions", json={"message": " "}, headers=guest.headers)).status_code == 422
     assert (await api.post("/chat/completions", json={"message": "y" * 5001}, headers=guest.headers)).status_code == 422
@@ -159,7 +169,9 @@ def test_database_urls_map_to_async_drivers(url: str, expected: str) -> None:
     assert async_database_url(url) == expected
 
 
-def test_serve_without_a_secret_says_how_to_set_one(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_without_a_secret_says_how_to_set_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from codhechat.server.cli import serve_main
 
     monkeypatch.delenv("SECRET_KEY", raising=False)
@@ -220,8 +232,6 @@ def test_plain_and_json_formatters() -> None:
     assert json.loads(JsonFormatter().format(record))["user_id"] == 7
     plain = PlainFormatter().format(record)
     assert "INFO codhechat.server: hello there user_id=7" in plain
-
-
 
 
 def test_migrations_match_the_models(tmp_path) -> None:  # type: ignore[no-untyped-def]

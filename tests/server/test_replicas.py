@@ -17,7 +17,9 @@ from tests.server.conftest import PostgresServer, Replica, ask, collect, new_gue
 
 
 @pytest.fixture
-def start_replicas(postgres: PostgresServer, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., list[Replica]]]:
+def start_replicas(
+    postgres: PostgresServer, fake_openai: FakeOpenAI, tmp_path: Path
+) -> Iterator[Callable[..., list[Replica]]]:
     """start_replicas(**settings): two replicas on one fresh database, both ready."""
     started: list[Replica] = []
 
@@ -64,7 +66,9 @@ async def test_a_conversation_moves_between_replicas(replicas: list[Replica], fa
     # The model on replica two saw the history written through replica one.
     assert [m["content"] for m in fake_openai.last_messages[1:]] == ["hello from one", "First answer", "and on two"]
     async with httpx.AsyncClient(base_url=one.url) as client:
-        messages = (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest_headers(guest.token))).json()
+        messages = (
+            await client.get(f"/conversations/{conversation_id}/messages/", headers=guest_headers(guest.token))
+        ).json()
     assert [m["content"] for m in messages] == ["hello from one", "First answer", "and on two", "Second answer"]
     # Logs went out as JSON and carry no token.
     for replica in replicas:
@@ -76,10 +80,10 @@ def guest_headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-
-
 # -- issue 9, items 13 and 6: limits and turn order hold across replicas ---------------------------
-async def test_limits_are_shared_by_the_replicas(start_replicas: Callable[..., list[Replica]], fake_openai: FakeOpenAI) -> None:
+async def test_limits_are_shared_by_the_replicas(
+    start_replicas: Callable[..., list[Replica]], fake_openai: FakeOpenAI
+) -> None:
     one, two = start_replicas(auth_rate_limit="3", max_ws_connections_per_user="2", max_replies_per_user="1")
     async with httpx.AsyncClient(base_url=one.url) as on_one, httpx.AsyncClient(base_url=two.url) as on_two:
         guest = await new_guest(on_one)
@@ -132,7 +136,9 @@ async def test_turns_on_one_conversation_keep_their_order_across_replicas(
         gate.open()
         assert (await collect(on_one, "a"))[-1]["type"] == "complete"
         assert (await collect(on_two, "b"))[-1]["type"] == "complete"
-        messages = (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest_headers(guest.token))).json()
+        messages = (
+            await client.get(f"/conversations/{conversation_id}/messages/", headers=guest_headers(guest.token))
+        ).json()
         await on_one.close()
         await on_two.close()
     assert [m["content"] for m in messages] == ["first", "answer on one", "second", "Echo: second"]

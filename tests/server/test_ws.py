@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -29,7 +30,9 @@ async def wait_for_messages(api: httpx.AsyncClient, guest: Guest, conversation_i
     raise AssertionError(f"expected {n} messages, have {messages}")
 
 
-async def test_legacy_frames(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_legacy_frames(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.enqueue(Reply("One two three"))
     async with await open_ws(server, guest.token) as ws:
         frames = await ask(ws, "  count to three  ")
@@ -38,13 +41,14 @@ async def test_legacy_frames(server: ServerThread, api: httpx.AsyncClient, guest
     assert done == {"type": "complete", "requestId": "r1", "conversationId": conversation_id}
     contents = [c["content"] for c in chunks]  # the WHOLE reply so far; pieces that come close together share a frame
     assert contents[0] == "One " and contents[-1] == "One two three"
-    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(contents, contents[1:]))
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in pairwise(contents))
     for chunk in chunks:
         assert set(chunk) == {"type", "requestId", "conversationId", "content"}
         assert chunk["type"] == "chunk" and chunk["conversationId"] == conversation_id
     messages = await messages_of(api, guest, conversation_id)
     assert [(m["role"], m["content"], m["status"]) for m in messages] == [
-        ("user", "count to three", "complete"), ("assistant", "One two three", "complete")
+        ("user", "count to three", "complete"),
+        ("assistant", "One two three", "complete"),
     ]
     listed = (await api.get("/conversations/", headers=guest.headers)).json()
     assert listed[0]["name"] == "count to three"
@@ -53,7 +57,9 @@ async def test_legacy_frames(server: ServerThread, api: httpx.AsyncClient, guest
     assert sent[-1] == {"role": "user", "content": "count to three"}
 
 
-async def test_long_first_message_names_the_conversation(server: ServerThread, api: httpx.AsyncClient, guest: Guest) -> None:
+async def test_long_first_message_names_the_conversation(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest
+) -> None:
     exactly_60 = "x" * 60
     long = "word " * 30
     async with await open_ws(server, guest.token) as ws:
@@ -64,7 +70,9 @@ async def test_long_first_message_names_the_conversation(server: ServerThread, a
     assert names[second] == long.strip()[:57] + "..." and len(names[second]) == 60
 
 
-async def test_continuing_sends_the_last_20_messages(server: ServerThread, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_continuing_sends_the_last_20_messages(
+    server: ServerThread, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     async with await open_ws(server, guest.token) as ws:
         conversation_id = (await ask(ws, "m0", request_id="r0"))[-1]["conversationId"]
         for i in range(1, 12):
@@ -142,7 +150,9 @@ async def test_token_in_authorization_header(server: ServerThread, guest: Guest)
         assert (await ask(ws, "via header"))[-1]["type"] == "complete"
 
 
-async def test_delta_streaming_is_opt_in(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_delta_streaming_is_opt_in(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.enqueue(Reply("Alpha beta gamma delta"))
     async with await open_ws(server, guest.token, query="stream=delta") as ws:
         frames = await ask(ws, "deltas please")
@@ -157,9 +167,13 @@ async def test_delta_streaming_is_opt_in(server: ServerThread, api: httpx.AsyncC
     assert messages[-1]["id"] == done["messageId"] and messages[-1]["content"] == "Alpha beta gamma delta"
 
 
-async def test_concurrent_requests_on_one_socket_interleave(server: ServerThread, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_concurrent_requests_on_one_socket_interleave(
+    server: ServerThread, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     gate_a, gate_b = Gate(), Gate()
-    fake_openai.enqueue(Reply("a1 a2 a3 a4 a5", hold=gate_a, hold_after=2), Reply("b1 b2 b3 b4 b5", hold=gate_b, hold_after=2))
+    fake_openai.enqueue(
+        Reply("a1 a2 a3 a4 a5", hold=gate_a, hold_after=2), Reply("b1 b2 b3 b4 b5", hold=gate_b, hold_after=2)
+    )
     async with await open_ws(server, guest.token) as ws:
         await ws.send(json.dumps({"request_id": "A", "message": "first", "conversation_id": None}))
         await ws.send(json.dumps({"request_id": "B", "message": "second", "conversation_id": None}))
@@ -178,7 +192,9 @@ async def test_concurrent_requests_on_one_socket_interleave(server: ServerThread
         assert frames[-1]["type"] == "complete" and frames[-2]["content"] == "a1 a2 a3 a4 a5"
 
 
-async def test_cancel_keeps_the_partial_reply_marked(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_cancel_keeps_the_partial_reply_marked(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     gate = Gate()
     fake_openai.enqueue(Reply(" ".join(f"w{i}" for i in range(200)), hold=gate, hold_after=3))
     async with await open_ws(server, guest.token, query="stream=delta") as ws:
@@ -201,7 +217,9 @@ async def test_cancel_keeps_the_partial_reply_marked(server: ServerThread, api: 
     assert not gate.is_open  # stopped while the model was still holding the rest
 
 
-async def test_disconnect_keeps_the_partial_reply(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_disconnect_keeps_the_partial_reply(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     gate = Gate()
     fake_openai.enqueue(Reply(" ".join(f"w{i}" for i in range(200)), hold=gate, hold_after=3))
     async with await open_ws(server, guest.token) as ws:
@@ -220,7 +238,9 @@ async def test_disconnect_keeps_the_partial_reply(server: ServerThread, api: htt
     assert messages[-1]["content"] == seen and not gate.is_open
 
 
-async def test_model_error_mid_stream_keeps_partial_marked_error(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_model_error_mid_stream_keeps_partial_marked_error(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.enqueue(Disconnect("half of a reply that breaks", after_chunks=3))
     async with await open_ws(server, guest.token) as ws:
         *chunks, error = await ask(ws, "break please")
@@ -244,7 +264,9 @@ async def test_a_stream_that_ends_early_is_stored_as_failed_not_complete(
     assert (messages[-1]["content"], messages[-1]["status"]) == ("half of a reply", "error")
 
 
-async def test_model_refusal_is_an_error_frame(server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI) -> None:
+async def test_model_refusal_is_an_error_frame(
+    server: ServerThread, api: httpx.AsyncClient, guest: Guest, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.enqueue(Fail(429))
     async with await open_ws(server, guest.token) as ws:
         [error] = await ask(ws, "rate limited")

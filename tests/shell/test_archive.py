@@ -7,13 +7,13 @@ from pathlib import Path
 
 from codhechat.attachments import prepare
 from codhechat.models import Generation, MessageStatus
-from tests.support.files import png
 from codhechat.store import Store
 from tests.shell.conftest import no_traceback
+from tests.support.files import png
 
 
 def seed(store: Store) -> None:
-    first = store.create_conversation("Ünïcode & \"quotes\" 🙂", model="gpt-4o")
+    first = store.create_conversation('Ünïcode & "quotes" 🙂', model="gpt-4o")
     store.add_message(first.id, "user", "Line one\nLine two\n\n```py\nx = '\\n'\n```",
                       attachments=[prepare("notes.md", b"# notes\n"), prepare("dot.png", png())])  # fmt: skip
     store.add_message(first.id, "assistant", "Answer 🙂", model="gpt-4o")
@@ -37,7 +37,7 @@ def test_json_round_trips_exactly(cli, db, tmp_path: Path) -> None:
     exported = (tmp_path / "all.json").read_text()
     document = json.loads(exported)
     assert (document["format"], document["version"]) == ("codhechat", 2)
-    assert [c["title"] for c in document["conversations"]] == ["Ünïcode & \"quotes\" 🙂", "Failures"]
+    assert [c["title"] for c in document["conversations"]] == ['Ünïcode & "quotes" 🙂', "Failures"]
     failed = document["conversations"][1]["messages"][1]
     assert failed == {"role": "assistant", "content": "half", "status": "error", "model": "m1",
                       "created_at": failed["created_at"], "error": "boom (503)", "prompt_tokens": 7,
@@ -92,9 +92,15 @@ def test_json_carries_the_whole_tree_and_imports_it_exactly(cli, db, tmp_path: P
     [conversation] = json.loads(exported)["conversations"]
     messages = conversation["messages"]
     assert [(m["content"], m["parent"]) for m in messages] == [
-        ("first question", None), ("first answer", 0), ("second answer", 0), ("follow-up", 2),
-        ("to the follow-up", 3), ("question, edited", None), ("to question, edited", 5),
-        ("question, again", None), ("to question, again", 7),
+        ("first question", None),
+        ("first answer", 0),
+        ("second answer", 0),
+        ("follow-up", 2),
+        ("to the follow-up", 3),
+        ("question, edited", None),
+        ("to question, edited", 5),
+        ("question, again", None),
+        ("to question, again", 7),
     ]
     assert messages[conversation["current"]]["content"] == "first answer"
     # Each message remembers the version after it last shown: back to the first question
@@ -124,8 +130,11 @@ def test_json_carries_the_whole_tree_and_imports_it_exactly(cli, db, tmp_path: P
 
 
 def test_a_version_1_file_still_imports_as_one_path(cli, db, tmp_path: Path) -> None:
-    messages = [GOOD["messages"][0], GOOD["messages"][0] | {"role": "assistant", "content": "hello"},
-                GOOD["messages"][0] | {"content": "and more", "parent": None}]  # a `parent` in version 1 is not ours
+    messages = [
+        GOOD["messages"][0],
+        GOOD["messages"][0] | {"role": "assistant", "content": "hello"},
+        GOOD["messages"][0] | {"content": "and more", "parent": None},
+    ]  # a `parent` in version 1 is not ours
     (tmp_path / "v1.json").write_text(json.dumps({"format": "codhechat", "version": 1,
                                                   "conversations": [GOOD | {"messages": messages}]}))  # fmt: skip
     result = cli("import", "v1.json")
@@ -231,9 +240,11 @@ def test_a_zip_bomb_is_refused_without_unpacking_it(cli, db, tmp_path: Path) -> 
     from codhechat.commands.import_file import ImportLimits, MalformedFile, load_json
 
     bomb = tmp_path / "export.zip"
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("conversations.json", "w") as member:
-            member.write(b"[" + b" " * (64 * 1024 * 1024))  # 64 MB that deflate to a few KB
+    with (
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("conversations.json", "w") as member,
+    ):
+        member.write(b"[" + b" " * (64 * 1024 * 1024))  # 64 MB that deflate to a few KB
     assert bomb.stat().st_size < 200_000
     result = cli("import", str(bomb), "--max-size", "2")
     assert result.returncode == 1

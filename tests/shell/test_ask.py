@@ -55,7 +55,9 @@ def test_continue_and_conversation_id_continue_a_conversation(cli, db, fake_open
     first_id = min(c.id for c in db().list_conversations())
     assert cli("ask", "--conversation", str(first_id), "back to first").returncode == 0
     assert [m["content"] for m in fake_openai.last_messages[1:]] == [
-        "first topic", "Echo: first topic", "back to first",
+        "first topic",
+        "Echo: first topic",
+        "back to first",
     ]
     store = db()
     assert store.count_conversations() == 2

@@ -23,9 +23,7 @@ class Tree:
     """Builds one ChatGPT conversation's `mapping`."""
 
     def __init__(self) -> None:
-        self.mapping: dict[str, Any] = {
-            "root": {"id": "root", "message": None, "parent": None, "children": []}
-        }
+        self.mapping: dict[str, Any] = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
         self.clock = T0
 
     def add(self, node_id: str, parent: str, role: str | None, parts: list[Any] | None = None,

@@ -41,7 +41,10 @@ def read_only() -> Iterator[list[Path]]:
 
 def freeze(made: list[Path], path: Path) -> None:
     if os.geteuid() == 0:
-        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        if (
+            shutil.which("chattr") is None
+            or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode
+        ):
             pytest.skip("cannot make a file read-only for root here (no chattr +i)")
     else:
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))

@@ -77,7 +77,8 @@ def test_search_finds_words_with_snippets_and_conversation(cli, seeded: list[int
     assert len(lines) == 4
     assert all(line.startswith(f"{seeded[0]}  Sourdough starter  ") for line in lines[::2])
     assert {lines[1].strip(), lines[3].strip()} == {
-        "How do I feed a sourdough starter?", "Feed it flour and water daily."
+        "How do I feed a sourdough starter?",
+        "Feed it flour and water daily.",
     }
     assert "\x1b" not in result.stdout and "\x02" not in result.stdout
 
@@ -87,7 +88,7 @@ def test_search_finds_words_with_snippets_and_conversation(cli, seeded: list[int
     newest = [json.loads(line) for line in cli("search", "index", "--json", "--newest").stdout.splitlines()]
     assert newest[0]["snippet"] == "And covering indexes?"
 
-    assert cli("search", 'trams OR flour', "--syntax", "--json").stdout.count("\n") == 2
+    assert cli("search", "trams OR flour", "--syntax", "--json").stdout.count("\n") == 2
     odd = cli("search", 'what "should (NOT')  # FTS5 syntax characters taken literally
     assert odd.returncode == 1 and "nothing matches" in odd.stderr
     no_traceback(odd)
@@ -126,7 +127,9 @@ def test_delete_refuses_without_yes_when_not_on_a_terminal(cli, db, seeded: list
 
 
 @pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False)])
-def test_delete_asks_on_a_terminal(shell_env, db, seeded: list[int], tmp_path: Path, answer: str, deleted: bool) -> None:
+def test_delete_asks_on_a_terminal(
+    shell_env, db, seeded: list[int], tmp_path: Path, answer: str, deleted: bool
+) -> None:
     master, slave = os.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "codhechat", "delete", str(seeded[2])],
@@ -141,7 +144,7 @@ def test_delete_asks_on_a_terminal(shell_env, db, seeded: list[int], tmp_path: P
             prompt += os.read(proc.stderr.fileno(), 200)
         assert b"Trip to Lisbon" in prompt
         os.write(master, answer.encode())
-        _, err = proc.communicate(timeout=15)
+        proc.communicate(timeout=15)
     finally:
         proc.kill()
         os.close(master)

@@ -93,9 +93,7 @@ class Terminal:
             raw = bytes(self._raw[since:])
         return ANSI.sub(b"", raw).decode("utf-8", "replace")
 
-    def wait_until(
-        self, check: Callable[[str], bool], what: str, *, since: int = 0, timeout: float = 10.0
-    ) -> None:
+    def wait_until(self, check: Callable[[str], bool], what: str, *, since: int = 0, timeout: float = 10.0) -> None:
         """Poll the output since a mark until `check` holds; fail with the screen if it never does."""
         deadline = time.monotonic() + timeout
         while not check(self.text(since)):

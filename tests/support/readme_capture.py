@@ -8,8 +8,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.support.tmux import TmuxTerminal, status_line
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.support.env import xdg_dirs
+from tests.support.tmux import TmuxTerminal, status_line
 
 NOTES = "# Release checklist\n\n- bump the version\n- tag it\n- write the notes\n"
 THOUGHT = "The user wants the checklist in order. Three steps; the notes come last."
@@ -27,8 +28,7 @@ def main() -> None:
         terminal = TmuxTerminal(work)
         env = {
             "PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "TERM": "tmux-256color",
-            "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-            "XDG_STATE_HOME": str(home / "state"), "OPENAI_BASE_URL": model.base_url,
+            **xdg_dirs(home), "OPENAI_BASE_URL": model.base_url,
             "OPENAI_API_KEY": "sk-readme", "CODHECHAT_MODEL": "deepseek-r1",
         }  # fmt: skip
         try:

@@ -122,7 +122,9 @@ class TmuxTerminal:
         return self.wait_until(lambda screen: text in screen, repr(text), timeout=timeout)
 
     def wait_ready(self, *, timeout: float = 10.0) -> str:
-        return self.wait_until(lambda s: status_line(s).endswith("ready"), 'the status line to say "ready"', timeout=timeout)
+        return self.wait_until(
+            lambda s: status_line(s).endswith("ready"), 'the status line to say "ready"', timeout=timeout
+        )
 
     def fail(self, why: str) -> None:
         try:

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from codhechat.backends.local import LocalBackend
+from codhechat.cli import build_app
 from codhechat.config import load_settings
-from codhechat.store import Store
 from codhechat.ui.app import CodheChatApp
-from codhechat.ui.stream_pace import StreamPace
 from tests.fake_openai import FakeOpenAI
 
 AppFactory = Callable[..., CodheChatApp]
@@ -23,15 +21,8 @@ AppFactory = Callable[..., CodheChatApp]
 @pytest.fixture
 def make_app(fake_openai: FakeOpenAI) -> AppFactory:
     def make(*, theme: str | None = None, resume: int | str | None = None, **flags: Any) -> CodheChatApp:
-        options: dict[str, Any] = {"base_url": fake_openai.base_url, "max_retries": 0}
-        options.update(flags)
-        settings = load_settings(options)
-        backend = LocalBackend(settings, Store.open(settings.database_path))
-        return CodheChatApp(
-            backend, theme=theme, default_theme=settings.theme, needs_api_key=settings.needs_api_key,
-            resume=resume,  # type: ignore[arg-type]
-            stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
-        )
+        settings = load_settings({"base_url": fake_openai.base_url, "max_retries": 0, **flags})
+        return build_app(settings, theme=theme, resume=resume)  # type: ignore[no-any-return]
 
     return make
 

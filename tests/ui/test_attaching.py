@@ -14,7 +14,7 @@ from codhechat.ui.screens.dialogs import PickOne
 from codhechat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from codhechat.ui.widgets.messages import ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
-from tests.fake_openai import FakeOpenAI, Fail, Reply
+from tests.fake_openai import FakeOpenAI
 from tests.ui.conftest import AppFactory, type_text, wait_until
 
 SIZE = (110, 36)
@@ -80,7 +80,10 @@ async def test_at_path_and_tab_complete_and_attach(make_app: AppFactory, fake_op
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().status is not None)
         image = fake_openai.requests[-1]["body"]["messages"][-1]["content"][1]
-        assert image == {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}
+        assert image == {
+            "type": "image_url",
+            "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()},
+        }
 
 
 async def test_a_chip_is_removed_before_sending_and_that_file_is_not_sent(

@@ -79,7 +79,9 @@ async def test_versions_are_kept_flipped_through_by_key_and_mouse_and_found_agai
         # A click on the question's `>` goes to its next version, with that version's answer.
         question = app.query(MessageView).first()
         pane = app.query_one(MessagePane)
-        await wait_until(pilot, lambda: question.region.y >= pane.region.y and question.region.bottom <= pane.region.bottom)
+        await wait_until(
+            pilot, lambda: question.region.y >= pane.region.y and question.region.bottom <= pane.region.bottom
+        )
         header, _ = question.header_line()
         assert await pilot.click(question, offset=(question.gutter.left + len(header.plain) - 1, question.gutter.top))
         await wait_until(pilot, lambda: shown(app) == [("question, edited", "< 2/3 >"), ("to question, edited", None)])
@@ -107,7 +109,9 @@ async def test_versions_are_kept_flipped_through_by_key_and_mouse_and_found_agai
         await pilot.press("alt+up")
         await wait_until(pilot, lambda: [v.message.content for v in again.query(".branch-focus")] == ["question"])
         await pilot.press("alt+right")
-        await wait_until(pilot, lambda: shown(again) == [("question, edited", "< 2/3 >"), ("to question, edited", None)])
+        await wait_until(
+            pilot, lambda: shown(again) == [("question, edited", "< 2/3 >"), ("to question, edited", None)]
+        )
         assert [v.message.content for v in again.query(".branch-focus")] == ["question, edited"]
         await pilot.press("alt+right", "alt+right")  # still the question: on to its last version
         await wait_until(pilot, lambda: shown(again) == [("question, again", "< 3/3 >"), ("to question, again", None)])

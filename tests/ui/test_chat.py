@@ -209,8 +209,14 @@ async def test_every_action_is_in_the_command_palette(make_app: AppFactory) -> N
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         titles = await palette_titles(app)
-        for title in ("New conversation", "Stop generating", "Retry reply", "Toggle sidebar",
-                      "Set API key", "Toggle dark/light theme"):
+        for title in (
+            "New conversation",
+            "Stop generating",
+            "Retry reply",
+            "Toggle sidebar",
+            "Set API key",
+            "Toggle dark/light theme",
+        ):
             assert title in titles
         await pilot.press("ctrl+p")
         await type_text(pilot, "toggle sidebar")
@@ -235,16 +241,13 @@ async def test_a_full_disk_gives_the_prompt_back(make_app: AppFactory, fake_open
 
 
 async def test_configuration_warnings_are_shown_in_the_app(fake_openai: FakeOpenAI) -> None:
-    from codhechat.backends.local import LocalBackend
+    from codhechat.cli import build_app
     from codhechat.config import load_settings
-    from codhechat.store import Store
-    from codhechat.ui.app import CodheChatApp
 
     config = paths.config_file()
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('modle = "x"\n')
-    settings = load_settings({"base_url": fake_openai.base_url})
-    app = CodheChatApp(LocalBackend(settings, Store.open(settings.database_path)), warnings=settings.warnings)
+    app = build_app(load_settings({"base_url": fake_openai.base_url}))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app._notifications)
         [note] = list(app._notifications)

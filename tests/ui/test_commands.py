@@ -73,7 +73,8 @@ async def test_a_command_the_backend_cannot_do_says_why_instead_of_doing_nothing
         assert chat.why_not("search") == "Not available: local cannot search conversations."
         assert chat.check_action("gated", ("search",))  # its key runs, to say why
         assert (await offered(app))["Search conversations"] == "Not available: local cannot search conversations."
-        hit = [h async for h in CommandTable(app.screen).discover() if h.text == "Search conversations"][0]
+        hits = [h async for h in CommandTable(app.screen).discover() if h.text == "Search conversations"]
+        hit = hits[0]
         assert "dim" in str(hit.display.style)  # greyed
         await pilot.press("ctrl+f")
         await wait_until(pilot, lambda: any("cannot search" in str(n.message) for n in app._notifications))

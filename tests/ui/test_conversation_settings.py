@@ -28,8 +28,7 @@ async def reply_to(pilot, app, text: str) -> None:  # type: ignore[no-untyped-de
     await send(pilot, text)
     await wait_until(
         pilot,
-        lambda: len(stored(app, screen_of(app).conversation_id)) == before + 2
-        and last_reply(app).status is not None,
+        lambda: len(stored(app, screen_of(app).conversation_id)) == before + 2 and last_reply(app).status is not None,
     )
 
 
@@ -141,7 +140,9 @@ async def test_f9_sets_the_system_prompt_from_a_preset_or_free_text(
         assert labels[0].startswith("(default) You are a helpful assistant.")
         assert labels[1:] == ["coder: You write terse code.", "poet: Answer in verse."]
         await pilot.press("down", "down", "enter")  # the "coder" preset
-        await wait_until(pilot, lambda: store.get_conversation(conversation_id).system_prompt == "You write terse code.")
+        await wait_until(
+            pilot, lambda: store.get_conversation(conversation_id).system_prompt == "You write terse code."
+        )
         await reply_to(pilot, app, "code please")
         assert fake_openai.last_messages[0] == {"role": "system", "content": "You write terse code."}
         # Free text.

@@ -43,4 +43,3 @@ async def test_several_models_and_none_chosen_asks_once(make_app: AppFactory, fa
         await wait_until(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().status is not None)
         assert fake_openai.requests[-1]["body"]["model"] == "llama3.2:3b"
         assert any("Using llama3.2:3b" in n for n in notices(app))
-

@@ -112,9 +112,7 @@ async def test_long_titles_end_in_an_ellipsis_without_a_horizontal_scrollbar(
 
 
 @pytest.mark.parametrize("size", [*NARROW, (120, 40)])
-async def test_the_api_key_dialog_text_wraps_instead_of_being_cut(
-    make_app: AppFactory, size: tuple[int, int]
-) -> None:
+async def test_the_api_key_dialog_text_wraps_instead_of_being_cut(make_app: AppFactory, size: tuple[int, int]) -> None:
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await pilot.press("f2")
@@ -125,8 +123,13 @@ async def test_the_api_key_dialog_text_wraps_instead_of_being_cut(
 
 
 def test_an_errors_hint_is_on_a_line_of_its_own() -> None:
-    reply = LiveReply(None, "m", error="The endpoint rejected the API key (401): fake error 401", hint="Check OPENAI_API_KEY.")
-    assert reply.notice.splitlines() == ["The endpoint rejected the API key (401): fake error 401", "Check OPENAI_API_KEY."]
+    reply = LiveReply(
+        None, "m", error="The endpoint rejected the API key (401): fake error 401", hint="Check OPENAI_API_KEY."
+    )
+    assert reply.notice.splitlines() == [
+        "The endpoint rejected the API key (401): fake error 401",
+        "Check OPENAI_API_KEY.",
+    ]
     assert LiveReply(None, "m", error="Lost the connection.").notice == "Lost the connection."
 
 
@@ -154,7 +157,9 @@ async def test_a_tall_paste_leaves_the_conversation_room(make_app: AppFactory, s
         assert chat.pane.region.bottom <= chat.prompt.region.y  # nothing overlaps
 
 
-async def test_esc_in_the_sidebar_beside_the_chat_still_stops_a_reply(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+async def test_esc_in_the_sidebar_beside_the_chat_still_stops_a_reply(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
     gate = Gate()
     fake_openai.enqueue(Reply("partial " * 200, hold=gate, hold_after=10))
     app = make_app()

@@ -15,8 +15,14 @@ from tests.ui.test_chat import screen_of
 from tests.unit.test_markdown_pieces import BULLETS, FENCE, MIXED, NUMBERED, PROSE, plain
 
 NUMBER = re.compile(r"[Ll]ine (\d+)")
-HUGE_FENCE = "Here it is:\n\n```python\n" + "".join(f"def f_{i}(x):  return x * {i}  # line {i}\n" for i in range(2000)) + "```\n\nZZLAST\n"
-HUGE_PROSE = "".join(f"Line {i}: a paragraph with *some* `code` and words enough to wrap.\n\n" for i in range(5000)) + "ZZLAST\n"
+HUGE_FENCE = (
+    "Here it is:\n\n```python\n"
+    + "".join(f"def f_{i}(x):  return x * {i}  # line {i}\n" for i in range(2000))
+    + "```\n\nZZLAST\n"
+)
+HUGE_PROSE = (
+    "".join(f"Line {i}: a paragraph with *some* `code` and words enough to wrap.\n\n" for i in range(5000)) + "ZZLAST\n"
+)
 
 
 def rendered(pieces, width: int = 80) -> list[str]:  # type: ignore[no-untyped-def]
@@ -78,7 +84,9 @@ async def test_opening_a_huge_reply_renders_only_the_screen_and_a_margin(make_ap
 
         def numbered_lines() -> list[int]:
             strips = app.screen._compositor.render_strips()
-            texts = [strips[y].text[pane.region.x : pane.region.right] for y in range(pane.region.y, pane.region.bottom)]
+            texts = [
+                strips[y].text[pane.region.x : pane.region.right] for y in range(pane.region.y, pane.region.bottom)
+            ]
             return [int(found.group(1)) for text in texts if (found := NUMBER.search(text))]
 
         for _ in range(12):

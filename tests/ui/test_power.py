@@ -11,7 +11,7 @@ from codhechat.ui.command_table import CommandTable
 from codhechat.ui.flows import manage
 from codhechat.ui.screens.dialogs import AskText, Confirm, PickOne
 from codhechat.ui.screens.search import SearchScreen
-from codhechat.ui.widgets.messages import MessageView, ReplyView
+from codhechat.ui.widgets.messages import MessageView
 from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.prompt import PromptInput
 from codhechat.ui.widgets.sidebar import PINNED, ConversationTree
@@ -195,9 +195,7 @@ async def test_a_search_result_outside_the_newest_page_opens_at_that_message(mak
         assert pane.scroll_y <= found[0].virtual_region.y <= pane.scroll_y + pane.size.height
 
 
-async def test_copy_the_last_reply_a_code_block_and_any_message(
-    make_app: AppFactory, fake_openai: FakeOpenAI
-) -> None:
+async def test_copy_the_last_reply_a_code_block_and_any_message(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Reply("Here:\n\n```python\nprint('hi')\n```\n\nDone."))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -288,14 +286,27 @@ async def test_remote_only_commands_follow_the_backend(make_app: AppFactory) -> 
         titles_ = await palette_titles(app)
         assert "Copy last reply" in titles_
         offered = {str(h.text): h.help async for h in CommandTable(app.screen).discover()}
-        for greyed in ("Search conversations", "Rename conversation", "Delete conversation",
-                       "Pin or unpin conversation", "Regenerate reply", "Model…", "System prompt…",
-                       "Edit a message…"):
+        for greyed in (
+            "Search conversations",
+            "Rename conversation",
+            "Delete conversation",
+            "Pin or unpin conversation",
+            "Regenerate reply",
+            "Model…",
+            "System prompt…",
+            "Edit a message…",
+        ):
             assert offered[greyed].startswith("Not available: local cannot "), greyed  # shown, saying why
         await pilot.press("ctrl+f", "f3", "f8", "ctrl+g", "f5", "f9", "f12")
         await pilot.pause(0.1)
         assert app.screen is screen_of(app)  # no dialog opened
         said = notices(app)
-        for why in ("search conversations", "rename conversations", "delete conversations", "regenerate replies",
-                    "keep a model and system prompt per conversation", "edit sent messages"):
+        for why in (
+            "search conversations",
+            "rename conversations",
+            "delete conversations",
+            "regenerate replies",
+            "keep a model and system prompt per conversation",
+            "edit sent messages",
+        ):
             assert f"cannot {why}" in said, why  # every key said why it did nothing

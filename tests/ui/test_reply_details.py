@@ -8,7 +8,6 @@ import io
 from pathlib import Path
 
 from rich.console import Console
-
 from textual.widgets import Collapsible
 
 from codhechat.attachments import read_file
@@ -66,7 +65,10 @@ async def test_a_length_cut_says_so_and_f7_continues_it_in_place(make_app: AppFa
         assert not replies(app)[-1].query_one(".notice").display
         conversation = (await app.backend.list_conversations())[0]
         stored = await app.backend.get_messages(conversation.id)
-        assert [(m.role, m.content) for m in stored] == [("user", "tell me"), ("assistant", "The first half and the rest.")]
+        assert [(m.role, m.content) for m in stored] == [
+            ("user", "tell me"),
+            ("assistant", "The first half and the rest."),
+        ]
 
 
 async def test_f7_without_a_cut_reply_is_the_prompts_select_all(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:

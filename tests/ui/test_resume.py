@@ -41,7 +41,7 @@ async def test_continue_with_no_conversation_starts_a_new_one(make_app: AppFacto
     app = make_app(resume="latest")
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app._notifications)
-        assert "no conversation to continue" in list(app._notifications)[0].message
+        assert "no conversation to continue" in next(iter(app._notifications)).message
         assert screen_of(app).conversation_id is None and app.return_code is None
 
 

@@ -71,7 +71,7 @@ async def test_an_unknown_theme_is_said_and_the_default_used(make_app: AppFactor
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app._notifications)
         assert app.theme == "textual-dark"
-        assert "There is no theme 'no-such-theme'" in list(app._notifications)[0].message
+        assert "There is no theme 'no-such-theme'" in next(iter(app._notifications)).message
 
 
 def test_the_highlighting_warm_up_highlights_without_the_screen(make_app: AppFactory) -> None:

@@ -81,7 +81,9 @@ async def test_a_server_that_cannot_start_is_said_once(make_app: AppFactory, fak
         for n, prompt in enumerate(("one", "two"), 1):
             await type_text(pilot, prompt)
             await pilot.press("enter")
-            await wait_until(pilot, lambda: len(replies(app)) == n and replies(app)[-1].status == MessageStatus.COMPLETE)
+            await wait_until(
+                pilot, lambda: len(replies(app)) == n and replies(app)[-1].status == MessageStatus.COMPLETE
+            )
         notices = list(app.query(NoticeView))
         assert len(notices) == 1 and "'gone' could not start" in str(notices[0].render())
 

@@ -169,7 +169,9 @@ async def test_any_text_through_every_surface(make_app: AppFactory, data: st.Dat
 
 
 async def test_strings_hypothesis_once_found_through_every_surface(make_app: AppFactory) -> None:
-    await through_every_surface(make_app, ["xä\xa0@~\U00065a65", "å\x0e±E", "\x9b\\", "*\x00`\x9b>\x1ba\\] [ 😀", "\x9b<# "])
+    await through_every_surface(
+        make_app, ["xä\xa0@~\U00065a65", "å\x0e±E", "\x9b\\", "*\x00`\x9b>\x1ba\\] [ 😀", "\x9b<# "]
+    )
 
 
 async def through_every_surface(make_app: AppFactory, texts: list[str]) -> None:

@@ -19,7 +19,9 @@ from tests.support.files import pdf, png
 
 @pytest.fixture
 def backend(fake_openai: FakeOpenAI, tmp_path: Path) -> LocalBackend:
-    return LocalBackend(load_settings({"base_url": fake_openai.base_url, "max_retries": 0}), Store.open(tmp_path / "c.db"))
+    return LocalBackend(
+        load_settings({"base_url": fake_openai.base_url, "max_retries": 0}), Store.open(tmp_path / "c.db")
+    )
 
 
 async def run(events) -> list:  # type: ignore[no-untyped-def]
@@ -30,7 +32,11 @@ async def test_text_images_and_pdfs_go_to_the_model_as_parts_and_again_as_histor
     backend: LocalBackend, fake_openai: FakeOpenAI
 ) -> None:
     image = png()
-    files = [prepare("main.py", b"print('hi')\n"), prepare("dot.png", image), prepare("paper.pdf", pdf("Hello from a PDF"))]
+    files = [
+        prepare("main.py", b"print('hi')\n"),
+        prepare("dot.png", image),
+        prepare("paper.pdf", pdf("Hello from a PDF")),
+    ]
     events = await run(backend.stream_reply(None, "what are these?", attachments=files))
     assert isinstance(events[-1], ReplyDone)
     content = fake_openai.last_messages[-1]["content"]

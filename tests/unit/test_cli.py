@@ -15,9 +15,7 @@ HEAVY = ["textual", "openai", "fastapi", "sqlalchemy", "sqlite_utils", "httpx", 
 
 
 def run_python(code: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
 
 
 def test_help_imports_nothing_heavy() -> None:
@@ -87,9 +85,7 @@ def test_a_bad_config_exits_2_with_a_message(capsys: pytest.CaptureFixture[str])
 
 
 def test_module_entry_point() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "codhechat", "--version"], capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-m", "codhechat", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout
 
 

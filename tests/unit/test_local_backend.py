@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,7 @@ from tests.fake_openai import Disconnect, Fail, FakeOpenAI, Gate, Reply
 @pytest.fixture
 def backend(fake_openai: FakeOpenAI, tmp_path: Path) -> LocalBackend:
     settings = load_settings(
-        {"base_url": fake_openai.base_url, "max_retries": 0, "history_window": 4,
-         "system_prompt": "You are terse."}
+        {"base_url": fake_openai.base_url, "max_retries": 0, "history_window": 4, "system_prompt": "You are terse."}
     )
     return LocalBackend(settings, Store.open(tmp_path / "chat.db"))
 
@@ -41,9 +41,7 @@ async def test_a_turn_is_stored_and_titled(backend: LocalBackend, fake_openai: F
     assert (reply.content, reply.status, reply.model) == ("Fine, thanks.", MessageStatus.COMPLETE, "gpt-4o-mini")
 
 
-async def test_model_sees_system_prompt_and_a_window_of_history(
-    backend: LocalBackend, fake_openai: FakeOpenAI
-) -> None:
+async def test_model_sees_system_prompt_and_a_window_of_history(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
     started = (await run(backend.stream_reply(None, "one")))[0]
     conversation_id = started.conversation.id
     for prompt in ("two", "three"):
@@ -58,9 +56,7 @@ async def test_model_sees_system_prompt_and_a_window_of_history(
     ]
 
 
-async def test_a_failure_keeps_the_prompt_and_what_arrived(
-    backend: LocalBackend, fake_openai: FakeOpenAI
-) -> None:
+async def test_a_failure_keeps_the_prompt_and_what_arrived(backend: LocalBackend, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Disconnect("alpha beta gamma", after_chunks=2))
     events = await run(backend.stream_reply(None, "go"))
     failed = events[-1]
@@ -112,7 +108,7 @@ async def test_a_long_reply_is_saved_while_it_streams(
 ) -> None:
     monkeypatch.setattr("codhechat.backends.local.SAVE_INTERVAL_S", 0.4)
     pauses = [Gate(), Gate(), Gate()]  # three bursts of ten tokens after pauses longer than the interval
-    fake_openai.enqueue(Reply("tick " * 40, holds=tuple(zip((10, 20, 30), pauses))))
+    fake_openai.enqueue(Reply("tick " * 40, holds=tuple(zip((10, 20, 30), pauses, strict=True))))
     progress: list[str] = []
     original = backend.store.save_progress
 
@@ -131,7 +127,7 @@ async def test_a_long_reply_is_saved_while_it_streams(
     events = await run(backend.stream_reply(None, "count"))
     await pacing
     assert 3 <= len(progress) <= 6  # after each pause, and never once per token
-    assert all(a.startswith(b) for a, b in zip(progress[1:], progress))  # growing prefixes
+    assert all(b.startswith(a) for a, b in pairwise(progress))  # growing prefixes
     assert isinstance(events[-1], ReplyDone) and events[-1].message.content == "tick " * 40
 
 
@@ -185,7 +181,8 @@ async def test_edit_and_resend_continues_from_the_edited_message(
     assert events[0].user_message.branch == (2, 2)
     assert isinstance(events[-1], ReplyDone)
     assert [(m.role, m.content) for m in await backend.get_messages(conversation_id)] == [
-        ("user", "one, edited"), ("assistant", "Answer to the edit")
+        ("user", "one, edited"),
+        ("assistant", "Answer to the edit"),
     ]
     assert [m["content"] for m in fake_openai.last_messages[1:]] == ["one, edited"]
     assert len(await backend.message_tree(conversation_id)) == 6  # the old branch is kept whole

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -11,7 +13,7 @@ from codhechat.ui.markdown_pieces import Piece, PieceMarkdown
 
 
 def rendered(markdown: object, width: int = 100) -> str:
-    console = Console(width=width, record=True, file=open("/dev/null", "w"), color_system=None)
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
     console.print(markdown)
     return console.export_text()
 

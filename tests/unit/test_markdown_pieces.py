@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import pytest
@@ -11,8 +12,7 @@ from rich.markdown import Markdown
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceMarkdown, PieceStream, find_cut
 
 PROSE = "".join(
-    f"Paragraph {i} has **bold** and `code` and enough words to wrap around the line.\n\n"
-    for i in range(60)
+    f"Paragraph {i} has **bold** and `code` and enough words to wrap around the line.\n\n" for i in range(60)
 )
 BULLETS = "".join(f"- item {i} with *emphasis*\n" for i in range(300))
 NUMBERED = "".join(f"{i}. step {i}\n" for i in range(1, 301))
@@ -32,7 +32,7 @@ def stream(text: str, seed: int = 0) -> PieceStream:
 
 
 def plain(renderables: list[Markdown], width: int = 80) -> list[str]:
-    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     for renderable in renderables:
         console.print(renderable)
     return [line.rstrip() for line in console.export_text().splitlines()]
@@ -47,7 +47,9 @@ def rendered_pieces(pieces: PieceStream) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("text", [PROSE, BULLETS, NUMBERED, FENCE, MIXED], ids=["prose", "bullets", "numbered", "fence", "mixed"])
+@pytest.mark.parametrize(
+    "text", [PROSE, BULLETS, NUMBERED, FENCE, MIXED], ids=["prose", "bullets", "numbered", "fence", "mixed"]
+)
 def test_pieces_render_exactly_like_the_whole(text: str) -> None:
     pieces = stream(text)
     assert len(pieces.frozen) >= 2, "a long reply must be cut"

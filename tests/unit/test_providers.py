@@ -19,7 +19,10 @@ from tests.fake_openai import FakeOpenAI
 
 @pytest.fixture
 def two_servers() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
-    with FakeOpenAI("key-for-local", models=["llama3.1"]) as local, FakeOpenAI("key-for-router", models=["vendor/model-a"]) as router:
+    with (
+        FakeOpenAI("key-for-local", models=["llama3.1"]) as local,
+        FakeOpenAI("key-for-router", models=["vendor/model-a"]) as router,
+    ):
         yield local, router
 
 

@@ -63,7 +63,10 @@ async def test_continue_extends_a_length_cut_reply_in_place(fake_openai: FakeOpe
     assert text_of(more) == " and the rest."
     assert isinstance(more[-1], ReplyDone) and more[-1].message.content == "The first half and the rest."
     messages = backend.store.get_messages(conversation_id)
-    assert [(m.role, m.content) for m in messages] == [("user", "Tell me"), ("assistant", "The first half and the rest.")]
+    assert [(m.role, m.content) for m in messages] == [
+        ("user", "Tell me"),
+        ("assistant", "The first half and the rest."),
+    ]
     assert messages[-1].finish_reason == FinishReason.STOP
     sent = fake_openai.last_messages
     assert sent[-2] == {"role": "assistant", "content": "The first half"}
@@ -193,7 +196,9 @@ async def test_a_think_block_opening_the_content_is_the_thinking(fake_openai: Fa
     assert done.message.content == after.lstrip("\n")  # later </think> tokens are the answer's text
 
 
-async def test_generation_parameters_are_sent_and_max_tokens_leaves_room(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+async def test_generation_parameters_are_sent_and_max_tokens_leaves_room(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
     from codhechat.models import Generation
 
     backend = backend_for(fake_openai, tmp_path)
@@ -204,7 +209,12 @@ async def test_generation_parameters_are_sent_and_max_tokens_leaves_room(fake_op
     await run(backend.stream_reply(conversation_id, "again"))
     body = fake_openai.requests[-1]["body"]
     assert {k: body[k] for k in ("temperature", "top_p", "max_tokens", "seed", "reasoning_effort")} == {
-        "temperature": 0.2, "top_p": 0.9, "max_tokens": 64, "seed": 7, "reasoning_effort": "low"}
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "max_tokens": 64,
+        "seed": 7,
+        "reasoning_effort": "low",
+    }
     await backend.set_generation(conversation_id, Generation())
     await run(backend.stream_reply(conversation_id, "plain"))
     assert "temperature" not in fake_openai.requests[-1]["body"]

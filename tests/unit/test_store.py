@@ -30,12 +30,22 @@ def test_upgrades_a_database_made_by_the_first_schema(tmp_path: Path) -> None:
     MIGRATIONS[0](old)
     old.execute("PRAGMA user_version = 1")
     old["conversations"].insert(
-        {"id": 1, "title": "From v1", "created_at": "2025-01-01T10:00:00+00:00",
-         "updated_at": "2025-01-01T10:00:00+00:00"}
+        {
+            "id": 1,
+            "title": "From v1",
+            "created_at": "2025-01-01T10:00:00+00:00",
+            "updated_at": "2025-01-01T10:00:00+00:00",
+        }
     )
     old["messages"].insert(
-        {"id": 1, "conversation_id": 1, "role": "user", "content": "kept?",
-         "status": "complete", "created_at": "2025-01-01T10:00:00+00:00"}
+        {
+            "id": 1,
+            "conversation_id": 1,
+            "role": "user",
+            "content": "kept?",
+            "status": "complete",
+            "created_at": "2025-01-01T10:00:00+00:00",
+        }
     )
     old.conn.commit()
     old.close()
@@ -234,13 +244,15 @@ def test_import_keeps_timestamps_and_is_all_or_nothing(store: Store) -> None:
     )  # fmt: skip
     imported, skipped = store.import_conversations([record])
     assert skipped == [] and imported[0].updated_at.isoformat() == "2024-05-01T09:00:00+00:00"
-    user, reply = store.all_messages(imported[0].id)
+    _user, reply = store.all_messages(imported[0].id)
     assert (reply.content, reply.status, reply.error, reply.model) == ("answer", "error", "boom", "gpt-4o")
     assert reply.created_at.isoformat() == "2024-05-01T08:00:05+00:00"
     assert len(store.search("question")) == 1
 
     bad = ConversationRecord(
-        title="bad", created_at="2024-06-01T08:00:00+00:00", updated_at="2024-06-01T08:00:00+00:00",
+        title="bad",
+        created_at="2024-06-01T08:00:00+00:00",
+        updated_at="2024-06-01T08:00:00+00:00",
         messages=[MessageRecord("user", object(), "2024-06-01T08:00:00+00:00")],  # type: ignore[arg-type]
     )
     fresh = ConversationRecord(title="fresh", created_at="2024-07-01T08:00:00+00:00",

@@ -92,8 +92,15 @@ def test_the_migration_turns_every_conversation_into_one_path(tmp_path: Path) ->
     old = database_at_version(path, 9)
     ids = [old_conversation(old, f"old {n}") for n in range(2)]
     for i in range(6):  # interleaved, as two conversations written at once would be
-        old["messages"].insert({"conversation_id": ids[i % 2], "role": ("user", "assistant")[i // 2 % 2],
-                                "content": f"m{i}", "status": "complete", "created_at": "2025-01-01T10:00:00+00:00"})
+        old["messages"].insert(
+            {
+                "conversation_id": ids[i % 2],
+                "role": ("user", "assistant")[i // 2 % 2],
+                "content": f"m{i}",
+                "status": "complete",
+                "created_at": "2025-01-01T10:00:00+00:00",
+            }
+        )
     empty = old_conversation(old, "empty")
     old.conn.commit()
     old.close()

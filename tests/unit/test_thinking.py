@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,7 +14,7 @@ TEXT = st.text(alphabet="ab <>/thinkTHINK\n", max_size=30)
 
 def split(text: str, cuts: list[int]) -> list[str]:
     points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
-    return [text[a:b] for a, b in zip(points, points[1:]) if b > a]
+    return [text[a:b] for a, b in pairwise(points) if b > a]
 
 
 def run(pieces: list[str]) -> tuple[str, str]:

@@ -172,9 +172,7 @@ async def test_the_loop_guard_stops_a_model_that_keeps_calling(fake_openai: Fake
         await backend.aclose()
 
 
-async def test_a_conversation_with_tool_rounds_resumes_after_a_restart(
-    fake_openai: FakeOpenAI, tmp_path: Path
-) -> None:
+async def test_a_conversation_with_tool_rounds_resumes_after_a_restart(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     first = make_backend(fake_openai, tmp_path, mcp_table(allow=["add"]))
     fake_openai.enqueue(CallTools((("add", '{"a": 2, "b": 3}'),)), Reply("Five."))
     events = await run(first.stream_reply(None, "2+3?"))
@@ -187,8 +185,10 @@ async def test_a_conversation_with_tool_rounds_resumes_after_a_restart(
         sent = [(m["role"], m.get("content"), m.get("tool_call_id")) for m in fake_openai.last_messages[1:]]
         assert sent == [("user", "2+3?", None), ("assistant", None, None), ("tool", "5", CallTools.call_id(0)),
                         ("assistant", "Five.", None), ("user", "thanks", None)]  # fmt: skip
-        assert fake_openai.last_messages[2]["tool_calls"][0]["function"] == {"name": "add",
-                                                                           "arguments": '{"a": 2, "b": 3}'}
+        assert fake_openai.last_messages[2]["tool_calls"][0]["function"] == {
+            "name": "add",
+            "arguments": '{"a": 2, "b": 3}',
+        }
     finally:
         await again.aclose()
 
@@ -215,8 +215,6 @@ async def test_the_mcp_sdk_is_imported_only_when_a_server_starts(fake_openai: Fa
             "print('mcp' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
 
 
 async def test_tool_rounds_are_searchable_and_survive_export_and_import(
@@ -323,10 +321,14 @@ def test_the_call_buffer_puts_together_interleaved_pieces() -> None:
     buffer = ToolCallBuffer()
     buffer.feed([{"index": 0, "id": "c0", "type": "function", "function": {"name": "add", "arguments": ""}}])
     buffer.feed([{"index": 1, "id": "c1", "function": {"name": "echo", "arguments": '{"te'}}])
-    buffer.feed([{"index": 0, "function": {"arguments": '{"a": 1,'}}, {"index": 1, "function": {"arguments": 'xt": "x"}'}}])
+    buffer.feed(
+        [{"index": 0, "function": {"arguments": '{"a": 1,'}}, {"index": 1, "function": {"arguments": 'xt": "x"}'}}]
+    )
     buffer.feed([{"index": 0, "function": {"arguments": ' "b": 2}'}}])
     assert [(c.id, c.name, json.loads(c.arguments)) for c in buffer.calls()] == [
-        ("c0", "add", {"a": 1, "b": 2}), ("c1", "echo", {"text": "x"})]
+        ("c0", "add", {"a": 1, "b": 2}),
+        ("c1", "echo", {"text": "x"}),
+    ]
 
 
 async def test_stopping_a_turn_mid_call_keeps_the_server_and_the_history_usable(
@@ -459,11 +461,17 @@ def test_a_version_9_database_upgrades_to_tool_messages(tmp_path: Path) -> None:
     assert store.schema_version == SCHEMA_VERSION
     (message,) = store.all_messages(conversation_id)
     assert (message.tool_calls, message.tool_call_id, store.get_conversation(conversation_id).tools_off) == (
-        (), None, frozenset())
+        (),
+        None,
+        frozenset(),
+    )
     reply = store.add_message(conversation_id, "assistant", "")
     call = ToolCall("c1", "add", '{"a": 1}')
     store.update_message(reply.id, content="", status=MessageStatus.COMPLETE, tool_calls=(call,))
     store.add_message(conversation_id, "tool", "2", tool_call_id="c1", tool_name="add")
     assert [(m.role, m.tool_calls, m.tool_call_id) for m in store.history(conversation_id, 10)] == [
-        ("user", (), None), ("assistant", (call,), None), ("tool", (), "c1")]  # an empty reply with calls counts
+        ("user", (), None),
+        ("assistant", (call,), None),
+        ("tool", (), "c1"),
+    ]  # an empty reply with calls counts
     store.close()

@@ -8,7 +8,7 @@ the reply as it streams and when it ends, with a status.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,10 +71,16 @@ class ChatBackend(Protocol):
     async def get_conversation(self, conversation_id: int) -> Conversation | None: ...
 
     def stream_reply(
-        self, conversation_id: int | None, prompt: str, *, title: str | None = None
-    ) -> AsyncIterator[ReplyEvent]:
+        self,
+        conversation_id: int | None,
+        prompt: str,
+        *,
+        title: str | None = None,
+        attachments: Sequence[AttachedFile] = (),
+    ) -> AsyncGenerator[ReplyEvent, None]:
         """Store `prompt` (in a new conversation when `conversation_id` is None, titled after
         `title` or the prompt, where the backend names conversations) and stream a reply.
+        `attachments` only where the backend can ATTACH.
         A backend with TOOLS may yield ReplyToolCall: the stream waits until its
         `approval` is decided, so a consumer must decide every one that is `needed`."""
         ...
@@ -85,7 +91,7 @@ class ChatBackend(Protocol):
         left in `model_choices` for the user to pick one (then assigned to `model`)."""
         ...
 
-    def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    def retry_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Drop an unfinished last reply and generate it again."""
         ...
 
@@ -113,16 +119,18 @@ class ChatBackend(Protocol):
         """Messages matching every word of `query`, best first (or newest), with snippets."""
         ...
 
-    async def import_conversations(self, records: Sequence[ConversationRecord]) -> tuple[list[Conversation], list[ConversationRecord]]:
+    async def import_conversations(
+        self, records: Sequence[ConversationRecord]
+    ) -> tuple[list[Conversation], list[ConversationRecord]]:
         """Add whole conversations, all or nothing; returns (imported, skipped as already there)."""
         ...
 
-    def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    def regenerate_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Generate the last reply again, whatever its state (it goes once the new one has
         text; with BRANCHES it stays, as the new one's sibling)."""
         ...
 
-    def continue_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    def continue_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Ask for the rest of a last reply that stopped early; its text is extended in place."""
         ...
 
@@ -153,10 +161,13 @@ class ChatBackend(Protocol):
         """The model and system prompt for this conversation's replies (None: the defaults)."""
         ...
 
-    system_prompt_presets: dict[str, str]
-    default_system_prompt: str
+    @property
+    def system_prompt_presets(self) -> dict[str, str]: ...
 
-    def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncIterator[ReplyEvent]:
+    @property
+    def default_system_prompt(self) -> str: ...
+
+    def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncGenerator[ReplyEvent, None]:
         """Replace one of the user's messages and reply to it: with BRANCHES, the new version
         is a sibling of the old (which stays, with what followed it); without, every later
         message is deleted."""

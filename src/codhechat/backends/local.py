@@ -7,7 +7,7 @@ engine (codhechat.turn) over that store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -32,12 +32,12 @@ from codhechat.config import Settings
 from codhechat.context import Calibration
 from codhechat.errors import CodheError, ModelError, StorageError, UsageError
 from codhechat.llm import ModelClient
-from codhechat.providers import Providers
 from codhechat.models import (
     AttachedFile,
     ConnectionState,
     ContextUse,
     Conversation,
+    ConversationRecord,
     FinishReason,
     Generation,
     Message,
@@ -48,7 +48,7 @@ from codhechat.models import (
     SearchHit,
     title_for,
 )
-from codhechat.models import ConversationRecord
+from codhechat.providers import Providers
 from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
@@ -61,8 +61,20 @@ __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 class LocalBackend(LocalFiles):
     mode = "local"
     capabilities = frozenset(
-        {RENAME, DELETE, PIN, SEARCH, REGENERATE, CONVERSATION_OPTIONS, EDIT, TOKENS, CONTINUE, IMPORT, ATTACH,
-         BRANCHES}  # fmt: skip
+        {
+            RENAME,
+            DELETE,
+            PIN,
+            SEARCH,
+            REGENERATE,
+            CONVERSATION_OPTIONS,
+            EDIT,
+            TOKENS,
+            CONTINUE,
+            IMPORT,
+            ATTACH,
+            BRANCHES,
+        }
     )
 
     def __init__(
@@ -189,17 +201,17 @@ class LocalBackend(LocalFiles):
         await self.replies.write(self.store.switch_branch, conversation_id, message_id)
 
     async def delete_branch(self, conversation_id: int, message_id: int) -> int:
-        return await self.replies.write(self.store.delete_branch, conversation_id, message_id)  # type: ignore[no-any-return]
+        return await self.replies.write(self.store.delete_branch, conversation_id, message_id)
 
     async def message_tree(self, conversation_id: int) -> list[Message]:
-        return await self.replies.read(self.store.all_messages, conversation_id)  # type: ignore[no-any-return]
+        return await self.replies.read(self.store.all_messages, conversation_id)
 
     # Replies
 
     async def stream_reply(
         self, conversation_id: int | None, prompt: str, *, title: str | None = None,
         attachments: Sequence[AttachedFile] = (),
-    ) -> AsyncIterator[ReplyEvent]:  # fmt: skip
+    ) -> AsyncGenerator[ReplyEvent, None]:  # fmt: skip
         prompt = prompt.strip()
         if not prompt and not attachments:
             raise ValueError("empty prompt")
@@ -210,7 +222,8 @@ class LocalBackend(LocalFiles):
             await self.resolve_model()
             conversation = await self.replies.write(
                 self.store.create_conversation,
-                title_for(title or prompt or ", ".join(f.attachment.name for f in attachments)), model=self.model,
+                title_for(title or prompt or ", ".join(f.attachment.name for f in attachments)),
+                model=self.model,
             )
         user_message = await self.replies.write(
             self.store.add_message, conversation.id, "user", prompt, attachments=attachments
@@ -220,7 +233,7 @@ class LocalBackend(LocalFiles):
             async for event in turn:
                 yield event
 
-    async def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    async def retry_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Answer the last message again, in place of an unfinished last reply, which is
         kept until the new one has text of its own (a retry that fails loses nothing)."""
         conversation, last = await self._last(conversation_id)
@@ -235,7 +248,7 @@ class LocalBackend(LocalFiles):
             async for event in turn:
                 yield event
 
-    async def regenerate_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    async def regenerate_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """A new last reply, whatever the state of the current one, beside it (the old one
         stays, one branch away; a new one that gets no text at all is dropped)."""
         conversation, last = await self._last(conversation_id)
@@ -249,7 +262,7 @@ class LocalBackend(LocalFiles):
             async for event in turn:
                 yield event
 
-    async def continue_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    async def continue_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Ask for the rest of a last reply that stopped early (the length limit, a cut
         stream, Esc); the new text is added to that reply, not written as another."""
         conversation, last = await self._last(conversation_id)
@@ -262,7 +275,9 @@ class LocalBackend(LocalFiles):
             async for event in turn:
                 yield event
 
-    async def edit_and_resend(self, conversation_id: int, message_id: int, content: str) -> AsyncIterator[ReplyEvent]:
+    async def edit_and_resend(
+        self, conversation_id: int, message_id: int, content: str
+    ) -> AsyncGenerator[ReplyEvent, None]:
         content = content.strip()
         if not content:
             raise ValueError("empty message")
@@ -307,7 +322,7 @@ class LocalBackend(LocalFiles):
     async def _turn(
         self, conversation: Conversation, *, replaces: int | None = None, extends: Message | None = None,
         alternative_to: int | None = None,
-    ) -> AsyncIterator[ReplyEvent]:  # fmt: skip
+    ) -> AsyncGenerator[ReplyEvent, None]:  # fmt: skip
         await self.resolve_model()
         # The conversation's own model and system prompt, else the configured ones.
         model, system_prompt = self.model, self.settings.system_prompt

@@ -64,7 +64,7 @@ class LocalReplies:
 
     async def end_reply(self, ending: Ending) -> Message:
         try:
-            return await self.write(self._store_ending, ending)  # type: ignore[no-any-return]
+            return await self.write(self._store_ending, ending)
         except StorageError:
             self.unsaved[ending.message_id] = ending
             raise
@@ -81,7 +81,7 @@ class LocalReplies:
         await self.write(self.store.delete_message, message_id)
 
     async def add_tool_result(self, conversation_id: int, call: ToolCall, text: str, *, failed: bool) -> Message:
-        return await self.write(  # type: ignore[no-any-return]
+        return await self.write(
             self.store.add_message, conversation_id, "tool", text, tool_call_id=call.id, tool_name=call.name,
             error=text if failed else None,
         )  # fmt: skip

@@ -68,12 +68,13 @@ def add_shell_parsers(commands: Any) -> None:
         "-c", "--continue", dest="continue_last", action="store_true",
         help="continue the most recent conversation",
     )  # fmt: skip
-    which.add_argument(
-        "--conversation", type=_id, metavar="ID", help="continue conversation ID"
-    )
+    which.add_argument("--conversation", type=_id, metavar="ID", help="continue conversation ID")
     ask.add_argument("-m", "--model", default=suppress, help="model for this reply")
     ask.add_argument(
-        "--system", dest="system_prompt", metavar="TEXT", default=suppress,
+        "--system",
+        dest="system_prompt",
+        metavar="TEXT",
+        default=suppress,
         help="system prompt for this reply",
     )
     ask.add_argument(

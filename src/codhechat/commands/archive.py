@@ -18,14 +18,12 @@ from typing import Any
 from codhechat.backends import ATTACH, BRANCHES, IMPORT, ChatBackend, supports
 from codhechat.commands import EXIT_OK
 from codhechat.commands.import_file import MalformedFile
+from codhechat.commands.native_format import FORMAT_NAME, dump_json, parse_native, record_of
 from codhechat.commands.output import is_terminal, local_time
 from codhechat.commands.session import ALL, all_messages, conversation, require, run_with
-from codhechat.commands.native_format import FORMAT_NAME, dump_json, parse_native, record_of
 from codhechat.errors import CodheError, UsageError
 from codhechat.models import Conversation, ConversationRecord, Message, MessageStatus
 from codhechat.textsafe import visible
-
-
 
 # -- export -------------------------------------------------------------------
 
@@ -38,6 +36,7 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
             "Which conversations? Give their ids, or --all.",
             "e.g. codhechat export 12 --format json -o chat.json  (`codhechat list` shows ids)",
         )
+
     async def gathered(backend: ChatBackend) -> tuple[list[tuple[Conversation, list[Message]]], bool]:
         if args.all:  # oldest first, pinned or not
             chosen = sorted(await backend.list_conversations(limit=ALL), key=lambda c: (c.created_at, c.id))
@@ -128,8 +127,7 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
         left_out, empty = dict(result.left_out), result.empty_conversations
     else:
         raise MalformedFile(
-            f"{path} is neither a codhechat export nor a ChatGPT conversations.json; "
-            "nothing was imported.",
+            f"{path} is neither a codhechat export nor a ChatGPT conversations.json; nothing was imported.",
             "Import a file made by `codhechat export --format json`, or the conversations.json "
             "(or the .zip) of a ChatGPT data export.",
         )
@@ -171,5 +169,3 @@ def _plural(n: int, what: str) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-

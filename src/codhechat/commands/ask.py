@@ -11,14 +11,13 @@ see it stream; there is nothing but the reply on stdout, with no colour.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
-from pathlib import Path
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, TextIO
 
 from codhechat.backends import ATTACH, TOOLS, ChatBackend
 from codhechat.commands import EXIT_ENDPOINT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if not prompt and not files and not resources:
         raise UsageError(
             "Nothing to ask: give a prompt, or pipe some text in.",
-            "e.g. codhechat ask \"what is FTS5?\"   or   git diff | codhechat ask \"review this\"",
+            'e.g. codhechat ask "what is FTS5?"   or   git diff | codhechat ask "review this"',
         )
     # A --model or --system given here applies; otherwise a continued conversation keeps
     # its own model (and provider) and system prompt, as in the app.
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(f"codhechat: {visible(notice)}", file=sys.stderr)
         if resources:
             require(backend, TOOLS, "attach MCP resources")
-            files.extend([await backend.mcp_resource(server, uri) for server, uri in resources])  # type: ignore[attr-defined]
+            files.extend([await backend.mcp_resource(server, uri) for server, uri in resources])
         if files:
             require(backend, ATTACH, "take attachments")
             events = backend.stream_reply(conversation_id, prompt, title=title, attachments=files)
@@ -123,7 +122,7 @@ def _resource(text: str) -> tuple[str, str]:
     return server, uri
 
 
-def read_piped_input(stdin: IO[str] | None = None) -> str:
+def read_piped_input(stdin: TextIO | None = None) -> str:
     """The text piped in, or "" when stdin is a terminal (or closed)."""
     stdin = stdin if stdin is not None else sys.stdin
     if stdin is None or stdin.closed or stdin.isatty():
@@ -180,7 +179,7 @@ def _outcome(progress: _Progress, out: IO[str]) -> int:
     return EXIT_OK
 
 
-async def _exchange(events: AsyncIterator[ReplyEvent], progress: _Progress, out: IO[str]) -> None:
+async def _exchange(events: AsyncGenerator[ReplyEvent, None], progress: _Progress, out: IO[str]) -> None:
     # Raw bytes into a pipe or a file, as asked; on a terminal the model must not
     # be able to send escape sequences (retitle the window, write the clipboard).
     shown = visible if is_terminal(out) else str

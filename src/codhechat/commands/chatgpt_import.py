@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from codhechat.commands.import_file import MalformedFile
-from codhechat.models import MessageStatus, title_for
-from codhechat.models import PREVIOUS, ConversationRecord, MessageRecord
+from codhechat.models import PREVIOUS, ConversationRecord, MessageRecord, MessageStatus, title_for
 
 TEXT_TYPES = ("text", "multimodal_text")
 
@@ -37,9 +36,7 @@ class ChatGPTImport:
 
 def looks_like_chatgpt(data: Any) -> bool:
     """A list of conversations with a `mapping` (an empty list counts too)."""
-    return isinstance(data, list) and all(
-        isinstance(item, dict) and "mapping" in item for item in data[:1]
-    )
+    return isinstance(data, list) and all(isinstance(item, dict) and "mapping" in item for item in data[:1])
 
 
 class _Malformed(Exception):
@@ -113,9 +110,13 @@ def _parse_conversation(item: Any, result: ChatGPTImport) -> None:
         model = next((m.model for m in reversed(shown) if m.model), None)
     result.conversations.append(
         ConversationRecord(
-            title=title, created_at=created, updated_at=max(created, updated),
-            model=model, messages=messages, current=current,
-        )  # fmt: skip
+            title=title,
+            created_at=created,
+            updated_at=max(created, updated),
+            model=model,
+            messages=messages,
+            current=current,
+        )
     )
 
 
@@ -197,9 +198,7 @@ def _last_leaf(mapping: dict[str, Any]) -> str | None:
     return node_id
 
 
-def _message(
-    message: dict[str, Any], left_out: Counter[str], *, default_time: str | None
-) -> MessageRecord | None:
+def _message(message: dict[str, Any], left_out: Counter[str], *, default_time: str | None) -> MessageRecord | None:
     author = message.get("author")
     if not isinstance(author, dict):
         raise _Malformed("a message has no `author`")
@@ -207,7 +206,9 @@ def _message(
     content = message.get("content")
     if not isinstance(content, dict) or not isinstance(content.get("content_type"), str):
         raise _Malformed("a message's `content` must be an object with a `content_type`")
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
 
     if role in ("system", "tool"):
         left_out[f"{role} message"] += 1
@@ -250,11 +251,7 @@ def _message(
         role=role,
         content="\n\n".join(texts),
         created_at=created,
-        status=(
-            MessageStatus.COMPLETE
-            if status in (None, "finished_successfully")
-            else MessageStatus.PARTIAL
-        ),
+        status=(MessageStatus.COMPLETE if status in (None, "finished_successfully") else MessageStatus.PARTIAL),
         model=model if isinstance(model, str) else None,
     )
 

@@ -86,8 +86,7 @@ def load_json(path: Path, limits: ImportLimits | None = None) -> Any:
         depth = _depth(data, limits.MAX_DEPTH)
     if depth > limits.MAX_DEPTH:
         raise MalformedFile(
-            f"{path} is nested more than {limits.MAX_DEPTH} levels deep, which no export is; "
-            "nothing was imported.",
+            f"{path} is nested more than {limits.MAX_DEPTH} levels deep, which no export is; nothing was imported.",
             "Import a file made by `codhechat export --format json`, or a ChatGPT conversations.json.",
         )
     return data

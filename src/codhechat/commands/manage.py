@@ -29,7 +29,7 @@ def run_list(args: argparse.Namespace, settings: Any) -> int:
             out.write(json_line(row))
         return EXIT_OK
     if not conversations and is_terminal(sys.stderr):
-        print("No conversations yet: `codhechat ask \"...\"` or `codhechat` starts one.", file=sys.stderr)
+        print('No conversations yet: `codhechat ask "..."` or `codhechat` starts one.', file=sys.stderr)
     width = max((len(str(c.id)) for c in conversations), default=1)
     for c in conversations:
         out.write(f"{style.cyan(str(c.id).rjust(width))}  {style.dim(local_time(c.updated_at))}  {visible(c.title)}\n")

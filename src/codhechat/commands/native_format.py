@@ -38,11 +38,11 @@ from codhechat.commands import IMPORT_MAX_MB
 from codhechat.commands.import_file import MalformedFile
 from codhechat.errors import UsageError
 from codhechat.models import (
+    PREVIOUS,
     AttachedFile,
     Conversation,
     ConversationRecord,
     Generation,
-    PREVIOUS,
     Message,
     MessageRecord,
     MessageStatus,
@@ -177,8 +177,11 @@ def normalise_time(value: Any) -> str:
 
 
 def record_of(
-    conversation: Conversation, messages: Sequence[Message], blobs: Mapping[str, bytes] | None = None,
-    *, tree: bool = False,
+    conversation: Conversation,
+    messages: Sequence[Message],
+    blobs: Mapping[str, bytes] | None = None,
+    *,
+    tree: bool = False,
 ) -> ConversationRecord:
     """The record of a conversation; `blobs` holds its attachments' bytes, by SHA-256.
     `tree`: `messages` are all of its branches (each with its parent_id), not one path."""
@@ -197,7 +200,11 @@ def record_of(
                              attachments=files, parent=parent, next=chosen)  # fmt: skip
 
     return ConversationRecord(
-        **{name: text(getattr(conversation, name)) for name in CONVERSATION_FIELDS if name not in ("generation", "current")},
+        **{
+            name: text(getattr(conversation, name))
+            for name in CONVERSATION_FIELDS
+            if name not in ("generation", "current")
+        },
         generation=conversation.generation.options() or None,
         messages=[record(m) for m in messages],
         current=index.get(conversation.current_leaf) if tree and conversation.current_leaf is not None else None,
@@ -215,15 +222,20 @@ def dump_json(records: Sequence[ConversationRecord]) -> str:
     conversations = []
     for r in records:
         parents, current = resolved(r)
-        conversations.append({
-            **{name: getattr(r, name) for name in CONVERSATION_FIELDS if name != "current"},
-            "current": current,
-            "messages": [
-                {name: parent if name == "parent" else _dumped(getattr(m, name)) for name in MESSAGE_FIELDS
-                 if name not in TOOL_FIELDS or getattr(m, name)}  # fmt: skip
-                for m, parent in zip(r.messages, parents)
-            ],
-        })  # fmt: skip
+        conversations.append(
+            {
+                **{name: getattr(r, name) for name in CONVERSATION_FIELDS if name != "current"},
+                "current": current,
+                "messages": [
+                    {
+                        name: parent if name == "parent" else _dumped(getattr(m, name))
+                        for name in MESSAGE_FIELDS
+                        if name not in TOOL_FIELDS or getattr(m, name)
+                    }
+                    for m, parent in zip(r.messages, parents, strict=True)
+                ],
+            }
+        )
     document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "conversations": conversations}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 

@@ -12,7 +12,6 @@ that is what the user asked for.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from codhechat.backends import ChatBackend, supports
 from codhechat.commands.output import not_found
 from codhechat.errors import CodheError
 from codhechat.models import Conversation, Message
+
+if TYPE_CHECKING:
+    from codhechat.backends.remote import RemoteBackend
 
 T = TypeVar("T")
 ALL = 10**9  # "every one" as a page size
@@ -28,23 +31,24 @@ def open_backend(settings: Any, *, readonly: bool = False, **local: Any) -> Chat
     if settings.server:
         from codhechat.backends.remote import RemoteBackend
 
-        return RemoteBackend(settings.server, http_timeout=settings.request_timeout)  # see run_with
+        # The protocol lists the optional abilities too: a server has those its capabilities
+        # name (supports() is asked before each), which a static type cannot say.
+        return cast(ChatBackend, RemoteBackend(settings.server, http_timeout=settings.request_timeout))  # see run_with
     from codhechat.backends.local import LocalBackend
     from codhechat.commands.output import open_store
 
     return LocalBackend(settings, open_store(settings, readonly=readonly), **local)
 
 
-def run_with(
-    settings: Any, work: Callable[[ChatBackend], Awaitable[T]], *, readonly: bool = False, **local: Any
-) -> T:
+def run_with(settings: Any, work: Callable[[ChatBackend], Awaitable[T]], *, readonly: bool = False, **local: Any) -> T:
     """Open the backend, run `work` with it on one event loop, and close it."""
 
     async def main() -> T:
         backend = open_backend(settings, readonly=readonly, **local)
         try:
             if settings.server:
-                await backend.learn_extensions()  # what this server can do, before a command needs it
+                remote = cast("RemoteBackend", backend)  # a server configured: open_backend made one
+                await remote.learn_extensions()  # what this server can do, before a command needs it
             return await work(backend)
         finally:
             await backend.aclose()
@@ -57,8 +61,7 @@ def require(backend: ChatBackend, ability: str, what: str) -> None:
     if not supports(backend, ability):
         raise CodheError(
             f"{backend.mode} cannot {what}.",
-            "This server does not offer it; `codhechat serve` does, and so does local mode "
-            "(without --server).",
+            "This server does not offer it; `codhechat serve` does, and so does local mode (without --server).",
         )
 
 

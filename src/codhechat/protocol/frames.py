@@ -166,9 +166,7 @@ def _chunk_kind(value: Any) -> str:
 Chunk = Annotated[
     Annotated[DeltaChunk, Tag("delta")] | Annotated[ContentChunk, Tag("content")], Discriminator(_chunk_kind)
 ]
-ServerFrame = Annotated[
-    StartedFrame | Chunk | CompleteFrame | ErrorFrame | CancelledFrame, Field(discriminator="type")
-]
+ServerFrame = Annotated[StartedFrame | Chunk | CompleteFrame | ErrorFrame | CancelledFrame, Field(discriminator="type")]
 SERVER_FRAME: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
 FRAME_TYPES = ("started", "chunk", "complete", "error", "cancelled")
 
@@ -202,7 +200,7 @@ class _Envelope(BaseModel):
     """What a frame that failed validation can still tell: its type and request id."""
 
     type: Any = None
-    requestId: Any = None  # noqa: N815 - the wire name
+    requestId: Any = None  # the wire name
 
 
 _ENVELOPE = TypeAdapter(_Envelope)

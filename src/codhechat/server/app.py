@@ -151,9 +151,7 @@ async def database_failed(request: Request, exc: Exception) -> JSONResponse:
     if is_database_failure(exc):
         log.warning("request failed: database unavailable", extra={"path": request.url.path,
                                                                     "error": type(exc).__name__})  # fmt: skip
-        return JSONResponse(
-            status_code=503, content={"detail": BUSY}, headers={"Retry-After": str(RETRY_AFTER_S)}
-        )
+        return JSONResponse(status_code=503, content={"detail": BUSY}, headers={"Retry-After": str(RETRY_AFTER_S)})
     log.error("request failed", exc_info=exc, extra={"path": request.url.path})
     return JSONResponse(status_code=500, content={"detail": "Internal Server Error"})
 
@@ -226,5 +224,3 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.add_middleware(ExposeAbort)
     return app
-
-

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Integer, String, bindparam, column, delete, func, insert, select, text, update
+from sqlalchemy import Integer, String, Table, bindparam, column, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from codhechat.server.models import AuthSession, Conversation, Message, User, UTCDateTime, utcnow
+from codhechat.server.models import AuthSession, Base, Conversation, Message, User, UTCDateTime, utcnow
 
 
 # -- users ------------------------------------------------------------------
 async def get_user_by_username(session: AsyncSession, *, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's Core table, for the bulk statements: the declarative base types `__table__`
+    as any FromClause, though every model here maps one Table."""
+    return cast(Table, model.__table__)
 
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
@@ -36,9 +42,7 @@ async def delete_user(session: AsyncSession, *, user_id: int) -> None:
 
 async def log_out_everywhere(session: AsyncSession, *, user_id: int) -> None:
     """Every token issued so far stops working: the version they carry is passed."""
-    await session.execute(
-        update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
-    )
+    await session.execute(update(User).where(User.id == user_id).values(token_version=User.token_version + 1))
     await session.execute(update(AuthSession).where(AuthSession.user_id == user_id).values(revoked=True))
     await session.commit()
 
@@ -58,9 +62,7 @@ async def get_auth_session(session: AsyncSession, *, session_id: str) -> AuthSes
     return await session.get(AuthSession, session_id)
 
 
-async def rotate_refresh(
-    session: AsyncSession, *, session_id: str, expected_jti: str | None, new_jti: str
-) -> bool:
+async def rotate_refresh(session: AsyncSession, *, session_id: str, expected_jti: str | None, new_jti: str) -> bool:
     """Make `new_jti` the family's current refresh token if `expected_jti` still is.
 
     One conditional UPDATE, so two replicas racing on one token cannot both win. With
@@ -100,9 +102,7 @@ async def create_user(
 
 async def create_guest(session: AsyncSession) -> User:
     while True:
-        user = await create_user(
-            session, username=f"guest_{secrets.token_hex(8)}", hashed_password=None, is_guest=True
-        )
+        user = await create_user(session, username=f"guest_{secrets.token_hex(8)}", hashed_password=None, is_guest=True)
         if user is not None:
             return user
 
@@ -129,14 +129,10 @@ async def list_conversations(
     return (await session.scalars(query)).all()
 
 
-async def get_conversation(
-    session: AsyncSession, *, user_id: int, conversation_id: int
-) -> Conversation | None:
+async def get_conversation(session: AsyncSession, *, user_id: int, conversation_id: int) -> Conversation | None:
     """The caller's conversation, or None: someone else's is indistinguishable from none."""
     return await session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id, Conversation.user_id == user_id
-        )
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     )
 
 
@@ -148,9 +144,7 @@ async def create_conversation(session: AsyncSession, *, user_id: int, name: str)
     return conversation
 
 
-async def rename_conversation(
-    session: AsyncSession, *, conversation: Conversation, name: str
-) -> Conversation:
+async def rename_conversation(session: AsyncSession, *, conversation: Conversation, name: str) -> Conversation:
     conversation.name = name
     conversation.updated_at = utcnow()
     await session.commit()
@@ -181,21 +175,14 @@ async def list_messages(
     return list((await session.scalars(query)).all())
 
 
-async def recent_messages(
-    session: AsyncSession, *, conversation_id: int, limit: int
-) -> list[Message]:
-    query = (
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
+async def recent_messages(session: AsyncSession, *, conversation_id: int, limit: int) -> list[Message]:
+    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
     return list(reversed((await session.scalars(query)).all()))
 
 
 async def update_message(session: AsyncSession, *, message_id: int, content: str, status: str) -> bool:
     """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted)."""
-    messages = Message.__table__
+    messages = _table(Message)
     result = await session.execute(
         update(messages).where(messages.c.id == message_id).values(content=content, status=status)
     )
@@ -207,13 +194,9 @@ async def add_message(
     session: AsyncSession, *, conversation_id: int, role: str, content: str, status: str = "complete"
 ) -> Message:
     now = utcnow()
-    message = Message(
-        conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now
-    )
+    message = Message(conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now)
     session.add(message)
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
-    )
+    await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
     await session.commit()
     return message
 
@@ -227,13 +210,15 @@ async def start_turn(
     (conversation id, message id, earlier messages), or None when the conversation is not
     the user's. Core statements: the ORM's unit of work costs more than the writes."""
     now = utcnow()
-    conversations, messages = Conversation.__table__, Message.__table__
+    conversations, messages = _table(Conversation), _table(Message)
     earlier: list[Message] = []
     if conversation_id is None:
         made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
-        conversation_id = int(await session.scalar(made.returning(conversations.c.id)))  # type: ignore[arg-type]
+        conversation_id = int(await session.scalar(made.returning(conversations.c.id)))
     else:
-        owned = select(conversations.c.id).where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
+        owned = select(conversations.c.id).where(
+            conversations.c.id == conversation_id, conversations.c.user_id == user_id
+        )
         if await session.scalar(owned) is None:
             return None
         if history > 1:
@@ -241,7 +226,7 @@ async def start_turn(
         await session.execute(update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now))
     added = insert(messages).values(conversation_id=conversation_id, role="user", content=content, status="complete",
                                     timestamp=now).returning(messages.c.id)  # fmt: skip
-    message_id = int(await session.scalar(added))  # type: ignore[arg-type]
+    message_id = int(await session.scalar(added))
     await session.commit()
     return conversation_id, message_id, earlier
 
@@ -253,7 +238,7 @@ async def save_replies(
     status) are inserted (their ids are returned, in order), `changed` (message id,
     content, status) rewritten; a row that is gone meanwhile is skipped."""
     now = utcnow()
-    conversations, messages = Conversation.__table__, Message.__table__
+    conversations, messages = _table(Conversation), _table(Message)
     ids: list[int] = []
     if changed:
         rewrite = update(messages).where(messages.c.id == bindparam("mid")).values(content=bindparam("text"),
@@ -263,7 +248,7 @@ async def save_replies(
         rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now}
                 for c, t, s in new]  # fmt: skip
         if len(rows) == 1:
-            ids = [int(await session.scalar(insert(messages).values(rows[0]).returning(messages.c.id)))]  # type: ignore[arg-type]
+            ids = [int(await session.scalar(insert(messages).values(rows[0]).returning(messages.c.id)))]
         else:
             made = await session.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
             ids = [int(i) for i in made.scalars()]
@@ -285,7 +270,7 @@ async def search_messages(
     words = [w for w in query.split() if w]
     if not words:
         return []
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         sql = text(
             "SELECT m.id, m.conversation_id, c.name, m.role, m.timestamp, "
             "ts_headline('english', m.content, q, :options) "
@@ -311,4 +296,4 @@ async def search_messages(
         column("id", Integer), column("conversation_id", Integer), column("name", String),
         column("role", String), column("timestamp", UTCDateTime), column("snippet", String),
     )  # fmt: skip
-    return [tuple(row) for row in (await session.execute(typed, params)).all()]  # type: ignore[misc]
+    return [tuple(row) for row in (await session.execute(typed, params)).all()]

@@ -25,6 +25,8 @@ def modelled(obj: Any, name: str | None, type_: str, reflected: bool, compare_to
     """For Alembic's comparisons: SQLite's full-text index (messages_fts and the tables FTS5
     makes for it, kept by triggers) belongs to the migrations, not to models.py."""
     return not (type_ == "table" and name is not None and name.startswith("messages_fts"))
+
+
 _MIGRATION_LOCK = 0x636F6468  # pg advisory lock id: replicas starting together migrate one at a time
 
 
@@ -39,9 +41,9 @@ def is_database_failure(exc: BaseException) -> bool:
     """True for what the database layer raises when it is down, locked or refusing."""
     import asyncpg
 
-    return isinstance(
-        exc, SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError | DatabaseUnavailable
-    ) or (isinstance(exc, OSError) and _raised_by_driver(exc))
+    return isinstance(exc, SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError | DatabaseUnavailable) or (
+        isinstance(exc, OSError) and _raised_by_driver(exc)
+    )
 
 
 def _raised_by_driver(exc: OSError) -> bool:
@@ -60,16 +62,12 @@ def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, IntegrityError)
 
 
-def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 30, timeout: float = 30.0
-) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30, timeout: float = 30.0) -> AsyncEngine:
     """`hide_parameters`: a failed statement's message names no bound value (message text)."""
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": timeout}
     if url.startswith("sqlite"):
         # Writes queue on SQLite's lock for up to `timeout`, then fail (503), never hang.
-        engine = create_async_engine(
-            url, connect_args={"timeout": timeout}, hide_parameters=True, **pool
-        )
+        engine = create_async_engine(url, connect_args={"timeout": timeout}, hide_parameters=True, **pool)
         busy_ms = int(timeout * 1000)
 
         @event.listens_for(engine.sync_engine, "connect")

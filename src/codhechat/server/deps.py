@@ -43,7 +43,7 @@ class AppContext:
 
 
 def get_ctx(conn: HTTPConnection) -> AppContext:
-    return conn.app.state.ctx  # type: ignore[no-any-return]
+    return conn.app.state.ctx
 
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]

@@ -229,10 +229,7 @@ def socket_refusal(settings: ServerSettings, total: int, user: int, address: int
     if user >= settings.max_ws_connections_per_user:
         return f"Too many open connections for this user (at most {settings.max_ws_connections_per_user})."
     if address >= settings.max_ws_connections_per_address:
-        return (
-            "Too many open connections from this address "
-            f"(at most {settings.max_ws_connections_per_address})."
-        )
+        return f"Too many open connections from this address (at most {settings.max_ws_connections_per_address})."
     return None
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from codhechat.server.db import is_database_failure
-from codhechat.server.limits import Lease, Limits, Refused, RefusalCheck, TurnKey, reply_refusal, socket_refusal
+from codhechat.server.limits import Lease, Limits, RefusalCheck, Refused, TurnKey, reply_refusal, socket_refusal
 from codhechat.server.settings import ServerSettings
 
 log = logging.getLogger("codhechat.server.limits")
@@ -87,9 +87,7 @@ class DatabaseLimits(Limits):
                 for lease in self._held.values():
                     await self._insert(conn, lease)
             if self._unreleased:
-                await conn.execute(
-                    text("DELETE FROM leases WHERE id = ANY(:ids)"), {"ids": list(self._unreleased)}
-                )
+                await conn.execute(text("DELETE FROM leases WHERE id = ANY(:ids)"), {"ids": list(self._unreleased)})
                 self._unreleased.clear()
             if not self._inserting:  # ours that no turn knows of: a failed delete, a cancelled insert
                 await conn.execute(
@@ -109,9 +107,7 @@ class DatabaseLimits(Limits):
         key = f"auth:{address}"[:128]
         window, limit = self.settings.auth_rate_window, self.settings.auth_rate_limit
         async with self.engine.begin() as conn:
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"), {"ns": _RATE, "key": key}
-            )
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"), {"ns": _RATE, "key": key})
             row = (
                 await conn.execute(
                     text(

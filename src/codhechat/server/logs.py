@@ -18,9 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-_SECRET_RE = re.compile(
-    r"((?:access_|refresh_|api_|id_)?(?:token|key|password|secret)=)[^&\s\"']+", re.IGNORECASE
-)
+_SECRET_RE = re.compile(r"((?:access_|refresh_|api_|id_)?(?:token|key|password|secret)=)[^&\s\"']+", re.IGNORECASE)
 _BEARER_RE = re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 # A JWT is three base64url parts, the first a JSON object (so it starts with "eyJ").
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")

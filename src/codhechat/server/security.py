@@ -63,9 +63,7 @@ def decode_token(token: str, *, secret: str, kind: TokenKind = "access") -> Clai
     """The token's claims, or None when it is malformed, forged, expired, of another kind,
     or lacks the user id, version and session that bind it to one account and one login."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
-        )
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except (jwt.PyJWTError, ValueError):
         return None
     if claims.get("typ", "access") != kind:

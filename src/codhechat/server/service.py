@@ -63,9 +63,7 @@ def validate_message(raw: Any, *, limit: int) -> str:
 
 
 class ChatService:
-    def __init__(
-        self, *, settings: ServerSettings, sessions: async_sessionmaker[Any], model: ModelClient
-    ) -> None:
+    def __init__(self, *, settings: ServerSettings, sessions: async_sessionmaker[Any], model: ModelClient) -> None:
         self.settings = settings
         self.sessions = sessions
         self.model = model

@@ -81,7 +81,9 @@ class ServerSettings(BaseSettings):
         default=20.0, gt=0, description="Seconds a frame may wait for a client that does not read."
     )
     ws_chunk_interval: float = Field(
-        default=0.05, ge=0, le=1,
+        default=0.05,
+        ge=0,
+        le=1,
         description="Seconds between two chunk frames of one reply: the text that arrives meanwhile "
         "goes in the next frame (the first piece never waits; 0: a frame per model piece).",
     )
@@ -94,12 +96,11 @@ class ServerSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, description="Database connections kept open.")
     db_max_overflow: int = Field(default=30, ge=0, description="Extra connections under load.")
     db_timeout: float = Field(
-        default=30.0, gt=0,
+        default=30.0,
+        gt=0,
         description="Seconds to wait for a pooled connection, or for SQLite's write lock, before answering 503.",
     )
-    max_requests_per_socket: int = Field(
-        default=8, ge=1, description="Replies in progress at once on one socket."
-    )
+    max_requests_per_socket: int = Field(default=8, ge=1, description="Replies in progress at once on one socket.")
     max_message_chars: int = Field(default=5000, ge=1, description="Longest accepted message.")
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest WS frame handled.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest REST request body.")
@@ -107,7 +108,11 @@ class ServerSettings(BaseSettings):
         default=5, ge=1, description="Requests a minute per address to /token, /auth/guest, POST /users/."
     )
     auth_rate_window: float = Field(default=60.0, gt=0, description="Rate-limit window in seconds.")
-    password_min_length: int = Field(default=1, ge=1, description="Shortest accepted password (1 keeps classic clients working; raise it for a public server).")
+    password_min_length: int = Field(
+        default=1,
+        ge=1,
+        description="Shortest accepted password (1 keeps classic clients working; raise it for a public server).",
+    )
     migrate_on_start: bool = Field(default=True, description="Run Alembic migrations at start-up.")
 
     @field_validator("secret_key")

@@ -14,7 +14,7 @@ def attach(db: sqlite_utils.Database, message_id: int, files: Sequence[AttachedF
     for position, file in enumerate(files):
         a = file.attachment
         db.execute("insert or ignore into blobs (sha256, data) values (?, ?)", [a.sha256, file.data])
-        db["attachments"].insert(
+        db.table("attachments").insert(
             {"message_id": message_id, "position": position, "name": a.name, "mime": a.mime,
              "kind": a.kind, "size": a.size, "sha256": a.sha256}
         )  # fmt: skip

@@ -10,6 +10,7 @@ read-then-write transaction can never deadlock into "database is locked".
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -19,30 +20,23 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import json
-
 import sqlite_utils
 
 from codhechat import __version__
 from codhechat.errors import StorageError
 from codhechat.models import (
-    AttachedFile,
+    PREVIOUS,
     Conversation,
     ConversationRecord,
     Generation,
-    Message,
-    MessageStatus,
-    PREVIOUS,
-    Role,
-    SearchHit,
 )
-from codhechat.store.blobs import attach, blob, detach, with_attachments
+from codhechat.store.blobs import attach, detach
 from codhechat.store.failures import _translated, read_only_error, storage_error
-from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from codhechat.store.rows import _conversation, _message, _now
-from codhechat.tools.calls import tool_calls_json
 from codhechat.store.messages import MessageTable
+from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from codhechat.store.rows import _conversation, _inserted_id, _now
 from codhechat.store.tree import PATH, set_leaf
+from codhechat.tools.calls import tool_calls_json
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -102,7 +96,7 @@ class Store(MessageTable):
         if not path.exists():
             raise StorageError(
                 f"There is no conversation database at {path} yet.",
-                "Start one with `codhechat` or `codhechat ask \"...\"`.",
+                'Start one with `codhechat` or `codhechat ask "..."`.',
             )
         # A WAL database needs its -shm file, which a read-only folder cannot get: then
         # read the file as immutable (nobody can be writing to a folder nobody may write).
@@ -181,7 +175,7 @@ class Store(MessageTable):
                     MIGRATIONS[version](self.db)
                     self.db.execute(f"PRAGMA user_version = {version + 1}")
                     if version + 1 >= 6:
-                        self.db["meta"].upsert({"key": "written_by", "value": __version__}, pk="key")
+                        self.db.table("meta").upsert({"key": "written_by", "value": __version__}, pk="key")
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -214,7 +208,7 @@ class Store(MessageTable):
     @_translated
     def count_conversations(self) -> int:
         with self._lock:
-            return self.db["conversations"].count
+            return self.db.table("conversations").count
 
     @_translated
     def get_conversation(self, conversation_id: int) -> Conversation | None:
@@ -226,19 +220,17 @@ class Store(MessageTable):
     def create_conversation(self, title: str, *, model: str | None = None) -> Conversation:
         now = _now()
         with self._write():
-            table = self.db["conversations"].insert(
+            table = self.db.table("conversations").insert(
                 {"title": title, "created_at": now, "updated_at": now, "model": model}
             )
-            return _conversation(table.get(table.last_pk))
+            return _conversation(table.get(_inserted_id(table)))
 
     @_translated
     def rename_conversation(self, conversation_id: int, title: str) -> Conversation | None:
         """Retitle a conversation; None if there is no such conversation. Its
         place in the list (last activity) does not change."""
         with self._write():
-            self.db.execute(
-                "update conversations set title = ? where id = ?", [title, conversation_id]
-            )
+            self.db.execute("update conversations set title = ? where id = ?", [title, conversation_id])
             rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
             return _conversation(rows[0]) if rows else None
 
@@ -305,14 +297,10 @@ class Store(MessageTable):
         """Delete a conversation and its messages (and their search entries);
         returns how many messages went, or None if there was no such conversation."""
         with self._write():
-            if not self.db.execute(
-                "select 1 from conversations where id = ?", [conversation_id]
-            ).fetchone():
+            if not self.db.execute("select 1 from conversations where id = ?", [conversation_id]).fetchone():
                 return None
             detach(self.db, "conversation_id = ?", [conversation_id])
-            deleted = self.db.execute(
-                "delete from messages where conversation_id = ?", [conversation_id]
-            ).rowcount
+            deleted = self.db.execute("delete from messages where conversation_id = ?", [conversation_id]).rowcount
             self.db.execute("delete from conversations where id = ?", [conversation_id])
             return deleted
 
@@ -337,8 +325,8 @@ class Store(MessageTable):
                 conversation = {f.name: getattr(record, f.name) for f in fields(record)
                                 if f.name not in ("messages", "current")}  # fmt: skip
                 conversation["generation"] = json.dumps(record.generation) if record.generation else None
-                conversations = self.db["conversations"].insert(conversation)
-                conversation_id = conversations.last_pk
+                conversations = self.db.table("conversations").insert(conversation)
+                conversation_id = _inserted_id(conversations)
                 self._import_messages(conversation_id, record)
                 imported.append(_conversation(conversations.get(conversation_id)))
         return imported, skipped
@@ -352,10 +340,10 @@ class Store(MessageTable):
             row["tool_calls"] = tool_calls_json(m.tool_calls)
             batch.append({**row, "status": str(m.status), "conversation_id": conversation_id})
             if m.attachments:
-                self.db["messages"].insert_all(batch, batch_size=500)
+                self.db.table("messages").insert_all(batch, batch_size=500)
                 batch.clear()
                 attach(self.db, self.db.execute("select max(id) from messages").fetchone()[0], m.attachments)
-        self.db["messages"].insert_all(batch, batch_size=500)
+        self.db.table("messages").insert_all(batch, batch_size=500)
         ids = [row[0] for row in self.db.execute("select id from messages where conversation_id = ? order by id",
                                                  [conversation_id])]  # fmt: skip
         parents = [
@@ -363,8 +351,8 @@ class Store(MessageTable):
             for i, m in enumerate(record.messages)
         ]
         self.db.conn.executemany("update messages set parent_id = ? where id = ?",
-                                 [(p, i) for p, i in zip(parents, ids) if p is not None])  # fmt: skip
+                                 [(p, i) for p, i in zip(parents, ids, strict=True) if p is not None])  # fmt: skip
         self.db.conn.executemany("update messages set current_child = ? where id = ?",
-                                 [(ids[m.next], i) for m, i in zip(record.messages, ids) if m.next is not None])  # fmt: skip
+                                 [(ids[m.next], i) for m, i in zip(record.messages, ids, strict=True) if m.next is not None])  # fmt: skip
         current = record.current if record.current is not None else len(ids) - 1
         set_leaf(self.db, conversation_id, ids[current] if ids else None)

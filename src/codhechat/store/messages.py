@@ -5,9 +5,9 @@ its lock and its write transactions; this module only runs the statements."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Callable
+from typing import Any
 
 import sqlite_utils
 
@@ -15,8 +15,7 @@ from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
-from codhechat.store.rows import _message, _now
-from codhechat.tools.calls import tool_calls_json
+from codhechat.store.rows import _inserted_id, _message, _now
 from codhechat.store.search import search
 from codhechat.store.tree import (
     continuation,
@@ -28,6 +27,7 @@ from codhechat.store.tree import (
     subtree_ids,
     with_siblings,
 )
+from codhechat.tools.calls import tool_calls_json
 
 LEAF = -1  # add_message's parent: the conversation's current leaf
 
@@ -63,7 +63,7 @@ class MessageTable:
         with self._write():
             if parent == LEAF:
                 parent = leaf_of(self.db, conversation_id)
-            table = self.db["messages"].insert(
+            table = self.db.table("messages").insert(
                 {
                     "conversation_id": conversation_id,
                     "role": role,
@@ -76,11 +76,12 @@ class MessageTable:
                     **({"tool_call_id": tool_call_id, "tool_name": tool_name} if tool_call_id else {}),
                 }
             )
-            self.db["conversations"].update(conversation_id, {"updated_at": now, "current_leaf": table.last_pk})
+            new = _inserted_id(table)
+            self.db.table("conversations").update(conversation_id, {"updated_at": now, "current_leaf": new})
             if parent is not None:
-                self.db.execute("update messages set current_child = ? where id = ?", [table.last_pk, parent])
-            attach(self.db, table.last_pk, attachments)
-            return with_siblings(self.db, with_attachments(self.db, [_message(table.get(table.last_pk))]))[0]
+                self.db.execute("update messages set current_child = ? where id = ?", [new, parent])
+            attach(self.db, new, attachments)
+            return with_siblings(self.db, with_attachments(self.db, [_message(table.get(new))]))[0]
 
     @_translated
     def attachment_data(self, sha256: str) -> bytes | None:
@@ -115,14 +116,14 @@ class MessageTable:
         if usage is not None:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
-            table = self.db["messages"]
+            table = self.db.table("messages")
             try:
                 row = table.get(message_id)
             except sqlite_utils.db.NotFoundError:
                 raise StorageError("That message no longer exists.") from None
             table.update(message_id, values)
             row = {**row, **values}
-            self.db["conversations"].update(row["conversation_id"], {"updated_at": _now()})
+            self.db.table("conversations").update(row["conversation_id"], {"updated_at": _now()})
             return with_siblings(self.db, [_message(row)])[0]
 
     @_translated
@@ -131,8 +132,7 @@ class MessageTable:
         finished reply, so a save that lands late cannot undo a later one."""
         with self._write():
             self.db.execute(
-                "update messages set content = ? where id = ? and status = ? "
-                "and length(content) <= ?",
+                "update messages set content = ? where id = ? and status = ? and length(content) <= ?",
                 [content, message_id, str(MessageStatus.PARTIAL), len(content)],
             )
 
@@ -140,13 +140,15 @@ class MessageTable:
     def delete_message(self, message_id: int) -> None:
         """Delete one message (a reply a retry replaced); what followed it follows its parent."""
         with self._write():
-            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            row = self.db.execute(
+                "select conversation_id, parent_id from messages where id = ?", [message_id]
+            ).fetchone()
             if row is None:
                 return
             conversation_id, parent_id = row
             detach(self.db, "id = ?", [message_id])
             self.db.execute("update messages set parent_id = ? where parent_id = ?", [parent_id, message_id])
-            self.db["messages"].delete_where("id = ?", [message_id])
+            self.db.table("messages").delete_where("id = ?", [message_id])
             reset_leaf(self.db, conversation_id, parent_id)
 
     @_translated
@@ -155,7 +157,7 @@ class MessageTable:
         files), which becomes the current leaf: the old version and what followed it stay,
         one branch away."""
         with self._write():
-            table = self.db["messages"]
+            table = self.db.table("messages")
             try:
                 row = table.get(message_id)
             except sqlite_utils.db.NotFoundError:
@@ -163,15 +165,15 @@ class MessageTable:
             if row["conversation_id"] != conversation_id or row["role"] != "user":
                 raise StorageError("Only your own messages in this conversation can be edited.")
             now = _now()
-            new = table.insert({"conversation_id": conversation_id, "role": "user", "content": content,
+            new = _inserted_id(table.insert({"conversation_id": conversation_id, "role": "user", "content": content,
                                 "status": str(MessageStatus.COMPLETE), "created_at": now, "error": None,
-                                "parent_id": row["parent_id"]}).last_pk  # fmt: skip
+                                "parent_id": row["parent_id"]}))  # fmt: skip
             self.db.execute(
                 "insert into attachments (message_id, position, name, mime, kind, size, sha256) "
                 "select ?, position, name, mime, kind, size, sha256 from attachments where message_id = ?",
                 [new, message_id],
             )
-            self.db["conversations"].update(conversation_id, {"updated_at": now})
+            self.db.table("conversations").update(conversation_id, {"updated_at": now})
             set_leaf(self.db, conversation_id, new)
             return with_siblings(self.db, with_attachments(self.db, [_message(table.get(new))]))[0]
 
@@ -197,7 +199,9 @@ class MessageTable:
         """Make the message before `message_id` the current leaf, so that the next message
         stored (a new reply) is its sibling, not its follower."""
         with self._write():
-            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            row = self.db.execute(
+                "select conversation_id, parent_id from messages where id = ?", [message_id]
+            ).fetchone()
             if row is None or row[0] != conversation_id:
                 raise StorageError("That message no longer exists.")
             set_leaf(self.db, conversation_id, row[1])
@@ -207,7 +211,9 @@ class MessageTable:
         """Delete a message and everything that follows it; returns how many messages went.
         If the current path went through it, the newest remaining alternative is current."""
         with self._write():
-            row = self.db.execute("select conversation_id, parent_id from messages where id = ?", [message_id]).fetchone()
+            row = self.db.execute(
+                "select conversation_id, parent_id from messages where id = ?", [message_id]
+            ).fetchone()
             if row is None or row[0] != conversation_id:
                 raise StorageError("That message no longer exists.")
             ids = subtree_ids(self.db, message_id)
@@ -238,9 +244,7 @@ class MessageTable:
     def all_messages(self, conversation_id: int) -> list[Message]:
         """Every message of a conversation, every branch, oldest first (for the JSON export)."""
         with self._lock:
-            rows = self.db.query(
-                "select * from messages where conversation_id = ? order by id", [conversation_id]
-            )
+            rows = self.db.query("select * from messages where conversation_id = ? order by id", [conversation_id])
             return with_attachments(self.db, [_message(row) for row in rows])
 
     # Search

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codhechat.models import Conversation, Generation, Message, MessageStatus
 from codhechat.tools.calls import tool_calls_from
 
+if TYPE_CHECKING:
+    from sqlite_utils.db import Table
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _inserted_id(table: Table) -> int:
+    """The id of the row `table` was just given: sqlite-utils types `last_pk` as optional
+    because a table that has had no insert has none."""
+    pk = table.last_pk
+    assert pk is not None, "read after an insert"
+    return int(pk)
 
 
 def _parse_time(value: str) -> datetime:

@@ -62,8 +62,12 @@ def search(
         raise
     return [
         SearchHit(
-            message_id=row[0], conversation_id=row[1], role=row[2],
-            created_at=_parse_time(row[3]), title=row[4], snippet=row[5],
-        )  # fmt: skip
+            message_id=row[0],
+            conversation_id=row[1],
+            role=row[2],
+            created_at=_parse_time(row[3]),
+            title=row[4],
+            snippet=row[5],
+        )
         for row in rows
     ]

@@ -96,7 +96,7 @@ class McpConnection:
                 await self._stop.wait()
         except asyncio.CancelledError:
             self.failure = self.failure or "it was stopped"
-        except BaseException as exc:  # noqa: BLE001 (whatever the SDK or the server did, it is down)
+        except BaseException as exc:  # whatever the SDK or the server did, it is down
             self.failure = self.failure or _describe(exc, self)
         finally:
             self._client = None
@@ -113,8 +113,8 @@ class McpConnection:
             result = await client.call_tool(tool, arguments)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001
-            if self._task is not None and self._task.done() or _closed(exc):
+        except Exception as exc:
+            if (self._task is not None and self._task.done()) or _closed(exc):
                 self.failure = self.failure or "it stopped during a call"
                 self._client = None
                 raise ServerDown(self.failure) from None
@@ -131,7 +131,7 @@ class McpConnection:
             result = await client.read_resource(uri)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ValueError(_describe(exc, self)) from None
         import base64
 
@@ -166,7 +166,7 @@ async def _resources(client: Any) -> list[tuple[str, str]]:
         return []
     try:
         listed = (await client.list_resources()).resources
-    except Exception:  # noqa: BLE001 (resources are a nicety, as prompts are)
+    except Exception:
         return []
     return [(str(r.uri), str(getattr(r, "name", "") or r.uri)) for r in listed]
 
@@ -185,7 +185,7 @@ async def _prompts(client: Any) -> dict[str, str]:
             text = "\n\n".join(t for m in result.messages if isinstance(t := getattr(m.content, "text", None), str))
             if text.strip():
                 prompts[prompt.name] = text
-    except Exception:  # noqa: BLE001 (prompts are a nicety: a server whose prompts fail still has its tools)
+    except Exception:  # prompts are a nicety: a server whose prompts fail still has its tools
         return prompts
     return prompts
 

@@ -21,14 +21,14 @@ from codhechat.tools.settings import McpSettings
 def _import_sdk() -> None:
     import logging
 
-    import mcp  # noqa: F401
+    import mcp
 
     # The SDK logs its troubles (with tracebacks); what matters reaches the user as a notice,
     # and nothing may write over the app's screen or into `ask`'s stderr.
     sdk_log = logging.getLogger("mcp")
     sdk_log.addHandler(logging.NullHandler())
     sdk_log.propagate = False
-    import mcp.client.stdio  # noqa: F401
+    import mcp.client.stdio
     import mcp.client.streamable_http  # noqa: F401
 
 

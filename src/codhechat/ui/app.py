@@ -71,7 +71,7 @@ class CodheChatApp(App[None]):
         wanted = self._start_theme
         self.theme = wanted if wanted in self.available_themes else themes.DEFAULT
         if wanted != self.theme:
-            self.warnings.append(f"There is no theme {wanted!r}: Ctrl+P, then type \"theme\", lists them.")
+            self.warnings.append(f'There is no theme {wanted!r}: Ctrl+P, then type "theme", lists them.')
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for sig in HANGUP_SIGNALS:
             try:

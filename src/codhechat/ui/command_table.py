@@ -40,7 +40,6 @@ from codhechat.backends import (
     supports,
 )
 
-
 Group = Literal["chatting", "conversations", "copying", "settings", "app"]
 GROUPS: dict[Group, str] = {  # the help screen's sections, in order
     "chatting": "Chatting",

@@ -12,7 +12,9 @@ two halves render without padding between them, so the cut is invisible.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Markdown
@@ -20,6 +22,9 @@ from rich.segment import Segment
 from rich.syntax import Syntax
 
 from codhechat.markdown import TextMarkdown, markdown_parser
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 PIECE_CHARS = 1500
 
@@ -58,12 +63,10 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
         if token.map is None:
             continue
         start, end = token.map
-        if token.level == 0 and token.nesting >= 0 and 0 < start < complete:
-            if best is None or start > best:
-                best, fence = start, None
-        elif token.type == "list_item_open" and token.level == 1 and 0 < start < complete:
-            if best is None or start > best:
-                best, fence = start, None
+        block = token.level == 0 and token.nesting >= 0
+        item = token.type == "list_item_open" and token.level == 1
+        if (block or item) and 0 < start < complete and (best is None or start > best):
+            best, fence = start, None
         if token.type == "fence" and token.level == 0:
             closed = end - 1 > start and lines[end - 1].strip().startswith(token.markup)
             body_end = end - 1 if closed else end  # first line past the code
@@ -75,6 +78,7 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
     head_text = "".join(lines[:best])
     tail_text = source[len(head_text) :]
     if fence is not None:
+        assert fence.map is not None  # only tokens with a map are kept
         opening = lines[fence.map[0]]
         indent = opening[: len(opening) - len(opening.lstrip(" "))]
         head = Piece(head_text + f"{indent}{fence.markup}\n", piece.joined, piece.fence_above, True)
@@ -111,9 +115,7 @@ class PieceStream:
         frozen: list[Piece] = []
         if len(tail.source) >= self._next_check:
             # Cut near PIECE_CHARS each time, so even a backlog of text makes bounded pieces.
-            while len(tail.source) >= PIECE_CHARS and (
-                cut := find_cut(tail, within=PIECE_CHARS) or find_cut(tail)
-            ):
+            while len(tail.source) >= PIECE_CHARS and (cut := find_cut(tail, within=PIECE_CHARS) or find_cut(tail)):
                 frozen.append(cut.head)
                 tail = cut.tail
             # Nowhere to cut (one huge paragraph): look again after more text, not every frame.
@@ -126,20 +128,24 @@ class PieceStream:
 class _PieceCodeBlock(CodeBlock):
     """A code block that drops its padding where a fence was cut."""
 
+    pad_top: int
+    pad_bottom: int
+    highlight: bool
+
     @classmethod
-    def create(cls, markdown: Markdown, token) -> CodeBlock:  # type: ignore[no-untyped-def]
-        block = super().create(markdown, token)
-        piece: Piece = markdown.piece  # type: ignore[attr-defined]
-        line_count = markdown.line_count  # type: ignore[attr-defined]
+    def create(cls, markdown: Markdown, token: Token) -> _PieceCodeBlock:
+        block = cast(_PieceCodeBlock, super().create(markdown, token))
+        pieces = cast(PieceMarkdown, markdown)  # the only Markdown whose elements name this class
+        piece = pieces.piece
         block.pad_top = 0 if piece.fence_above and token.map and token.map[0] == 0 else 1
-        block.pad_bottom = 0 if piece.fence_below and token.map and token.map[1] >= line_count else 1
-        block.highlight = markdown.highlight  # type: ignore[attr-defined]
+        block.pad_bottom = 0 if piece.fence_below and token.map and token.map[1] >= pieces.line_count else 1
+        block.highlight = pieces.highlight
         return block
 
-    def __rich_console__(self, console, options):  # type: ignore[no-untyped-def]
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         code = str(self.text).rstrip("\n")
-        padding = (self.pad_top, 1, self.pad_bottom, 1)  # type: ignore[attr-defined]
-        lexer = self.lexer_name if self.highlight else "text"  # type: ignore[attr-defined]
+        padding = (self.pad_top, 1, self.pad_bottom, 1)
+        lexer = self.lexer_name if self.highlight else "text"
         yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=padding)
 
 
@@ -166,7 +172,7 @@ class PieceMarkdown(TextMarkdown):
         )
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        segments = super().__rich_console__(console, options)
+        segments = cast("Iterable[Segment]", super().__rich_console__(console, options))  # rich yields segments
         if not self.piece.joined or self.piece.fence_above:
             yield from segments
             return

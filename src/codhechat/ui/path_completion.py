@@ -41,7 +41,8 @@ def complete(typed: str, cwd: Path) -> Completion:
         if entry.is_dir():
             return Completion(f"{folder_typed}{entry.name}/")
         return Completion(f"{folder_typed}{entry.name}", file=Path(entry.path))
-    common = os.path.commonprefix([e.name for e in entries])
+    # Names, not paths: the characters they share is what completion can add.
+    common = os.path.commonprefix([e.name for e in entries])  # noqa: RUF071
     if len(common) > len(name):
         return Completion(f"{folder_typed}{common}")
     names = sorted(e.name + ("/" if e.is_dir() else "") for e in entries)

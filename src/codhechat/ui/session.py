@@ -24,8 +24,8 @@ from codhechat.models import (
     Message,
 )
 from codhechat.ui.session_replies import SessionReplies, SessionView
-from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, LiveTool, Page, SentPrompt, Window, stored_of
 from codhechat.ui.session_tools import waiting
+from codhechat.ui.transcript import MAX_WINDOW, PAGE, Entry, LiveReply, LiveTool, Page, SentPrompt, Window, stored_of
 
 CONVERSATION_PAGE = 200  # conversations listed per page
 

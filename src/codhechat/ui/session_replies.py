@@ -4,13 +4,14 @@ class), kept apart because it is the part that follows a reply through its life.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codhechat.errors import CodheError
 from codhechat.models import (
     AttachedFile,
+    Conversation,
     FinishReason,
     Message,
     MessageStatus,
@@ -18,12 +19,12 @@ from codhechat.models import (
     ReplyDone,
     ReplyEvent,
     ReplyFailed,
+    ReplyNotice,
     ReplyPrompt,
     ReplyStarted,
     ReplyThinking,
     ReplyToolCall,
     ReplyToolResult,
-    ReplyNotice,
 )
 from codhechat.ui.session_tools import next_round, stopped, tool_event
 from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, LiveTool, SentPrompt, Window, usage_of
@@ -93,6 +94,11 @@ class SessionReplies:
     window: Window
     live: list[LiveReply]
     calls: list[LiveTool]
+    # ChatSession's methods, declared for the type checker (the mixin has no definitions of its own).
+    model_for: Callable[[int | None], str]
+    upsert: Callable[[Conversation], None]
+    _touch: Callable[[int], None]
+    _remove: Callable[[Entry], Coroutine[Any, Any, None]]
 
     def live_for(self, conversation_id: int | None) -> LiveReply | None:
         return next((r for r in self.live if r.conversation_id == conversation_id), None)
@@ -108,7 +114,7 @@ class SessionReplies:
         await self._reply(events, prompt, resend=text)
 
     async def _reply(
-        self, events: AsyncIterator[ReplyEvent], *before: Entry, resend: str | None = None,
+        self, events: AsyncGenerator[ReplyEvent, None], *before: Entry, resend: str | None = None,
         replaces: Entry | None = None, text: str = "",
     ) -> None:  # fmt: skip
         """Show `before` and a new reply under the window, and run it. `resend` is the
@@ -138,7 +144,7 @@ class SessionReplies:
         for task in tasks:
             try:
                 await task.wait()
-            except Exception:  # noqa: BLE001, S110 (a cancelled or failed reply: it said so itself)
+            except Exception:  # a cancelled or failed reply: it said so itself
                 pass
 
     async def retry(self) -> str | None:
@@ -229,12 +235,12 @@ class SessionReplies:
         events = self.backend.edit_and_resend(conversation_id, message.id, text)
         await self._reply(events, SentPrompt(text))
 
-    async def _run(self, reply: LiveReply, events: AsyncIterator[ReplyEvent], resend: str | None) -> None:
+    async def _run(self, reply: LiveReply, events: AsyncGenerator[ReplyEvent, None], resend: str | None) -> None:
         started = False
         try:
-            # Backends' streams are async generators (the protocol says AsyncIterator): closed
-            # here, so a stopped reply's backend runs its cleanup (storing what arrived) now.
-            async with aclosing(cast(AsyncGenerator[ReplyEvent, None], events)) as stream:
+            # Backends' streams are async generators: closed here, so a stopped reply's backend
+            # runs its cleanup (storing what arrived) now.
+            async with aclosing(events) as stream:
                 async for event in stream:
                     started = started or isinstance(event, ReplyStarted)
                     if isinstance(event, ReplyToolCall | ReplyToolResult | ReplyNotice):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from typing import Any
 
 from textual.app import App
 from textual.command import Hit, Hits, Provider
@@ -45,7 +46,7 @@ def code_style(app: App[object]) -> str:
     return CODE_STYLES.get(theme.name) or (DARK_CODE if theme.dark else LIGHT_CODE)
 
 
-def warm_up_highlighting(app: App[object]) -> None:
+def warm_up_highlighting(app: App[Any]) -> None:
     """Highlight a line of Python once, off the event loop: the first code block shown
     otherwise pays ~0.1 s for loading Pygments' lexer and style."""
     from rich.console import Console
@@ -56,7 +57,7 @@ def warm_up_highlighting(app: App[object]) -> None:
 
 
 class ThemeCommands(Provider):
-    """"Theme: nord" and the like in the command palette, as the user types (not in the
+    """ "Theme: nord" and the like in the command palette, as the user types (not in the
     list shown before typing, which keeps the app's own commands in view)."""
 
     async def search(self, query: str) -> Hits:
@@ -67,4 +68,6 @@ class ThemeCommands(Provider):
             if (score := matcher.match(title)) > 0:
                 kind = "dark" if self.app.available_themes[name].dark else "light"
                 help = f"A {kind} theme" + ("  (the current one)" if name == current else "")
-                yield Hit(score, matcher.highlight(title), partial(setattr, self.app, "theme", name), text=title, help=help)
+                yield Hit(
+                    score, matcher.highlight(title), partial(setattr, self.app, "theme", name), text=title, help=help
+                )

@@ -4,8 +4,8 @@ Plain data, no Textual: the session decides from it, the message views render it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
 from codhechat.models import Attachment, Message, MessageStatus, ToolApproval, ToolCall
@@ -103,6 +103,8 @@ def stored_of(entry: Entry) -> Message | None:
     if isinstance(entry, Message):
         return entry
     return entry.stored if isinstance(entry, SentPrompt | LiveReply) else None
+
+
 Page: TypeAlias = tuple[list[Message], int]  # messages loaded, and how many entries were dropped at the far end
 
 

@@ -19,7 +19,7 @@ def normalize_server(url: str) -> str:
         text = f"{'http' if host in LOOPBACK else 'https'}://{text}"
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - validates the port
+        _ = parts.port  # reading it validates the port
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:

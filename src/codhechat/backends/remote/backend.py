@@ -11,7 +11,7 @@ stores it too, as `partial`), and Ctrl+R asks again (`retry_reply`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +93,9 @@ class RemoteBackend:
         """What the server says it can do (`GET /extensions`), mapped onto the app's abilities;
         a classic server says nothing, and keeps the abilities its answers show."""
         named = await self.api.extensions()
-        offered = {ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named}
+        offered = {
+            ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named
+        }
         self.capabilities = self.capabilities | offered
 
     async def search(
@@ -212,7 +214,7 @@ class RemoteBackend:
 
     def stream_reply(
         self, conversation_id: int | None, prompt: str, *, title: str | None = None
-    ) -> AsyncIterator[ReplyEvent]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         """`title` is ignored: a CoDHeChat server names a conversation after its first message."""
         return self._exchange(conversation_id, prompt).events()
 
@@ -224,7 +226,7 @@ class RemoteBackend:
         return Exchange(self.link, self, conversation_id, prompt, idle_timeout=self.reply_idle_timeout,
                         model=lambda: self.model)  # fmt: skip
 
-    async def retry_reply(self, conversation_id: int) -> AsyncIterator[ReplyEvent]:
+    async def retry_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Ask again for the reply to the conversation's last user message.
 
         The protocol has no "regenerate": a server only replies to a message it receives.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -95,7 +95,7 @@ class Exchange:
         self.seen = ""  # the reply so far
         self.finished = False
 
-    async def events(self) -> AsyncIterator[ReplyEvent]:
+    async def events(self) -> AsyncGenerator[ReplyEvent, None]:
         self.prompt = checked_prompt(self.prompt)
         ws = await self.link.connected()  # raises before anything is sent: nothing is stored
         queue = self.link.requests.register(self.request_id, ws)

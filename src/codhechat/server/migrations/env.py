@@ -18,8 +18,9 @@ target_metadata = Base.metadata
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=modelled)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=modelled
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -29,10 +30,12 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    assert url is not None, "alembic needs -x url=... or sqlalchemy.url"
     engine = create_engine(url)
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=modelled)
+        context.configure(
+            connection=conn, target_metadata=target_metadata, render_as_batch=True, include_object=modelled
+        )
         with context.begin_transaction():
             context.run_migrations()
 

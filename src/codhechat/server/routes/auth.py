@@ -44,9 +44,7 @@ async def guest(session: SessionDep, ctx: Ctx) -> GuestToken:
 
 
 @router.post("/token", dependencies=[RateLimited])
-async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, ctx: Ctx
-) -> Token:
+async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, ctx: Ctx) -> Token:
     wrong = HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
         detail="Incorrect username or password",

@@ -27,9 +27,7 @@ ConversationId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
 
 async def _owned(session: SessionDep, user: CurrentUser, conversation_id: int) -> Conversation:
-    conversation = await crud.get_conversation(
-        session, user_id=user.id, conversation_id=conversation_id
-    )
+    conversation = await crud.get_conversation(session, user_id=user.id, conversation_id=conversation_id)
     if conversation is None:
         raise HTTPException(status_code=404, detail="Conversation not found")
     return conversation
@@ -92,7 +90,5 @@ async def list_messages(
     rows = await crud.list_messages(
         session, conversation_id=conversation_id, skip=skip, limit=min(limit, MAX_PAGE), before=before
     )
-    response.headers["X-Total-Count"] = str(
-        await crud.count_messages(session, conversation_id=conversation_id)
-    )
+    response.headers["X-Total-Count"] = str(await crud.count_messages(session, conversation_id=conversation_id))
     return [MessageOut.model_validate(m) for m in rows]

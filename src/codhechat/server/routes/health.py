@@ -31,15 +31,9 @@ async def health(ctx: Ctx, response: Response) -> Health:
         await asyncio.wait_for(ping(ctx.health_engine), PING_TIMEOUT_S)
         checks.append(HealthCheck(component="database", status="ok", detail="reachable"))
     except Exception as exc:  # any driver error (or a time-out) means the same to an operator
-        checks.append(
-            HealthCheck(component="database", status="error", detail=f"unreachable: {type(exc).__name__}")
-        )
+        checks.append(HealthCheck(component="database", status="error", detail=f"unreachable: {type(exc).__name__}"))
     if ctx.settings.model_configured:
-        checks.append(
-            HealthCheck(
-                component="chat_service", status="ok", detail=f"model {ctx.settings.model_name}"
-            )
-        )
+        checks.append(HealthCheck(component="chat_service", status="ok", detail=f"model {ctx.settings.model_name}"))
     else:
         checks.append(
             HealthCheck(

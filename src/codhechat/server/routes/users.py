@@ -67,10 +67,6 @@ async def create_conversation(
     user_id: UserId, body: ConversationCreate, user: CurrentUser, session: SessionDep
 ) -> ConversationOut:
     if user_id != user.id:
-        raise HTTPException(
-            status_code=403, detail="Not enough permissions to create conversations for this user"
-        )
+        raise HTTPException(status_code=403, detail="Not enough permissions to create conversations for this user")
     conversation = await crud.create_conversation(session, user_id=user.id, name=body.name)
-    return ConversationOut(
-        id=conversation.id, name=conversation.name, created_at=conversation.created_at, messages=[]
-    )
+    return ConversationOut(id=conversation.id, name=conversation.name, created_at=conversation.created_at, messages=[])

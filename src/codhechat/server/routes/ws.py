@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -216,7 +217,9 @@ class Connection:
             return
         limit = self.ctx.settings.max_requests_per_socket
         if len(self.tasks) >= limit:
-            await self.send(self._error(request_id, f"Too many requests in progress on this connection (at most {limit})"))
+            await self.send(
+                self._error(request_id, f"Too many requests in progress on this connection (at most {limit})")
+            )
             return
         # The conversation's place is taken here, in arrival order, before anything waits.
         order = self.ctx.limits.turn_order(self.user_id, payload["conversation_id"])
@@ -224,7 +227,7 @@ class Connection:
         self.tasks[request_id] = task
         self._idle.clear()
         self._busy.set()
-        task.add_done_callback(lambda _t, rid=request_id: self._forget(rid, _t))
+        task.add_done_callback(partial(self._forget, request_id))
 
     def _forget(self, request_id: str, task: asyncio.Task[None]) -> None:
         if self.tasks.get(request_id) is task:
@@ -279,7 +282,7 @@ class Connection:
         if last is not None:
             task = asyncio.current_task()
             assert task is not None
-            self._forget(request_id, task)  # type: ignore[arg-type]
+            self._forget(request_id, task)
             try:
                 await self.send(last)
             except ClientGone:

@@ -20,7 +20,7 @@ async def resume(screen: Screen[Any], session: ChatSession, which: Resume) -> No
     with a plain error (a typo is better said at once than shown as an empty chat)."""
     try:
         await session.load_conversations()
-        if which == LATEST:
+        if isinstance(which, str):  # LATEST, the one word a Resume can be
             # The session lists by last activity; the store puts pinned ones first, but
             # "most recent" means the one last talked in.
             if not session.conversations:

@@ -103,7 +103,7 @@ class HelpScreen(ModalScreen[None]):
             # Side by side when wide (chatting and conversations, then the rest), so the app's
             # own keys all show at once; the prompt's editing keys below.
             with Horizontal(id="help-columns"):
-                for column in ((commands[:2], commands[2:]) if two else (commands,)):
+                for column in (commands[:2], commands[2:]) if two else (commands,):
                     with Vertical(classes="help-column"):
                         yield from self._section_widgets(column)
             yield from self._section_widgets([editing])

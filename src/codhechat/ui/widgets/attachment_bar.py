@@ -6,6 +6,8 @@ and press Delete or Backspace. The bar hides itself while it is empty.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
@@ -35,8 +37,8 @@ class AttachmentChip(Static, can_focus=True):
 class AttachmentBar(Horizontal):
     """Holds the attached files until the message is sent (`take()`)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the Widget options (id, classes, ...), passed on
+        super().__init__(**kwargs)
         self.files: list[AttachedFile] = []
 
     def on_mount(self) -> None:

@@ -39,11 +39,11 @@ def notice_of(status: MessageStatus, error: str | None, finish_reason: str | Non
     return None
 
 
-def _size(size: int) -> str:
+def _size(size: float) -> str:
     for unit in ("B", "KB", "MB"):
         if size < 1024 or unit == "MB":
             return f"{size:,} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
+        size /= 1024
     return ""
 
 

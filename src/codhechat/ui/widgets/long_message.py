@@ -22,6 +22,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer, Vertical
 from textual.geometry import Size
+from textual.visual import VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -158,7 +159,7 @@ class LongMessageView(MessageView):
         self.add_class("long")
         self._pieces = pieces_of(visible(message.content))
 
-    def render(self) -> RenderableType:
+    def render(self) -> VisualType:
         return Widget.render(self)  # a container: the children draw the message
 
     def _head(self) -> RenderableType:

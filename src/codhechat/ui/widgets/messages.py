@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import events
 from textual.containers import Vertical
+from textual.visual import VisualType
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
@@ -63,7 +64,7 @@ class MessageView(Widget):
         """What went wrong with this message, if anything (shown under it)."""
         return notice_of(self.message.status, self.message.error, self.message.finish_reason)
 
-    def render(self) -> RenderableType:
+    def render(self) -> VisualType:  # Widget.render's type: LongMessageView returns the container's
         return self._rendered.get(code_theme(self))
 
     def _build(self) -> RenderableType:
@@ -150,7 +151,7 @@ class ReplyView(Vertical):
         if text:
             self.append(text)
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self):
         yield Static(self.header_line()[0], classes="header")
         note = Static(self._note or "", classes="prompt-note")
         note.display = self._note is not None

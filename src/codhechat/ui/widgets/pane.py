@@ -9,6 +9,7 @@ many views to drop at the far end, so what is mounted stays bounded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.message import Message as TextualMessage
@@ -27,8 +28,8 @@ class MessagePane(VerticalScroll):
     class NeedNewer(TextualMessage):
         pass
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the Widget options (id, classes, ...), passed on
+        super().__init__(**kwargs)
         self.has_older = False
         self.has_newer = False
         self._asked = False

@@ -106,7 +106,9 @@ class MarkdownPiece(Widget):
         width = self.content_size.width
         if not (self.live and width):
             return 0
-        return max(0, self._room - len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))))
+        return max(
+            0, self._room - len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
+        )
 
     def _jump(self, width: int, screen_rows: int) -> int:
         """Blank lines to make below the text: jump_lines (counting the new one), more when the

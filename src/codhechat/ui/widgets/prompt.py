@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -13,8 +14,8 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from codhechat.state import PromptHistory
-from codhechat.ui.path_completion import complete
 from codhechat.textsafe import has_controls, visible
+from codhechat.ui.path_completion import complete
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter"})  # Ctrl+J is a newline in every terminal
 
@@ -41,9 +42,12 @@ class PromptInput(TextArea):
             super().__init__()
             self.path = path
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:  # the Widget options (id, classes, ...), passed on
         super().__init__(
-            soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs  # type: ignore[arg-type]
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            **kwargs,
         )
         self.recall: list[str] = []  # earlier prompts, oldest first
         self._recalled: int | None = None  # index into history of the prompt shown, if any

@@ -9,6 +9,7 @@ the same with ten conversations or ten thousand.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -50,8 +51,8 @@ class ConversationTree(Tree[int | str]):
             super().__init__()
             self.choice = choice
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("Conversations", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the Widget options (id, classes, ...), passed on
+        super().__init__("Conversations", **kwargs)
         self.show_root = False
         self.guide_depth = 2
         self.conversations: list[Conversation] = []  # as shown

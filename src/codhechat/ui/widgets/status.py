@@ -4,6 +4,7 @@ and token total, and what the app is doing."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -21,8 +22,8 @@ class StatusBar(Widget):
     state: reactive[str] = reactive("ready")
     warning: reactive[str] = reactive("")
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:  # the Widget options (id, classes, ...), passed on
+        super().__init__(**kwargs)
         self._link: ConnectionState | None = None
 
     def show_replies(self, generating_here: bool, elsewhere: int) -> None:

@@ -33,7 +33,10 @@ class ToolCallView(Vertical, can_focus=True):
 
     @property
     def entry(self) -> Entry:
-        return self.live if self.live is not None else self.message  # type: ignore[return-value]
+        if self.live is not None:
+            return self.live
+        assert self.message is not None, "a ToolCallView is made with an entry or a message"
+        return self.message
 
     @property
     def asking(self) -> bool:
@@ -49,7 +52,7 @@ class ToolCallView(Vertical, can_focus=True):
             title.append(f"  on {visible(server)}", style="dim")
         return title
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self):
         yield Static(self._title(), classes="header")
         if self.live is not None and self.live.call.arguments.strip() not in ("", "{}"):
             yield Static(plain(pretty_arguments(self.live.call.arguments), "dim"), classes="tool-arguments")
@@ -122,8 +125,9 @@ class ToolCallView(Vertical, can_focus=True):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        if event.button.id in ("once", "always", "deny"):
-            self.action_decide(event.button.id)  # type: ignore[arg-type]
+        match event.button.id:
+            case "once" | "always" | "deny" as decision:
+                self.action_decide(decision)
 
 
 class NoticeView(Static):

@@ -20,9 +20,7 @@ SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE INDEX ix_messages_search ON messages USING GIN (to_tsvector('english', content))"
-        )
+        op.execute("CREATE INDEX ix_messages_search ON messages USING GIN (to_tsvector('english', content))")
         return
     op.execute(
         "CREATE VIRTUAL TABLE messages_fts USING FTS5 "
