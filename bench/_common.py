@@ -146,11 +146,13 @@ def make_app(home: Path, base_url: str | None = None):  # type: ignore[no-untype
     from codhechat.config import load_settings
     from codhechat.store import Store
     from codhechat.ui.app import CodheChatApp
+    from codhechat.ui.stream_pace import StreamPace
 
     settings = load_settings({"database": db_path(home), "base_url": base_url}, env_file=None)
     store = Store.open(settings.database_path)
     backend = LocalBackend(settings, store)
-    return CodheChatApp(backend, default_theme=settings.theme, needs_api_key=settings.needs_api_key)
+    pace = StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines)
+    return CodheChatApp(backend, default_theme=settings.theme, needs_api_key=settings.needs_api_key, stream_pace=pace)
 
 
 # -- seeding ------------------------------------------------------------------

@@ -27,7 +27,17 @@ baseline: the same list reply fed into Textual's own Markdown widget through
 Markdown.get_stream() (bench/_markdown_baseline.py, a child process capped at
 60 s), which shows why codhechat renders in frozen pieces.
 
-Targets: >= 2,000 tokens/s and <= 100 ms final latency, for each shape.
+Steady mode (--steady, or part of a full run): a prose reply streamed at a steady
+50, 200 and 1,000 tokens/s into the installed `codhechat` in a 120x40 pty
+(xterm-256color, truecolor), measuring what the stream costs while it lasts: the
+app process's CPU (utime + stime from /proc/PID/stat, in cores) and the bytes it
+writes to the terminal per second, from 0.5 s after the first token until the
+last one is on screen. What the screen shows, not what the model sends, should
+set those costs.
+
+Targets: >= 2,000 tokens/s and <= 100 ms final latency, for each shape; steady,
+<= 0.05 core at 50 and 200 tokens/s and <= 0.10 at 1,000, <= 32 KiB/s to the
+terminal at 50 tokens/s and <= 64 KiB/s at 200 and 1,000.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import statistics
@@ -44,6 +55,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
+    COLS,
+    ROWS,
     FakeServer,
     in_process_env,
     machine_note,
@@ -59,6 +72,9 @@ from _common import (
 TOKEN_RE = re.compile(r"\S+\s*|\s+")  # how tests.fake_openai splits text into tokens
 KINDS = ("prose", "list", "code")
 TARGET_RATE, TARGET_LATENCY_S = 2000, 0.100
+STEADY_RATES = (50, 200, 1000)  # tokens/s
+STEADY_TARGETS = {50: (0.05, 32), 200: (0.05, 64), 1000: (0.10, 64)}  # cores, KiB/s
+SKIP_S = 0.5  # the reply view mounting is not the steady state
 
 
 def reply_text(kind: str, n_tokens: int) -> str:
@@ -149,6 +165,59 @@ def pty_run(home: Path, server: FakeServer, text: str, **pace: float) -> tuple[f
     return tokens / (final - sent["first_token"]), final - sent["last_byte"], final - enter
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid` so far, in seconds (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pace_for(rate: int) -> dict[str, float]:
+    """The server's chunking for `rate` tokens/s: one token a chunk up to 200 tokens/s,
+    then chunks every 10 ms (as fast local servers batch them)."""
+    per = max(1, rate // 100)
+    return {"tokens_per_chunk": per, "delay": per / rate}
+
+
+def steady_run(home: Path, server: FakeServer, rate: int, seconds: float) -> tuple[float, float, float]:
+    """(app CPU in cores, terminal KiB/s, actual tokens/s) while a reply streams at `rate`."""
+    text = reply_text("prose", max(80, int(rate * seconds)))
+    with spawn_codhechat(home, base_url=server.base_url) as app:
+        app.expect("Send", "ready", timeout=30)
+        app.send("stream please")
+        app.expect("stream please", timeout=10)
+        app.drain(0.3)
+        server.enqueue(text, **pace_for(rate))  # type: ignore[arg-type]
+        app.mark()
+        app.send("\r")
+        while (status := server.status())["latest"] is None or status["latest"]["first_token"] is None:
+            app.drain(0.01)
+        app.drain(max(0.0, status["latest"]["first_token"] + SKIP_S - now()))
+        t0, cpu0, bytes0 = now(), cpu_seconds(app.pid), app.total
+        final = app.expect_one(b"ZZEND", timeout=seconds * 3 + 30)
+        t1, cpu1, bytes1 = now(), cpu_seconds(app.pid), app.total
+        app.quit()
+    sent = server.wait_stream()
+    tokens = len(TOKEN_RE.findall(text))
+    window = t1 - t0
+    return (cpu1 - cpu0) / window, (bytes1 - bytes0) / 1024 / window, tokens / (final - sent["first_token"])
+
+
+def steady(home: Path, server: FakeServer, runs: int, seconds: float) -> list[str]:
+    """Print the steady-rate figures; returns the targets missed."""
+    missed = []
+    for rate in STEADY_RATES:
+        cores, kib, actual = zip(*(steady_run(home, server, rate, seconds) for _ in range(runs)), strict=True)
+        max_cores, max_kib = STEADY_TARGETS[rate]
+        print(f"  steady_{rate}_tokens_per_s: app CPU {', '.join(f'{c:.3f}' for c in cores)} cores; "
+              f"to the terminal {', '.join(f'{k:.1f}' for k in kib)} KiB/s "
+              f"(actual rate {', '.join(f'{a:,.0f}' for a in actual)} tokens/s; {runs} runs)")  # fmt: skip
+        if max(cores) > max_cores:
+            missed.append(f"steady {rate} CPU (max {max(cores):.3f} cores)")
+        if max(kib) > max_kib:
+            missed.append(f"steady {rate} bytes (max {max(kib):.1f} KiB/s)")
+    return missed
+
+
 async def client_only_rate(server: FakeServer, text: str) -> float:
     """tokens/s of codhechat's model client alone (openai SDK), with no UI at all."""
     from codhechat.llm import ModelClient
@@ -192,12 +261,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs per shape and way (default 2)")
     parser.add_argument("--baseline-cap", type=float, default=60.0, help="seconds before the baseline is given up")
     parser.add_argument("--no-baseline", action="store_true", help="skip the Markdown.get_stream() baseline")
+    parser.add_argument("--steady", action="store_true", help="only the steady-rate CPU and terminal-bytes figures")
+    parser.add_argument("--steady-seconds", type=float, default=6.0, help="seconds each steady reply lasts (default 6)")
     args = parser.parse_args()
-    watchdog(60 + args.baseline_cap + 20 * args.runs * len(KINDS))
+    steady_budget = len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
+    watchdog(steady_budget + (0 if args.steady else 60 + args.baseline_cap + 20 * args.runs * len(KINDS)))
     print(machine_note())
 
     missed = []
     with temp_home() as home, FakeServer() as server:
+        print(
+            f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:"
+        )
+        missed += steady(home, server, args.runs, args.steady_seconds)
+        if args.steady:
+            print("steady targets: " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
+            return
         for kind in KINDS:
             text = reply_text(kind, args.tokens)
             print(f"{kind} reply: {args.tokens} tokens, {structure(text)}")

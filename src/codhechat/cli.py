@@ -200,6 +200,7 @@ def build_app(settings: Any, *, theme: str | None = None, resume: int | str | No
     """The app as `codhechat` runs it, over the backend the settings name (the tests and
     the benchmarks build theirs here too, so they drive what a user gets)."""
     from codhechat.ui.app import CodheChatApp
+    from codhechat.ui.stream_pace import StreamPace
 
     backend: Any
     if settings.server:
@@ -218,4 +219,5 @@ def build_app(settings: Any, *, theme: str | None = None, resume: int | str | No
         needs_api_key=settings.needs_api_key,
         warnings=settings.warnings,
         resume=resume,  # type: ignore[arg-type]
+        stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
     )

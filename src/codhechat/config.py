@@ -128,6 +128,20 @@ class Settings(BaseSettings):
     )
     request_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the endpoint before giving up.")
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx.")
+    stream_refresh_hz: float = Field(
+        default=10.0,
+        ge=1,
+        le=60,
+        description="How often a streaming reply is re-rendered, per second, "
+        "at most (lower costs less CPU and fewer bytes over SSH).",
+    )
+    stream_jump_lines: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Lines of room made below a streaming reply at a time: "
+        "the conversation scrolls once per that many lines (1: line by line).",
+    )
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @field_validator("providers")

@@ -20,6 +20,7 @@ from codhechat.ui import command_table, crash, themes
 from codhechat.ui.flows.resume import Resume
 from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.screens.help import HelpScreen
+from codhechat.ui.stream_pace import StreamPace
 
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -48,9 +49,11 @@ class CodheChatApp(App[None]):
         needs_api_key: bool = False,
         warnings: list[str] | None = None,
         resume: Resume | None = None,
+        stream_pace: StreamPace | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.stream_pace = stream_pace or StreamPace()  # how streaming replies are painted
         self.warnings = list(warnings or [])  # about the configuration: shown once, at start
         self.ui_state = ui_state or UiState()
         self.needs_api_key = needs_api_key

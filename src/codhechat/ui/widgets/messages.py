@@ -10,14 +10,11 @@ any length opens as fast, and weighs as little, as a short one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.segment import Segment
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import events
 from textual.containers import Vertical
-from textual.geometry import Size
 from textual.visual import VisualType
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
@@ -26,49 +23,12 @@ from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
 from codhechat.ui.text import plain
-from codhechat.ui.themes import code_style
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
 from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
+from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, stream_pace
 
-FRAME_S = 1 / 30  # at most this often a streaming reply is re-rendered
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
-
-
-def code_theme(widget: Widget) -> str:
-    return code_style(widget.app)  # follows the app's theme (ui/themes.py)
-
-
-class RenderedOnce:
-    """Renders a renderable once per width and code theme.
-
-    Textual renders a widget's content once to measure its height and again to
-    paint it; for rich Markdown, with syntax highlighting, that doubles the cost.
-    """
-
-    def __init__(self, build: Callable[[], RenderableType]) -> None:
-        self._build = build
-        self._key: tuple[int, str] | None = None
-        self._lines: list[list[Segment]] = []
-
-    def invalidate(self) -> None:
-        self._key = None
-
-    def get(self, theme: str) -> RenderedOnce:
-        if self._key is not None and self._key[1] != theme:
-            self._key = None
-        self._theme = theme
-        return self
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        key = (options.max_width, self._theme)
-        if key != self._key:
-            self._lines = console.render_lines(self._build(), options.update(height=None), pad=False)
-            self._key = key
-        newline = Segment.line()
-        for line in self._lines:
-            yield from line
-            yield newline
 
 
 class MessageView(Widget):
@@ -154,49 +114,14 @@ class PendingUserView(Static):
             self.post_message(BranchStep(self.entry.stored, step))
 
 
-class MarkdownPiece(Widget):
-    """One piece of a streaming reply; only the last piece is ever re-rendered."""
-
-    def __init__(self, piece: Piece, *, live: bool = False) -> None:
-        super().__init__(classes="piece joined" if piece.joined else "piece")
-        self.piece = piece
-        self.live = live  # the growing tail: code is highlighted once it stops growing
-        self._rendered = RenderedOnce(self._build)
-        self._height_key: tuple[int, Piece] | None = None
-        self._height = 0
-
-    def set_piece(self, piece: Piece, *, live: bool) -> None:
-        self.piece = piece
-        self.live = live
-        self._rendered.invalidate()
-        self.refresh(layout=True)
-
-    def render(self) -> RenderableType:
-        return self._rendered.get(code_theme(self))
-
-    def _build(self) -> RenderableType:
-        return PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        """Measure without syntax highlighting, which never changes line breaks:
-        a frozen piece is then highlighted only if it is ever on screen."""
-        if self.live or not width:
-            return super().get_content_height(container, viewport, width)
-        key = (width, self.piece)
-        if self._height_key != key:
-            plain = PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=False)
-            options = self.app.console_options.update_width(width).update(highlight=False)
-            self._height = sum(text.count("\n") for text, _, _ in self.app.console.render(plain, options))
-            self._height_key = key
-        return self._height
-
-
 class ReplyView(Vertical):
     """An assistant reply as it streams in.
 
-    Text is buffered and rendered at most once a frame; the tail piece is cut
-    whenever it grows past PIECE_CHARS, so each frame costs O(PIECE_CHARS)
-    however long the reply gets. A reasoning model's thinking streams into a dimmed,
+    Text is buffered and rendered at most once a frame (the app's StreamPace); the
+    tail piece is cut whenever it grows past PIECE_CHARS, so each frame costs
+    O(PIECE_CHARS) however long the reply gets. The live piece keeps blank room
+    below its text, made `jump_lines` at a time, so the pane following it scrolls
+    in steps, not on every line (each scroll repaints the whole pane). A reasoning model's thinking streams into a dimmed,
     collapsible section above the answer, which folds away when the answer begins.
     """
 
@@ -210,6 +135,7 @@ class ReplyView(Vertical):
         self._pieces = PieceStream()
         self._flush_scheduled = False
         self._last_flush = 0.0
+        self._started, self._chars = 0.0, 0  # when text began to arrive, and how much has
         self.status: MessageStatus | None = None  # set when the reply ends
         self._error: str | None = None
         self._finish_reason: str | None = None
@@ -243,6 +169,12 @@ class ReplyView(Vertical):
             self._show_outcome()
 
     @property
+    def chars_per_s(self) -> float:
+        """How fast its text arrives (the live piece makes room in bigger steps when fast)."""
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        return self._chars / elapsed if elapsed > 0.5 else 0.0
+
+    @property
     def text(self) -> str:
         return "".join(self._raw)
 
@@ -251,6 +183,8 @@ class ReplyView(Vertical):
             self._fold_thinking()  # the answer begins: the thinking folds away
         self._raw.append(text)
         self._pending.append(visible(text))
+        self._started = self._started or time.monotonic()
+        self._chars += len(text)
         self._schedule()
 
     def think(self, text: str) -> None:
@@ -261,7 +195,7 @@ class ReplyView(Vertical):
     def _schedule(self) -> None:
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
-            delay = max(0.001, self._last_flush + FRAME_S - time.monotonic())
+            delay = max(0.001, self._last_flush + stream_pace(self).frame_s - time.monotonic())
             self.set_timer(delay, self._flush)
 
     def _fold_thinking(self) -> None:
@@ -284,14 +218,16 @@ class ReplyView(Vertical):
         container = self.query_one(".pieces", Vertical)
         tail = container.children[-1] if container.children else None
         new = [MarkdownPiece(piece) for piece in frozen]
+        room = None
         if isinstance(tail, MarkdownPiece) and new:
+            room = tail.spare_room() or None
             tail.set_piece(new.pop(0).piece, live=False)  # the old tail is the first frozen piece
             tail = None
         live = self.status is None
         if isinstance(tail, MarkdownPiece):
             tail.set_piece(self._pieces.tail, live=live)
         else:
-            container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live)])
+            container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live, room=room)])
 
     def header_line(self) -> tuple[Text, int | None]:
         header = header_of("assistant", self.model, self._usage, self._elapsed_ms)

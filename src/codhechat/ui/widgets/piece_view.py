@@ -1,0 +1,149 @@
+"""The rendering shared by message views: a renderable rendered once per width, and one
+piece of a streaming reply (the live tail, repainted only where it changed).
+
+A live piece keeps blank room below its text, StreamPace.jump_lines at a time, so the
+pane following it scrolls in steps instead of on every line (each scroll repaints the
+whole pane), and while the text grows within that room only its changed lines are
+repainted, with no layout of the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
+from textual.geometry import Region, Size
+from textual.widget import Widget
+
+from codhechat.ui.markdown_pieces import Piece, PieceMarkdown
+from codhechat.ui.stream_pace import StreamPace
+from codhechat.ui.themes import code_style
+
+
+def stream_pace(widget: Widget) -> StreamPace:
+    return getattr(widget.app, "stream_pace", None) or StreamPace()
+
+
+def code_theme(widget: Widget) -> str:
+    return code_style(widget.app)  # follows the app's theme (ui/themes.py)
+
+
+class RenderedOnce:
+    """Renders a renderable once per width and code theme.
+
+    Textual renders a widget's content once to measure its height and again to
+    paint it; for rich Markdown, with syntax highlighting, that doubles the cost.
+    """
+
+    def __init__(self, build: Callable[[], RenderableType]) -> None:
+        self._build = build
+        self._key: tuple[int, str] | None = None
+        self._lines: list[list[Segment]] = []
+
+    def invalidate(self) -> None:
+        self._key = None
+
+    def get(self, theme: str) -> RenderedOnce:
+        if self._key is not None and self._key[1] != theme:
+            self._key = None
+        self._theme = theme
+        return self
+
+    def lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        """Its lines at `options.max_width` (rendered now, and kept for painting)."""
+        self._render(console, options)
+        return self._lines
+
+    def _render(self, console: Console, options: ConsoleOptions) -> None:
+        key = (options.max_width, self._theme)
+        if key != self._key:
+            self._lines = console.render_lines(self._build(), options.update(height=None), pad=False)
+            self._key = key
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self._render(console, options)
+        newline = Segment.line()
+        for line in self._lines:
+            yield from line
+            yield newline
+
+
+class MarkdownPiece(Widget):
+    """One piece of a streaming reply; only the last piece is ever re-rendered."""
+
+    def __init__(self, piece: Piece, *, live: bool = False, room: int | None = None) -> None:
+        super().__init__(classes="piece joined" if piece.joined else "piece")
+        self.piece = piece
+        self.live = live  # the growing tail: code is highlighted once it stops growing
+        self._rendered = RenderedOnce(self._build)
+        self._height_key: tuple[int, Piece] | None = None
+        self._height = 0
+        self._room = 0  # lines kept for it while live (StreamPace.jump_lines at a time)
+        self._carry = room  # blank lines its live predecessor kept: the pane does not move at a cut
+
+    def set_piece(self, piece: Piece, *, live: bool) -> None:
+        """Show `piece`. While it grows within the room it has, only its lines that changed
+        are repainted: no layout of the screen, no repaint of the pane (most of a frame's cost)."""
+        was_live, self.piece, self.live = self.live, piece, live
+        width, height = self.content_size
+        before = self._rendered.lines(self.app.console, self._options(width)) if was_live and width else []
+        self._rendered.invalidate()
+        if not live:
+            self._room = 0
+        elif was_live and width and self.is_mounted:
+            after = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
+            if len(after) <= height:
+                same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
+                            min(len(before), len(after)))  # fmt: skip
+                if (changed := max(len(before), len(after)) - same) > 0:
+                    self.refresh(Region(0, same, width, changed))
+                return
+        self.refresh(layout=True)
+
+    def spare_room(self) -> int:
+        """Blank lines kept below its text (while live)."""
+        width = self.content_size.width
+        if not (self.live and width):
+            return 0
+        return max(
+            0, self._room - len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
+        )
+
+    def _jump(self, width: int, screen_rows: int) -> int:
+        """Blank lines to make below the text: jump_lines (counting the new one), more when the
+        reply comes faster than that a frame (half a second's worth, up to half the screen)."""
+        pace = stream_pace(self)
+        owner = self.parent.parent if self.parent else None
+        chars_per_s = getattr(owner, "chars_per_s", 0.0)
+        fast = min(screen_rows // 2, int(chars_per_s / max(1, width) / 2))
+        return max(pace.jump_lines - 1, fast)
+
+    def _options(self, width: int) -> ConsoleOptions:
+        return self.app.console_options.update_width(width)
+
+    def render(self) -> RenderableType:
+        return self._rendered.get(code_theme(self))
+
+    def _build(self) -> RenderableType:
+        return PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """Measure without syntax highlighting, which never changes line breaks:
+        a frozen piece is then highlighted only if it is ever on screen."""
+        if self.live and width:
+            lines = len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
+            if lines > self._room:
+                step = self._carry if self._carry is not None else self._jump(width, viewport.height)
+                self._room = lines + step
+                self._carry = None
+            return self._room
+        if not width:
+            return super().get_content_height(container, viewport, width)
+        key = (width, self.piece)
+        if self._height_key != key:
+            plain = PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=False)
+            options = self.app.console_options.update_width(width).update(highlight=False)
+            self._height = sum(text.count("\n") for text, _, _ in self.app.console.render(plain, options))
+            self._height_key = key
+        return self._height
