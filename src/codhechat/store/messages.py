@@ -117,10 +117,7 @@ class MessageTable:
             values["prompt_tokens"], values["completion_tokens"] = usage
         with self._write():
             table = self.db.table("messages")
-            try:
-                row = table.get(message_id)
-            except sqlite_utils.db.NotFoundError:
-                raise StorageError("That message no longer exists.") from None
+            row = _existing(table, message_id)
             table.update(message_id, values)
             row = {**row, **values}
             self.db.table("conversations").update(row["conversation_id"], {"updated_at": _now()})
@@ -158,10 +155,7 @@ class MessageTable:
         one branch away."""
         with self._write():
             table = self.db.table("messages")
-            try:
-                row = table.get(message_id)
-            except sqlite_utils.db.NotFoundError:
-                raise StorageError("That message no longer exists.") from None
+            row = _existing(table, message_id)
             if row["conversation_id"] != conversation_id or row["role"] != "user":
                 raise StorageError("Only your own messages in this conversation can be edited.")
             now = _now()
@@ -262,3 +256,11 @@ class MessageTable:
         tool results are sent whatever they say)."""
         messages = self.get_messages(conversation_id, limit=window * 2)
         return [m for m in messages if m.content or m.tool_calls or m.role == "tool"][-window:]
+
+
+def _existing(table: sqlite_utils.db.Table, message_id: int) -> dict[str, Any]:
+    """A message's row, or the StorageError that says it is gone (deleted meanwhile)."""
+    try:
+        return dict(table.get(message_id))
+    except sqlite_utils.db.NotFoundError:
+        raise StorageError("That message no longer exists.") from None

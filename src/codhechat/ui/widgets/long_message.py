@@ -17,7 +17,6 @@ import math
 from collections.abc import Iterator
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer, Vertical
@@ -29,11 +28,9 @@ from textual.widgets import Static
 from codhechat.models import Message
 from codhechat.textsafe import visible
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece
-from codhechat.ui.text import plain
 from codhechat.ui.transcript import Entry
 from codhechat.ui.widgets import messages
 from codhechat.ui.widgets.branches import BranchStep, step_at
-from codhechat.ui.widgets.headers import attachment_chips, thought_for
 from codhechat.ui.widgets.messages import MarkdownPiece, MessageView
 
 LONG_CHARS = 4 * PIECE_CHARS  # a stored reply longer than this is shown in pieces
@@ -163,17 +160,7 @@ class LongMessageView(MessageView):
         return Widget.render(self)  # a container: the children draw the message
 
     def _head(self) -> RenderableType:
-        message = self.message
-        parts: list[RenderableType] = [self.header_line()[0]]  # with its branch marker, if any
-        if message.reasoning:
-            mark = "▾" if self.show_thinking else "▸"
-            parts.append(Text(f"{mark} {thought_for(message.thinking_ms)}  (click to {'hide' if self.show_thinking else 'show'})",
-                              style="dim italic"))  # fmt: skip
-            if self.show_thinking:
-                parts.append(plain(message.reasoning, "dim italic"))
-        if message.attachments:
-            parts.append(attachment_chips(message.attachments))
-        return Group(*parts)
+        return Group(*self.head_parts())
 
     def compose(self) -> ComposeResult:
         yield Static(self._head(), classes="head")

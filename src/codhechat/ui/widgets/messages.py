@@ -67,7 +67,9 @@ class MessageView(Widget):
     def render(self) -> VisualType:  # Widget.render's type: LongMessageView returns the container's
         return self._rendered.get(code_theme(self))
 
-    def _build(self) -> RenderableType:
+    def head_parts(self) -> list[RenderableType]:
+        """What comes before the text: the header (with its branch marker, if any), the
+        thinking line (and the thinking, when shown), the attached files."""
         message = self.message
         parts: list[RenderableType] = [self.header_line()[0]]
         if message.reasoning:
@@ -78,6 +80,11 @@ class MessageView(Widget):
                 parts.append(plain(message.reasoning, "dim italic"))
         if message.attachments:
             parts.append(attachment_chips(message.attachments))
+        return parts
+
+    def _build(self) -> RenderableType:
+        message = self.message
+        parts = self.head_parts()
         if message.role == "user":
             parts.append(plain(message.content))
         elif message.content:
