@@ -3,8 +3,8 @@
 Relaying a stream through the SDK cost about half the server's CPU per token (its SSE
 decoder, its response wrappers and retries around every read). `codhechat serve` only
 ever streams chat completions, so it reads them itself: one shared `httpx.AsyncClient`
-(a pool of keep-alive connections to the endpoint), `httpx-sse` for the events, orjson
-for each chunk. Everything else (the turn engine's pieces, `StreamOutcome`, the cut-short
+(a pool of keep-alive connections to the endpoint, on plain asyncio sockets: model_net.py),
+`httpx-sse` for the events, orjson for each chunk. Everything else (the turn engine's pieces, `StreamOutcome`, the cut-short
 rule, the `stream_options` fallback, listing models) is `ModelClient`'s, unchanged; local
 mode keeps the SDK.
 
@@ -31,6 +31,7 @@ from httpx_sse import EventSource, SSEError
 from codhechat.context import context_exceeded
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError
 from codhechat.llm import ModelClient, _Request, _StreamOptionsRejected
+from codhechat.server import model_net
 from codhechat.stream_outcome import take_chunk
 from codhechat.thinking import ThinkTags
 
@@ -73,7 +74,7 @@ class LeanModelClient(ModelClient):
                 headers=headers,
                 timeout=httpx.Timeout(self.timeout),  # connect, write, and each read mid-stream
                 # Every reply in progress holds one connection; idle ones are kept for the next.
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000, keepalive_expiry=30.0),
+                transport=model_net.transport(max_keepalive=1000, keepalive_expiry=30.0),
             )
         return self._http
 
@@ -99,13 +100,14 @@ class LeanModelClient(ModelClient):
                     raise _StreamOptionsRejected from None
                 raise self._status_error(failed, model=request.model) from None
             try:
-                loads = orjson.loads
+                loads, done = orjson.loads, False
                 async for event in EventSource(response).aiter_sse():
                     data = event.data
-                    if not data:
-                        continue
+                    if done or not data:
+                        continue  # after [DONE], the body is read to its end: the connection is kept
                     if data.startswith("[DONE]"):
-                        break
+                        done = True
+                        continue
                     chunk = loads(data)
                     if isinstance(chunk, dict) and chunk.get("error") and event.event is None:
                         raise ModelError(f"{self.where} reported an error mid-stream: {_detail(chunk)}")
