@@ -33,6 +33,21 @@ async def test_one_kept_alive_connection_serves_reply_after_reply(fake_openai: F
     await client.aclose()
 
 
+def test_it_runs_on_uvloop_as_the_server_does(fake_openai: FakeOpenAI) -> None:
+    """uvicorn serves on uvloop, whose transports are not asyncio.Transport subclasses."""
+    import uvloop
+
+    async def main() -> list[str]:
+        client = LeanModelClient(api_key="k", base_url=fake_openai.base_url, max_retries=0, timeout=5)
+        try:
+            return [await text_of(client) for _ in range(2)]
+        finally:
+            await client.aclose()
+
+    fake_openai.enqueue(Reply("one on uvloop"), Reply("two on uvloop"))
+    assert uvloop.run(main()) == ["one on uvloop", "two on uvloop"]
+
+
 async def test_a_stream_that_goes_silent_mid_reply_times_out(fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Reply("late words", delay=30))  # the role chunk at once, then silence
     client = LeanModelClient(api_key="k", base_url=fake_openai.base_url, max_retries=0, timeout=0.5)

@@ -17,7 +17,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -38,8 +38,7 @@ class _Connection(asyncio.Protocol):
         self.writable: asyncio.Future[None] | None = None  # set while the peer does not read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -151,7 +150,8 @@ class _Stream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError) as exc:
             self._transport.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        assert isinstance(tls, asyncio.Transport)
+        if tls is None:
+            raise httpcore.ConnectError("The TLS handshake with the model endpoint failed.")
         self._connection.transport = tls
         return _Stream(tls, self._connection)
 
