@@ -65,6 +65,55 @@ BODY = (
 )
 
 
+class Endpoint:
+    """A bare HTTP/1.1 endpoint that answers every request with BODY once `together` requests
+    are in (so that many are in progress at once), counting its connections."""
+
+    def __init__(self, together: int = 1) -> None:
+        self.connections = 0
+        self.together = together
+        self.waiting: list[asyncio.Future[None]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))  # fmt: skip
+                await reader.readexactly(length)
+                self.waiting.append(arrived := asyncio.get_running_loop().create_future())
+                if len(self.waiting) >= self.together:
+                    for future in self.waiting:
+                        future.set_result(None)
+                    self.waiting = []
+                await arrived
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY))  # fmt: skip
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_connections_are_opened_only_while_all_the_idle_ones_are_busy() -> None:
+    endpoint = Endpoint(together=5)
+    server = await asyncio.start_server(endpoint.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = LeanModelClient(api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, timeout=10)
+    try:
+        for _ in range(3):  # five replies at once, three times: five connections in all
+            assert await asyncio.gather(*(text_of(client) for _ in range(5))) == ["over TLS"] * 5
+        assert endpoint.connections == 5
+        assert client._http is not None
+        assert len(client._http._transport._pool.connections) == 5  # type: ignore[attr-defined]
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -80,33 +129,15 @@ async def test_an_https_endpoint_streams_over_tls(
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    connections = 0
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))  # fmt: skip
-                await reader.readexactly(length)
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                             b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY))  # fmt: skip
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    endpoint = Endpoint()
+    server = await asyncio.start_server(endpoint.handle, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this certificate only
     client = LeanModelClient(api_key="k", base_url=f"https://127.0.0.1:{port}/v1", max_retries=0, timeout=10)
     try:
         assert await text_of(client) == "over TLS"
         assert await text_of(client) == "over TLS"
-        assert connections == 1
+        assert endpoint.connections == 1
     finally:
         await client.aclose()
         server.close()
