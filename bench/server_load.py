@@ -267,7 +267,9 @@ def main() -> None:
         "PYTHONPATH": args.src,
         **dict(item.split("=", 1) for item in args.env),
     }
-    print(f"machine: {os.cpu_count()} cores; server on cpu {sorted(server_cpus)}; src {args.src}")
+    load1, load5, _ = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load {load1:.1f} / {load5:.1f} (1 / 5 min); server on cpu "
+          f"{sorted(server_cpus)}; src {args.src}")  # fmt: skip
     print(f"{'mode':<8}{'N':>6}{'tokens':>7}{'replies/s':>10}{'ms/reply':>9}{'ms/token':>9}"
           f"{'frames/tok':>11}{'busy':>6}{'errors':>7}{'wire B/reply':>13}")  # fmt: skip
     fits: dict[str, list[tuple[int, float]]] = {}  # run -> (reply length, CPU-ms per reply)
@@ -312,6 +314,7 @@ def main() -> None:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+    print(f"machine load at the end: {os.getloadavg()[0]:.1f} (1 min)")
     for key, points in fits.items():
         if len(points) >= 2:
             (t1, c1), (t2, c2) = points[0], points[-1]

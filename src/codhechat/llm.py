@@ -15,21 +15,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from codhechat.context import context_exceeded, known_window
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
-from codhechat.stream_outcome import StreamOutcome
-from codhechat.thinking import CLOSE, Thinking, ThinkTags
+from codhechat.stream_outcome import StreamOutcome, take_chunk
+from codhechat.thinking import ThinkTags
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
     from openai.types.chat import ChatCompletionMessageParam
 
 OPENAI_URL = "https://api.openai.com/v1"
-
-
-REASONING_KEYS = ("reasoning_content", "reasoning")  # DeepSeek, vLLM, llama.cpp; OpenRouter
-
-
-def _reasoning_in(delta: dict[str, Any]) -> bool:
-    return any(isinstance(delta.get(key), str) and delta.get(key) for key in REASONING_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +121,11 @@ class ModelClient:
 
         Raises ReplyCut, after the text that did arrive, when the stream ends without a
         `finish_reason`."""
-        client = self._get_client()
-
         outcome = outcome if outcome is not None else StreamOutcome()
         try:
             asked = usage and self._usage_supported
             request = _Request(messages, model, outcome, asked, reasoning, options or {}, tools)
-            async with aclosing(self._stream(client, request)) as stream:
+            async with aclosing(self._stream(request)) as stream:
                 async for text in stream:
                     yield text
         except _StreamOptionsRejected:
@@ -142,7 +133,7 @@ class ModelClient:
             # before any text): ask again without it, and not again at this endpoint.
             self._usage_supported = False
             request = _Request(messages, model, outcome, False, reasoning, options or {}, tools)
-            async with aclosing(self._stream(client, request)) as stream:
+            async with aclosing(self._stream(request)) as stream:
                 async for text in stream:
                     yield text
         if outcome.finish_reason is None:
@@ -151,7 +142,9 @@ class ModelClient:
                 "What arrived is kept. Retry for a whole reply.",
             )
 
-    async def _stream(self, client: AsyncOpenAI, request: _Request) -> AsyncGenerator[str, None]:
+    async def _stream(self, request: _Request) -> AsyncGenerator[str, None]:
+        """One request's stream (the SDK's); the server's lean reader overrides it."""
+        client = self._get_client()
         import openai
 
         model, outcome, usage = request.model, request.outcome, request.usage
@@ -178,28 +171,10 @@ class ModelClient:
                 )
             async with raw.parse(to=openai.AsyncStream[object]) as stream:
                 async for chunk in stream:
-                    if not isinstance(chunk, dict):
-                        continue
-                    if isinstance(named := chunk.get("model"), str) and named:
-                        outcome.model = named
-                    choices = chunk.get("choices")
-                    if choices and isinstance(choice := choices[0], dict):
-                        delta = choice.get("delta")
-                        if isinstance(delta, dict):
-                            thought = thought or (tags is not None and _reasoning_in(delta))
-                            for piece in self._pieces(delta, tags, thought):
-                                received = True
-                                yield piece
-                            if "tool_calls" in delta:
-                                received = True
-                                outcome.tool_calls.feed(delta["tool_calls"])
-                        if isinstance(reason := choice.get("finish_reason"), str) and reason:
-                            outcome.finish_reason = reason
-                    if isinstance(reported := chunk.get("usage"), dict):
-                        if isinstance(tokens := reported.get("prompt_tokens"), int):
-                            outcome.prompt_tokens = tokens
-                        if isinstance(tokens := reported.get("completion_tokens"), int):
-                            outcome.completion_tokens = tokens
+                    pieces, thought, got = take_chunk(chunk, outcome, tags, thought)
+                    received = received or got
+                    for piece in pieces:
+                        yield piece
             for piece in tags.flush() if tags else ():
                 yield piece
         except openai.BadRequestError as exc:
@@ -213,25 +188,6 @@ class ModelClient:
         except (OSError, ValueError, RuntimeError) as exc:
             # A transport error the SDK did not wrap (a broken chunked body, say).
             raise self._broken(exc, mid_stream=received) from None
-
-    @staticmethod
-    def _pieces(delta: dict[str, Any], tags: ThinkTags | None, thought: bool) -> list[str]:
-        """A chunk's text: its reasoning (when asked for) as Thinking, then its content."""
-        pieces: list[str] = []
-        if tags is not None:
-            for key in REASONING_KEYS:
-                if isinstance(thinking := delta.get(key), str) and thinking:
-                    pieces.append(Thinking(thinking))
-        text = delta.get("content")
-        if isinstance(text, str) and text:
-            if tags is None:
-                pieces.append(text)
-            elif thought:  # reasoning came on its own: content is the answer (minus a stray </think>)
-                stripped = text.lstrip()
-                pieces.append(stripped.removeprefix(CLOSE) if stripped.startswith(CLOSE) else text)
-            else:
-                pieces += tags.feed(text)
-        return [p for p in pieces if p]
 
     async def list_models(self) -> list[str]:
         """The model ids the endpoint offers (`GET /models`), sorted."""

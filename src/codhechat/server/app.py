@@ -24,7 +24,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from codhechat import __version__
-from codhechat.llm import ModelClient
 from codhechat.server.db import (
     RETRY_AFTER_S,
     DatabaseUnavailable,
@@ -38,6 +37,7 @@ from codhechat.server.deps import AppContext
 from codhechat.server.limits import Limits
 from codhechat.server.limits_pg import DatabaseLimits
 from codhechat.server.logs import add_secret, mask_uvicorn_logs
+from codhechat.server.model_stream import LeanModelClient
 from codhechat.server.routes import auth, chat, conversations, extensions, health, users, ws
 from codhechat.server.routes.ws import ABORT_KEY
 from codhechat.server.service import BUSY, ChatService
@@ -169,7 +169,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 await migrate(engine)
             api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
             add_secret(api_key)
-            model = ModelClient(
+            model = LeanModelClient(  # the SDK's stream costs twice the CPU: see server/model_stream.py
                 api_key=api_key,
                 base_url=settings.openai_base_url,
                 timeout=settings.model_timeout,

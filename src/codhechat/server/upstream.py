@@ -7,7 +7,8 @@ was (the HTTP status, a timeout, a broken connection); the log gets the full
 message with secrets masked, for the operator.
 
 The kind is read from the SDK exception that the ModelError was raised from
-(`raise ... from None` still keeps it as `__context__`), so llm.py needs no change.
+(`raise ... from None` still keeps it as `__context__`), so llm.py needs no change; the
+server's own stream reader (model_stream.py) puts the HTTP status on the error instead.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def public_cause(exc: ModelError, *, timeout: float) -> str:
         size = f" ({exc.window:,} tokens)" if exc.window else ""
         return f"The conversation is longer than the model's context window{size}."
     cause = _sdk_cause(exc)
+    if cause is None and isinstance(status := getattr(exc, "status", None), int):
+        return _for_status(status)  # the server's own reader (model_stream.StatusError)
     if cause is None:
         # Raised by llm.py itself (a stream cut short, a broken transport): its own words,
         # which name the endpoint's URL at most; that is replaced.
@@ -64,13 +67,15 @@ def public_cause(exc: ModelError, *, timeout: float) -> str:
     if isinstance(cause, openai.APIConnectionError):
         return CUT_OFF if "cut off" in exc.message else CANNOT_CONNECT
     status = getattr(cause, "status_code", None)
-    if isinstance(status, int):
-        if status in _BY_STATUS:
-            return _BY_STATUS[status]
-        if status >= 500:
-            return f"The model endpoint failed with a server error ({status}); try again."
-        return f"The model endpoint refused the request ({status})."
-    return GENERIC
+    return _for_status(status) if isinstance(status, int) else GENERIC
+
+
+def _for_status(status: int) -> str:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return f"The model endpoint failed with a server error ({status}); try again."
+    return f"The model endpoint refused the request ({status})."
 
 
 def log_detail(exc: ModelError) -> str:
