@@ -310,7 +310,7 @@ def thinking_runs(home: Path, server: FakeServer, args: argparse.Namespace) -> l
     print(f"prose reply with a Thinking section: {args.thinking_tokens} thinking tokens first, then the same answer")
     missed = []
     for label, reasoning in (("prose", ""), ("prose_thinking", thought)):
-        missed += shape_runs(home, server, label, text, reasoning, args.runs, ("pilot", "pty"))
+        missed += shape_runs(home, server, label, text, reasoning, args.runs, ("pilot", "pty", "pty_paced"))
     return missed
 
 

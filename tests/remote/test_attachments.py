@@ -5,6 +5,9 @@ with the history; against a classic server the command is disabled, saying why."
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,25 @@ async def test_the_app_attaches_a_file_over_the_server(
         conversation_id = app.query(ReplyView).last().stored.conversation_id
         history = await backend.get_messages(conversation_id)
         assert [a.name for a in history[0].attachments] == ["notes.txt"]
+
+
+def ask_with_file(server: Any, cwd: Path, piped: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "codhechat", "--server", server.url, "ask", "-a", "-", "review this"],
+        input=piped, capture_output=True, text=True, env=dict(os.environ), cwd=cwd, timeout=60,
+    )  # fmt: skip
+
+
+def test_ask_a_from_a_pipe_over_the_server(
+    codhe_server: ServerThread, classic_server: ClassicServer, fake_openai: FakeOpenAI, tmp_path: Path,
+    isolated_dirs: Path,
+) -> None:  # fmt: skip
+    asked = ask_with_file(codhe_server, tmp_path, "-old\n+new\n")
+    assert asked.returncode == 0, asked.stderr
+    assert fake_openai.requests[-1]["body"]["messages"][-1]["content"] == [
+        {"type": "text", "text": "review this"},
+        {"type": "text", "text": "File stdin:\n\n-old\n+new\n"},
+    ]
+    refused = ask_with_file(classic_server, tmp_path, "-old\n+new\n")
+    assert refused.returncode != 0 and "cannot take attachments" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
