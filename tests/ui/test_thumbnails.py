@@ -11,7 +11,7 @@ import pytest
 from codhechat.ui import graphics
 from codhechat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from codhechat.ui.widgets.messages import MessageView, ReplyView
-from codhechat.ui.widgets.thumbnail import Thumbnail, ThumbnailChip, ThumbnailedMessageView
+from codhechat.ui.widgets.thumbnail import PendingWithImages, Thumbnail, ThumbnailChip, ThumbnailedMessageView
 from tests.fake_openai import FakeOpenAI
 from tests.support.files import png
 from tests.ui.conftest import AppFactory, type_text, wait_until
@@ -50,6 +50,8 @@ async def test_an_image_is_a_thumbnail_where_the_terminal_draws_images(
         assert chip.query_one(SixelImage).region.size == (16, 4)  # 4 lines, its shape kept (16x8 pixels)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().status is not None)
+        [sent] = app.query(PendingWithImages)  # the prompt just sent shows its image too
+        await wait_until(pilot, lambda: sent.query(SixelImage) and sent.query_one(SixelImage).region.area > 0)
     # Reopened, the stored message shows its image under its chips.
     app = make_app(thumbnails="sixel", database=database, resume="latest")
     async with app.run_test(size=SIZE) as pilot:
@@ -74,6 +76,7 @@ async def test_an_image_is_a_labelled_chip_elsewhere(
         assert not app.query(ThumbnailChip) and not app.query(Thumbnail)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().status is not None)
+        assert not app.query(PendingWithImages) and not app.query(Thumbnail)
     app = make_app(database=database, resume="latest")
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.query(MessageView))

@@ -29,7 +29,7 @@ from codhechat.models import Message
 from codhechat.textsafe import visible
 from codhechat.ui import graphics
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece
-from codhechat.ui.transcript import Entry
+from codhechat.ui.transcript import Entry, SentPrompt
 from codhechat.ui.widgets import messages
 from codhechat.ui.widgets.branches import BranchStep, step_at
 from codhechat.ui.widgets.messages import MarkdownPiece, MessageView
@@ -49,6 +49,10 @@ def view_of(entry: Entry) -> Widget:
         from codhechat.ui.widgets.thumbnail import ThumbnailedMessageView
 
         return ThumbnailedMessageView(entry, graphics.current)
+    if isinstance(entry, SentPrompt) and graphics.current and entry.images:
+        from codhechat.ui.widgets.thumbnail import PendingWithImages
+
+        return PendingWithImages(entry, graphics.current)
     return messages.view_of(entry)
 
 

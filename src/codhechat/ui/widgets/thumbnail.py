@@ -7,6 +7,7 @@ only here, when an image is shown. An image it cannot read stays a labelled chip
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group
@@ -17,10 +18,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-from codhechat.models import AttachedFile, Message
+from codhechat.models import AttachedFile, Attachment, Message
 from codhechat.ui.graphics import Protocol
-from codhechat.ui.widgets.branches import BranchStep, step_at
-from codhechat.ui.widgets.headers import attachment_chips
+from codhechat.ui.text import plain
+from codhechat.ui.transcript import SentPrompt
+from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
+from codhechat.ui.widgets.headers import attachment_chips, header_of
 from codhechat.ui.widgets.messages import MessageView
 
 HEIGHT = 4  # lines
@@ -95,19 +98,27 @@ class ThumbnailChip(Vertical, can_focus=True):
 
 
 class ThumbnailRow(Horizontal):
-    """A stored message's images, their bytes read from the backend once mounted."""
+    """A message's images: given with their bytes (a prompt just sent), or read from the
+    backend once mounted (a stored message)."""
 
     DEFAULT_CSS = """
     ThumbnailRow { height: auto; width: 100%; }
     """
 
-    def __init__(self, message: Message, protocol: Protocol) -> None:
+    def __init__(self, attachments: Sequence[Attachment], protocol: Protocol,
+                 files: Sequence[AttachedFile] = ()) -> None:  # fmt: skip
         super().__init__(classes="thumbnails")
-        self.images = [a for a in message.attachments if a.kind == "image"]
+        self.images = [a for a in attachments if a.kind == "image"]
+        self.files = list(files)
         self.protocol = protocol
 
+    def compose(self) -> ComposeResult:
+        for file in self.files:
+            yield Thumbnail(file.data, self.protocol)
+
     def on_mount(self) -> None:
-        self._load()
+        if not self.files:
+            self._load()
 
     @work(exclusive=True, group="thumbnails")
     async def _load(self) -> None:
@@ -136,7 +147,7 @@ class ThumbnailedMessageView(MessageView):
 
     def compose(self) -> ComposeResult:
         yield Static(Group(*self.head_parts()), classes="head")
-        yield ThumbnailRow(self.message, self.protocol)
+        yield ThumbnailRow(self.message.attachments, self.protocol)
         yield Static(Group(*self.body_parts()), classes="body")
 
     def on_click(self, event: events.Click) -> None:
@@ -145,3 +156,36 @@ class ThumbnailedMessageView(MessageView):
         elif self.message.reasoning:
             self.show_thinking = not self.show_thinking
             self.query_one(".head", Static).update(Group(*self.head_parts()))
+
+
+class PendingWithImages(Vertical):
+    """The user's prompt just sent, with its images drawn (as PendingUserView, which it
+    replaces where the terminal draws images): header and chips, thumbnails, text."""
+
+    def __init__(self, prompt: SentPrompt, protocol: Protocol) -> None:
+        super().__init__(classes="message user")
+        self.entry = prompt
+        self.text = prompt.text
+        self.protocol = protocol
+
+    def header_line(self) -> tuple[Any, int | None]:
+        stored = self.entry.stored
+        header = header_of("user", None)
+        return header, add_marker(header, stored.branch if stored else None)
+
+    def _head(self) -> Group:
+        return Group(self.header_line()[0], attachment_chips(self.entry.attachments))
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._head(), classes="head")
+        yield ThumbnailRow(self.entry.attachments, self.protocol, self.entry.images)
+        yield Static(plain(self.entry.text), classes="body")
+
+    def show_stored(self) -> None:
+        """Its stored copy says where it branches: the header again."""
+        if self.is_mounted:
+            self.query_one(".head", Static).update(self._head())
+
+    def on_click(self, event: events.Click) -> None:
+        if self.entry.stored and (step := step_at(event, self, *self.header_line())):
+            self.post_message(BranchStep(self.entry.stored, step))
