@@ -53,6 +53,10 @@ async def test_files_go_to_the_model_and_come_back_with_the_history(
         messages = await backend.get_messages(conversation_id)
         assert [a.name for a in messages[0].attachments] == ["todo.md", "dot.png"] and not messages[1].attachments
         assert await backend.attachment_data(messages[0].attachments[1]) == image
+        # Asked again (Ctrl+R), the prompt goes with its files once more.
+        events = [e async for e in backend.retry_reply(conversation_id)]
+        assert isinstance(events[-1], ReplyDone)
+        assert fake_openai.requests[-1]["body"]["messages"][-1] == request["body"]["messages"][-1]
     finally:
         await backend.aclose()
 

@@ -272,7 +272,11 @@ class RemoteBackend:
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:
             raise RemoteError("There is no message to retry in this conversation.")
-        async for event in self._exchange(conversation_id, last_user.content).events():
+        exchange = self._exchange(conversation_id, last_user.content)
+        if last_user.attachments:  # its files go again (uploaded anew: an upload is good for one message)
+            files = [AttachedFile(a, data) for a in last_user.attachments if (data := await self.files.data(a))]
+            exchange.attached = await self.files.upload(files)
+        async for event in exchange.events():
             yield ReplyStarted(event.conversation, None) if isinstance(event, ReplyStarted) else event
 
     # -- the rest of ChatBackend ---------------------------------------------------------
