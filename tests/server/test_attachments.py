@@ -57,6 +57,9 @@ async def test_files_reach_the_model_as_content_parts_and_stay_in_history(
     assert messages[0]["id"] == user_message and messages[0]["content"] == "look"
     back = await api.get(f"/attachments/{ids[1]}", headers=guest.headers)
     assert back.status_code == 200 and back.content == image and back.headers["content-type"] == "image/png"
+    # They go with their conversation.
+    assert (await api.delete(f"/conversations/{conversation_id}", headers=guest.headers)).status_code == 204
+    assert (await api.get(f"/attachments/{ids[1]}", headers=guest.headers)).status_code == 404
 
 
 async def test_another_users_files_are_not_found(
