@@ -459,8 +459,10 @@ class FakeServer:
             raise RuntimeError(answer["error"])
         return answer
 
-    def enqueue(self, text: str, *, tokens_per_chunk: int = 1, delay: float = 0.0) -> None:
-        self._call({"enqueue": {"text": text, "tokens_per_chunk": tokens_per_chunk, "delay": delay}})
+    def enqueue(self, text: str, *, tokens_per_chunk: int = 1, delay: float = 0.0, reasoning: str = "") -> None:
+        """`reasoning` is streamed first, as `reasoning_content` (a model that thinks)."""
+        reply = {"text": text, "tokens_per_chunk": tokens_per_chunk, "delay": delay}
+        self._call({"enqueue": reply | ({"reasoning": reasoning} if reasoning else {})})
         self.enqueued += 1
 
     def wait_stream(self, n: int | None = None, timeout: float = 60.0) -> dict:

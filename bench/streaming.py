@@ -27,6 +27,11 @@ baseline: the same list reply fed into Textual's own Markdown widget through
 Markdown.get_stream() (bench/_markdown_baseline.py, a child process capped at
 60 s), which shows why codhechat renders in frozen pieces.
 
+Thinking (--thinking, or part of a full run): the prose reply again, with and without
+1,000 tokens of `reasoning_content` streamed before it (a reasoning model's Thinking
+section, shown as it streams and folded away when the answer begins), pilot and pty,
+the two printed side by side; the rate and latency are the answer's, measured as above.
+
 Steady mode (--steady, or part of a full run): a prose reply streamed at a steady
 50, 200 and 1,000 tokens/s into the installed `codhechat` in a 120x40 pty
 (xterm-256color, truecolor), measuring what the stream costs while it lasts: the
@@ -104,7 +109,7 @@ def structure(text: str) -> str:
     return f"{len(text)} chars, {text.count(chr(10))} lines, {items} list items"
 
 
-async def pilot_run(home: Path, server: FakeServer, text: str) -> tuple[float, float]:
+async def pilot_run(home: Path, server: FakeServer, text: str, reasoning: str = "") -> tuple[float, float]:
     """(tokens/s, final latency) for one reply, in a headless app."""
     from codhechat.models import MessageStatus
     from codhechat.ui.screens.chat import ChatScreen
@@ -132,7 +137,7 @@ async def pilot_run(home: Path, server: FakeServer, text: str) -> tuple[float, f
 
     ReplyView.append, ReplyView.finish, ChatScreen._compositor_refresh = hooked_append, hooked_finish, hooked_refresh
     try:
-        server.enqueue(text)
+        server.enqueue(text, reasoning=reasoning)
         app = make_app(home, server.base_url)
         async with app.run_test(size=(120, 40)) as pilot:
             app.screen.query_one("#prompt").text = "stream please"
@@ -149,20 +154,25 @@ async def pilot_run(home: Path, server: FakeServer, text: str) -> tuple[float, f
     return tokens / (marks["painted"] - marks["first_delta"]), marks["painted"] - sent["last_byte"]
 
 
-def pty_run(home: Path, server: FakeServer, text: str, **pace: float) -> tuple[float, float, float]:
-    """(tokens/s, final latency, Enter-to-final) for one reply, in a real terminal."""
+def pty_run(
+    home: Path, server: FakeServer, text: str, reasoning: str = "", **pace: float
+) -> tuple[float, float, float, float]:
+    """(tokens/s, final latency, Enter-to-final, the app's CPU seconds from Enter to the
+    final text) for one reply, in a real terminal."""
     with spawn_codhechat(home, base_url=server.base_url) as app:
         app.expect("Send", "ready", timeout=30)
         app.send("stream please")
         app.expect("stream please", timeout=10)
-        server.enqueue(text, **pace)  # type: ignore[arg-type]
+        server.enqueue(text, reasoning=reasoning, **pace)  # type: ignore[arg-type]
         app.mark()
+        cpu0 = cpu_seconds(app.pid)
         enter = app.send("\r")
         final = app.expect_one(b"ZZEND", timeout=60)
+        cpu = cpu_seconds(app.pid) - cpu0
         app.quit()
     sent = server.wait_stream()
     tokens = len(TOKEN_RE.findall(text))
-    return tokens / (final - sent["first_token"]), final - sent["last_byte"], final - enter
+    return tokens / (final - sent["first_token"]), final - sent["last_byte"], final - enter, cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -255,6 +265,84 @@ def baseline(server: FakeServer, text: str, cap: float) -> str:
     return f"{tokens / (marks['done'] - marks['first']):,.0f} tokens/s, final latency {(marks['done'] - sent['last_byte']) * 1000:,.0f} ms"
 
 
+def shape_runs(home: Path, server: FakeServer, kind: str, text: str, reasoning: str, runs: int,
+               ways: tuple[str, ...]) -> list[str]:  # fmt: skip
+    """Print one shape's figures, each way; returns the targets missed."""
+    missed = []
+    for way in ways:
+        rates, latencies, totals = [], [], []
+        for _ in range(runs):
+            if way == "pilot":
+                with in_process_env(home, base_url=server.base_url):
+                    rate, latency = asyncio.run(pilot_run(home, server, text, reasoning))
+            else:
+                pace = {"tokens_per_chunk": 20, "delay": 0.01} if way == "pty_paced" else {}
+                rate, latency, total, _cpu = pty_run(home, server, text, reasoning, **pace)
+                totals.append(total)
+            rates.append(rate)
+            latencies.append(latency)
+        if way == "pty_paced":  # the server sets the rate here: only the latency means anything
+            print(
+                f"  {way}_{kind}_final_latency (server at ~2,000 tokens/s, 20-token chunks): {summary(latencies, 'ms', 1000, 1)}"
+            )
+            continue
+        print(
+            f"  {way}_{kind}_rendered_rate: median {statistics.median(rates):,.0f} tokens/s, min {min(rates):,.0f} tokens/s ({len(rates)} runs)"
+        )
+        print(f"  {way}_{kind}_final_latency: {summary(latencies, 'ms', 1000, 1)}")
+        if totals:
+            print(f"  {way}_{kind}_enter_to_final_text: {summary(totals)}")
+        if min(rates) < TARGET_RATE:
+            missed.append(f"{way} {kind} rate (min {min(rates):,.0f} tokens/s)")
+        if max(latencies) > TARGET_LATENCY_S:
+            missed.append(f"{way} {kind} latency (max {max(latencies) * 1000:,.0f} ms)")
+    return missed
+
+
+def thinking_text(n_tokens: int) -> str:
+    """A model's thinking of about `n_tokens` server tokens (plain prose, no marker)."""
+    rng = random.Random("thinking")
+    return "".join(TOKEN_RE.findall(" ".join(words(rng, 50) + "." for _ in range(n_tokens // 50 + 1)))[:n_tokens])
+
+
+def thinking_runs(home: Path, server: FakeServer, args: argparse.Namespace) -> list[str]:
+    """The prose reply with a Thinking section streamed first (`reasoning_content`), its
+    figures printed beside the same reply without one; the two alternate, run for run, so
+    that other work on the machine weighs on both alike. The rate and latency are the
+    answer's, from its first token, as for the other shapes."""
+    text, thought = reply_text("prose", args.tokens), thinking_text(args.thinking_tokens)
+    print(f"prose reply with a Thinking section: {args.thinking_tokens} thinking tokens first, then the same answer")
+    missed = []
+    variants = (("prose", ""), ("prose_thinking", thought))
+    for way in ("pilot", "pty", "pty_paced"):
+        rates: dict[str, list[float]] = {label: [] for label, _ in variants}
+        latencies: dict[str, list[float]] = {label: [] for label, _ in variants}
+        cpus: dict[str, list[float]] = {label: [] for label, _ in variants}
+        for _ in range(args.runs):
+            for label, reasoning in variants:
+                if way == "pilot":
+                    with in_process_env(home, base_url=server.base_url):
+                        rate, latency = asyncio.run(pilot_run(home, server, text, reasoning))
+                else:
+                    pace = {"tokens_per_chunk": 20, "delay": 0.01} if way == "pty_paced" else {}
+                    rate, latency, _total, cpu = pty_run(home, server, text, reasoning, **pace)
+                    cpus[label].append(cpu)
+                rates[label].append(rate)
+                latencies[label].append(latency)
+        for label, _ in variants:
+            if way != "pty_paced":  # paced, the server sets the rate: only the latency means anything
+                print(f"  {way}_{label}_rendered_rate: median {statistics.median(rates[label]):,.0f} tokens/s, "
+                      f"min {min(rates[label]):,.0f} tokens/s ({args.runs} runs)")  # fmt: skip
+                if min(rates[label]) < TARGET_RATE:
+                    missed.append(f"{way} {label} rate (min {min(rates[label]):,.0f} tokens/s)")
+            print(f"  {way}_{label}_final_latency: {summary(latencies[label], 'ms', 1000, 1)}")
+            if cpus[label]:  # what the machine's other work does not change much: the app's own CPU
+                print(f"  {way}_{label}_app_cpu_per_reply: {summary(cpus[label], 's')}")
+            if max(latencies[label]) > TARGET_LATENCY_S:
+                missed.append(f"{way} {label} latency (max {max(latencies[label]) * 1000:,.0f} ms)")
+    return missed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=4000, help="tokens per reply (default 4000)")
@@ -263,13 +351,22 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the Markdown.get_stream() baseline")
     parser.add_argument("--steady", action="store_true", help="only the steady-rate CPU and terminal-bytes figures")
     parser.add_argument("--steady-seconds", type=float, default=6.0, help="seconds each steady reply lasts (default 6)")
+    parser.add_argument(
+        "--thinking", action="store_true", help="only the prose reply with and without a Thinking section, side by side"
+    )
+    parser.add_argument("--thinking-tokens", type=int, default=1000, help="thinking tokens before the answer (1000)")
     args = parser.parse_args()
     steady_budget = len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
-    watchdog(steady_budget + (0 if args.steady else 60 + args.baseline_cap + 20 * args.runs * len(KINDS)))
+    watchdog(steady_budget + (0 if args.steady else 60 + args.baseline_cap + 20 * args.runs * (len(KINDS) + 4)))
     print(machine_note())
 
     missed = []
     with temp_home() as home, FakeServer() as server:
+        if args.thinking:
+            missed += thinking_runs(home, server, args)
+            print(f"targets >= {TARGET_RATE} tokens/s and <= {TARGET_LATENCY_S * 1000:.0f} ms: "
+                  + ("met" if not missed else "MISSED: " + "; ".join(missed)))  # fmt: skip
+            return
         print(
             f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:"
         )
@@ -280,33 +377,8 @@ def main() -> None:
         for kind in KINDS:
             text = reply_text(kind, args.tokens)
             print(f"{kind} reply: {args.tokens} tokens, {structure(text)}")
-            for way in ("pilot", "pty", "pty_paced"):
-                rates, latencies, totals = [], [], []
-                for _ in range(args.runs):
-                    if way == "pilot":
-                        with in_process_env(home, base_url=server.base_url):
-                            rate, latency = asyncio.run(pilot_run(home, server, text))
-                    else:
-                        pace = {"tokens_per_chunk": 20, "delay": 0.01} if way == "pty_paced" else {}
-                        rate, latency, total = pty_run(home, server, text, **pace)
-                        totals.append(total)
-                    rates.append(rate)
-                    latencies.append(latency)
-                if way == "pty_paced":  # the server sets the rate here: only the latency means anything
-                    print(
-                        f"  {way}_{kind}_final_latency (server at ~2,000 tokens/s, 20-token chunks): {summary(latencies, 'ms', 1000, 1)}"
-                    )
-                    continue
-                print(
-                    f"  {way}_{kind}_rendered_rate: median {statistics.median(rates):,.0f} tokens/s, min {min(rates):,.0f} tokens/s ({len(rates)} runs)"
-                )
-                print(f"  {way}_{kind}_final_latency: {summary(latencies, 'ms', 1000, 1)}")
-                if totals:
-                    print(f"  {way}_{kind}_enter_to_final_text: {summary(totals)}")
-                if min(rates) < TARGET_RATE:
-                    missed.append(f"{way} {kind} rate (min {min(rates):,.0f} tokens/s)")
-                if max(latencies) > TARGET_LATENCY_S:
-                    missed.append(f"{way} {kind} latency (max {max(latencies) * 1000:,.0f} ms)")
+            missed += shape_runs(home, server, kind, text, "", args.runs, ("pilot", "pty", "pty_paced"))
+        missed += thinking_runs(home, server, args)
         rate = asyncio.run(client_only_rate(server, reply_text("list", args.tokens)))
         print(f"client_only_rate (model client draining the stream, no UI): {rate:,.0f} tokens/s")
         if not args.no_baseline:

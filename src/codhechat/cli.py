@@ -7,6 +7,7 @@ argparse keeps `--help` instant; the UI (Textual) and the model client
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -190,8 +191,11 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
 
 
 def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None) -> int:
+    from codhechat.ui import graphics
+
     app = build_app(settings, theme=theme, resume=resume)
     app.catch_early_signals()
+    graphics.prepare(app.graphics)  # before Textual reads the keyboard (only where images are drawn)
     app.run()
     return app.return_code or EXIT_OK
 
@@ -199,6 +203,7 @@ def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None
 def build_app(settings: Any, *, theme: str | None = None, resume: int | str | None = None) -> Any:
     """The app as `codhechat` runs it, over the backend the settings name (the tests and
     the benchmarks build theirs here too, so they drive what a user gets)."""
+    from codhechat.ui import graphics
     from codhechat.ui.app import CodheChatApp
     from codhechat.ui.stream_pace import StreamPace
 
@@ -220,4 +225,5 @@ def build_app(settings: Any, *, theme: str | None = None, resume: int | str | No
         warnings=settings.warnings,
         resume=resume,  # type: ignore[arg-type]
         stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
+        graphics=graphics.detect(settings.thumbnails, os.environ),
     )

@@ -13,7 +13,7 @@ import stat
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     )
     attachment_max_mb: float = Field(
         default=10.0, gt=0, le=512, description="Largest file that may be attached to a message, in MB."
+    )
+    thumbnails: Literal["auto", "kitty", "sixel", "off"] = Field(
+        default="auto",
+        description="Attached images as thumbnails: auto (where the terminal can draw them), kitty or sixel "
+        "(force a protocol), off (labelled chips only).",
     )
     request_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the endpoint before giving up.")
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on connection errors, 429 and 5xx.")

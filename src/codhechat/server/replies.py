@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +60,7 @@ class Turn:
     conversation_id: int
     user_message_id: int
     history: Sequence[Message] = field(default_factory=tuple)  # what the model sees, the prompt last
+    parts: Mapping[int, Sequence[dict[str, Any]]] = field(default_factory=dict)  # message id -> its files' parts
     text: str = ""
     status: str = "complete"
     message_id: int | None = None  # the reply's row, once it has one

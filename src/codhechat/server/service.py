@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
@@ -24,7 +24,7 @@ from codhechat.context import Calibration
 from codhechat.errors import ModelError
 from codhechat.llm import ModelClient
 from codhechat.models import Message, ReplyDelta, ReplyFailed, title_for
-from codhechat.server import crud, upstream
+from codhechat.server import attachment_store, crud, upstream
 from codhechat.server.db import DatabaseUnavailable, is_conflict, is_database_failure
 from codhechat.server.models import utcnow
 from codhechat.server.replies import ProgressSaver, ReplyNotSaved, RowGone, Turn, TurnReplies
@@ -114,15 +114,24 @@ class ChatService:
     async def close(self) -> None:
         await self.progress.close()
 
-    async def begin(self, *, user_id: int, text: str, conversation_id: int | None) -> Turn:
+    async def begin(
+        self, *, user_id: int, text: str, conversation_id: int | None, attachments: Sequence[int] = ()
+    ) -> Turn:
         """Store the user's message (in a new conversation named after it when id is None)
-        and read the history the model will see, in one transaction."""
+        with the files it carries (uploaded before: AttachmentsRefused if they are not the
+        user's), and read the history the model will see with its files' content parts."""
+        parts: dict[int, list[dict[str, Any]]] = {}
         try:
             async with self.database(write=True) as session:
+                await attachment_store.check_unsent(session, user_id=user_id, ids=attachments)
                 started = await crud.start_turn(
                     session, user_id=user_id, conversation_id=conversation_id, name=title_for(text),
                     content=text, history=self.settings.history_window,
                 )  # fmt: skip
+                if started is not None:
+                    await attachment_store.link(session, user_id=user_id, message_id=started[1], ids=attachments)
+                    await session.commit()
+                    parts = await attachment_store.parts_of(session, [started[1], *(m.id for m in started[2])])
         except RowGone:  # deleted between the read and the write
             raise ConversationNotFound(conversation_id) from None
         if started is None:
@@ -135,7 +144,7 @@ class ChatService:
         ]  # fmt: skip
         history.append(Message(id=message_id, conversation_id=conversation_id, role="user", content=text,
                                created_at=utcnow()))  # fmt: skip
-        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history)
+        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history, parts=parts)
 
     async def reply(self, turn: Turn, on_delta: Callable[[str], Awaitable[None]]) -> Turn:
         """Stream the reply into `turn.text`, calling `on_delta` per piece; always keep what came.
@@ -148,6 +157,7 @@ class ChatService:
         plan = TurnPlan(
             conversation_id=turn.conversation_id, model=self.settings.model_name,
             system_prompt=self.settings.system_prompt, history=turn.history, window=None, reasoning=False,
+            parts=turn.parts,
         )  # fmt: skip
         events = run_turn(self.model, store, plan, calibration=self.calibration,
                           save_interval=self.settings.reply_save_interval, save_first=True)  # fmt: skip

@@ -104,6 +104,9 @@ class ServerSettings(BaseSettings):
     max_message_chars: int = Field(default=5000, ge=1, description="Longest accepted message.")
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest WS frame handled.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest REST request body.")
+    attachment_max_mb: float = Field(
+        default=10, gt=0, le=1024, description="Largest file a user may upload to send with a message (MB)."
+    )
     auth_rate_limit: int = Field(
         default=5, ge=1, description="Requests a minute per address to /token, /auth/guest, POST /users/."
     )

@@ -17,6 +17,7 @@ from codhechat.backends import ChatBackend
 from codhechat.state import UiState
 from codhechat.textsafe import visible
 from codhechat.ui import command_table, crash, themes
+from codhechat.ui import graphics as ui_graphics
 from codhechat.ui.flows.resume import Resume
 from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.screens.help import HelpScreen
@@ -50,9 +51,12 @@ class CodheChatApp(App[None]):
         warnings: list[str] | None = None,
         resume: Resume | None = None,
         stream_pace: StreamPace | None = None,
+        graphics: ui_graphics.Protocol | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.graphics = graphics  # how attached images are drawn as thumbnails (None: labelled chips)
+        ui_graphics.current = graphics
         self.stream_pace = stream_pace or StreamPace()  # how streaming replies are painted
         self.warnings = list(warnings or [])  # about the configuration: shown once, at start
         self.ui_state = ui_state or UiState()

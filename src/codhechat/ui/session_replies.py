@@ -106,7 +106,8 @@ class SessionReplies:
     async def send(self, text: str, attachments: Sequence[AttachedFile] = ()) -> None:
         """Send `text` (with the files attached to it) in the open conversation (a new one
         if none is open)."""
-        prompt = SentPrompt(text, tuple(f.attachment for f in attachments))
+        prompt = SentPrompt(text, tuple(f.attachment for f in attachments),
+                            images=tuple(f for f in attachments if f.attachment.kind == "image"))  # fmt: skip
         if attachments:
             events = self.backend.stream_reply(self.conversation_id, text, attachments=attachments)
         else:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from codhechat.models import Attachment, Message, MessageStatus, ToolApproval, ToolCall
+from codhechat.models import AttachedFile, Attachment, Message, MessageStatus, ToolApproval, ToolCall
 
 PAGE = 40  # messages loaded per page
 MAX_WINDOW = 160  # messages kept in the window (and so mounted) at most, however long the conversation
@@ -28,6 +28,7 @@ class SentPrompt:
     text: str
     attachments: tuple[Attachment, ...] = ()
     stored: Message | None = None  # its stored copy, once the backend says (an edit's branch position)
+    images: tuple[AttachedFile, ...] = ()  # its attached images with their bytes (for thumbnails)
 
 
 class Cancellable(Protocol):

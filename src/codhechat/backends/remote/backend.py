@@ -11,19 +11,22 @@ stores it too, as `partial`), and Ctrl+R asks again (`retry_reply`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codhechat.backends import DELETE, RENAME, SEARCH
+from codhechat.backends import ATTACH, DELETE, RENAME, SEARCH
 from codhechat.backends.remote.address import display_name
 from codhechat.backends.remote.api import ServerApi
 from codhechat.backends.remote.errors import RemoteError
-from codhechat.backends.remote.exchange import Exchange
+from codhechat.backends.remote.exchange import Exchange, checked_prompt
+from codhechat.backends.remote.files import RemoteFiles
 from codhechat.backends.remote.link import Link
 from codhechat.errors import CodheError
 from codhechat.models import (
+    AttachedFile,
+    Attachment,
     ConnectionState,
     Conversation,
     Message,
@@ -75,6 +78,7 @@ class RemoteBackend:
                          on_extensions=self._extensions_seen)  # fmt: skip
         self._conversations: dict[int, Conversation] = {}
         self._history: dict[int, list[Message]] = {}
+        self.files = RemoteFiles(self.api)  # extension `attachments` (ATTACH)
 
     # -- connection state, for the status line ----------------------------------------
 
@@ -94,8 +98,9 @@ class RemoteBackend:
         a classic server says nothing, and keeps the abilities its answers show."""
         named = await self.api.extensions()
         offered = {
-            ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named
-        }
+            ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search"),
+                                          (ATTACH, "attachments")) if name in named
+        }  # fmt: skip
         self.capabilities = self.capabilities | offered
 
     async def search(
@@ -162,6 +167,8 @@ class RemoteBackend:
     async def _load_history(self, conversation_id: int) -> list[Message]:
         items = await self.api.messages(conversation_id)
         messages = sorted((self._message(conversation_id, item) for item in items), key=lambda m: m.id)
+        if ATTACH in self.capabilities and (carried := await self.files.of_conversation(conversation_id)):
+            messages = [replace(m, attachments=carried[m.id]) if m.id in carried else m for m in messages]
         self._history[conversation_id] = messages
         return messages
 
@@ -213,10 +220,35 @@ class RemoteBackend:
     # -- replies -----------------------------------------------------------------------
 
     def stream_reply(
-        self, conversation_id: int | None, prompt: str, *, title: str | None = None
+        self,
+        conversation_id: int | None,
+        prompt: str,
+        *,
+        title: str | None = None,
+        attachments: Sequence[AttachedFile] = (),
     ) -> AsyncGenerator[ReplyEvent, None]:
-        """`title` is ignored: a CoDHeChat server names a conversation after its first message."""
+        """`title` is ignored: a CoDHeChat server names a conversation after its first message.
+        `attachments` are uploaded first (ATTACH: a server with the extension)."""
+        if attachments:
+            return self._attached(conversation_id, prompt, attachments)
         return self._exchange(conversation_id, prompt).events()
+
+    async def _attached(
+        self, conversation_id: int | None, prompt: str, files: Sequence[AttachedFile]
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        if not prompt.strip():
+            raise RemoteError("A message to a CoDHeChat server needs some text beside its files.",
+                              "Write what the model should do with them.")  # fmt: skip
+        exchange = self._exchange(conversation_id, checked_prompt(prompt))
+        exchange.attached = await self.files.upload(files)
+        async for event in exchange.events():
+            yield event
+
+    async def read_attachment(self, path: Path) -> AttachedFile:
+        return await self.files.read(path)
+
+    async def attachment_data(self, attachment: Attachment) -> bytes | None:
+        return await self.files.data(attachment)
 
     async def resolve_model(self) -> str | None:
         """The server chooses the model: nothing to settle here."""
@@ -240,7 +272,11 @@ class RemoteBackend:
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:
             raise RemoteError("There is no message to retry in this conversation.")
-        async for event in self._exchange(conversation_id, last_user.content).events():
+        exchange = self._exchange(conversation_id, last_user.content)
+        if last_user.attachments:  # its files go again (uploaded anew: an upload is good for one message)
+            files = [AttachedFile(a, data) for a in last_user.attachments if (data := await self.files.data(a))]
+            exchange.attached = await self.files.upload(files)
+        async for event in exchange.events():
             yield ReplyStarted(event.conversation, None) if isinstance(event, ReplyStarted) else event
 
     # -- the rest of ChatBackend ---------------------------------------------------------

@@ -26,6 +26,7 @@ from codhechat.backends.remote.link import Link
 from codhechat.backends.remote.routing import Dropped, Inbound
 from codhechat.errors import CodheError
 from codhechat.models import (
+    Attachment,
     Conversation,
     Message,
     MessageStatus,
@@ -47,6 +48,7 @@ from codhechat.protocol import (
     ServerFrame,
     StartedFrame,
 )
+from codhechat.protocol.attachments import AttachedChatFrame
 
 log = logging.getLogger("codhechat.remote")
 
@@ -94,6 +96,7 @@ class Exchange:
         self.conversation: Conversation | None = None  # known once a frame names it
         self.seen = ""  # the reply so far
         self.finished = False
+        self.attached: Sequence[tuple[int, Attachment]] = ()  # uploaded files (their ids on the server)
 
     async def events(self) -> AsyncGenerator[ReplyEvent, None]:
         self.prompt = checked_prompt(self.prompt)
@@ -101,6 +104,8 @@ class Exchange:
         queue = self.link.requests.register(self.request_id, ws)
         try:
             frame = ChatFrame(request_id=self.request_id, message=self.prompt, conversation_id=self.conversation_id)
+            if self.attached:  # extension `attachments` (never sent to a server without it)
+                frame = AttachedChatFrame(**frame.model_dump(), attachments=[i for i, _ in self.attached])
             await self.link.send(ws, frame)
             drained = 0  # frames taken without waiting: a burst is read without a loop turn per frame
             while not self.finished:
@@ -183,7 +188,7 @@ class Exchange:
     def _user_message(self, conversation: Conversation, frame: ServerFrame) -> Message:
         stored = frame.user_message_id if isinstance(frame, StartedFrame) else None  # a classic server: unknown
         return Message(id=stored or 0, conversation_id=conversation.id, role="user", content=self.prompt,
-                       created_at=datetime.now(UTC))  # fmt: skip
+                       created_at=datetime.now(UTC), attachments=tuple(a for _, a in self.attached))  # fmt: skip
 
     def _chunk(self, frame: DeltaChunk | ContentChunk) -> tuple[ReplyEvent, ...]:
         """A chunk once the reply has started: its new text, or the end of a reply gone wrong."""

@@ -37,6 +37,7 @@ from codhechat.protocol import (
     ServerFrame,
     StartedFrame,
 )
+from codhechat.server.attachment_store import AttachmentsRefused
 from codhechat.server.db import DatabaseUnavailable, is_database_failure
 from codhechat.server.deps import AppContext, Ctx, client_address, user_for_token
 from codhechat.server.limits import Lease, Refused, TurnOrder
@@ -223,7 +224,9 @@ class Connection:
             return
         # The conversation's place is taken here, in arrival order, before anything waits.
         order = self.ctx.limits.turn_order(self.user_id, payload["conversation_id"])
-        task = asyncio.create_task(self.run(request_id, payload["message"], payload["conversation_id"], order))
+        task = asyncio.create_task(
+            self.run(request_id, payload["message"], payload["conversation_id"], order, payload["attachments"])
+        )
         self.tasks[request_id] = task
         self._idle.clear()
         self._busy.set()
@@ -246,7 +249,9 @@ class Connection:
         task.cancel()
 
     # -- one reply -------------------------------------------------------------------------
-    async def run(self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder) -> None:
+    async def run(
+        self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder, files: tuple[int, ...] = ()
+    ) -> None:
         """One request, from its lease to its last frame. The request stops counting as in
         progress (for `cancel`, duplicate ids and the per-socket cap) just before that frame."""
         lease: Lease | None = None
@@ -257,7 +262,7 @@ class Connection:
             except BaseException:
                 await order.leave()
                 raise
-            last = await self._turn(request_id, text, conversation_id, order)
+            last = await self._turn(request_id, text, conversation_id, order, files)
         except Refused as refused:
             last = self._error(request_id, refused.detail)
         except ClientGone:
@@ -292,7 +297,9 @@ class Connection:
     def _error(request_id: str, detail: str, **extra: Any) -> ErrorFrame:
         return ErrorFrame(request_id=request_id, detail=detail, **extra)
 
-    async def _turn(self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder) -> ServerFrame:
+    async def _turn(
+        self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder, files: tuple[int, ...] = ()
+    ) -> ServerFrame:
         """Run the turn in its conversation's order; its last frame (complete or error).
         The chunks it had waiting go before that frame (see server/relay.py)."""
         chat = self.ctx.chat
@@ -300,7 +307,8 @@ class Connection:
         relay: Relay | None = None
         try:
             async with order:
-                turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id)
+                turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id,
+                                        attachments=files)  # fmt: skip
                 await order.claim(turn.conversation_id)  # a new conversation: ours until this reply ends
                 self.turns[request_id] = turn
                 log.info(
@@ -331,6 +339,8 @@ class Connection:
                 await relay.flush()
         except ConversationNotFound:
             return self._error(request_id, CONVERSATION_NOT_FOUND)
+        except AttachmentsRefused as refused:
+            return self._error(request_id, str(refused))
         except (ModelError, ReplyNotSaved) as exc:
             assert turn is not None
             detail = chat.public_error(exc) if isinstance(exc, ModelError) else exc.detail

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import WebSocket
 
 from codhechat.protocol import MAX_REQUEST_ID_CHARS
+from codhechat.protocol.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from codhechat.server.schemas import MAX_DB_INT
 from codhechat.server.service import InvalidMessage, validate_message
 from codhechat.server.settings import ServerSettings
@@ -34,7 +35,7 @@ def bearer(websocket: WebSocket) -> str | None:
 
 
 def parse(raw: str, settings: ServerSettings) -> tuple[str, dict[str, Any]]:
-    """("cancel", {request_id}) or ("chat", {request_id, message, conversation_id}); else BadFrame."""
+    """("cancel", {request_id}) or ("chat", {request_id, message, conversation_id, attachments}); else BadFrame."""
     if len(raw.encode(errors="replace")) > settings.max_frame_bytes:
         raise BadFrame(f"frame larger than {settings.max_frame_bytes} bytes")
     try:
@@ -61,4 +62,14 @@ def parse(raw: str, settings: ServerSettings) -> tuple[str, dict[str, Any]]:
         raise BadFrame("conversation_id must be an integer or null", request_id)
     if conversation_id is not None and not 1 <= conversation_id <= MAX_DB_INT:
         raise BadFrame(f"conversation_id must be between 1 and {MAX_DB_INT}", request_id)
-    return "chat", {"request_id": request_id, "message": text, "conversation_id": conversation_id}
+    files = data.get("attachments", [])  # extension `attachments`: ids from POST /attachments
+    if (
+        not isinstance(files, list)
+        or len(files) > MAX_ATTACHMENTS_PER_MESSAGE
+        or not all(isinstance(f, int) and not isinstance(f, bool) and 1 <= f <= MAX_DB_INT for f in files)
+    ):
+        raise BadFrame(
+            f"attachments must be a list of at most {MAX_ATTACHMENTS_PER_MESSAGE} attachment ids", request_id
+        )
+    return "chat", {"request_id": request_id, "message": text, "conversation_id": conversation_id,
+                    "attachments": tuple(files)}  # fmt: skip

@@ -1,6 +1,7 @@
 """The files attached to the message being written, as chips above the prompt.
 
-Each chip (name, size) can be removed before sending: click its ✕, or focus it (Tab)
+Each chip (name, size; an image's thumbnail above it where the terminal draws images:
+widgets/thumbnail.py) can be removed before sending: click its ✕, or focus it (Tab)
 and press Delete or Backspace. The bar hides itself while it is empty.
 """
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from codhechat.models import AttachedFile
+from codhechat.ui import graphics
 from codhechat.ui.widgets.headers import attachment_chips
 
 
@@ -49,14 +51,19 @@ class AttachmentBar(Horizontal):
         if any(f.attachment.sha256 == file.attachment.sha256 for f in self.files):
             return False
         self.files.append(file)
-        self.mount(AttachmentChip(file))
+        if file.attachment.kind == "image" and graphics.current:
+            from codhechat.ui.widgets.thumbnail import ThumbnailChip
+
+            self.mount(ThumbnailChip(file, graphics.current))
+        else:
+            self.mount(AttachmentChip(file))
         self.display = True
         return True
 
     def remove_file(self, file: AttachedFile) -> None:
         self.files = [f for f in self.files if f is not file]
-        for chip in self.query(AttachmentChip):
-            if chip.file is file:
+        for chip in self.query(".chip"):
+            if getattr(chip, "file", None) is file:
                 chip.remove()
         self.display = bool(self.files)
 

@@ -27,8 +27,9 @@ from textual.widgets import Static
 
 from codhechat.models import Message
 from codhechat.textsafe import visible
+from codhechat.ui import graphics
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece
-from codhechat.ui.transcript import Entry
+from codhechat.ui.transcript import Entry, SentPrompt
 from codhechat.ui.widgets import messages
 from codhechat.ui.widgets.branches import BranchStep, step_at
 from codhechat.ui.widgets.messages import MarkdownPiece, MessageView
@@ -40,9 +41,18 @@ FENCES = ("```", "~~~")
 
 
 def view_of(entry: Entry) -> Widget:
-    """A new view of a window entry: as messages.view_of, but a long stored reply in pieces."""
+    """A new view of a window entry: as messages.view_of, but a long stored reply in pieces,
+    and a stored message with images with their thumbnails (where the terminal draws them)."""
     if isinstance(entry, Message) and is_long(entry):
         return LongMessageView(entry)
+    if isinstance(entry, Message) and graphics.current and any(a.kind == "image" for a in entry.attachments):
+        from codhechat.ui.widgets.thumbnail import ThumbnailedMessageView
+
+        return ThumbnailedMessageView(entry, graphics.current)
+    if isinstance(entry, SentPrompt) and graphics.current and entry.images:
+        from codhechat.ui.widgets.thumbnail import PendingWithImages
+
+        return PendingWithImages(entry, graphics.current)
     return messages.view_of(entry)
 
 

@@ -83,8 +83,12 @@ class MessageView(Widget):
         return parts
 
     def _build(self) -> RenderableType:
+        return Group(*self.head_parts(), *self.body_parts())
+
+    def body_parts(self) -> list[RenderableType]:
+        """What follows the head: the text, the tools it asked for, how it ended."""
         message = self.message
-        parts = self.head_parts()
+        parts: list[RenderableType] = []
         if message.role == "user":
             parts.append(plain(message.content))
         elif message.content:
@@ -94,7 +98,7 @@ class MessageView(Widget):
                                        (f" {visible(' '.join(call.arguments.split()))[:200]}", "dim")))  # fmt: skip
         if notice := self.notice:
             parts.append(notice)
-        return Group(*parts)
+        return parts
 
 
 class PendingUserView(Static):

@@ -19,6 +19,7 @@ from codhechat.models import Message
 from codhechat.ui.transcript import Entry, LiveReply
 from codhechat.ui.widgets.long_message import view_of
 from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView
+from codhechat.ui.widgets.thumbnail import PendingWithImages
 
 
 class MessagePane(VerticalScroll):
@@ -80,7 +81,7 @@ class MessagePane(VerticalScroll):
     def entry_stored(self, entry: Entry) -> None:
         """Render a prompt's view again, now that its stored copy says where it branches."""
         for view in self.views():
-            if getattr(view, "entry", None) is entry and isinstance(view, PendingUserView):
+            if getattr(view, "entry", None) is entry and isinstance(view, PendingUserView | PendingWithImages):
                 view.show_stored()
 
     def show_found(self, message_id: int, *, mark: str = "found") -> None:
