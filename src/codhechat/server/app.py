@@ -38,7 +38,17 @@ from codhechat.server.deps import AppContext
 from codhechat.server.limits import Limits
 from codhechat.server.limits_pg import DatabaseLimits
 from codhechat.server.logs import add_secret, mask_uvicorn_logs
-from codhechat.server.routes import auth, chat, conversations, extensions, health, users, ws
+from codhechat.server.routes import (
+    archive,
+    auth,
+    chat,
+    conversation_options,
+    conversations,
+    extensions,
+    health,
+    users,
+    ws,
+)
 from codhechat.server.routes.ws import ABORT_KEY
 from codhechat.server.service import BUSY, ChatService
 from codhechat.server.settings import ServerSettings
@@ -74,9 +84,10 @@ class ExposeAbort:
 class BodyLimit:
     """Answer 413 to a request body larger than `max_bytes` (declared or streamed)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # path -> its own limit (POST /import takes a whole export)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,8 +95,9 @@ class BodyLimit:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         if declared is not None or b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
@@ -99,8 +111,8 @@ class BodyLimit:
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._reject(send)
+            if size > max_bytes:
+                await self._reject(send, max_bytes)
                 return
             if not message.get("more_body"):
                 break
@@ -115,8 +127,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps({"detail": f"Request body larger than {self.max_bytes} bytes"}).encode()
+    async def _reject(self, send: Send, max_bytes: int) -> None:
+        body = json.dumps({"detail": f"Request body larger than {max_bytes} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -205,12 +217,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     mask_uvicorn_logs()
     app = FastAPI(title="codhechat server", version=__version__, lifespan=lifespan)
-    for module in (auth, users, conversations, chat, ws, health, extensions):
+    for module in (auth, users, conversations, chat, ws, health, extensions, conversation_options, archive):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for failure in (SQLAlchemyError, DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         app.add_exception_handler(failure, database_failed)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       larger={"/import": settings.max_import_mb * 1024 * 1024})  # fmt: skip
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -180,11 +180,14 @@ async def recent_messages(session: AsyncSession, *, conversation_id: int, limit:
     return list(reversed((await session.scalars(query)).all()))
 
 
-async def update_message(session: AsyncSession, *, message_id: int, content: str, status: str) -> bool:
-    """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted)."""
+async def update_message(
+    session: AsyncSession, *, message_id: int, content: str, status: str, extra: dict[str, object] | None = None
+) -> bool:
+    """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted).
+    `extra`: more columns to set (a finished reply's model and usage)."""
     messages = _table(Message)
     result = await session.execute(
-        update(messages).where(messages.c.id == message_id).values(content=content, status=status)
+        update(messages).where(messages.c.id == message_id).values(content=content, status=status, **(extra or {}))
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]

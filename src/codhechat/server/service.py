@@ -24,7 +24,7 @@ from codhechat.context import Calibration
 from codhechat.errors import ModelError
 from codhechat.llm import ModelClient
 from codhechat.models import Message, ReplyDelta, ReplyFailed, title_for
-from codhechat.server import crud, upstream
+from codhechat.server import crud, crud_ext, upstream
 from codhechat.server.db import DatabaseUnavailable, is_conflict, is_database_failure
 from codhechat.server.models import utcnow
 from codhechat.server.replies import ProgressSaver, ReplyNotSaved, RowGone, Turn, TurnReplies
@@ -117,12 +117,15 @@ class ChatService:
     async def begin(self, *, user_id: int, text: str, conversation_id: int | None) -> Turn:
         """Store the user's message (in a new conversation named after it when id is None)
         and read the history the model will see, in one transaction."""
+        model = system_prompt = None  # a new conversation has no options of its own yet
         try:
             async with self.database(write=True) as session:
                 started = await crud.start_turn(
                     session, user_id=user_id, conversation_id=conversation_id, name=title_for(text),
                     content=text, history=self.settings.history_window,
                 )  # fmt: skip
+                if started is not None and conversation_id is not None:
+                    model, system_prompt = await crud_ext.turn_options(session, conversation_id=started[0])
         except RowGone:  # deleted between the read and the write
             raise ConversationNotFound(conversation_id) from None
         if started is None:
@@ -135,7 +138,8 @@ class ChatService:
         ]  # fmt: skip
         history.append(Message(id=message_id, conversation_id=conversation_id, role="user", content=text,
                                created_at=utcnow()))  # fmt: skip
-        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history)
+        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history, model=model,
+                    system_prompt=system_prompt)  # fmt: skip
 
     async def reply(self, turn: Turn, on_delta: Callable[[str], Awaitable[None]]) -> Turn:
         """Stream the reply into `turn.text`, calling `on_delta` per piece; always keep what came.
@@ -146,8 +150,10 @@ class ChatService:
         """
         store = TurnReplies(self.progress, turn)
         plan = TurnPlan(
-            conversation_id=turn.conversation_id, model=self.settings.model_name,
-            system_prompt=self.settings.system_prompt, history=turn.history, window=None, reasoning=False,
+            conversation_id=turn.conversation_id,
+            model=turn.model if turn.model in self.settings.models else self.settings.model_name,
+            system_prompt=turn.system_prompt or self.settings.system_prompt, history=turn.history, window=None,
+            reasoning=False,
         )  # fmt: skip
         events = run_turn(self.model, store, plan, calibration=self.calibration,
                           save_interval=self.settings.reply_save_interval, save_first=True)  # fmt: skip
