@@ -123,8 +123,7 @@ class ConversationExtensions:
         """Extension "archive": the records as codhechat's JSON, all or nothing, on the server."""
         from codhechat.native_format import dump_json
 
-        response = await self.api.authorised("POST", "/import", content=dump_json(records).encode(),
-                                             headers={"Content-Type": "application/json"})  # fmt: skip
+        response = await self.api.authorised("POST", "/import", content=dump_json(records).encode())
         if response.status_code != 200:
             raise status_error(self.api.server, response)
         result = body_of(self.api.server, response, IMPORT_RESULT, "POST /import")
