@@ -77,7 +77,7 @@ def _count(value: Any) -> int:
 def _time(value: Any) -> str:
     try:
         return normalise_time(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: year 1 in a zone east of UTC
         raise ValueError(f"must be an ISO 8601 time, not {value!r}") from None
 
 

@@ -38,7 +38,9 @@ async def test_a_conversation_uses_its_own_allowed_model_and_system_prompt(
     server: ServerThread = make_server(allowed_models=["gpt-4o"])  # type: ignore[operator]
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as api:
         guest = await new_guest(api)
-        assert (await api.get("/models")).json() == {"default": "gpt-4o-mini", "models": ["gpt-4o-mini", "gpt-4o"]}
+        listed = (await api.get("/models", headers=guest.headers)).json()
+        assert listed == {"default": "gpt-4o-mini", "models": ["gpt-4o-mini", "gpt-4o"]}
+        assert (await api.get("/models")).status_code == 401
         conversation = (await chat(api, guest, "first"))["conversation_id"]
         assert fake_openai.requests[-1]["body"]["model"] == "gpt-4o-mini"
         path = f"/conversations/{conversation}/options"
@@ -128,6 +130,12 @@ async def test_a_bad_import_imports_nothing(api: httpx.AsyncClient) -> None:
     ]}  # fmt: skip
     refused = await api.post("/import", json=document, headers=guest.headers)
     assert refused.status_code == 422 and "NUL" in refused.json()["detail"]
+    document["conversations"][1]["messages"][0] = {"role": "assistant", "content": "ok", "prompt_tokens": 2**40,
+                                                   "created_at": "0001-01-01T00:00:00+00:00"}  # fmt: skip
+    too_many = await api.post("/import", json=document, headers=guest.headers)
+    assert too_many.status_code == 422 and "token count" in too_many.json()["detail"]
+    document["conversations"][1]["created_at"] = "0001-01-01T00:00:00+05:00"  # before year 1 in UTC
+    assert (await api.post("/import", json=document, headers=guest.headers)).status_code == 422
     assert (await api.post("/import", content=b"{not json", headers=guest.headers)).status_code == 422
     assert (await api.post("/import", json={"format": "other"}, headers=guest.headers)).status_code == 422
     assert (await api.get("/conversations/", headers=guest.headers)).json() == []

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codhechat.backends import DELETE, RENAME
+from codhechat.backends import DELETE, RENAME, SIGN_IN
 from codhechat.backends.remote.address import display_name
 from codhechat.backends.remote.api import ServerApi
 from codhechat.backends.remote.errors import RemoteError
@@ -51,7 +51,7 @@ class RemoteBackend(ConversationExtensions):
     # speaks codhechat serve's extensions (it lists without embedded messages, or its
     # socket sends `started`) can also rename and delete; the rest (pin, search, options,
     # tokens, import) only where `GET /extensions` lists them (extensions.py).
-    capabilities: frozenset[str] = frozenset()
+    capabilities: frozenset[str] = frozenset({SIGN_IN})  # every server has /token
 
     def __init__(
         self,
@@ -246,6 +246,13 @@ class RemoteBackend(ConversationExtensions):
             raise RemoteError("There is no message to retry in this conversation.")
         async for event in self._exchange(conversation_id, last_user.content).events():
             yield ReplyStarted(event.conversation, None) if isinstance(event, ReplyStarted) else event
+
+    async def sign_in(self, username: str, password: str) -> None:
+        """Sign in with an account (the stored token is replaced), then reconnect with it."""
+        await self.api.login(username, password)
+        self._conversations.clear()
+        self._history.clear()
+        await self.link.reconnect()
 
     # -- the rest of ChatBackend ---------------------------------------------------------
 

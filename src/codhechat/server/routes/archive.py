@@ -13,10 +13,10 @@ from codhechat.errors import MalformedFile
 from codhechat.import_limits import IMPORT_MAX_CONVERSATIONS
 from codhechat.models import ConversationRecord
 from codhechat.native_format import FORMAT_NAME, dump_json, parse_native, record_of
-from codhechat.protocol.conversation_ext import ImportResult
+from codhechat.protocol.conversation_ext import MAX_MODEL_CHARS, ImportResult
 from codhechat.server import crud_ext
 from codhechat.server.deps import CurrentUser, SessionDep
-from codhechat.server.schemas import text_problem
+from codhechat.server.schemas import MAX_DB_INT, text_problem
 
 router = APIRouter(tags=["extensions"])
 UPLOAD = Path("the uploaded file")  # how parse_native's messages name it
@@ -38,6 +38,12 @@ def _unfit(records: list[ConversationRecord]) -> str | None:
     for i, record in enumerate(records, 1):
         if not record.title.strip() or len(record.title) > MAX_TITLE:
             return f"conversation {i}: its title must have 1 to {MAX_TITLE} characters"
+        models = [record.model, *(m.model for m in record.messages)]
+        if any(model is not None and len(model) > MAX_MODEL_CHARS for model in models):
+            return f"conversation {i}: a model name is longer than {MAX_MODEL_CHARS} characters"
+        counts = [n for m in record.messages for n in (m.prompt_tokens, m.completion_tokens) if n is not None]
+        if any(n > MAX_DB_INT for n in counts):
+            return f"conversation {i}: a token count is larger than {MAX_DB_INT:,}"
         texts = [("title", record.title), ("model", record.model), ("system prompt", record.system_prompt)]
         texts += [(f"message {j}", m.content) for j, m in enumerate(record.messages, 1)]
         texts += [(f"message {j} model", m.model) for j, m in enumerate(record.messages, 1)]

@@ -15,7 +15,7 @@ router = APIRouter(tags=["extensions"])
 
 
 @router.get("/models")
-async def list_models(ctx: Ctx) -> ModelList:
+async def list_models(user: CurrentUser, ctx: Ctx) -> ModelList:
     """The models a conversation may choose, the server's default first."""
     return ModelList(default=ctx.settings.model_name, models=ctx.settings.models)
 
