@@ -77,3 +77,24 @@ def test_json_export_import_round_trip_through_the_server_is_byte_identical(
     assert hits and {h["title"] for h in hits} == {"tell me about kestrels"}
     listed = [json.loads(line) for line in cli(second, tmp_path, "list", "--json").stdout.splitlines()]
     assert listed[0]["title"] == "a second conversation"  # pinned first
+
+
+def test_an_import_into_a_server_says_what_it_left_out(make_server: Any, tmp_path: Path, isolated_dirs: Path) -> None:
+    """A local-mode file may hold tool messages, which a server conversation cannot: the
+    rest is imported, and `import` says what was left out."""
+    at = "2026-01-02T03:04:05+00:00"
+    document = {"format": "codhechat", "version": 1, "conversations": [{
+        "title": "with a tool", "created_at": at, "updated_at": at, "messages": [
+            {"role": "user", "content": "what is 6 times 7?", "created_at": at},
+            {"role": "assistant", "content": "", "created_at": at,
+             "tool_calls": [{"id": "c1", "name": "calc", "arguments": "{}"}]},
+            {"role": "tool", "content": "42", "created_at": at, "tool_call_id": "c1", "tool_name": "calc"},
+            {"role": "assistant", "content": "It is 42.", "created_at": at},
+        ]}]}  # fmt: skip
+    (tmp_path / "tools.json").write_text(json.dumps(document))
+    server = make_server()
+    imported = cli(server, tmp_path, "import", "tools.json")
+    assert imported.returncode == 0, imported.stderr
+    assert "Imported 1 conversation" in imported.stdout and "Left out: 1 tool message." in imported.stdout
+    shown = cli(server, tmp_path, "show", json.loads(cli(server, tmp_path, "list", "--json").stdout)["id"].__str__())
+    assert "what is 6 times 7?" in shown.stdout and "It is 42." in shown.stdout

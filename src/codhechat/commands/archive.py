@@ -135,7 +135,10 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
 
     async def write(backend: ChatBackend) -> tuple[list[Conversation], list[ConversationRecord]]:
         require(backend, IMPORT, "import conversations")
-        return await backend.import_conversations(records)
+        done = await backend.import_conversations(records)
+        for what, n in getattr(backend, "import_left_out", {}).items():  # a server's (remote mode)
+            left_out[what] = left_out.get(what, 0) + n
+        return done
 
     imported, skipped = run_with(settings, write)
     out = sys.stdout

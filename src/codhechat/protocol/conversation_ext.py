@@ -47,4 +47,4 @@ class ImportResult(BaseModel):
 
     imported: list[int]  # the new conversations' ids, in the file's order
     skipped: list[str]
-    left_out: dict[str, int] = {}  # what the server cannot keep, e.g. {"tool messages": 2}
+    left_out: dict[str, int] = {}  # what the server cannot keep, e.g. {"tool message": 2}

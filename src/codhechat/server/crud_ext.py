@@ -121,12 +121,12 @@ async def import_records(session: AsyncSession, *, user_id: int, records: Sequen
             continue
         path = current_path(record)
         if len(path) < len(record.messages):
-            left_out["messages of other branches"] = left_out.get("messages of other branches", 0) + (
+            left_out["message of other branches"] = left_out.get("message of other branches", 0) + (
                 len(record.messages) - len(path)
             )
         kept = [record.messages[i] for i in path if record.messages[i].role != "tool"]
         if tools := len(path) - len(kept):
-            left_out["tool messages"] = left_out.get("tool messages", 0) + tools
+            left_out["tool message"] = left_out.get("tool message", 0) + tools
         made = insert(conversations).values(
             user_id=user_id, name=record.title, created_at=created, updated_at=datetime.fromisoformat(record.updated_at),
             pinned_at=datetime.fromisoformat(record.pinned_at) if record.pinned_at else None,

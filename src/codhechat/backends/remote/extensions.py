@@ -57,6 +57,7 @@ class ConversationExtensions:
     _conversations: dict[int, Conversation]
     _history: dict[int, list[Message]]
     named_extensions: set[str]
+    import_left_out: dict[str, int] = {}
 
     @staticmethod
     def _conversation(item: ConversationSummary) -> Conversation:  # RemoteBackend's
@@ -127,6 +128,7 @@ class ConversationExtensions:
         if response.status_code != 200:
             raise status_error(self.api.server, response)
         result = body_of(self.api.server, response, IMPORT_RESULT, "POST /import")
+        self.import_left_out = dict(result.left_out)  # what the server could not keep, for `import` to say
         listed = {c.id: c for c in await self.list_conversations(limit=10**9)}
         imported = [listed[i] for i in result.imported if i in listed]
         skipped_titles = set(result.skipped)
