@@ -94,6 +94,9 @@ async def test_a_classic_server_greys_out_pin_model_and_system_prompt_saying_why
                              ("System prompt…", "cannot keep a model and system prompt per conversation")):  # fmt: skip
             assert words in str(offered[title].help), title
             assert "dim" in str(offered[title].display.style), title  # greyed
+        # Every command the classic server cannot do says what, never "cannot do that".
+        greyed = [str(hit.help) for hit in offered.values() if str(hit.help).startswith("Not available: ")]
+        assert greyed and not [why for why in greyed if why.endswith("cannot do that.")]
         for key, words in (("f4", "cannot pin"), ("f5", "cannot keep a model"), ("f9", "cannot keep a model")):
             app.clear_notifications()
             await pilot.press(key)

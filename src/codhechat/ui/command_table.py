@@ -169,7 +169,7 @@ CANNOT = {
     SEARCH: "search conversations", RENAME: "rename conversations", PIN: "pin conversations",
     DELETE: "delete conversations", REGENERATE: "regenerate replies", CONTINUE: "continue a reply",
     CONVERSATION_OPTIONS: "keep a model and system prompt per conversation", EDIT: "edit sent messages",
-    BRANCHES: "keep versions of messages",
+    BRANCHES: "keep versions of messages", ATTACH: "take attached files",
 }  # fmt: skip
 
 

@@ -108,7 +108,7 @@ class ConversationExtensions:
     async def context_use(self, conversation_id: int) -> ContextUse | None:
         """Extension "tokens": the newest reply with usage, its prompt plus its completion."""
         history = self._history.get(conversation_id)
-        if history is None or not any(m.prompt_tokens is not None for m in history[-2:]):
+        if history is None or (bool(history) and history[-1].role == "user"):  # not read since the last reply
             history = await self._load_history(conversation_id)
         for message in reversed(history):
             if message.prompt_tokens is not None:
