@@ -33,16 +33,6 @@ async def set_options(
     return conversation
 
 
-async def turn_options(session: AsyncSession, *, conversation_id: int) -> tuple[str | None, str | None]:
-    """A conversation's own (model, system prompt), for its next turn."""
-    row = (
-        await session.execute(
-            select(Conversation.model, Conversation.system_prompt).where(Conversation.id == conversation_id)
-        )
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
 # -- export and import (codhechat.native_format) ---------------------------------------
 def conversation_of(row: Conversation) -> app_models.Conversation:
     return app_models.Conversation(

@@ -24,7 +24,7 @@ from codhechat.context import Calibration
 from codhechat.errors import ModelError
 from codhechat.llm import ModelClient
 from codhechat.models import Message, ReplyDelta, ReplyFailed, title_for
-from codhechat.server import crud, crud_ext, upstream
+from codhechat.server import crud, upstream
 from codhechat.server.db import DatabaseUnavailable, is_conflict, is_database_failure
 from codhechat.server.models import utcnow
 from codhechat.server.replies import ProgressSaver, ReplyNotSaved, RowGone, Turn, TurnReplies
@@ -117,20 +117,17 @@ class ChatService:
     async def begin(self, *, user_id: int, text: str, conversation_id: int | None) -> Turn:
         """Store the user's message (in a new conversation named after it when id is None)
         and read the history the model will see, in one transaction."""
-        model = system_prompt = None  # a new conversation has no options of its own yet
         try:
             async with self.database(write=True) as session:
                 started = await crud.start_turn(
                     session, user_id=user_id, conversation_id=conversation_id, name=title_for(text),
                     content=text, history=self.settings.history_window,
                 )  # fmt: skip
-                if started is not None and conversation_id is not None:
-                    model, system_prompt = await crud_ext.turn_options(session, conversation_id=started[0])
         except RowGone:  # deleted between the read and the write
             raise ConversationNotFound(conversation_id) from None
         if started is None:
             raise ConversationNotFound(conversation_id)
-        conversation_id, message_id, earlier = started
+        conversation_id, message_id, earlier, (model, system_prompt) = started
         history = [
             Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,  # type: ignore[arg-type]
                     created_at=m.timestamp)
