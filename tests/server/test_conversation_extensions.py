@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.server.conftest import ServerThread, ask, new_guest, open_ws
+from tests.server.conftest import BACKENDS, ServerThread, ask, new_guest, open_ws
 from tests.server.test_conversations import chat
 
 
@@ -87,9 +88,12 @@ async def test_a_reply_keeps_its_token_usage_over_rest_and_the_socket(
     assert set(frames[-1]) == {"type", "requestId", "conversationId"}  # the legacy frame, exactly
 
 
-async def test_export_import_round_trip_is_byte_identical(make_server: object, fake_openai: FakeOpenAI) -> None:
-    first: ServerThread = make_server(allowed_models=["gpt-4o"])  # type: ignore[operator]
-    second: ServerThread = make_server()  # type: ignore[operator]
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_export_import_round_trip_is_byte_identical(
+    make_server: object, fake_openai: FakeOpenAI, backend: str
+) -> None:
+    first: ServerThread = make_server(backend, allowed_models=["gpt-4o"])  # type: ignore[operator]
+    second: ServerThread = make_server(backend)  # type: ignore[operator]
     async with httpx.AsyncClient(base_url=first.url, timeout=10) as api, \
             httpx.AsyncClient(base_url=second.url, timeout=10) as other:  # fmt: skip
         guest = await new_guest(api)
