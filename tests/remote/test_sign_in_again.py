@@ -60,7 +60,7 @@ async def test_a_changed_secret_signs_out_and_sign_in_from_the_palette_carries_o
         # The operator rotates SECRET_KEY: every token signed with the old one is refused.
         server.stop()
         make_server(port=port, database=database, secret_key=OTHER_SECRET)
-        await wait_until(pilot, lambda: status.connection == SIGNED_OUT, timeout=15)
+        await wait_until(pilot, lambda: status.connection == SIGNED_OUT, timeout=30)
         told = "\n".join(str(n.message) for n in app._notifications)
         assert "expired" in told and "Sign in…" in told  # why, and what to do
         # A send fails, saying so (not a silent "offline"); the prompt is given back.
@@ -70,7 +70,7 @@ async def test_a_changed_secret_signs_out_and_sign_in_from_the_palette_carries_o
         assert app.query_one("#prompt").text == "are you there?"
         # Sign in again from the palette: connected, the account's conversations are back.
         await _sign_in(pilot, app, "alice", "a-long-password")
-        await wait_until(pilot, lambda: status.connection == "● connected", timeout=15)
+        await wait_until(pilot, lambda: status.connection == "● connected", timeout=30)
         await wait_until(
             pilot, lambda: any(c.title == "before the restart" for c in screen_of(app).session.conversations)
         )
@@ -88,7 +88,28 @@ async def test_a_deleted_account_signs_out_and_a_wrong_sign_in_says_why(make_ser
     app = CodheChatApp(remote_backend(server.url, token_folder=tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         status = screen_of(app).status
-        await wait_until(pilot, lambda: status.connection == SIGNED_OUT, timeout=15)
+        await wait_until(pilot, lambda: status.connection == SIGNED_OUT, timeout=30)
         await _sign_in(pilot, app, "bob", "another-password")
-        await wait_until(pilot, lambda: any("Wrong username or password" in str(n.message) for n in app._notifications))
+        await wait_until(
+            pilot, lambda: any("Wrong username or password" in str(n.message) for n in app._notifications), timeout=30
+        )
         assert status.connection == SIGNED_OUT
+
+
+async def test_sign_in_switches_from_a_guest_to_an_account_while_connected(make_server: Any, tmp_path: Path) -> None:
+    server = make_server()
+    await _register(server.url, tmp_path / "carol", "carol", "carols-password")
+    app = CodheChatApp(remote_backend(server.url, token_folder=tmp_path / "guest"))
+    async with app.run_test(size=SIZE) as pilot:
+        status = screen_of(app).status
+        await send(pilot, "a guest's words")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
+        assert status.connection == "● connected"
+        await _sign_in(pilot, app, "carol", "carols-password")
+        await wait_until(pilot, lambda: any("as carol" in str(n.message) for n in app._notifications), timeout=30)
+        await wait_until(pilot, lambda: status.connection == "● connected")
+        await wait_until(pilot, lambda: not screen_of(app).session.conversations)  # carol has none yet
+        await send(pilot, "carol speaking")
+        await wait_until(pilot, lambda: reply_views(app) and last_reply(app).text == "Echo: carol speaking")
+        mine = await app.backend.list_conversations()
+        assert [c.title for c in mine] == ["carol speaking"]

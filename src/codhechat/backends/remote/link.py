@@ -112,8 +112,9 @@ class Link:
     async def reconnect(self) -> None:
         """Connect again with the token signed in now: at once when the link gave up
         (signed out), else once the open socket (the old sign-in's) is closed."""
-        ws = self._ws
+        ws, self._ws = self._ws, None  # not handed out again while it closes
         if ws is not None:
+            self._accepted = None
             await ws.close()
         await self.connected()
 
