@@ -67,3 +67,7 @@ class MissingApiKey(ModelError):
             "one in your config file, or point OPENAI_BASE_URL at a local server "
             "such as Ollama, which needs no key.",
         )
+
+
+class MalformedFile(CodheError):
+    """An import file that is not what it claims to be; nothing was imported."""

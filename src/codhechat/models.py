@@ -382,5 +382,5 @@ class ConnectionState:
             wait = max(0, math.ceil((self.retry_at or now) - now))
             return f"↻ reconnecting in {wait}s" if wait else "↻ reconnecting…"
         if self.status == "offline":
-            return "○ signed out: sign in again (codhechat login)" if self.signed_out else "○ offline"
+            return "○ signed out: Ctrl+P, “Sign in…”" if self.signed_out else "○ offline"
         return "… connecting"

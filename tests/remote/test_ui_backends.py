@@ -259,20 +259,20 @@ async def test_a_refused_sign_in_says_signed_out_and_how_to_sign_in_again(codhe_
     app = CodheChatApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         status = screen_of(app).status
-        await wait_until(pilot, lambda: status.connection == "○ signed out: sign in again (codhechat login)")
+        await wait_until(pilot, lambda: status.connection == "○ signed out: Ctrl+P, “Sign in…”")
         await send(pilot, "hello")
         await wait_until(pilot, lambda: reply_views(app) and last_reply(app).status is not None)
         notice = str(last_reply(app).query_one(".notice").render())
         assert "refused the sign-in" in notice or "expired" in notice
-        assert "codhechat login" in notice
+        assert "codhechat login" in notice and "Sign in…" in notice  # the shell's way, and the app's
         assert app.query_one("#prompt").text == "hello"  # not sent: given back to edit or resend
 
 
 async def test_conversation_commands_are_offered_only_where_the_backend_can(make_app: Any, backend_kind: str) -> None:
-    """Pin, regenerate and per-conversation options are local-mode abilities: in remote mode
-    the palette shows them greyed, saying the server cannot, and their keys say so too
-    (never a key that does nothing). Search reaches a server that says it has it (`GET
-    /extensions`); rename and delete, see the next test."""
+    """Where the backend cannot do a command, the palette shows it greyed, saying the server
+    cannot, and its key says so too (never a key that does nothing). Search, pin and
+    per-conversation options reach a server that says it has them (`GET /extensions`:
+    codhechat serve), not a classic one; rename and delete, see the next test."""
     from codhechat.backends import SEARCH
     from codhechat.ui.command_table import CommandTable
 
@@ -287,16 +287,22 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
         def can(title: str) -> bool:
             return not offered[title].startswith("Not available: ")
 
-        assert can("Search conversations") == (backend_kind != "classic")
-        for title in ("Regenerate reply", "Model…", "System prompt…", "Edit a message…"):
+        served = backend_kind != "classic"  # codhechat serve's extensions (issue 11)
+        assert can("Search conversations") == served
+        for title in ("Pin or unpin conversation", "Model…", "System prompt…"):
+            assert can(title) == served, title
+            assert served or f"{app.backend.mode} cannot" in offered[title]
+        for title in ("Regenerate reply", "Edit a message…"):
             assert can(title) == local, title
             assert local or f"{app.backend.mode} cannot" in offered[title]
         assert can("Copy last reply")  # copying needs nothing from the backend
-        # No per-conversation model or editing over the protocol: the keys say so there.
+        # The keys run, or say why they cannot: never a key that does nothing.
         await pilot.press("f5", "f9", "f12")
         await pilot.pause(0.1)
         said = "\n".join(str(n.message) for n in app._notifications)
-        assert ("Send a first message" in said and "Open a conversation to edit" in said) == local
+        assert ("Send a first message" in said) == served
+        assert ("cannot keep a model and system prompt per conversation" in said) == (not served)
+        assert ("Open a conversation to edit" in said) == local
         assert ("cannot edit sent messages" in said) == (not local)
         await pilot.press("ctrl+f")
         await pilot.pause(0.1)

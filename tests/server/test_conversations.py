@@ -53,7 +53,7 @@ async def test_list_without_messages_newest_first_and_paged_past_100(api: httpx.
     assert slim.status_code == 200 and slim.headers["x-total-count"] == "105"
     page = slim.json()
     assert len(page) == 100
-    assert set(page[0]) == {"id", "name", "created_at", "updated_at"}
+    assert set(page[0]) == {"id", "name", "created_at", "updated_at", "pinned_at", "model", "system_prompt"}
     assert [c["id"] for c in page] == ids[::-1][:100]
     rest = await api.get("/conversations/?include_messages=false&skip=100&limit=100", headers=guest.headers)
     assert [c["id"] for c in rest.json()] == ids[::-1][100:]
@@ -73,7 +73,16 @@ async def test_messages_paging(api: httpx.AsyncClient, guest: Guest) -> None:
     page1 = first.json()
     assert len(page1) == 100 and [m["id"] for m in page1] == sorted(m["id"] for m in page1)
     assert page1[0]["content"] == "m0" and page1[0]["role"] == "user"
-    assert set(page1[0]) == {"id", "role", "content", "timestamp", "status"}
+    assert set(page1[0]) == {
+        "id",
+        "role",
+        "content",
+        "timestamp",
+        "status",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+    }
     page2 = (await api.get(url, params={"skip": 100}, headers=guest.headers)).json()
     assert len(page2) == 20 and page2[-1]["content"] == "Echo: m59"
     # `before`: the page just before an id, still in id order

@@ -220,7 +220,7 @@ async def test_the_mcp_sdk_is_imported_only_when_a_server_starts(fake_openai: Fa
 async def test_tool_rounds_are_searchable_and_survive_export_and_import(
     backend: LocalBackend, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
-    from codhechat.commands.native_format import dump_json, parse_native, record_of
+    from codhechat.native_format import dump_json, parse_native, record_of
 
     fake_openai.enqueue(CallTools((("echo", '{"text": "zebracorn"}'),)), Reply("Echoed."))
     events = await run(backend.stream_reply(None, "echo it"), decide="once")

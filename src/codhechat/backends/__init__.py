@@ -45,6 +45,8 @@ TOOLS = "tools"  # tool_servers, switch_tool (MCP servers are configured)
 # Conversations as trees (edit and regenerate keep what they replace, one branch away):
 # switch_branch, delete_branch, message_tree; Message.siblings is filled in.
 BRANCHES = "branches"
+# A server's accounts: sign_in (again, once the server refuses the token for good).
+SIGN_IN = "sign_in"
 
 
 def supports(backend: object, ability: str) -> bool:
@@ -205,6 +207,11 @@ class ChatBackend(Protocol):
 
     async def mcp_resource(self, server: str, uri: str) -> AttachedFile:
         """One of them as an attachment; a CodheError says why it cannot be had."""
+        ...
+
+    async def sign_in(self, username: str, password: str) -> None:
+        """Sign in to the server with an account (SIGN_IN), and reconnect with it; a
+        CodheError says why not (a wrong password...)."""
         ...
 
     async def warm_up(self) -> None:

@@ -356,6 +356,9 @@ class LocalBackend(LocalFiles):
 
     # The rest of ChatBackend
 
+    async def sign_in(self, username: str, password: str) -> None:
+        raise CodheError("Local mode has no accounts: there is no server to sign in to.")
+
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.client.warm_up)
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+# `codhechat import` limits (import_limits imports nothing, so `--help` stays instant).
+from codhechat.import_limits import IMPORT_MAX_CONVERSATIONS, IMPORT_MAX_DEPTH, IMPORT_MAX_MB
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ENDPOINT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-# `codhechat import` limits (kept here, not in archive.py, so `--help` imports nothing).
-IMPORT_MAX_MB, IMPORT_MAX_DEPTH, IMPORT_MAX_CONVERSATIONS = 256, 64, 100_000
 
 SHELL_COMMANDS = frozenset({"ask", "list", "show", "search", "rename", "delete", "export", "import", "models"})
 

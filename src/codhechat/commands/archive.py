@@ -18,11 +18,11 @@ from typing import Any
 from codhechat.backends import ATTACH, BRANCHES, IMPORT, ChatBackend, supports
 from codhechat.commands import EXIT_OK
 from codhechat.commands.import_file import MalformedFile
-from codhechat.commands.native_format import FORMAT_NAME, dump_json, parse_native, record_of
 from codhechat.commands.output import is_terminal, local_time
 from codhechat.commands.session import ALL, all_messages, conversation, require, run_with
 from codhechat.errors import CodheError, UsageError
 from codhechat.models import Conversation, ConversationRecord, Message, MessageStatus
+from codhechat.native_format import FORMAT_NAME, dump_json, parse_native, record_of
 from codhechat.textsafe import visible
 
 # -- export -------------------------------------------------------------------
@@ -135,7 +135,10 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
 
     async def write(backend: ChatBackend) -> tuple[list[Conversation], list[ConversationRecord]]:
         require(backend, IMPORT, "import conversations")
-        return await backend.import_conversations(records)
+        done = await backend.import_conversations(records)
+        for what, n in getattr(backend, "import_left_out", {}).items():  # a server's (remote mode)
+            left_out[what] = left_out.get(what, 0) + n
+        return done
 
     imported, skipped = run_with(settings, write)
     out = sys.stdout

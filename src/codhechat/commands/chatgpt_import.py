@@ -265,7 +265,7 @@ def _time(value: Any) -> str | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC).isoformat()
     if isinstance(value, str):
-        from codhechat.commands.native_format import normalise_time
+        from codhechat.native_format import normalise_time
 
         try:
             return normalise_time(value)

@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from codhechat.commands import IMPORT_MAX_CONVERSATIONS, IMPORT_MAX_DEPTH, IMPORT_MAX_MB
-from codhechat.errors import CodheError, UsageError
+from codhechat.errors import CodheError, MalformedFile, UsageError
 from codhechat.models import ConversationRecord
 
-
-class MalformedFile(CodheError):
-    """An import file that is not what it claims to be; nothing was imported."""
+__all__ = ["ImportLimits", "MalformedFile", "check_records", "load_json"]
 
 
 class ImportLimits:

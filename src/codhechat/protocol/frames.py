@@ -133,6 +133,10 @@ class CompleteFrame(_ServerFrame):
     conversation_id: int = Field(alias="conversationId")
     message_id: int | None = Field(default=None, alias="messageId")
     status: str | None = None
+    # Extension "tokens" (delta sockets only): the model's usage, and which model replied.
+    prompt_tokens: int | None = Field(default=None, alias="promptTokens")
+    completion_tokens: int | None = Field(default=None, alias="completionTokens")
+    model: str | None = None
 
 
 class ErrorFrame(_ServerFrame):

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from codhechat.protocol.conversation_ext import CONVERSATION_EXTENSIONS
+
 Role = Literal["system", "user", "assistant"]
 # Ids are INTEGER columns: 32-bit on PostgreSQL. A larger number is a 422, never a 500.
 MAX_DB_INT = 2**31 - 1
@@ -73,6 +75,10 @@ class MessageOut(BaseModel):
     content: str
     timestamp: datetime
     status: str = "complete"  # extension: complete | partial | error
+    # Extension "tokens": the model's usage for a reply, and which model wrote it.
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 class ConversationSummary(BaseModel):
@@ -84,6 +90,10 @@ class ConversationSummary(BaseModel):
     name: str
     created_at: datetime
     updated_at: datetime
+    # Extensions "pin" and "conversation_options" (None: not pinned; the server's defaults).
+    pinned_at: datetime | None = None
+    model: str | None = None
+    system_prompt: str | None = None
 
 
 class ConversationOut(BaseModel):
@@ -167,4 +177,4 @@ class Extensions(BaseModel):
 
 
 # The names `GET /extensions` lists (a client maps them onto its own abilities).
-EXTENSIONS = ("rename", "delete", "search", "delta", "cancel", "refresh", "attachments")
+EXTENSIONS = ("rename", "delete", "search", "delta", "cancel", "refresh", "attachments", *CONVERSATION_EXTENSIONS)

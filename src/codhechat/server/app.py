@@ -38,7 +38,18 @@ from codhechat.server.limits import Limits
 from codhechat.server.limits_pg import DatabaseLimits
 from codhechat.server.logs import add_secret, mask_uvicorn_logs
 from codhechat.server.model_stream import LeanModelClient
-from codhechat.server.routes import attachments, auth, chat, conversations, extensions, health, users, ws
+from codhechat.server.routes import (
+    archive,
+    attachments,
+    auth,
+    chat,
+    conversation_options,
+    conversations,
+    extensions,
+    health,
+    users,
+    ws,
+)
 from codhechat.server.routes.ws import ABORT_KEY
 from codhechat.server.service import BUSY, ChatService
 from codhechat.server.settings import ServerSettings
@@ -74,10 +85,10 @@ class ExposeAbort:
 class BodyLimit:
     """Answer 413 to a request body larger than `max_bytes` (declared or streamed)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int = 0) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.upload_bytes = max(upload_bytes, max_bytes)  # an attachment's upload (POST /attachments)
+        self.larger = larger or {}  # path -> its own limit (an upload, a whole export to import)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,9 +96,9 @@ class BodyLimit:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        limit = self.upload_bytes if scope["path"] == attachments.UPLOAD_PATH else self.max_bytes
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(send)
+        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         if declared is not None or b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
@@ -101,8 +112,8 @@ class BodyLimit:
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > limit:
-                await self._reject(send)
+            if size > max_bytes:
+                await self._reject(send, max_bytes)
                 return
             if not message.get("more_body"):
                 break
@@ -117,8 +128,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps({"detail": f"Request body larger than {self.max_bytes} bytes"}).encode()
+    async def _reject(self, send: Send, max_bytes: int) -> None:
+        body = json.dumps({"detail": f"Request body larger than {max_bytes} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -207,13 +218,25 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     mask_uvicorn_logs()
     app = FastAPI(title="codhechat server", version=__version__, lifespan=lifespan)
-    for module in (auth, users, conversations, chat, ws, health, extensions, attachments):
+    for module in (
+        auth,
+        users,
+        conversations,
+        chat,
+        ws,
+        health,
+        extensions,
+        conversation_options,
+        archive,
+        attachments,
+    ):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for failure in (SQLAlchemyError, DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         app.add_exception_handler(failure, database_failed)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       upload_bytes=int(settings.attachment_max_mb * 1024 * 1024))  # fmt: skip
+                       larger={"/import": settings.max_import_mb * 1024 * 1024,
+                               attachments.UPLOAD_PATH: int(settings.attachment_max_mb * 1024 * 1024)})  # fmt: skip
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -180,11 +180,14 @@ async def recent_messages(session: AsyncSession, *, conversation_id: int, limit:
     return list(reversed((await session.scalars(query)).all()))
 
 
-async def update_message(session: AsyncSession, *, message_id: int, content: str, status: str) -> bool:
-    """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted)."""
+async def update_message(
+    session: AsyncSession, *, message_id: int, content: str, status: str, extra: dict[str, object] | None = None
+) -> bool:
+    """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted).
+    `extra`: more columns to set (a finished reply's model and usage)."""
     messages = _table(Message)
     result = await session.execute(
-        update(messages).where(messages.c.id == message_id).values(content=content, status=status)
+        update(messages).where(messages.c.id == message_id).values(content=content, status=status, **(extra or {}))
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -203,24 +206,29 @@ async def add_message(
 
 async def start_turn(
     session: AsyncSession, *, user_id: int, conversation_id: int | None, name: str, content: str, history: int
-) -> tuple[int, int, list[Message]] | None:
+) -> tuple[int, int, list[Message], tuple[str | None, str | None]] | None:
     """A turn's prompt, in one transaction: the conversation (new when `conversation_id`
     is None, named `name`), the user's message, and the `history - 1` messages before it
     that the model sees too, oldest first (no SELECT for a new conversation: it has none).
-    (conversation id, message id, earlier messages), or None when the conversation is not
-    the user's. Core statements: the ORM's unit of work costs more than the writes."""
+    (conversation id, message id, earlier messages, its own (model, system prompt)), or None
+    when the conversation is not the user's. Core statements: the ORM's unit of work costs more than the writes."""
     now = utcnow()
     conversations, messages = _table(Conversation), _table(Message)
     earlier: list[Message] = []
+    options: tuple[str | None, str | None] = (None, None)
     if conversation_id is None:
         made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
         conversation_id = int(await session.scalar(made.returning(conversations.c.id)))
     else:
-        owned = select(conversations.c.id).where(
+        # Its own model and system prompt come with the ownership check: no statement more
+        # while SQLite's write lock is held (extension "conversation_options").
+        owned = select(conversations.c.model, conversations.c.system_prompt).where(
             conversations.c.id == conversation_id, conversations.c.user_id == user_id
         )
-        if await session.scalar(owned) is None:
+        row = (await session.execute(owned)).first()
+        if row is None:
             return None
+        options = (row[0], row[1])
         if history > 1:
             earlier = await recent_messages(session, conversation_id=conversation_id, limit=history - 1)
         await session.execute(update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now))
@@ -228,7 +236,7 @@ async def start_turn(
                                     timestamp=now).returning(messages.c.id)  # fmt: skip
     message_id = int(await session.scalar(added))
     await session.commit()
-    return conversation_id, message_id, earlier
+    return conversation_id, message_id, earlier, options
 
 
 async def save_replies(

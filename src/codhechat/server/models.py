@@ -60,6 +60,11 @@ class Conversation(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Extensions (migration 0004): pinned conversations head the list; a model and system
+    # prompt of its own (None: the server's).
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     user: Mapped[User] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
@@ -81,6 +86,10 @@ class Message(Base):
     # complete | partial (cancelled or the client went away) | error (the model failed)
     status: Mapped[str] = mapped_column(String(16), default="complete")
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Extension "tokens" (migration 0004): a reply's model and the usage it reported.
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

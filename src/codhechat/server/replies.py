@@ -64,6 +64,12 @@ class Turn:
     text: str = ""
     status: str = "complete"
     message_id: int | None = None  # the reply's row, once it has one
+    # The conversation's own model and system prompt (None: the server's), and, once the
+    # reply ends, the model that answered and the usage it reported (extension "tokens").
+    model: str | None = None
+    system_prompt: str | None = None
+    answered_by: str | None = None
+    usage: tuple[int, int] | None = None
 
 
 class ProgressSaver:
@@ -148,6 +154,10 @@ class TurnReplies:
     async def end_reply(self, ending: Ending) -> Message:
         turn = self.turn
         turn.status = str(ending.status)
+        turn.answered_by, turn.usage = ending.model, ending.usage
+        extra: dict[str, object] = {"model": ending.model}
+        if ending.usage is not None:
+            extra["prompt_tokens"], extra["completion_tokens"] = ending.usage
         await self.saver.settle(turn)
         if turn.message_id is None and not ending.content and ending.status is not MessageStatus.COMPLETE:
             raise NothingKept("nothing arrived")
@@ -158,17 +168,19 @@ class TurnReplies:
                         session, new=[(turn.conversation_id, ending.content, turn.status)], changed=()
                     )
                     turn.message_id = ids[0]
-                elif not await crud.update_message(
-                    session, message_id=turn.message_id, content=ending.content, status=turn.status
+                if not await crud.update_message(
+                    session, message_id=turn.message_id, content=ending.content, status=turn.status, extra=extra
                 ):
                     raise RowGone(turn.message_id)
         except DatabaseUnavailable:
             raise self._not_saved("the database is unavailable; ask again shortly", unavailable=True) from None
         except RowGone:
             raise self._not_saved("the conversation was deleted meanwhile", unavailable=False) from None
+        usage = ending.usage or (None, None)
         return Message(
             id=turn.message_id, conversation_id=turn.conversation_id, role="assistant",
-            content=ending.content, created_at=utcnow(), status=ending.status,
+            content=ending.content, created_at=utcnow(), status=ending.status, model=ending.model,
+            prompt_tokens=usage[0], completion_tokens=usage[1],
         )  # fmt: skip
 
     def _not_saved(self, reason: str, *, unavailable: bool) -> ReplyNotSaved:

@@ -136,7 +136,7 @@ class ChatService:
             raise ConversationNotFound(conversation_id) from None
         if started is None:
             raise ConversationNotFound(conversation_id)
-        conversation_id, message_id, earlier = started
+        conversation_id, message_id, earlier, (model, system_prompt) = started
         history = [
             Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,  # type: ignore[arg-type]
                     created_at=m.timestamp)
@@ -144,7 +144,8 @@ class ChatService:
         ]  # fmt: skip
         history.append(Message(id=message_id, conversation_id=conversation_id, role="user", content=text,
                                created_at=utcnow()))  # fmt: skip
-        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history, parts=parts)
+        return Turn(conversation_id=conversation_id, user_message_id=message_id, history=history, parts=parts,
+                    model=model, system_prompt=system_prompt)  # fmt: skip
 
     async def reply(self, turn: Turn, on_delta: Callable[[str], Awaitable[None]]) -> Turn:
         """Stream the reply into `turn.text`, calling `on_delta` per piece; always keep what came.
@@ -155,9 +156,10 @@ class ChatService:
         """
         store = TurnReplies(self.progress, turn)
         plan = TurnPlan(
-            conversation_id=turn.conversation_id, model=self.settings.model_name,
-            system_prompt=self.settings.system_prompt, history=turn.history, window=None, reasoning=False,
-            parts=turn.parts,
+            conversation_id=turn.conversation_id,
+            model=turn.model if turn.model in self.settings.models else self.settings.model_name,
+            system_prompt=turn.system_prompt or self.settings.system_prompt, history=turn.history, window=None,
+            reasoning=False, parts=turn.parts,
         )  # fmt: skip
         events = run_turn(self.model, store, plan, calibration=self.calibration,
                           save_interval=self.settings.reply_save_interval, save_first=True)  # fmt: skip

@@ -48,6 +48,12 @@ class ServerSettings(BaseSettings):
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint URL.")
     model_name: str = Field(default="gpt-4o-mini", description="Model used for replies.")
     system_prompt: str = Field(default="You are a helpful assistant.", description="System prompt.")
+    allowed_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Models a conversation may choose besides MODEL_NAME (comma-separated or JSON list); "
+        "GET /models lists them, any other is refused.",
+    )
+    max_import_mb: int = Field(default=32, ge=1, description="Largest POST /import body (a JSON export), in MB.")
     history_window: int = Field(default=20, ge=1, le=1000, description="Messages the model sees.")
     model_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the model.")
     model_max_retries: int = Field(default=2, ge=0, le=10, description="Model retries on 429/5xx.")
@@ -125,7 +131,7 @@ class ServerSettings(BaseSettings):
             raise ValueError(f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes")
         return value
 
-    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", "allowed_models", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -148,6 +154,11 @@ class ServerSettings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return async_database_url(self.database_url)
+
+    @property
+    def models(self) -> list[str]:
+        """What a conversation may use: MODEL_NAME first, then ALLOWED_MODELS."""
+        return list(dict.fromkeys([self.model_name, *self.allowed_models]))
 
     @property
     def model_configured(self) -> bool:

@@ -145,6 +145,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("delete_branch", title="Delete this version…",
             help="Of the message with several (Alt+Up/Down choose which): it and what follows (Ctrl+Z undoes it)",
             needs=BRANCHES, group="conversations"),
+    # Only in remote mode (see ChatScreen.why_not); the status line offers it once the server refuses the token.
+    Command("sign_in", title="Sign in…", help="To the server again (it refused your sign-in), or as another account",
+            group="settings"),
     Command("choose_tools", title="Tools…", help="MCP servers and their tools: switch them on or off here",
             on="app", needs=TOOLS, group="settings"),
     # The app (Textual's own palette has "Keys" and "Quit").

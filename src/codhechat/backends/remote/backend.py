@@ -16,11 +16,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codhechat.backends import ATTACH, DELETE, RENAME, SEARCH
+from codhechat.backends import ATTACH, DELETE, RENAME, SIGN_IN
 from codhechat.backends.remote.address import display_name
 from codhechat.backends.remote.api import ServerApi
 from codhechat.backends.remote.errors import RemoteError
 from codhechat.backends.remote.exchange import Exchange, checked_prompt
+from codhechat.backends.remote.extensions import ConversationExtensions, abilities
 from codhechat.backends.remote.files import RemoteFiles
 from codhechat.backends.remote.link import Link
 from codhechat.errors import CodheError
@@ -48,12 +49,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class RemoteBackend:
+class RemoteBackend(ConversationExtensions):
     # The classic protocol has none of the optional abilities; a server that shows it
     # speaks codhechat serve's extensions (it lists without embedded messages, or its
-    # socket sends `started`) can also rename and delete. Pin, search, regenerate and
-    # per-conversation options have no server routes: the app hides them here.
-    capabilities: frozenset[str] = frozenset()
+    # socket sends `started`) can also rename and delete; the rest (pin, search, options,
+    # tokens, import) only where `GET /extensions` lists them (extensions.py).
+    capabilities: frozenset[str] = frozenset({SIGN_IN})  # every server has /token
 
     def __init__(
         self,
@@ -79,6 +80,7 @@ class RemoteBackend:
         self._conversations: dict[int, Conversation] = {}
         self._history: dict[int, list[Message]] = {}
         self.files = RemoteFiles(self.api)  # extension `attachments` (ATTACH)
+        self.named_extensions: set[str] = set()  # what GET /extensions listed
 
     # -- connection state, for the status line ----------------------------------------
 
@@ -96,12 +98,8 @@ class RemoteBackend:
     async def learn_extensions(self) -> None:
         """What the server says it can do (`GET /extensions`), mapped onto the app's abilities;
         a classic server says nothing, and keeps the abilities its answers show."""
-        named = await self.api.extensions()
-        offered = {
-            ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search"),
-                                          (ATTACH, "attachments")) if name in named
-        }  # fmt: skip
-        self.capabilities = self.capabilities | offered
+        self.named_extensions = await self.api.extensions()
+        self.capabilities = self.capabilities | abilities(self.named_extensions)
 
     async def search(
         self, query: str, *, limit: int = 30, newest_first: bool = False, syntax: bool = False
@@ -120,7 +118,9 @@ class RemoteBackend:
         if items and all(isinstance(item, ConversationSummary) for item in items):
             self._extensions_seen()
         conversations = [self._conversation(item) for item in items]
-        conversations.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+        # Pinned first, the latest pin first; then the most recent (as local mode lists).
+        conversations.sort(key=lambda c: (c.pinned_at is not None, c.pinned_at or c.updated_at, c.updated_at, c.id),
+                           reverse=True)  # fmt: skip
         self._conversations.update((c.id, c) for c in conversations)
         return conversations[offset : offset + limit]
 
@@ -150,9 +150,11 @@ class RemoteBackend:
     def _conversation(item: ConversationListItem) -> Conversation:
         created = _utc(item.created_at)
         if isinstance(item, ConversationSummary):
-            updated = _utc(item.updated_at)
-        else:  # the classic shape embeds the messages: the newest is when it was last updated
-            updated = max([created, *(_utc(m.timestamp) for m in item.messages)])
+            pinned = _utc(item.pinned_at) if item.pinned_at else None
+            return Conversation(id=item.id, title=item.name, created_at=created, updated_at=_utc(item.updated_at),
+                                pinned_at=pinned, model=item.model, system_prompt=item.system_prompt)  # fmt: skip
+        # The classic shape embeds the messages: the newest is when it was last updated.
+        updated = max([created, *(_utc(m.timestamp) for m in item.messages)])
         return Conversation(id=item.id, title=item.name, created_at=created, updated_at=updated)
 
     @staticmethod
@@ -162,7 +164,8 @@ class RemoteBackend:
         except ValueError:  # a status this client does not know
             status = MessageStatus.COMPLETE
         return Message(id=item.id, conversation_id=conversation_id, role=item.role, content=item.content,
-                       created_at=_utc(item.timestamp), status=status)  # fmt: skip
+                       created_at=_utc(item.timestamp), status=status, model=item.model,
+                       prompt_tokens=item.prompt_tokens, completion_tokens=item.completion_tokens)  # fmt: skip
 
     async def _load_history(self, conversation_id: int) -> list[Message]:
         items = await self.api.messages(conversation_id)
@@ -278,6 +281,13 @@ class RemoteBackend:
             exchange.attached = await self.files.upload(files)
         async for event in exchange.events():
             yield ReplyStarted(event.conversation, None) if isinstance(event, ReplyStarted) else event
+
+    async def sign_in(self, username: str, password: str) -> None:
+        """Sign in with an account (the stored token is replaced), then reconnect with it."""
+        await self.api.login(username, password)
+        self._conversations.clear()
+        self._history.clear()
+        await self.link.reconnect()
 
     # -- the rest of ChatBackend ---------------------------------------------------------
 

@@ -167,7 +167,8 @@ class Exchange:
             assert self.conversation is not None  # a `complete` names its conversation: started above
             events.append(ReplyDone(Message(
                 id=frame.message_id or 0, conversation_id=self.conversation.id, role="assistant",
-                content=self.seen, created_at=datetime.now(UTC), model=self.model() or None,
+                content=self.seen, created_at=datetime.now(UTC), model=frame.model or self.model() or None,
+                prompt_tokens=frame.prompt_tokens, completion_tokens=frame.completion_tokens,  # extension "tokens"
             )))  # fmt: skip
         elif isinstance(frame, ErrorFrame):
             self.finished = True

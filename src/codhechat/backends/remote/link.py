@@ -109,6 +109,15 @@ class Link:
             raise RemoteError(f"The connection to {self.server} dropped.", "Try again.")
         return self._ws
 
+    async def reconnect(self) -> None:
+        """Connect again with the token signed in now: at once when the link gave up
+        (signed out), else once the open socket (the old sign-in's) is closed."""
+        ws, self._ws = self._ws, None  # not handed out again while it closes
+        if ws is not None:
+            self._accepted = None
+            await ws.close()
+        await self.connected()
+
     async def send(self, ws: ClientConnection, frame: ChatFrame) -> None:
         try:
             async with self._send_lock:
@@ -172,6 +181,7 @@ class Link:
             if self._closing:
                 return
             if code == POLICY_VIOLATION and not carried:
+                self._accepted = None  # refused now, whatever it was before (the server's secret changed)
                 if use_header and probing_with is None:
                     probing_with = token  # a classic server reads only ?token=: try that once
                     self.api.remember_header_auth(False)
@@ -184,7 +194,8 @@ class Link:
                     continue
                 self._give_up(AuthError(
                     f"{self.server} refused the sign-in (close code 1008): the token is invalid or expired.",
-                    f"Sign in again with: codhechat login --server {self.server} (or restart for a new guest).",
+                    f"Sign in again: Ctrl+P, “Sign in…” (or codhechat login --server {self.server}; "
+                    "or restart for a new guest).",
                 ))  # fmt: skip
                 return
             if carried:

@@ -79,7 +79,7 @@ class SignIn:
                 if credentials.kind == "user":
                     raise AuthError(
                         f"Your session on {self.server} has expired.",
-                        f"Sign in again: codhechat login --server {self.server}",
+                        f"Sign in again: in the app Ctrl+P, “Sign in…”; in a shell codhechat login --server {self.server}",
                     )
                 if not self._guest_expiry_told:
                     self._guest_expiry_told = True

@@ -350,8 +350,11 @@ class Connection:
         except DatabaseUnavailable:
             return self._error(request_id, BUSY)
         if self.delta:
-            return CompleteFrame(request_id=request_id, conversation_id=turn.conversation_id,
-                                 message_id=turn.message_id, status=turn.status)  # fmt: skip
+            frame = CompleteFrame(request_id=request_id, conversation_id=turn.conversation_id,
+                                  message_id=turn.message_id, status=turn.status, model=turn.answered_by)  # fmt: skip
+            if turn.usage is None:  # extension "tokens": given only when the model reported them
+                return frame
+            return frame.model_copy(update={"prompt_tokens": turn.usage[0], "completion_tokens": turn.usage[1]})
         return CompleteFrame(request_id=request_id, conversation_id=turn.conversation_id)
 
     @staticmethod

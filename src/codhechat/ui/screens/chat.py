@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Header
 from textual.worker import Worker
 
-from codhechat.backends import ChatBackend
+from codhechat.backends import SIGN_IN, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
 from codhechat.ui import command_table, layout
@@ -273,6 +273,8 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         # Priority keys that, when their command cannot run, fall through to the prompt (Ctrl+Z, F7).
         if action == "undo_delete" and self.deletes.pending is None:
             return "There is no delete to undo."
+        if action == "sign_in" and not supports(self.backend, SIGN_IN):
+            return "Only a server has accounts to sign in to."
         if (why := self.session.why_not(action)) is not None:  # continue_reply, the branch commands
             return why
         return command_table.unavailable(action, self.backend)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from codhechat.models import Conversation
-from codhechat.ui.flows import attach, copy, generation, manage, settings
+from codhechat.ui.flows import attach, copy, generation, manage, settings, sign_in
 from codhechat.ui.flows.search import search_conversations
 
 if TYPE_CHECKING:
@@ -71,6 +71,9 @@ class ChatCommands(Screen[None]):
 
     def action_choose_generation(self) -> None:
         self.run_worker(generation.choose_generation(self, self.session), group="dialog", exclusive=True)
+
+    def action_sign_in(self) -> None:
+        self.run_worker(sign_in.sign_in_again(self, self.session), group="dialog", exclusive=True)
 
     def action_edit_message(self) -> None:
         self.run_worker(settings.edit_message(self, self.session), group="dialog", exclusive=True)

@@ -1,4 +1,5 @@
-"""codhechat's own export format: versioned JSON holding everything the store keeps
+"""codhechat's own export format (`codhechat export --format json`, and a server's
+`GET /export` / `POST /import`: one definition for both): versioned JSON holding everything the store keeps
 about a conversation except database ids (which belong to one database), so export ->
 import -> export gives the same bytes and an import cannot clash with what is there.
 
@@ -34,9 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from codhechat.attachments import prepare
-from codhechat.commands import IMPORT_MAX_MB
-from codhechat.commands.import_file import MalformedFile
-from codhechat.errors import UsageError
+from codhechat.errors import MalformedFile, UsageError
+from codhechat.import_limits import IMPORT_MAX_MB
 from codhechat.models import (
     PREVIOUS,
     AttachedFile,
@@ -77,7 +77,7 @@ def _count(value: Any) -> int:
 def _time(value: Any) -> str:
     try:
         return normalise_time(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: year 1 in a zone east of UTC
         raise ValueError(f"must be an ISO 8601 time, not {value!r}") from None
 
 
