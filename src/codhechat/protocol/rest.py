@@ -167,4 +167,4 @@ class Extensions(BaseModel):
 
 
 # The names `GET /extensions` lists (a client maps them onto its own abilities).
-EXTENSIONS = ("rename", "delete", "search", "delta", "cancel", "refresh")
+EXTENSIONS = ("rename", "delete", "search", "delta", "cancel", "refresh", "branches", "regenerate", "edit")

@@ -38,7 +38,7 @@ from codhechat.server.deps import AppContext
 from codhechat.server.limits import Limits
 from codhechat.server.limits_pg import DatabaseLimits
 from codhechat.server.logs import add_secret, mask_uvicorn_logs
-from codhechat.server.routes import auth, chat, conversations, extensions, health, users, ws
+from codhechat.server.routes import auth, branches, chat, conversations, extensions, health, users, ws
 from codhechat.server.routes.ws import ABORT_KEY
 from codhechat.server.service import BUSY, ChatService
 from codhechat.server.settings import ServerSettings
@@ -205,7 +205,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     mask_uvicorn_logs()
     app = FastAPI(title="codhechat server", version=__version__, lifespan=lifespan)
-    for module in (auth, users, conversations, chat, ws, health, extensions):
+    for module in (auth, users, conversations, branches, chat, ws, health, extensions):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for failure in (SQLAlchemyError, DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):

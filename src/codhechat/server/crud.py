@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from codhechat.server import tree
 from codhechat.server.models import AuthSession, Base, Conversation, Message, User, UTCDateTime, utcnow
 
 
@@ -196,6 +197,8 @@ async def add_message(
     now = utcnow()
     message = Message(conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now)
     session.add(message)
+    await session.flush()
+    await tree.attach(session, conversation_id=conversation_id, message_id=message.id)
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
     await session.commit()
     return message
@@ -221,22 +224,29 @@ async def start_turn(
         )
         if await session.scalar(owned) is None:
             return None
-        if history > 1:
-            earlier = await recent_messages(session, conversation_id=conversation_id, limit=history - 1)
+        if history > 1:  # the current path's (server/tree.py)
+            earlier = await tree.recent_path(session, start=await tree.leaf_of(session, conversation_id),
+                                             limit=history - 1)  # fmt: skip
         await session.execute(update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now))
     added = insert(messages).values(conversation_id=conversation_id, role="user", content=content, status="complete",
                                     timestamp=now).returning(messages.c.id)  # fmt: skip
     message_id = int(await session.scalar(added))
+    await tree.attach(session, conversation_id=conversation_id, message_id=message_id)
     await session.commit()
     return conversation_id, message_id, earlier
 
 
 async def save_replies(
-    session: AsyncSession, *, new: Sequence[tuple[int, str, str]], changed: Sequence[tuple[int, str, str]]
+    session: AsyncSession,
+    *,
+    new: Sequence[tuple[int, str, str]],
+    changed: Sequence[tuple[int, str, str]],
+    parents: Sequence[int | None] = (),
 ) -> list[int]:
     """Replies as they grow, many in one transaction: `new` (conversation id, content,
-    status) are inserted (their ids are returned, in order), `changed` (message id,
-    content, status) rewritten; a row that is gone meanwhile is skipped."""
+    status) are inserted (their ids are returned, in order), each after its prompt in
+    `parents` (by default its conversation's current leaf) and ending the current path;
+    `changed` (message id, content, status) rewritten; a row that is gone meanwhile is skipped."""
     now = utcnow()
     conversations, messages = _table(Conversation), _table(Message)
     ids: list[int] = []
@@ -252,6 +262,9 @@ async def save_replies(
         else:
             made = await session.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
             ids = [int(i) for i in made.scalars()]
+        for index, ((conversation_id, _, _), message_id) in enumerate(zip(new, ids, strict=True)):
+            parent = parents[index] if index < len(parents) else ...
+            await tree.attach(session, conversation_id=conversation_id, message_id=message_id, parent_id=parent)
         touched = sorted({c for c, _, _ in new})
         await session.execute(update(conversations).where(conversations.c.id.in_(touched)).values(updated_at=now))
     await session.commit()

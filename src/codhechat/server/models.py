@@ -60,6 +60,8 @@ class Conversation(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The end of the chosen path (what the classic history shows; server/tree.py).
+    current_leaf: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
     user: Mapped[User] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
@@ -81,6 +83,10 @@ class Message(Base):
     # complete | partial (cancelled or the client went away) | error (the model failed)
     status: Mapped[str] = mapped_column(String(16), default="complete")
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Conversations as trees (server/tree.py): the message this one follows (None: a first
+    # one), and the version after it the chosen path last took.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True, default=None)
+    current_child: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

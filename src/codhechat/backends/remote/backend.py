@@ -16,9 +16,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codhechat.backends import DELETE, RENAME, SEARCH
+from codhechat.backends import BRANCHES, DELETE, EDIT, REGENERATE, RENAME, SEARCH
 from codhechat.backends.remote.address import display_name
 from codhechat.backends.remote.api import ServerApi
+from codhechat.backends.remote.branches import RemoteBranches
 from codhechat.backends.remote.errors import RemoteError
 from codhechat.backends.remote.exchange import Exchange
 from codhechat.backends.remote.link import Link
@@ -45,11 +46,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class RemoteBackend:
+class RemoteBackend(RemoteBranches):
     # The classic protocol has none of the optional abilities; a server that shows it
     # speaks codhechat serve's extensions (it lists without embedded messages, or its
-    # socket sends `started`) can also rename and delete. Pin, search, regenerate and
-    # per-conversation options have no server routes: the app hides them here.
+    # socket sends `started`) can also rename and delete; what else it can do (search,
+    # branches with regenerate and edit) it says in `GET /extensions` (learn_extensions).
     capabilities: frozenset[str] = frozenset()
 
     def __init__(
@@ -96,6 +97,8 @@ class RemoteBackend:
         offered = {
             ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named
         }
+        if {"branches", "regenerate", "edit"} <= named:  # conversations as trees (remote/branches.py)
+            offered |= {BRANCHES, REGENERATE, EDIT}
         self.capabilities = self.capabilities | offered
 
     async def search(
@@ -160,6 +163,8 @@ class RemoteBackend:
                        created_at=_utc(item.timestamp), status=status)  # fmt: skip
 
     async def _load_history(self, conversation_id: int) -> list[Message]:
+        if BRANCHES in self.capabilities:  # the server's tree: its current path, with siblings
+            return await self._load_tree(conversation_id)
         items = await self.api.messages(conversation_id)
         messages = sorted((self._message(conversation_id, item) for item in items), key=lambda m: m.id)
         self._history[conversation_id] = messages
@@ -236,6 +241,10 @@ class RemoteBackend:
         had arrived): the protocol cannot delete one message. Reopening the conversation
         shows that earlier attempt, the repeated prompt and the new reply.
         """
+        if BRANCHES in self.capabilities:  # the server answers the last message again, beside the failed reply
+            async for event in self.regenerate_reply(conversation_id):
+                yield event
+            return
         history = await self._load_history(conversation_id)
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from codhechat.backends.remote.errors import RemoteError
-from codhechat.backends.remote.link import Link
+from codhechat.backends.remote.link import ClientFrame, Link
 from codhechat.backends.remote.routing import Dropped, Inbound
 from codhechat.errors import CodheError
 from codhechat.models import (
@@ -95,12 +95,16 @@ class Exchange:
         self.seen = ""  # the reply so far
         self.finished = False
 
-    async def events(self) -> AsyncGenerator[ReplyEvent, None]:
+    def request(self) -> ClientFrame:
+        """The frame that asks for the reply (checked before anything is sent)."""
         self.prompt = checked_prompt(self.prompt)
+        return ChatFrame(request_id=self.request_id, message=self.prompt, conversation_id=self.conversation_id)
+
+    async def events(self) -> AsyncGenerator[ReplyEvent, None]:
+        frame = self.request()
         ws = await self.link.connected()  # raises before anything is sent: nothing is stored
         queue = self.link.requests.register(self.request_id, ws)
         try:
-            frame = ChatFrame(request_id=self.request_id, message=self.prompt, conversation_id=self.conversation_id)
             await self.link.send(ws, frame)
             drained = 0  # frames taken without waiting: a burst is read without a loop turn per frame
             while not self.finished:
