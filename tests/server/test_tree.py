@@ -49,7 +49,7 @@ async def test_regenerate_and_edit_make_branches_and_the_classic_history_is_the_
         conversation_id = frames[-1]["conversationId"]
         fake_openai.enqueue(Reply("second"))
         frames = await send(ws, RegenerateFrame(request_id="g1", conversation_id=conversation_id))
-        assert [f["type"] for f in frames][0] == "started" and frames[-1]["type"] == "complete"
+        assert frames[0]["type"] == "started" and frames[-1]["type"] == "complete"
         assert "".join(f.get("delta", "") for f in frames) == "second"
         assert sent(fake_openai) == ["q"]  # not the first answer
         assert await history(api, guest, conversation_id) == ["q", "second"]
