@@ -234,7 +234,9 @@ class RemoteBackend(RemoteBranches):
     async def retry_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Ask again for the reply to the conversation's last user message.
 
-        The protocol has no "regenerate": a server only replies to a message it receives.
+        On a server with branches that is a regenerate: the new reply goes beside the
+        failed or stopped one, which stays one branch away. The classic protocol has no
+        "regenerate": a server only replies to a message it receives.
         So a retry sends the last user message again, and the server stores it a second
         time, then the new reply. The failed or stopped reply stays on the server as it
         ended (`partial` or `error` on servers that keep a status; nothing when no text
