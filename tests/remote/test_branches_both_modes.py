@@ -11,6 +11,7 @@ current path as a flat history, and a classic server greys the commands out.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from codhechat.models import Message, MessageStatus, ReplyDone, ReplyFailed, Rep
 from codhechat.store import Store
 from codhechat.ui.app import CodheChatApp
 from codhechat.ui.command_table import CommandTable
+from codhechat.ui.flows import manage
 from codhechat.ui.screens.conversation_settings import EditText
 from codhechat.ui.screens.dialogs import Confirm, PickOne
+from codhechat.ui.screens.search import SearchScreen
 from codhechat.ui.widgets.messages import MessageView
 from tests.fake_openai import Fail, FakeOpenAI, Reply
 from tests.remote.conftest import PortServer, remote_backend
@@ -291,3 +294,49 @@ async def test_the_keys_make_and_flip_versions_and_a_restarted_app_finds_them(
         await wait_until(
             pilot, lambda: shown(again) == [("question, edited", "< 2/3 >"), ("to question, edited", None)]
         )
+
+
+async def test_a_search_hit_in_a_side_branch_opens_it_in_the_app(world: World, fake_openai: FakeOpenAI) -> None:
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: supports(app.backend, BRANCHES))
+        conversation_id = await converse(pilot, app, "about giraffes")
+        await regenerate(pilot, app, "nothing to see", fake_openai)
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        search = app.screen
+        await type_text(pilot, "Echo giraffes")  # the first answer, now a side branch
+        await wait_until(pilot, lambda: len(search.hits) == 1)
+        hit = search.hits[0]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: shown(app) == [("about giraffes", None), ("Echo: about giraffes", "< 1/2 >")])
+        assert screen_of(app).conversation_id == conversation_id
+        assert [v.message.id for v in app.query(MessageView) if v.has_class("found")] == [hit.message_id]
+
+
+async def test_deleting_a_version_in_the_app_can_be_undone_then_deletes_it(
+    world: World, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manage, "UNDO_S", 0.5)
+    app = world.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: supports(app.backend, BRANCHES))
+        conversation_id = await converse(pilot, app, "question")
+        await regenerate(pilot, app, "second answer", fake_openai)
+        await app.run_action("delete_branch", screen_of(app))
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: shown(app) == [("question", None), ("Echo: question", "< 1/2 >")])
+        await pilot.press("ctrl+z")
+        await wait_until(pilot, lambda: shown(app) == [("question", None), ("second answer", "< 2/2 >")])
+        await pilot.pause(0.7)
+        assert len(await app.backend.message_tree(conversation_id)) == 3  # undone: never deleted
+        await app.run_action("delete_branch", screen_of(app))
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: shown(app) == [("question", None), ("Echo: question", None)])
+        left = ["question", "Echo: question"]
+        deadline = time.monotonic() + 20
+        while [m.content for m in await app.backend.message_tree(conversation_id)] != left:  # once the undo ran out
+            assert time.monotonic() < deadline, "the version was never deleted"
+            await pilot.pause(0.05)
