@@ -237,8 +237,7 @@ def shown(app: Any) -> list[tuple[str, str | None]]:
 async def regenerate(pilot: Any, app: Any, text: str, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(Reply(text))
     await pilot.press("ctrl+g")
-    await wait_until(pilot, lambda: reply_views(app) and last_reply(app).text == text
-                     and last_reply(app).status == MessageStatus.COMPLETE)  # fmt: skip
+    await settled(pilot, app, text)
 
 
 async def edit_first(pilot: Any, app: Any, text: str, fake_openai: FakeOpenAI) -> None:
@@ -249,8 +248,16 @@ async def edit_first(pilot: Any, app: Any, text: str, fake_openai: FakeOpenAI) -
     await wait_until(pilot, lambda: isinstance(app.screen, EditText))
     app.screen.query_one(TextArea).text = text
     await pilot.press("ctrl+s")
-    await wait_until(pilot, lambda: reply_views(app) and last_reply(app).text == f"to {text}"
-                     and last_reply(app).status == MessageStatus.COMPLETE)  # fmt: skip
+    await settled(pilot, app, f"to {text}")
+
+
+async def settled(pilot: Any, app: Any, text: str) -> None:
+    """The reply says `text`, is complete, and its stream has ended (the session no longer
+    counts it as live: the version commands wait for that)."""
+    session = screen_of(app).session
+    await wait_until(pilot, lambda: reply_views(app) and last_reply(app).text == text
+                     and last_reply(app).status == MessageStatus.COMPLETE
+                     and session.live_for(session.conversation_id) is None)  # fmt: skip
 
 
 async def test_the_keys_make_and_flip_versions_and_a_restarted_app_finds_them(

@@ -215,23 +215,24 @@ async def start_turn(
     now = utcnow()
     conversations, messages = _table(Conversation), _table(Message)
     earlier: list[Message] = []
+    parent: int | None = None  # the current path's leaf (server/tree.py), which the prompt follows
     if conversation_id is None:
         made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
         conversation_id = int(await session.scalar(made.returning(conversations.c.id)))
     else:
-        owned = select(conversations.c.id).where(
+        owned = select(conversations.c.id, conversations.c.current_leaf).where(
             conversations.c.id == conversation_id, conversations.c.user_id == user_id
         )
-        if await session.scalar(owned) is None:
+        row = (await session.execute(owned)).first()
+        if row is None:
             return None
-        if history > 1:  # the current path's (server/tree.py)
-            earlier = await tree.recent_path(session, start=await tree.leaf_of(session, conversation_id),
-                                             limit=history - 1)  # fmt: skip
-        await session.execute(update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now))
+        parent = await tree.prompt_parent(session, conversation_id, row[1])
+        if history > 1:
+            earlier = await tree.recent_path(session, start=parent, limit=history - 1)
     added = insert(messages).values(conversation_id=conversation_id, role="user", content=content, status="complete",
-                                    timestamp=now).returning(messages.c.id)  # fmt: skip
+                                    timestamp=now, parent_id=parent).returning(messages.c.id)  # fmt: skip
     message_id = int(await session.scalar(added))
-    await tree.attach(session, conversation_id=conversation_id, message_id=message_id)
+    await tree.appended(session, [(conversation_id, message_id, parent)], now=now, if_at_parent=False)
     await session.commit()
     return conversation_id, message_id, earlier
 
@@ -241,32 +242,29 @@ async def save_replies(
     *,
     new: Sequence[tuple[int, str, str]],
     changed: Sequence[tuple[int, str, str]],
-    parents: Sequence[int | None] = (),
+    parents: Sequence[int] = (),
 ) -> list[int]:
     """Replies as they grow, many in one transaction: `new` (conversation id, content,
     status) are inserted (their ids are returned, in order), each after its prompt in
-    `parents` (by default its conversation's current leaf) and ending the current path;
+    `parents` (one each) and ending the current path where it still ends at that prompt;
     `changed` (message id, content, status) rewritten; a row that is gone meanwhile is skipped."""
     now = utcnow()
-    conversations, messages = _table(Conversation), _table(Message)
+    messages = _table(Message)
     ids: list[int] = []
     if changed:
         rewrite = update(messages).where(messages.c.id == bindparam("mid")).values(content=bindparam("text"),
                                                                                   status=bindparam("st"))  # fmt: skip
         await session.execute(rewrite, [{"mid": m, "text": t, "st": s} for m, t, s in changed])
     if new:
-        rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now}
-                for c, t, s in new]  # fmt: skip
+        rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now,
+                 "parent_id": p} for (c, t, s), p in zip(new, parents, strict=True)]  # fmt: skip
         if len(rows) == 1:
             ids = [int(await session.scalar(insert(messages).values(rows[0]).returning(messages.c.id)))]
         else:
             made = await session.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
             ids = [int(i) for i in made.scalars()]
-        for index, ((conversation_id, _, _), message_id) in enumerate(zip(new, ids, strict=True)):
-            parent = parents[index] if index < len(parents) else ...
-            await tree.attach(session, conversation_id=conversation_id, message_id=message_id, parent_id=parent)
-        touched = sorted({c for c, _, _ in new})
-        await session.execute(update(conversations).where(conversations.c.id.in_(touched)).values(updated_at=now))
+        leaves = [(c, m, p) for (c, _, _), m, p in zip(new, ids, parents, strict=True)]
+        await tree.appended(session, leaves, now=now, if_at_parent=True)
     await session.commit()
     return ids
 

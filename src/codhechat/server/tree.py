@@ -13,12 +13,13 @@ recursive CTEs, the same on SQLite and PostgreSQL; called inside a caller's tran
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Integer, Table, bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codhechat.server.models import Conversation, Message
+from codhechat.server.models import Conversation, Message, UTCDateTime
 
 # The path up from :start (a message id), as rows `up(id)`.
 _UP = (
@@ -98,7 +99,12 @@ async def recent_path(session: AsyncSession, *, start: int | None, limit: int) -
     """The last `limit` messages of the path that ends at `start` (None: none), oldest first."""
     if start is None or limit <= 0:
         return []
-    return await messages_by_id(session, (await up_from(session, start))[-limit:])
+    # The walk goes up from `start`, newest first, and stops once `limit` rows are out
+    # (SQLite and PostgreSQL both run a recursive CTE lazily under a LIMIT), so a turn
+    # costs the same however long the conversation is.
+    statement = text(_UP + "SELECT m.* FROM messages m WHERE m.id IN (SELECT id FROM up LIMIT :limit) ORDER BY m.id")
+    return list((await session.scalars(select(Message).from_statement(statement),
+                                       {"start": start, "limit": limit})).all())  # fmt: skip
 
 
 async def set_leaf(session: AsyncSession, conversation_id: int, leaf: int | None) -> None:
@@ -124,12 +130,59 @@ async def set_leaf(session: AsyncSession, conversation_id: int, leaf: int | None
 async def attach(session: AsyncSession, *, conversation_id: int, message_id: int, parent_id: Any = ...) -> None:
     """A message just inserted follows `parent_id` (by default the current leaf) and ends
     the current path."""
+    leaf = await leaf_of(session, conversation_id)
     if parent_id is ...:
-        parent_id = await leaf_of(session, conversation_id)
+        parent_id = leaf
     await session.execute(
         text("UPDATE messages SET parent_id = :parent WHERE id = :id"), {"parent": parent_id, "id": message_id}
     )
-    await set_leaf(session, conversation_id, message_id)
+    if parent_id is None or parent_id != leaf:  # on another branch: the whole path remembers it
+        await set_leaf(session, conversation_id, message_id)
+        return
+    # After the leaf (a turn, as it almost always is): the path above already remembers its way.
+    await session.execute(
+        text("UPDATE conversations SET current_leaf = :id WHERE id = :c"), {"id": message_id, "c": conversation_id}
+    )
+    await session.execute(
+        text("UPDATE messages SET current_child = :id WHERE id = :parent"), {"id": message_id, "parent": parent_id}
+    )
+
+
+async def appended(
+    session: AsyncSession, rows: Sequence[tuple[int, int, int | None]], *, now: datetime, if_at_parent: bool
+) -> None:
+    """Messages just inserted after the current leaf, each (conversation id, message id,
+    parent id), become the leaves (their conversations' `updated_at` is `now`): a turn's
+    prompt or reply, the cheap way, two statements for any number (the path above already
+    remembers its way). `if_at_parent`: only where the leaf is still that parent (a reply
+    whose conversation was switched to another branch while it streamed leaves it there)."""
+    conversations = cast(Table, Conversation.__table__)
+    leaf = bindparam("t_leaf", type_=Integer)
+    moved: Any = leaf
+    if if_at_parent:
+        moved = case((conversations.c.current_leaf == bindparam("t_parent", type_=Integer), leaf),
+                     else_=conversations.c.current_leaf)  # fmt: skip
+    await session.execute(
+        update(conversations).where(conversations.c.id == bindparam("t_conversation"))
+        .values(updated_at=bindparam("t_now", type_=UTCDateTime), current_leaf=moved),
+        [{"t_conversation": c, "t_leaf": m, "t_parent": p, "t_now": now} for c, m, p in rows],
+    )  # fmt: skip
+    followed = [{"t_leaf": m, "t_parent": p} for _, m, p in rows if p is not None]
+    if followed:
+        messages = cast(Table, Message.__table__)
+        await session.execute(
+            update(messages).where(messages.c.id == bindparam("t_parent", type_=Integer))
+            .values(current_child=bindparam("t_leaf", type_=Integer)),
+            followed,
+        )  # fmt: skip
+
+
+async def prompt_parent(session: AsyncSession, conversation_id: int, leaf: int | None) -> int | None:
+    """What a new prompt follows: the current leaf; in a conversation without one whose
+    messages something else wrote, the newest of them."""
+    if leaf is not None:
+        return leaf
+    return await session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id))
 
 
 async def continuation(session: AsyncSession, message_id: int) -> int:

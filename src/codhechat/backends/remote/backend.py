@@ -76,6 +76,7 @@ class RemoteBackend(RemoteBranches):
                          on_extensions=self._extensions_seen)  # fmt: skip
         self._conversations: dict[int, Conversation] = {}
         self._history: dict[int, list[Message]] = {}
+        self._extensions_learnt = False
 
     # -- connection state, for the status line ----------------------------------------
 
@@ -94,6 +95,7 @@ class RemoteBackend(RemoteBranches):
         """What the server says it can do (`GET /extensions`), mapped onto the app's abilities;
         a classic server says nothing, and keeps the abilities its answers show."""
         named = await self.api.extensions()
+        self._extensions_learnt = True
         offered = {
             ability for ability, name in ((RENAME, "rename"), (DELETE, "delete"), (SEARCH, "search")) if name in named
         }
@@ -163,6 +165,8 @@ class RemoteBackend(RemoteBranches):
                        created_at=_utc(item.timestamp), status=status)  # fmt: skip
 
     async def _load_history(self, conversation_id: int) -> list[Message]:
+        if not self._extensions_learnt:  # opened before warm-up asked: how to read it depends on them
+            await self.learn_extensions()
         if BRANCHES in self.capabilities:  # the server's tree: its current path, with siblings
             return await self._load_tree(conversation_id)
         items = await self.api.messages(conversation_id)

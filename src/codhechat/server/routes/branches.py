@@ -38,11 +38,14 @@ async def _message(session: SessionDep, conversation_id: int, message_id: int) -
 
 
 async def _tree(session: SessionDep, conversation_id: int) -> MessageTree:
+    # The leaf first: each SELECT may see a newer database than the last (SQLite reads
+    # outside a transaction), and messages are only added after their parents, so every
+    # message of the leaf's path is in the list read after it.
+    leaf = await tree.leaf_of(session, conversation_id)
     rows = (await session.scalars(
         select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
     )).all()  # fmt: skip
-    return MessageTree(current_leaf=await tree.leaf_of(session, conversation_id),
-                       messages=[TreeMessageOut.model_validate(m) for m in rows])  # fmt: skip
+    return MessageTree(current_leaf=leaf, messages=[TreeMessageOut.model_validate(m) for m in rows])
 
 
 @router.get("/{conversation_id}/tree")
