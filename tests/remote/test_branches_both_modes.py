@@ -11,6 +11,11 @@ current path as a flat history, and a classic server greys the commands out.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -347,3 +352,33 @@ async def test_deleting_a_version_in_the_app_can_be_undone_then_deletes_it(
         while [m.content for m in await app.backend.message_tree(conversation_id)] != left:  # once the undo ran out
             assert time.monotonic() < deadline, "the version was never deleted"
             await pilot.pause(0.05)
+
+
+async def test_the_shell_shows_the_path_and_exports_the_whole_tree_from_the_server(
+    make_server: Callable[..., PortServer], fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    server = make_server()
+    backend = remote_backend(server.url)  # the same guest as the commands below (the same token folder)
+    try:
+        await backend.warm_up()
+        started, *_ = await run(backend.stream_reply(None, "kestrels"))
+        conversation_id = started.conversation.id
+        fake_openai.enqueue(Reply("falcons"))
+        await run(backend.regenerate_reply(conversation_id))
+    finally:
+        await backend.aclose()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "codhechat", "--server", server.url, *args], input="", capture_output=True,
+            text=True, env=dict(os.environ), cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+
+    shown = await asyncio.to_thread(cli, "show", str(conversation_id))
+    assert shown.returncode == 0, shown.stderr
+    assert "falcons" in shown.stdout and "Echo: kestrels" not in shown.stdout  # the path shown only
+    exported = await asyncio.to_thread(cli, "export", str(conversation_id), "--format", "json")
+    assert exported.returncode == 0, exported.stderr
+    messages = json.loads(exported.stdout)["conversations"][0]["messages"]
+    assert [m["content"] for m in messages] == ["kestrels", "Echo: kestrels", "falcons"]  # every branch
+    assert [m["parent"] for m in messages] == [None, 0, 0]  # both answers follow the question
