@@ -158,29 +158,7 @@ async def delete_conversation(session: AsyncSession, *, conversation: Conversati
     await session.commit()
 
 
-# -- messages ----------------------------------------------------------------
-async def count_messages(session: AsyncSession, *, conversation_id: int) -> int:
-    query = select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
-    return int(await session.scalar(query) or 0)
-
-
-async def list_messages(
-    session: AsyncSession, *, conversation_id: int, skip: int, limit: int, before: int | None
-) -> list[Message]:
-    """A page in id order; with `before`, the `limit` messages just before that id."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
-    if before is not None:
-        query = query.where(Message.id < before).order_by(Message.id.desc()).offset(skip).limit(limit)
-        return list(reversed((await session.scalars(query)).all()))
-    query = query.order_by(Message.id).offset(skip).limit(limit)
-    return list((await session.scalars(query)).all())
-
-
-async def recent_messages(session: AsyncSession, *, conversation_id: int, limit: int) -> list[Message]:
-    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
-    return list(reversed((await session.scalars(query)).all()))
-
-
+# -- messages (the current path, as pages and history: server/tree.py) ----------
 async def update_message(session: AsyncSession, *, message_id: int, content: str, status: str) -> bool:
     """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted)."""
     messages = _table(Message)
