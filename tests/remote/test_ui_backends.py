@@ -282,19 +282,15 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
             await wait_until(pilot, lambda: SEARCH in app.backend.capabilities)  # learnt at warm-up
         await pilot.pause()
         offered = {str(h.text): h.help async for h in CommandTable(app.screen).discover()}
-        local = backend_kind == "local"
 
         def can(title: str) -> bool:
             return not offered[title].startswith("Not available: ")
 
         served = backend_kind != "classic"  # codhechat serve's extensions (issue 11)
         assert can("Search conversations") == served
-        for title in ("Pin or unpin conversation", "Model…", "System prompt…"):
+        for title in ("Pin or unpin conversation", "Model…", "System prompt…", "Regenerate reply", "Edit a message…"):
             assert can(title) == served, title
             assert served or f"{app.backend.mode} cannot" in offered[title]
-        for title in ("Regenerate reply", "Edit a message…"):
-            assert can(title) == local, title
-            assert local or f"{app.backend.mode} cannot" in offered[title]
         assert can("Copy last reply")  # copying needs nothing from the backend
         # The keys run, or say why they cannot: never a key that does nothing.
         await pilot.press("f5", "f9", "f12")
@@ -302,8 +298,8 @@ async def test_conversation_commands_are_offered_only_where_the_backend_can(make
         said = "\n".join(str(n.message) for n in app._notifications)
         assert ("Send a first message" in said) == served
         assert ("cannot keep a model and system prompt per conversation" in said) == (not served)
-        assert ("Open a conversation to edit" in said) == local
-        assert ("cannot edit sent messages" in said) == (not local)
+        assert ("Open a conversation to edit" in said) == served
+        assert ("cannot edit sent messages" in said) == (not served)
         await pilot.press("ctrl+f")
         await pilot.pause(0.1)
         assert (app.screen is not screen_of(app)) == (backend_kind != "classic")

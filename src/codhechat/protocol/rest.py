@@ -177,4 +177,7 @@ class Extensions(BaseModel):
 
 
 # The names `GET /extensions` lists (a client maps them onto its own abilities).
-EXTENSIONS = ("rename", "delete", "search", "delta", "cancel", "refresh", "attachments", *CONVERSATION_EXTENSIONS)
+EXTENSIONS = (
+    "rename", "delete", "search", "delta", "cancel", "refresh", "attachments", "branches", "regenerate", "edit",
+    *CONVERSATION_EXTENSIONS,
+)  # fmt: skip

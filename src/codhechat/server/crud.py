@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from codhechat.server import tree
 from codhechat.server.models import AuthSession, Base, Conversation, Message, User, UTCDateTime, utcnow
 
 
@@ -157,29 +158,7 @@ async def delete_conversation(session: AsyncSession, *, conversation: Conversati
     await session.commit()
 
 
-# -- messages ----------------------------------------------------------------
-async def count_messages(session: AsyncSession, *, conversation_id: int) -> int:
-    query = select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
-    return int(await session.scalar(query) or 0)
-
-
-async def list_messages(
-    session: AsyncSession, *, conversation_id: int, skip: int, limit: int, before: int | None
-) -> list[Message]:
-    """A page in id order; with `before`, the `limit` messages just before that id."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
-    if before is not None:
-        query = query.where(Message.id < before).order_by(Message.id.desc()).offset(skip).limit(limit)
-        return list(reversed((await session.scalars(query)).all()))
-    query = query.order_by(Message.id).offset(skip).limit(limit)
-    return list((await session.scalars(query)).all())
-
-
-async def recent_messages(session: AsyncSession, *, conversation_id: int, limit: int) -> list[Message]:
-    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
-    return list(reversed((await session.scalars(query)).all()))
-
-
+# -- messages (the current path, as pages and history: server/tree.py) ----------
 async def update_message(
     session: AsyncSession, *, message_id: int, content: str, status: str, extra: dict[str, object] | None = None
 ) -> bool:
@@ -199,6 +178,8 @@ async def add_message(
     now = utcnow()
     message = Message(conversation_id=conversation_id, role=role, content=content, status=status, timestamp=now)
     session.add(message)
+    await session.flush()
+    await tree.attach(session, conversation_id=conversation_id, message_id=message.id)
     await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
     await session.commit()
     return message
@@ -216,52 +197,59 @@ async def start_turn(
     conversations, messages = _table(Conversation), _table(Message)
     earlier: list[Message] = []
     options: tuple[str | None, str | None] = (None, None)
+    parent: int | None = None  # the current path's leaf (server/tree.py), which the prompt follows
     if conversation_id is None:
         made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
         conversation_id = int(await session.scalar(made.returning(conversations.c.id)))
     else:
         # Its own model and system prompt come with the ownership check: no statement more
         # while SQLite's write lock is held (extension "conversation_options").
-        owned = select(conversations.c.model, conversations.c.system_prompt).where(
+        owned = select(conversations.c.model, conversations.c.system_prompt, conversations.c.current_leaf).where(
             conversations.c.id == conversation_id, conversations.c.user_id == user_id
         )
         row = (await session.execute(owned)).first()
         if row is None:
             return None
         options = (row[0], row[1])
+        parent = await tree.prompt_parent(session, conversation_id, row[2])
         if history > 1:
-            earlier = await recent_messages(session, conversation_id=conversation_id, limit=history - 1)
-        await session.execute(update(conversations).where(conversations.c.id == conversation_id).values(updated_at=now))
+            earlier = await tree.recent_path(session, start=parent, limit=history - 1)
     added = insert(messages).values(conversation_id=conversation_id, role="user", content=content, status="complete",
-                                    timestamp=now).returning(messages.c.id)  # fmt: skip
+                                    timestamp=now, parent_id=parent).returning(messages.c.id)  # fmt: skip
     message_id = int(await session.scalar(added))
+    await tree.appended(session, [(conversation_id, message_id, parent)], now=now, if_at_parent=False)
     await session.commit()
     return conversation_id, message_id, earlier, options
 
 
 async def save_replies(
-    session: AsyncSession, *, new: Sequence[tuple[int, str, str]], changed: Sequence[tuple[int, str, str]]
+    session: AsyncSession,
+    *,
+    new: Sequence[tuple[int, str, str]],
+    changed: Sequence[tuple[int, str, str]],
+    parents: Sequence[int] = (),
 ) -> list[int]:
     """Replies as they grow, many in one transaction: `new` (conversation id, content,
-    status) are inserted (their ids are returned, in order), `changed` (message id,
-    content, status) rewritten; a row that is gone meanwhile is skipped."""
+    status) are inserted (their ids are returned, in order), each after its prompt in
+    `parents` (one each) and ending the current path where it still ends at that prompt;
+    `changed` (message id, content, status) rewritten; a row that is gone meanwhile is skipped."""
     now = utcnow()
-    conversations, messages = _table(Conversation), _table(Message)
+    messages = _table(Message)
     ids: list[int] = []
     if changed:
         rewrite = update(messages).where(messages.c.id == bindparam("mid")).values(content=bindparam("text"),
                                                                                   status=bindparam("st"))  # fmt: skip
         await session.execute(rewrite, [{"mid": m, "text": t, "st": s} for m, t, s in changed])
     if new:
-        rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now}
-                for c, t, s in new]  # fmt: skip
+        rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now,
+                 "parent_id": p} for (c, t, s), p in zip(new, parents, strict=True)]  # fmt: skip
         if len(rows) == 1:
             ids = [int(await session.scalar(insert(messages).values(rows[0]).returning(messages.c.id)))]
         else:
             made = await session.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
             ids = [int(i) for i in made.scalars()]
-        touched = sorted({c for c, _, _ in new})
-        await session.execute(update(conversations).where(conversations.c.id.in_(touched)).values(updated_at=now))
+        leaves = [(c, m, p) for (c, _, _), m, p in zip(new, ids, parents, strict=True)]
+        await tree.appended(session, leaves, now=now, if_at_parent=True)
     await session.commit()
     return ids
 

@@ -65,6 +65,8 @@ class Conversation(Base):
     pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The end of the chosen path (what the classic history shows; server/tree.py).
+    current_leaf: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
     user: Mapped[User] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
@@ -90,6 +92,10 @@ class Message(Base):
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Conversations as trees (server/tree.py): the message this one follows (None: a first
+    # one), and the version after it the chosen path last took.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True, default=None)
+    current_child: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

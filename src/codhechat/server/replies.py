@@ -63,7 +63,8 @@ class Turn:
     parts: Mapping[int, Sequence[dict[str, Any]]] = field(default_factory=dict)  # message id -> its files' parts
     text: str = ""
     status: str = "complete"
-    message_id: int | None = None  # the reply's row, once it has one
+    message_id: int | None = None  # the reply's row, once it has one (it follows user_message_id)
+    alternative_to: int | None = None  # a reply this one is a new version of (server/branching.py)
     # The conversation's own model and system prompt (None: the server's), and, once the
     # reply ends, the model that answered and the usage it reported (extension "tokens").
     model: str | None = None
@@ -123,8 +124,9 @@ class ProgressSaver:
         try:
             async with self.database(write=True) as session:
                 ids = await crud.save_replies(
-                    session, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed
-                )
+                    session, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed,
+                    parents=[turn.user_message_id for turn, _ in new],
+                )  # fmt: skip
         except RowGone:  # a conversation was deleted meanwhile: the others one by one
             if len(batch) > 1:
                 for item in batch:
@@ -165,8 +167,9 @@ class TurnReplies:
             async with self.saver.database(write=True) as session:
                 if turn.message_id is None:
                     ids = await crud.save_replies(
-                        session, new=[(turn.conversation_id, ending.content, turn.status)], changed=()
-                    )
+                        session, new=[(turn.conversation_id, ending.content, turn.status)], changed=(),
+                        parents=[turn.user_message_id],
+                    )  # fmt: skip
                     turn.message_id = ids[0]
                 if not await crud.update_message(
                     session, message_id=turn.message_id, content=ending.content, status=turn.status, extra=extra

@@ -16,9 +16,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codhechat.backends import ATTACH, DELETE, RENAME, SIGN_IN
+from codhechat.backends import ATTACH, BRANCHES, DELETE, EDIT, REGENERATE, RENAME, SIGN_IN
 from codhechat.backends.remote.address import display_name
 from codhechat.backends.remote.api import ServerApi
+from codhechat.backends.remote.branches import RemoteBranches
 from codhechat.backends.remote.errors import RemoteError
 from codhechat.backends.remote.exchange import Exchange, checked_prompt
 from codhechat.backends.remote.extensions import ConversationExtensions, abilities
@@ -49,11 +50,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class RemoteBackend(ConversationExtensions):
+class RemoteBackend(RemoteBranches, ConversationExtensions):
     # The classic protocol has none of the optional abilities; a server that shows it
     # speaks codhechat serve's extensions (it lists without embedded messages, or its
     # socket sends `started`) can also rename and delete; the rest (pin, search, options,
-    # tokens, import) only where `GET /extensions` lists them (extensions.py).
+    # tokens, import, branches with regenerate and edit) only where `GET /extensions` lists them (extensions.py).
     capabilities: frozenset[str] = frozenset({SIGN_IN})  # every server has /token
 
     def __init__(
@@ -81,6 +82,7 @@ class RemoteBackend(ConversationExtensions):
         self._history: dict[int, list[Message]] = {}
         self.files = RemoteFiles(self.api)  # extension `attachments` (ATTACH)
         self.named_extensions: set[str] = set()  # what GET /extensions listed
+        self._extensions_learnt = False
 
     # -- connection state, for the status line ----------------------------------------
 
@@ -99,7 +101,11 @@ class RemoteBackend(ConversationExtensions):
         """What the server says it can do (`GET /extensions`), mapped onto the app's abilities;
         a classic server says nothing, and keeps the abilities its answers show."""
         self.named_extensions = await self.api.extensions()
-        self.capabilities = self.capabilities | abilities(self.named_extensions)
+        self._extensions_learnt = True
+        offered = abilities(self.named_extensions)
+        if {"branches", "regenerate", "edit"} <= self.named_extensions:  # conversations as trees (remote/branches.py)
+            offered |= {BRANCHES, REGENERATE, EDIT}
+        self.capabilities = self.capabilities | offered
 
     async def search(
         self, query: str, *, limit: int = 30, newest_first: bool = False, syntax: bool = False
@@ -168,6 +174,10 @@ class RemoteBackend(ConversationExtensions):
                        prompt_tokens=item.prompt_tokens, completion_tokens=item.completion_tokens)  # fmt: skip
 
     async def _load_history(self, conversation_id: int) -> list[Message]:
+        if not self._extensions_learnt:  # opened before warm-up asked: how to read it depends on them
+            await self.learn_extensions()
+        if BRANCHES in self.capabilities:  # the server's tree: its current path, with siblings
+            return await self._load_tree(conversation_id)
         items = await self.api.messages(conversation_id)
         messages = sorted((self._message(conversation_id, item) for item in items), key=lambda m: m.id)
         if ATTACH in self.capabilities and (carried := await self.files.of_conversation(conversation_id)):
@@ -264,13 +274,19 @@ class RemoteBackend(ConversationExtensions):
     async def retry_reply(self, conversation_id: int) -> AsyncGenerator[ReplyEvent, None]:
         """Ask again for the reply to the conversation's last user message.
 
-        The protocol has no "regenerate": a server only replies to a message it receives.
+        On a server with branches that is a regenerate: the new reply goes beside the
+        failed or stopped one, which stays one branch away. The classic protocol has no
+        "regenerate": a server only replies to a message it receives.
         So a retry sends the last user message again, and the server stores it a second
         time, then the new reply. The failed or stopped reply stays on the server as it
         ended (`partial` or `error` on servers that keep a status; nothing when no text
         had arrived): the protocol cannot delete one message. Reopening the conversation
         shows that earlier attempt, the repeated prompt and the new reply.
         """
+        if BRANCHES in self.capabilities:  # the server answers the last message again, beside the failed reply
+            async for event in self.regenerate_reply(conversation_id):
+                yield event
+            return
         history = await self._load_history(conversation_id)
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:

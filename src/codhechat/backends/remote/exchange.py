@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from codhechat.backends.remote.errors import RemoteError
-from codhechat.backends.remote.link import Link
+from codhechat.backends.remote.link import ClientFrame, Link
 from codhechat.backends.remote.routing import Dropped, Inbound
 from codhechat.errors import CodheError
 from codhechat.models import (
@@ -98,14 +98,19 @@ class Exchange:
         self.finished = False
         self.attached: Sequence[tuple[int, Attachment]] = ()  # uploaded files (their ids on the server)
 
-    async def events(self) -> AsyncGenerator[ReplyEvent, None]:
+    def request(self) -> ClientFrame:
+        """The frame that asks for the reply (checked before anything is sent)."""
         self.prompt = checked_prompt(self.prompt)
+        frame = ChatFrame(request_id=self.request_id, message=self.prompt, conversation_id=self.conversation_id)
+        if self.attached:  # extension `attachments` (never sent to a server without it)
+            return AttachedChatFrame(**frame.model_dump(), attachments=[i for i, _ in self.attached])
+        return frame
+
+    async def events(self) -> AsyncGenerator[ReplyEvent, None]:
+        frame = self.request()
         ws = await self.link.connected()  # raises before anything is sent: nothing is stored
         queue = self.link.requests.register(self.request_id, ws)
         try:
-            frame = ChatFrame(request_id=self.request_id, message=self.prompt, conversation_id=self.conversation_id)
-            if self.attached:  # extension `attachments` (never sent to a server without it)
-                frame = AttachedChatFrame(**frame.model_dump(), attachments=[i for i, _ in self.attached])
             await self.link.send(ws, frame)
             drained = 0  # frames taken without waiting: a burst is read without a loop turn per frame
             while not self.finished:

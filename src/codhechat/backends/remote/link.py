@@ -34,8 +34,11 @@ from codhechat.backends.remote.routing import Requests
 from codhechat.errors import CodheError
 from codhechat.models import ConnectionState
 from codhechat.protocol import POLICY_VIOLATION, STREAM_DELTA, TRY_AGAIN_LATER, CancelFrame, ChatFrame
+from codhechat.protocol.branches import EditFrame, RegenerateFrame
 
 log = logging.getLogger("codhechat.remote")
+
+ClientFrame = ChatFrame | RegenerateFrame | EditFrame  # what asks for a reply
 
 # Whole-reply chunks grow with the reply: a 64 MiB frame holds a reply of millions of characters.
 MAX_INBOUND_FRAME_BYTES = 64 * 1024 * 1024
@@ -118,7 +121,7 @@ class Link:
             await ws.close()
         await self.connected()
 
-    async def send(self, ws: ClientConnection, frame: ChatFrame) -> None:
+    async def send(self, ws: ClientConnection, frame: ClientFrame) -> None:
         try:
             async with self._send_lock:
                 await ws.send(frame.encode())

@@ -27,7 +27,7 @@ MAX_TITLE = 200
 async def export_conversations(user: CurrentUser, session: SessionDep) -> Response:
     """Every conversation of the caller, oldest first, with its messages."""
     pairs = await crud_ext.exported(session, user_id=user.id)
-    text = dump_json([record_of(c, messages) for c, messages in pairs])
+    text = dump_json([record_of(c, messages, tree=True) for c, messages in pairs])
     return Response(text, media_type="application/json")
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from codhechat.server import crud
+from codhechat.server import crud, tree
 from codhechat.server.deps import CurrentUser, SessionDep
 from codhechat.server.models import Conversation
 from codhechat.server.schemas import (
@@ -49,8 +49,13 @@ async def list_conversations(
         session, user_id=user.id, skip=skip, limit=limit, with_messages=include_messages
     )
     response.headers["X-Total-Count"] = str(await crud.count_conversations(session, user_id=user.id))
-    if include_messages:
-        return [ConversationOut.model_validate(c) for c in rows]
+    if include_messages:  # each conversation's current path (server/tree.py), as a flat history
+        shown = await tree.on_paths(session, [c.id for c in rows if c.current_leaf is not None])
+        return [
+            ConversationOut(id=c.id, name=c.name, created_at=c.created_at, messages=[
+                MessageOut.model_validate(m) for m in c.messages if c.current_leaf is None or m.id in shown])
+            for c in rows
+        ]  # fmt: skip
     return [ConversationSummary.model_validate(c) for c in rows]
 
 
@@ -85,10 +90,11 @@ async def list_messages(
     limit: Limit = MAX_PAGE,
     before: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> list[MessageOut]:
-    """In id order. `before` (extension) gives the `limit` messages just before that id."""
+    """The current path (of the conversation's tree: server/tree.py), in id order. `before`
+    (extension) gives the `limit` messages just before that id."""
     await _owned(session, user, conversation_id)
-    rows = await crud.list_messages(
+    rows, total = await tree.page(
         session, conversation_id=conversation_id, skip=skip, limit=min(limit, MAX_PAGE), before=before
     )
-    response.headers["X-Total-Count"] = str(await crud.count_messages(session, conversation_id=conversation_id))
+    response.headers["X-Total-Count"] = str(total)
     return [MessageOut.model_validate(m) for m in rows]

@@ -37,6 +37,7 @@ from codhechat.protocol import (
     ServerFrame,
     StartedFrame,
 )
+from codhechat.server import branching
 from codhechat.server.attachment_store import AttachmentsRefused
 from codhechat.server.db import DatabaseUnavailable, is_database_failure
 from codhechat.server.deps import AppContext, Ctx, client_address, user_for_token
@@ -224,9 +225,7 @@ class Connection:
             return
         # The conversation's place is taken here, in arrival order, before anything waits.
         order = self.ctx.limits.turn_order(self.user_id, payload["conversation_id"])
-        task = asyncio.create_task(
-            self.run(request_id, payload["message"], payload["conversation_id"], order, payload["attachments"])
-        )
+        task = asyncio.create_task(self.run(request_id, payload, order))
         self.tasks[request_id] = task
         self._idle.clear()
         self._busy.set()
@@ -249,9 +248,7 @@ class Connection:
         task.cancel()
 
     # -- one reply -------------------------------------------------------------------------
-    async def run(
-        self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder, files: tuple[int, ...] = ()
-    ) -> None:
+    async def run(self, request_id: str, payload: dict[str, Any], order: TurnOrder) -> None:
         """One request, from its lease to its last frame. The request stops counting as in
         progress (for `cancel`, duplicate ids and the per-socket cap) just before that frame."""
         lease: Lease | None = None
@@ -262,7 +259,7 @@ class Connection:
             except BaseException:
                 await order.leave()
                 raise
-            last = await self._turn(request_id, text, conversation_id, order, files)
+            last = await self._turn(request_id, payload, order)
         except Refused as refused:
             last = self._error(request_id, refused.detail)
         except ClientGone:
@@ -297,24 +294,22 @@ class Connection:
     def _error(request_id: str, detail: str, **extra: Any) -> ErrorFrame:
         return ErrorFrame(request_id=request_id, detail=detail, **extra)
 
-    async def _turn(
-        self, request_id: str, text: str, conversation_id: int | None, order: TurnOrder, files: tuple[int, ...] = ()
-    ) -> ServerFrame:
-        """Run the turn in its conversation's order; its last frame (complete or error).
-        The chunks it had waiting go before that frame (see server/relay.py)."""
+    async def _turn(self, request_id: str, payload: dict[str, Any], order: TurnOrder) -> ServerFrame:
+        """Run the turn (a chat, regenerate or edit frame's: server/branching.py) in its
+        conversation's order; its last frame (complete or error). The chunks it had
+        waiting go before that frame (see server/relay.py)."""
         chat = self.ctx.chat
         turn: Turn | None = None
         relay: Relay | None = None
         try:
             async with order:
-                turn = await chat.begin(user_id=self.user_id, text=text, conversation_id=conversation_id,
-                                        attachments=files)  # fmt: skip
+                turn = await branching.begin(chat, user_id=self.user_id, payload=payload)
                 await order.claim(turn.conversation_id)  # a new conversation: ours until this reply ends
                 self.turns[request_id] = turn
                 log.info(
                     "reply started",
                     extra={"user_id": self.user_id, "conversation_id": turn.conversation_id,
-                           "request_id": request_id, "chars": len(text)},
+                           "request_id": request_id, "chars": len(payload["message"]), "kind": payload["kind"]},
                 )  # fmt: skip
                 if self.delta:
                     await self.send(StartedFrame(request_id=request_id, conversation_id=turn.conversation_id,
@@ -323,7 +318,10 @@ class Connection:
                               delta=self.delta, interval=self.ctx.settings.ws_chunk_interval,
                               clock=self._clock)  # fmt: skip
                 try:
-                    await chat.reply(turn, relay.add)
+                    try:
+                        await chat.reply(turn, relay.add)
+                    finally:
+                        await branching.settle(chat, turn)
                 except asyncio.CancelledError:
                     if request_id in self.cancelled:  # asked for: `cancelled` follows what arrived
                         await self._flush(relay)
@@ -341,6 +339,8 @@ class Connection:
             return self._error(request_id, CONVERSATION_NOT_FOUND)
         except AttachmentsRefused as refused:
             return self._error(request_id, str(refused))
+        except branching.BranchRefused as refused:
+            return self._error(request_id, refused.detail)
         except (ModelError, ReplyNotSaved) as exc:
             assert turn is not None
             detail = chat.public_error(exc) if isinstance(exc, ModelError) else exc.detail

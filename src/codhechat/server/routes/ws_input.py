@@ -35,7 +35,8 @@ def bearer(websocket: WebSocket) -> str | None:
 
 
 def parse(raw: str, settings: ServerSettings) -> tuple[str, dict[str, Any]]:
-    """("cancel", {request_id}) or ("chat", {request_id, message, conversation_id, attachments}); else BadFrame."""
+    """("cancel", {request_id}) or (kind, {request_id, message, conversation_id, message_id, kind,
+    attachments}) for a chat, regenerate or edit frame; else BadFrame."""
     if len(raw.encode(errors="replace")) > settings.max_frame_bytes:
         raise BadFrame(f"frame larger than {settings.max_frame_bytes} bytes")
     try:
@@ -51,18 +52,17 @@ def parse(raw: str, settings: ServerSettings) -> tuple[str, dict[str, Any]]:
     kind = data.get("type", "chat")
     if kind == "cancel":
         return "cancel", {"request_id": request_id}
-    if kind != "chat":
+    if kind not in ("chat", "regenerate", "edit"):  # the last two: protocol/branches.py
         raise BadFrame(f"unknown frame type {str(kind)[:40].encode('utf-8', 'replace').decode()!r}", request_id)
-    try:
-        text = validate_message(data.get("message"), limit=settings.max_message_chars)
-    except InvalidMessage as exc:
-        raise BadFrame(str(exc), request_id) from None
-    conversation_id = data.get("conversation_id")
-    if conversation_id is not None and (not isinstance(conversation_id, int) or isinstance(conversation_id, bool)):
-        raise BadFrame("conversation_id must be an integer or null", request_id)
-    if conversation_id is not None and not 1 <= conversation_id <= MAX_DB_INT:
-        raise BadFrame(f"conversation_id must be between 1 and {MAX_DB_INT}", request_id)
-    files = data.get("attachments", [])  # extension `attachments`: ids from POST /attachments
+    text = ""
+    if kind != "regenerate":
+        try:
+            text = validate_message(data.get("message"), limit=settings.max_message_chars)
+        except InvalidMessage as exc:
+            raise BadFrame(str(exc), request_id) from None
+    conversation_id = _id(data, "conversation_id", request_id, required=kind != "chat")
+    message_id = _id(data, "message_id", request_id, required=kind == "edit")
+    files = data.get("attachments", []) if kind == "chat" else []  # extension `attachments`: ids from POST /attachments
     if (
         not isinstance(files, list)
         or len(files) > MAX_ATTACHMENTS_PER_MESSAGE
@@ -71,5 +71,16 @@ def parse(raw: str, settings: ServerSettings) -> tuple[str, dict[str, Any]]:
         raise BadFrame(
             f"attachments must be a list of at most {MAX_ATTACHMENTS_PER_MESSAGE} attachment ids", request_id
         )
-    return "chat", {"request_id": request_id, "message": text, "conversation_id": conversation_id,
-                    "attachments": tuple(files)}  # fmt: skip
+    return kind, {"request_id": request_id, "message": text, "conversation_id": conversation_id,
+                  "message_id": message_id, "kind": kind, "attachments": tuple(files)}  # fmt: skip
+
+
+def _id(data: dict[str, Any], name: str, request_id: str, *, required: bool) -> int | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadFrame(f"{name} must be an integer" + ("" if required else " or null"), request_id)
+    if not 1 <= value <= MAX_DB_INT:
+        raise BadFrame(f"{name} must be between 1 and {MAX_DB_INT}", request_id)
+    return value
