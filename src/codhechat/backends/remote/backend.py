@@ -177,9 +177,10 @@ class RemoteBackend(RemoteBranches, ConversationExtensions):
         if not self._extensions_learnt:  # opened before warm-up asked: how to read it depends on them
             await self.learn_extensions()
         if BRANCHES in self.capabilities:  # the server's tree: its current path, with siblings
-            return await self._load_tree(conversation_id)
-        items = await self.api.messages(conversation_id)
-        messages = sorted((self._message(conversation_id, item) for item in items), key=lambda m: m.id)
+            messages = await self._load_tree(conversation_id)
+        else:
+            items = await self.api.messages(conversation_id)
+            messages = sorted((self._message(conversation_id, item) for item in items), key=lambda m: m.id)
         if ATTACH in self.capabilities and (carried := await self.files.of_conversation(conversation_id)):
             messages = [replace(m, attachments=carried[m.id]) if m.id in carried else m for m in messages]
         self._history[conversation_id] = messages

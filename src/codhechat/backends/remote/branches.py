@@ -81,8 +81,8 @@ class RemoteBranches:
         return everything
 
     async def switch_branch(self, conversation_id: int, message_id: int) -> None:
-        tree = await self._tree("PUT", conversation_id, "branch", json={"message_id": message_id})
-        self._history[conversation_id] = current_path(tree, self._reader(conversation_id))[0]
+        await self._tree("PUT", conversation_id, "branch", json={"message_id": message_id})
+        self._history.pop(conversation_id, None)  # read again as a whole (with its files: backend.py)
 
     async def delete_branch(self, conversation_id: int, message_id: int) -> int:
         path = f"/conversations/{conversation_id}/messages/{message_id}"
