@@ -7,9 +7,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 
 from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
@@ -28,6 +27,9 @@ from codhechat.store.tree import (
     with_siblings,
 )
 from codhechat.tools.calls import tool_calls_json
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 LEAF = -1  # add_message's parent: the conversation's current leaf
 
@@ -260,7 +262,9 @@ class MessageTable:
 
 def _existing(table: sqlite_utils.db.Table, message_id: int) -> dict[str, Any]:
     """A message's row, or the StorageError that says it is gone (deleted meanwhile)."""
+    from sqlite_utils.db import NotFoundError
+
     try:
         return dict(table.get(message_id))
-    except sqlite_utils.db.NotFoundError:
+    except NotFoundError:
         raise StorageError("That message no longer exists.") from None

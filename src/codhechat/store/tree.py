@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 
 from codhechat.models import Message
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 # The current path of conversation :conversation, as rows `path(id)`, leaf first.
 PATH = (
