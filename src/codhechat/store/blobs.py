@@ -4,10 +4,12 @@ and the files each message carries (`attachments`). Called inside Store's transa
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from codhechat.models import AttachedFile, Attachment, Message
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 
 def attach(db: sqlite_utils.Database, message_id: int, files: Sequence[AttachedFile]) -> None:
