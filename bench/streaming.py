@@ -218,19 +218,21 @@ def steady(home: Path, server: FakeServer, runs: int, seconds: float) -> list[st
     return missed
 
 
-async def client_only_rate(server: FakeServer, text: str) -> float:
-    """tokens/s of codhechat's model client alone (openai SDK), with no UI at all."""
+async def client_only_rate(server: FakeServer, text: str) -> tuple[float, float, int]:
+    """codhechat's model client alone (openai SDK), with no UI at all, draining a burst:
+    (tokens/s from the server's first token to the last piece received, seconds from the
+    last byte sent to the last piece received, pieces the tokens came in)."""
     from codhechat.llm import ModelClient
 
     server.enqueue(text)
     client = ModelClient(api_key="x", base_url=server.base_url, max_retries=0)
-    first, count = 0.0, 0
+    pieces = 0
     async for _ in client.stream_chat([{"role": "user", "content": "go"}], model="gpt-4o-mini"):
-        first, count = first or now(), count + 1
+        pieces += 1
     done = now()
     await client.aclose()
-    server.wait_stream()
-    return count / (done - first)
+    sent = server.wait_stream()
+    return sent["chunks"] / (done - sent["first_token"]), done - sent["last_byte"], pieces
 
 
 def baseline(server: FakeServer, text: str, cap: float) -> str:
@@ -309,8 +311,12 @@ def main() -> None:
                     missed.append(f"{way} {kind} rate (min {min(rates):,.0f} tokens/s)")
                 if max(latencies) > TARGET_LATENCY_S:
                     missed.append(f"{way} {kind} latency (max {max(latencies) * 1000:,.0f} ms)")
-        rate = asyncio.run(client_only_rate(server, reply_text("list", args.tokens)))
-        print(f"client_only_rate (model client draining the stream, no UI): {rate:,.0f} tokens/s")
+        for _ in range(args.runs):
+            rate, after, pieces = asyncio.run(client_only_rate(server, reply_text("list", args.tokens)))
+            print(
+                f"client_only (model client draining the burst, no UI): {rate:,.0f} tokens/s, "
+                f"last piece {after * 1000:,.0f} ms after the last byte, {pieces} pieces"
+            )
         if not args.no_baseline:
             result = baseline(server, reply_text("list", args.tokens), args.baseline_cap)
             print(f"baseline_textual_markdown_get_stream_list: {result}")

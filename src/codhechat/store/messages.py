@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-
 from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import sqlite3
-
+from typing import TYPE_CHECKING
 
 from codhechat.errors import UsageError
 from codhechat.models import SNIPPET_END, SNIPPET_START, SearchHit

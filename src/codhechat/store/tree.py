@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-
 from codhechat.models import Message
 
 if TYPE_CHECKING:
