@@ -36,7 +36,7 @@ from codhechat.store.blobs import attach, detach
 from codhechat.store.failures import _translated, read_only_error, storage_error
 from codhechat.store.messages import MessageTable
 from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from codhechat.store.rows import _conversation, _inserted_id, _now
+from codhechat.store.rows import PlainReads, _conversation, _inserted_id, _now
 from codhechat.store.tree import PATH, set_leaf
 from codhechat.tools.calls import tool_calls_json
 
@@ -54,6 +54,7 @@ class Store(MessageTable):
         self.path = path
         self._lock = threading.RLock()
         self._db: sqlite_utils.Database | None = None
+        self.reads = PlainReads(conn)  # what opening the app and a conversation read through
         conn.execute("PRAGMA recursive_triggers = on")  # as sqlite-utils sets it, from the start
 
     @property
@@ -66,12 +67,6 @@ class Store(MessageTable):
 
                     self._db = sqlite_utils.Database(self.conn)
         return self._db
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows as dicts, as sqlite-utils' query gives them, on the plain connection."""
-        cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False) -> Store:
@@ -221,7 +216,7 @@ class Store(MessageTable):
     @_translated
     def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
         with self._lock:
-            rows = self._query(
+            rows = self.reads.query(
                 "select * from conversations "
                 "order by pinned_at is null, pinned_at desc, updated_at desc, id desc "
                 "limit ? offset ?",

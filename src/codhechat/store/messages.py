@@ -13,7 +13,7 @@ from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
-from codhechat.store.rows import _inserted_id, _message, _now
+from codhechat.store.rows import PlainReads, _inserted_id, _message, _now
 from codhechat.store.search import search
 from codhechat.store.tree import (
     continuation,
@@ -37,6 +37,7 @@ class MessageTable:
     """Store's message operations (see Store for the connection they run on)."""
 
     db: sqlite_utils.Database
+    reads: PlainReads
     _lock: threading.RLock
     _write: Callable[[], AbstractContextManager[None]]
 
@@ -232,8 +233,9 @@ class MessageTable:
         """A page of the current path, in order: the newest messages, or those before/after
         an id; each with its alternatives' ids (Message.siblings) when it has any."""
         with self._lock:
-            rows = path_page(self.db, conversation_id, before=before, after=after, limit=limit)
-            return with_siblings(self.db, with_attachments(self.db, [_message(row) for row in rows]))
+            reads = self.reads  # the plain connection: opening a conversation never waits for sqlite-utils
+            rows = path_page(reads, conversation_id, before=before, after=after, limit=limit)
+            return with_siblings(reads, with_attachments(reads, [_message(row) for row in rows]))
 
     @_translated
     def all_messages(self, conversation_id: int) -> list[Message]:
