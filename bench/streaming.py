@@ -257,6 +257,29 @@ def baseline(server: FakeServer, text: str, cap: float) -> str:
     return f"{tokens / (marks['done'] - marks['first']):,.0f} tokens/s, final latency {(marks['done'] - sent['last_byte']) * 1000:,.0f} ms"
 
 
+def ab(home: Path, server: FakeServer, runs: int, tokens: int) -> None:
+    """The burst's final latency in the pilot with the model client's coalescing and
+    without it (each token handed on by itself, as before), runs alternating."""
+    import codhechat.llm
+
+    coalesced = codhechat.llm.coalesced
+    for kind in KINDS:
+        text = reply_text(kind, tokens)
+        got: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(runs):
+            for on in (True, False):
+                codhechat.llm.coalesced = coalesced if on else (lambda source: source)  # type: ignore[assignment]
+                try:
+                    with in_process_env(home, base_url=server.base_url):
+                        got[on].append(asyncio.run(pilot_run(home, server, text))[1])
+                finally:
+                    codhechat.llm.coalesced = coalesced
+        print(
+            f"  pilot_{kind}_burst_final_latency: coalesced {summary(got[True], 'ms', 1000, 1)}; "
+            f"one by one (before) {summary(got[False], 'ms', 1000, 1)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=4000, help="tokens per reply (default 4000)")
@@ -265,14 +288,20 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the Markdown.get_stream() baseline")
     parser.add_argument("--steady", action="store_true", help="only the steady-rate CPU and terminal-bytes figures")
     parser.add_argument("--burst", action="store_true", help="skip the steady-rate figures (burst and paced only)")
+    parser.add_argument(
+        "--ab", action="store_true", help="only the burst in the pilot, coalesced and not (as before), alternating"
+    )
     parser.add_argument("--steady-seconds", type=float, default=6.0, help="seconds each steady reply lasts (default 6)")
     args = parser.parse_args()
-    steady_budget = 0.0 if args.burst else len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
+    steady_budget = 0.0 if args.burst or args.ab else len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
     watchdog(steady_budget + (0 if args.steady else 60 + args.baseline_cap + 20 * args.runs * len(KINDS)))
     print(machine_note())
 
     missed = []
     with temp_home() as home, FakeServer() as server:
+        if args.ab:
+            ab(home, server, args.runs, args.tokens)
+            return
         if not args.burst:
             print(
                 f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:"
