@@ -32,6 +32,9 @@ async def main():
         await pilot.pause()  # drawn
         seen["titles"] = [c.title for c in tree.conversations]
         seen["loaded"] = [m for m in {DEFERRED!r} if m in sys.modules]
+        await app.screen.open_conversation(tree.conversations[0].id)  # reading one: plain sqlite3 too
+        await pilot.pause()
+        seen["opened"] = [m for m in {DEFERRED!r} if m in sys.modules]
 
 asyncio.run(main())
 print(json.dumps(seen))
@@ -42,7 +45,8 @@ def test_the_first_frame_leaves_storage_helpers_and_the_model_client_for_later(t
     database = tmp_path / "chats.db"
     store = Store.open(database)
     for n in range(3):
-        store.create_conversation(f"chat {n}", model="gpt-4o-mini")
+        conversation = store.create_conversation(f"chat {n}", model="gpt-4o-mini")
+        store.add_message(conversation.id, "user", f"question {n}")
     store.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODHECHAT_", "XDG_"))}
     env |= xdg_dirs(tmp_path) | {"CODHECHAT_DATABASE": str(database), "OPENAI_API_KEY": "sk-test"}
@@ -53,3 +57,4 @@ def test_the_first_frame_leaves_storage_helpers_and_the_model_client_for_later(t
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(seen["titles"]) == ["chat 0", "chat 1", "chat 2"]
     assert seen["loaded"] == []
+    assert seen["opened"] == []

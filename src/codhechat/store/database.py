@@ -227,12 +227,12 @@ class Store(MessageTable):
     @_translated
     def count_conversations(self) -> int:
         with self._lock:
-            return self.db.table("conversations").count
+            return int(self.reads.execute("select count(*) from conversations").fetchone()[0])
 
     @_translated
     def get_conversation(self, conversation_id: int) -> Conversation | None:
         with self._lock:
-            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            rows = list(self.reads.query("select * from conversations where id = ?", [conversation_id]))
             return _conversation(rows[0]) if rows else None
 
     @_translated
@@ -304,7 +304,7 @@ class Store(MessageTable):
         reported any). Not a sum over replies: every prompt already holds the history
         before it; and not another branch's reply."""
         with self._lock:
-            row = self.db.execute(
+            row = self.reads.execute(
                 PATH + "select m.prompt_tokens + coalesce(m.completion_tokens, 0) from path "
                 "join messages m on m.id = path.id where m.prompt_tokens is not null order by m.id desc limit 1",
                 {"conversation": conversation_id},
