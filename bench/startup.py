@@ -12,7 +12,13 @@ costs) and of importing the whole UI stack, and whether `openai` is imported
 before the screen is usable (checked by running the real command under
 `python -X importtime`, whose per-module lines go to the same terminal).
 
-Target: start-up <= 0.6 s.
+The same pty also runs a bare Textual app of the same shape (bench/_bare_app.py:
+header, a tree of the 200 newest conversations read with plain sqlite3, an input, a
+"ready" line, a footer with "Send"), alternating with codhechat run by run, and the
+ratio of the medians is printed. Each run's process CPU time is printed too (the
+children's rusage), which the other agents on the machine disturb less than wall time.
+
+Target: start-up <= 0.6 s, and within 1.2x of the bare app.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +37,7 @@ from _common import (
     CODHECHAT,
     PtyApp,
     app_env,
+    db_path,
     machine_note,
     now,
     seed_conversations,
@@ -39,6 +48,8 @@ from _common import (
 )
 
 TARGET_S = 0.6
+TARGET_RATIO = 1.2
+BARE_APP = [sys.executable, str(Path(__file__).resolve().parent / "_bare_app.py")]
 UI_STACK = "import codhechat.cli, codhechat.config, codhechat.store, codhechat.backends.local, codhechat.ui.app"
 
 
@@ -57,12 +68,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_once(home: Path, title: str) -> tuple[float, float, float]:
-    """(seconds to usable, the app's CPU seconds by then, seconds to quit) for one run."""
-    with spawn_codhechat(home) as app:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def start_once(home: Path, title: str, *, bare: bool = False) -> tuple[float, float, float, float]:
+    """(seconds to usable, seconds to quit, CPU seconds of the whole run, the app's CPU
+    seconds until usable) for one run."""
+    cpu = children_cpu()
+    app = PtyApp([*BARE_APP, str(db_path(home))], app_env(home), cwd=home) if bare else spawn_codhechat(home)
+    with app:
         ready = app.expect("Send", "ready", title, timeout=30) - app.started
-        cpu = cpu_seconds(app.pid)
-        return ready, cpu, app.quit()
+        until_usable = cpu_seconds(app.pid)
+        quit_s = app.quit()
+    return ready, quit_s, children_cpu() - cpu, until_usable
 
 
 def imports_of(output: bytes) -> list[tuple[int, str, str]]:
@@ -86,21 +106,26 @@ def importtime_run(home: Path, title: str, linger: float) -> tuple[list, list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="timed start-ups (default 5)")
+    parser.add_argument("--runs", type=int, default=9, help="timed start-ups of each app (default 9)")
     parser.add_argument("--conversations", type=int, default=10_000, help="conversations in the database")
     args = parser.parse_args()
-    watchdog(110 + 4 * args.runs)
+    watchdog(110 + 8 * args.runs)
     print(machine_note())
 
     with temp_home() as home:
         title = seed_conversations(home, args.conversations)
-        cold, _, _ = start_once(home, title)
-        ready, cpus, quits = [], [], []
-        for _ in range(args.runs):
-            r, c, q = start_once(home, title)
+        cold, _, _, _ = start_once(home, title)
+        start_once(home, title, bare=True)  # warm-up of the bare app too
+        ready, quits, cpu, cpus, bare, bare_cpu = [], [], [], [], [], []
+        for _ in range(args.runs):  # alternating, so both see the same load
+            r, q, c, u = start_once(home, title)
+            cpus.append(u)
             ready.append(r)
-            cpus.append(c)
             quits.append(q)
+            cpu.append(c)
+            r, _, c, _ = start_once(home, title, bare=True)
+            bare.append(r)
+            bare_cpu.append(c)
         name = (
             f"startup_{args.conversations // 1000}k_conversations"
             if args.conversations >= 1000
@@ -110,6 +135,14 @@ def main() -> None:
         print(f"startup_app_cpu (the app's own CPU time until usable; steadier than wall time on a busy machine): "
               f"{summary(cpus)}")  # fmt: skip
         print(f"quit_after_ctrl_q: {summary(quits)}")
+        print(f"bare_textual_app_same_shape: {summary(bare)}")
+        ratio = statistics.median(ready) / statistics.median(bare)
+        print(
+            f"ratio_codhechat_to_bare (medians): {ratio:.2f}  target <= {TARGET_RATIO}: "
+            f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}"
+        )
+        print(f"cpu_per_run codhechat: {summary(cpu)}  bare: {summary(bare_cpu)}  "
+              f"ratio {statistics.median(cpu) / statistics.median(bare_cpu):.2f}")  # fmt: skip
         print(
             f"target startup <= {TARGET_S} s: {'met' if max(ready) <= TARGET_S else 'MISSED'} (max {max(ready):.3f} s)"
         )

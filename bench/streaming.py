@@ -228,19 +228,21 @@ def steady(home: Path, server: FakeServer, runs: int, seconds: float) -> list[st
     return missed
 
 
-async def client_only_rate(server: FakeServer, text: str) -> float:
-    """tokens/s of codhechat's model client alone (openai SDK), with no UI at all."""
+async def client_only_rate(server: FakeServer, text: str) -> tuple[float, float, int]:
+    """codhechat's model client alone (openai SDK), with no UI at all, draining a burst:
+    (tokens/s from the server's first token to the last piece received, seconds from the
+    last byte sent to the last piece received, pieces the tokens came in)."""
     from codhechat.llm import ModelClient
 
     server.enqueue(text)
     client = ModelClient(api_key="x", base_url=server.base_url, max_retries=0)
-    first, count = 0.0, 0
+    pieces = 0
     async for _ in client.stream_chat([{"role": "user", "content": "go"}], model="gpt-4o-mini"):
-        first, count = first or now(), count + 1
+        pieces += 1
     done = now()
     await client.aclose()
-    server.wait_stream()
-    return count / (done - first)
+    sent = server.wait_stream()
+    return sent["chunks"] / (done - sent["first_token"]), done - sent["last_byte"], pieces
 
 
 def baseline(server: FakeServer, text: str, cap: float) -> str:
@@ -343,6 +345,29 @@ def thinking_runs(home: Path, server: FakeServer, args: argparse.Namespace) -> l
     return missed
 
 
+def ab(home: Path, server: FakeServer, runs: int, tokens: int) -> None:
+    """The burst's final latency in the pilot with the model client's coalescing and
+    without it (each token handed on by itself, as before), runs alternating."""
+    import codhechat.llm
+
+    coalesced = codhechat.llm.coalesced
+    for kind in KINDS:
+        text = reply_text(kind, tokens)
+        got: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(runs):
+            for on in (True, False):
+                codhechat.llm.coalesced = coalesced if on else (lambda source: source)  # type: ignore[assignment]
+                try:
+                    with in_process_env(home, base_url=server.base_url):
+                        got[on].append(asyncio.run(pilot_run(home, server, text))[1])
+                finally:
+                    codhechat.llm.coalesced = coalesced
+        print(
+            f"  pilot_{kind}_burst_final_latency: coalesced {summary(got[True], 'ms', 1000, 1)}; "
+            f"one by one (before) {summary(got[False], 'ms', 1000, 1)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=4000, help="tokens per reply (default 4000)")
@@ -350,13 +375,17 @@ def main() -> None:
     parser.add_argument("--baseline-cap", type=float, default=60.0, help="seconds before the baseline is given up")
     parser.add_argument("--no-baseline", action="store_true", help="skip the Markdown.get_stream() baseline")
     parser.add_argument("--steady", action="store_true", help="only the steady-rate CPU and terminal-bytes figures")
+    parser.add_argument("--burst", action="store_true", help="skip the steady-rate figures (burst and paced only)")
+    parser.add_argument(
+        "--ab", action="store_true", help="only the burst in the pilot, coalesced and not (as before), alternating"
+    )
     parser.add_argument("--steady-seconds", type=float, default=6.0, help="seconds each steady reply lasts (default 6)")
     parser.add_argument(
         "--thinking", action="store_true", help="only the prose reply with and without a Thinking section, side by side"
     )
     parser.add_argument("--thinking-tokens", type=int, default=1000, help="thinking tokens before the answer (1000)")
     args = parser.parse_args()
-    steady_budget = len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
+    steady_budget = 0.0 if args.burst or args.ab else len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
     watchdog(steady_budget + (0 if args.steady else 60 + args.baseline_cap + 20 * args.runs * (len(KINDS) + 4)))
     print(machine_note())
 
@@ -367,10 +396,14 @@ def main() -> None:
             print(f"targets >= {TARGET_RATE} tokens/s and <= {TARGET_LATENCY_S * 1000:.0f} ms: "
                   + ("met" if not missed else "MISSED: " + "; ".join(missed)))  # fmt: skip
             return
-        print(
-            f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:"
-        )
-        missed += steady(home, server, args.runs, args.steady_seconds)
+        if args.ab:
+            ab(home, server, args.runs, args.tokens)
+            return
+        if not args.burst:
+            print(
+                f"steady prose reply in a {COLS}x{ROWS} pty, {args.steady_seconds:g} s each, measured from {SKIP_S:g} s after the first token:"
+            )
+            missed += steady(home, server, args.runs, args.steady_seconds)
         if args.steady:
             print("steady targets: " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
             return
@@ -379,8 +412,12 @@ def main() -> None:
             print(f"{kind} reply: {args.tokens} tokens, {structure(text)}")
             missed += shape_runs(home, server, kind, text, "", args.runs, ("pilot", "pty", "pty_paced"))
         missed += thinking_runs(home, server, args)
-        rate = asyncio.run(client_only_rate(server, reply_text("list", args.tokens)))
-        print(f"client_only_rate (model client draining the stream, no UI): {rate:,.0f} tokens/s")
+        for _ in range(args.runs):
+            rate, after, pieces = asyncio.run(client_only_rate(server, reply_text("list", args.tokens)))
+            print(
+                f"client_only (model client draining the burst, no UI): {rate:,.0f} tokens/s, "
+                f"last piece {after * 1000:,.0f} ms after the last byte, {pieces} pieces"
+            )
         if not args.no_baseline:
             result = baseline(server, reply_text("list", args.tokens), args.baseline_cap)
             print(f"baseline_textual_markdown_get_stream_list: {result}")

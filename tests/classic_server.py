@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,8 @@ from codhechat.protocol import (
     ErrorFrame,
 )
 from tests.support.served import Served
+
+TOKENS = re.compile(r"\S+\s*|\s+")  # a word and the space after it, as the fake model streams them
 
 SECRET = "classic-secret-" + "y" * 40
 
@@ -264,9 +267,12 @@ class ClassicServer:
         assert self.model is not None
         try:
             async for piece in self.model.stream_chat(history, model="gpt-4o-mini"):
-                text += piece
-                chunk = ContentChunk(request_id=request_id, conversation_id=conversation.id, content=text)
-                await websocket.send_text(chunk.encode())
+                # A classic server sends a frame per token; the model client hands on tokens that
+                # arrived together as one piece (codhechat.coalesce), so they are split back here.
+                for token in TOKENS.findall(piece):
+                    text += token
+                    chunk = ContentChunk(request_id=request_id, conversation_id=conversation.id, content=text)
+                    await websocket.send_text(chunk.encode())
         except ModelError as exc:
             await websocket.send_text(ErrorFrame(request_id=request_id, detail=exc.message).encode())
             return

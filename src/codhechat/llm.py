@@ -13,6 +13,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from codhechat.coalesce import coalesced
 from codhechat.context import context_exceeded, known_window
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
 from codhechat.stream_outcome import StreamOutcome, take_chunk
@@ -125,7 +126,8 @@ class ModelClient:
         try:
             asked = usage and self._usage_supported
             request = _Request(messages, model, outcome, asked, reasoning, options or {}, tools)
-            async with aclosing(self._stream(request)) as stream:
+            # Coalesced: a burst of tokens already received is one piece, not thousands.
+            async with aclosing(coalesced(self._stream(request))) as stream:
                 async for text in stream:
                     yield text
         except _StreamOptionsRejected:
@@ -133,7 +135,7 @@ class ModelClient:
             # before any text): ask again without it, and not again at this endpoint.
             self._usage_supported = False
             request = _Request(messages, model, outcome, False, reasoning, options or {}, tools)
-            async with aclosing(self._stream(request)) as stream:
+            async with aclosing(coalesced(self._stream(request))) as stream:
                 async for text in stream:
                     yield text
         if outcome.finish_reason is None:

@@ -163,10 +163,12 @@ async def test_an_idle_socket_is_closed_but_not_one_with_a_reply_in_progress(
 async def test_a_client_that_stops_reading_is_dropped_and_its_partial_kept(
     make_server, fake_openai: FakeOpenAI
 ) -> None:  # type: ignore[no-untyped-def]
-    # A frame per piece (no coalescing): whole-reply chunks, ~25 MB on the wire.
+    # A frame per piece (no coalescing): whole-reply chunks, ~25 MB on the wire. The tokens come
+    # a millisecond apart, so that the model client hands them on one by one (codhechat.coalesce
+    # would join a burst into a few pieces, which no small window could stall).
     server: ServerThread = make_server(ws_send_timeout=0.5, max_ws_connections_per_user=1, ws_chunk_interval=0)
     reply = " ".join(f"word{i}" for i in range(3000))
-    fake_openai.enqueue(Reply(reply))
+    fake_openai.enqueue(Reply(reply, delay=0.001))
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         guest = await new_guest(client)
         created = await client.post(f"/users/{guest.user_id}/conversations/", json={"name": "x"}, headers=guest.headers)

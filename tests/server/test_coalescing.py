@@ -44,7 +44,7 @@ async def test_coalesced_frames_reassemble_to_exactly_the_models_text(
         assert frames[-1]["type"] == "complete"
         assert reassembled(chunks, delta=delta) == TEXT
         first_piece = TEXT.split(" ")[0] + " "
-        assert (chunks[0]["delta"] if delta else chunks[0]["content"]) == first_piece  # never held back
+        assert (chunks[0]["delta"] if delta else chunks[0]["content"]).startswith(first_piece)  # never held back
         assert len(chunks) < 400 / 4, f"{len(chunks)} frames for 400 pieces: not coalesced"
         conversation_id = frames[-1]["conversationId"]
         stored = (await client.get(f"/conversations/{conversation_id}/messages/", headers=guest.headers)).json()

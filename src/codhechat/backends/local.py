@@ -361,6 +361,7 @@ class LocalBackend(LocalFiles):
 
     async def warm_up(self) -> None:
         await asyncio.to_thread(self.client.warm_up)
+        await asyncio.to_thread(lambda: self.store.db)  # sqlite-utils, left out of the first frame
 
     def set_api_key(self, api_key: str) -> None:
         """A key typed into the app (F2) is the default provider's."""

@@ -4,10 +4,13 @@ and the files each message carries (`attachments`). Called inside Store's transa
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from codhechat.models import AttachedFile, Attachment, Message
+from codhechat.store.rows import Reads
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 
 def attach(db: sqlite_utils.Database, message_id: int, files: Sequence[AttachedFile]) -> None:
@@ -20,7 +23,7 @@ def attach(db: sqlite_utils.Database, message_id: int, files: Sequence[AttachedF
         )  # fmt: skip
 
 
-def with_attachments(db: sqlite_utils.Database, messages: list[Message]) -> list[Message]:
+def with_attachments(db: Reads, messages: list[Message]) -> list[Message]:
     """The messages, each with the attachments it carries (one query for all)."""
     ids = [m.id for m in messages]
     if not ids or not db.execute("select 1 from attachments limit 1").fetchone():

@@ -1,5 +1,9 @@
 """Local conversations in SQLite, through sqlite-utils.
 
+sqlite-utils (about 0.1 s to import, with click and dateutil) is loaded when the store
+first needs it, not to open the file or list conversations: those run on the plain
+sqlite3 connection, so the first frame never waits for it.
+
 The only module that runs SQL in local mode. It is synchronous and
 thread-safe (one connection behind a lock): the backend calls it from worker
 threads so the UI never waits on the disk. Two app instances may share a file:
@@ -18,9 +22,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from codhechat import __version__
 from codhechat.errors import StorageError
@@ -34,9 +36,12 @@ from codhechat.store.blobs import attach, detach
 from codhechat.store.failures import _translated, read_only_error, storage_error
 from codhechat.store.messages import MessageTable
 from codhechat.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from codhechat.store.rows import _conversation, _inserted_id, _now
+from codhechat.store.rows import PlainReads, _conversation, _inserted_id, _now
 from codhechat.store.tree import PATH, set_leaf
 from codhechat.tools.calls import tool_calls_json
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -44,10 +49,24 @@ BUSY_TIMEOUT_S = 10.0
 class Store(MessageTable):
     """Conversations and messages in one SQLite file."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None = None) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+        self.conn = conn
         self.path = path
         self._lock = threading.RLock()
+        self._db: sqlite_utils.Database | None = None
+        self.reads = PlainReads(conn)  # what opening the app and a conversation read through
+        conn.execute("PRAGMA recursive_triggers = on")  # as sqlite-utils sets it, from the start
+
+    @property
+    def db(self) -> sqlite_utils.Database:  # type: ignore[override]
+        """The connection through sqlite-utils, imported on first use."""
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    import sqlite_utils
+
+                    self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False) -> Store:
@@ -70,7 +89,7 @@ class Store(MessageTable):
                 "Set `database` in the config, or CODHECHAT_DATABASE, to a writable path.",
             ) from None
         try:
-            store = cls(sqlite_utils.Database(conn), path)
+            store = cls(conn, path)
             store._refuse_newer()
             store._prepare()
         except sqlite3.Error as exc:
@@ -87,7 +106,7 @@ class Store(MessageTable):
     def empty(cls) -> Store:
         """A database with nothing in it, in memory: what reading commands see where
         no database has been made yet (they must not create one)."""
-        store = cls(sqlite_utils.Database(sqlite3.connect(":memory:", check_same_thread=False)))
+        store = cls(sqlite3.connect(":memory:", check_same_thread=False))
         store.migrate()
         return store
 
@@ -112,7 +131,7 @@ class Store(MessageTable):
                 error = exc
         else:
             raise storage_error(error)
-        store = cls(sqlite_utils.Database(conn), path)
+        store = cls(conn, path)
         if version < SCHEMA_VERSION:
             conn.close()
             raise StorageError(
@@ -129,7 +148,7 @@ class Store(MessageTable):
             return
         written_by = None
         try:
-            row = self.db.execute("select value from meta where key = 'written_by'").fetchone()
+            row = self.conn.execute("select value from meta where key = 'written_by'").fetchone()
             written_by = row[0] if row else None
         except sqlite3.Error:
             pass
@@ -143,19 +162,19 @@ class Store(MessageTable):
         )
 
     def _prepare(self) -> None:
-        self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self.db.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
         self._enable_wal()
-        self.db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
+        self.conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
         self.migrate()
 
     def _enable_wal(self) -> None:
         """Switch to WAL, waiting for a concurrent opener: SQLite answers this
         PRAGMA with SQLITE_BUSY at once instead of honouring the busy timeout."""
         deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        while self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             try:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA journal_mode = WAL")
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
@@ -163,7 +182,7 @@ class Store(MessageTable):
 
     @property
     def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self, target: int = SCHEMA_VERSION) -> None:
         """Bring the schema up to `target`, each step in its own transaction."""
@@ -173,31 +192,31 @@ class Store(MessageTable):
                     if self.schema_version != version:
                         continue  # another process migrated meanwhile
                     MIGRATIONS[version](self.db)
-                    self.db.execute(f"PRAGMA user_version = {version + 1}")
+                    self.conn.execute(f"PRAGMA user_version = {version + 1}")
                     if version + 1 >= 6:
                         self.db.table("meta").upsert({"key": "written_by", "value": __version__}, pk="key")
 
     @contextmanager
     def _write(self) -> Iterator[None]:
         with self._lock:
-            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
-                self.db.rollback()
+                self.conn.rollback()
                 raise
-            self.db.conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
-            self.db.close()
+            self.conn.close()
 
     # Conversations
 
     @_translated
     def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
         with self._lock:
-            rows = self.db.query(
+            rows = self.reads.query(
                 "select * from conversations "
                 "order by pinned_at is null, pinned_at desc, updated_at desc, id desc "
                 "limit ? offset ?",
@@ -208,12 +227,12 @@ class Store(MessageTable):
     @_translated
     def count_conversations(self) -> int:
         with self._lock:
-            return self.db.table("conversations").count
+            return int(self.reads.execute("select count(*) from conversations").fetchone()[0])
 
     @_translated
     def get_conversation(self, conversation_id: int) -> Conversation | None:
         with self._lock:
-            rows = list(self.db.query("select * from conversations where id = ?", [conversation_id]))
+            rows = list(self.reads.query("select * from conversations where id = ?", [conversation_id]))
             return _conversation(rows[0]) if rows else None
 
     @_translated
@@ -285,7 +304,7 @@ class Store(MessageTable):
         reported any). Not a sum over replies: every prompt already holds the history
         before it; and not another branch's reply."""
         with self._lock:
-            row = self.db.execute(
+            row = self.reads.execute(
                 PATH + "select m.prompt_tokens + coalesce(m.completion_tokens, 0) from path "
                 "join messages m on m.id = path.id where m.prompt_tokens is not null order by m.id desc limit 1",
                 {"conversation": conversation_id},

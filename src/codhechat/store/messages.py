@@ -7,15 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from codhechat.errors import StorageError
 from codhechat.models import AttachedFile, Message, MessageStatus, Role, SearchHit, ToolCall
 from codhechat.store.blobs import attach, blob, detach, with_attachments
 from codhechat.store.failures import _translated
-from codhechat.store.rows import _inserted_id, _message, _now
+from codhechat.store.rows import PlainReads, _inserted_id, _message, _now
 from codhechat.store.search import search
 from codhechat.store.tree import (
     continuation,
@@ -29,6 +27,9 @@ from codhechat.store.tree import (
 )
 from codhechat.tools.calls import tool_calls_json
 
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
+
 LEAF = -1  # add_message's parent: the conversation's current leaf
 
 
@@ -36,6 +37,7 @@ class MessageTable:
     """Store's message operations (see Store for the connection they run on)."""
 
     db: sqlite_utils.Database
+    reads: PlainReads
     _lock: threading.RLock
     _write: Callable[[], AbstractContextManager[None]]
 
@@ -231,8 +233,9 @@ class MessageTable:
         """A page of the current path, in order: the newest messages, or those before/after
         an id; each with its alternatives' ids (Message.siblings) when it has any."""
         with self._lock:
-            rows = path_page(self.db, conversation_id, before=before, after=after, limit=limit)
-            return with_siblings(self.db, with_attachments(self.db, [_message(row) for row in rows]))
+            reads = self.reads  # the plain connection: opening a conversation never waits for sqlite-utils
+            rows = path_page(reads, conversation_id, before=before, after=after, limit=limit)
+            return with_siblings(reads, with_attachments(reads, [_message(row) for row in rows]))
 
     @_translated
     def all_messages(self, conversation_id: int) -> list[Message]:
@@ -260,7 +263,9 @@ class MessageTable:
 
 def _existing(table: sqlite_utils.db.Table, message_id: int) -> dict[str, Any]:
     """A message's row, or the StorageError that says it is gone (deleted meanwhile)."""
+    from sqlite_utils.db import NotFoundError
+
     try:
         return dict(table.get(message_id))
-    except sqlite_utils.db.NotFoundError:
+    except NotFoundError:
         raise StorageError("That message no longer exists.") from None

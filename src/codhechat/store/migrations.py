@@ -7,8 +7,10 @@ have run, so a file from any earlier release is brought up to date in place.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:

@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codhechat.models import Conversation, Generation, Message, MessageStatus
 from codhechat.tools.calls import tool_calls_from
 
 if TYPE_CHECKING:
     from sqlite_utils.db import Table
+
+
+class Reads(Protocol):
+    """What reading needs of a database: sqlite-utils' Database has it, and so has PlainReads."""
+
+    def execute(self, sql: str, parameters: Any = None, /) -> sqlite3.Cursor: ...
+
+    def query(self, sql: str, params: Any = None, /) -> Iterable[dict[str, Any]]: ...
+
+
+class PlainReads:
+    """Reads on the plain sqlite3 connection, rows as dicts as sqlite-utils gives them:
+    opening the app and a conversation never wait for sqlite-utils to be imported."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None, /) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters if parameters is not None else ())
+
+    def query(self, sql: str, params: Any = None, /) -> Iterator[dict[str, Any]]:
+        cursor = self.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
 
 
 def _now() -> str:

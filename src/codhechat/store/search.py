@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from codhechat.errors import UsageError
 from codhechat.models import SNIPPET_END, SNIPPET_START, SearchHit
 from codhechat.store.rows import _parse_time
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 SNIPPET_TOKENS = 16
 RANK_WINDOW = 5_000  # see Store.search

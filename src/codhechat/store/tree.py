@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from codhechat.models import Message
+from codhechat.store.rows import Reads
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported by Store when it first needs it (not before the first frame)
 
 # The current path of conversation :conversation, as rows `path(id)`, leaf first.
 PATH = (
@@ -79,7 +81,7 @@ def continuation(db: sqlite_utils.Database, message_id: int) -> int:
 
 
 def path_page(
-    db: sqlite_utils.Database, conversation_id: int, *, before: int | None, after: int | None, limit: int
+    db: Reads, conversation_id: int, *, before: int | None, after: int | None, limit: int
 ) -> list[dict[str, Any]]:
     """Rows of a page of the current path, in id order: the newest, or those before/after an id.
 
@@ -122,7 +124,7 @@ def reset_leaf(db: sqlite_utils.Database, conversation_id: int, parent_id: int |
         set_leaf(db, conversation_id, row[0] if row else None)
 
 
-def with_siblings(db: sqlite_utils.Database, messages: Sequence[Message]) -> list[Message]:
+def with_siblings(db: Reads, messages: Sequence[Message]) -> list[Message]:
     """The messages, each with the ids of it and its alternatives when it has any (one
     query per 500 parents, and one per conversation for first messages)."""
     children: dict[int | None, list[int]] = {}

@@ -8,6 +8,7 @@ import signal
 from functools import partial
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.content import Content
 from textual.notifications import SeverityLevel
@@ -19,11 +20,13 @@ from codhechat.textsafe import visible
 from codhechat.ui import command_table, crash, themes
 from codhechat.ui import graphics as ui_graphics
 from codhechat.ui.flows.resume import Resume
+from codhechat.ui.idle import WhenIdle
 from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.screens.help import HelpScreen
 from codhechat.ui.stream_pace import StreamPace
 
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+IDLE_S = 1.0  # a pause of the user's this long lets the next background warm-up run (ui/idle.py)
 
 
 def stylesheet_path() -> Path:
@@ -67,6 +70,7 @@ class CodheChatApp(App[None]):
         # A --theme flag wins for this run; otherwise the last choice; otherwise the config.
         chosen = theme or self.ui_state.get("theme") or default_theme or "dark"
         self._start_theme = themes.theme_name(chosen)
+        self.when_idle = WhenIdle(self, IDLE_S)  # background warm-ups wait for the user to pause
 
     def get_default_screen(self) -> Screen:
         return ChatScreen(self.backend, needs_api_key=self.needs_api_key, resume=self.resume)
@@ -86,9 +90,14 @@ class CodheChatApp(App[None]):
             self._on_hangup()
         for warning in self.warnings:
             self.notify(warning, title="Configuration", severity="warning", timeout=15)
-        # After the first frame, as the chat screen's warm-up: the first code block shown is then quick.
-        self.set_timer(1.0, lambda: self.run_worker(partial(themes.warm_up_highlighting, self), thread=True,
-                                                    exit_on_error=False))  # fmt: skip
+        # After the first frame and the chat screen's warm-up: the first code block shown is then quick.
+        self.when_idle.add(lambda: self.run_worker(partial(themes.warm_up_highlighting, self), thread=True,
+                                                   exit_on_error=False))  # fmt: skip
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.Paste):
+            self.when_idle.touch()
+        await super().on_event(event)
 
     def catch_early_signals(self) -> None:
         """Remember a SIGTERM/SIGHUP that arrives before on_mount, instead of dying

@@ -89,8 +89,13 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
             self.load_conversations()
         else:  # --continue or --conversation ID
             self.run_worker(resume(self, self.session, self.resume), group="sidebar", exclusive=True)
-        # After the first frame, not before: start-up stays fast and the first reply too.
-        self.set_timer(WARM_UP_DELAY_S, self._warm_up)
+        # After the first frame, not before, and when the user pauses (ui/idle.py): start-up
+        # and the first actions stay fast, and the first reply too.
+        when_idle = getattr(self.app, "when_idle", None)
+        if when_idle is not None:
+            when_idle.add(self._warm_up)
+        else:  # a bare App hosting this screen (tests)
+            self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
     def _connection_changed(self, state: ConnectionState) -> None:
         if self.is_attached:
