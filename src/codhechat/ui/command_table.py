@@ -35,6 +35,7 @@ from codhechat.backends import (
     REGENERATE,
     RENAME,
     SEARCH,
+    SIGN_IN,
     TOOLS,
     ChatBackend,
     supports,
@@ -71,8 +72,9 @@ class Command:
     @property
     def gated(self) -> bool:
         """Its key runs through `gated`, which says why when the backend cannot do it. (Not
-        the tools: without MCP servers configured there is nothing to say, so no command.)"""
-        return self.needs is not None and not self.priority and self.needs != TOOLS
+        the tools, nor signing in: without MCP servers configured, or in local mode, there is
+        nothing to say, so no command.)"""
+        return self.needs is not None and not self.priority and self.needs not in (TOOLS, SIGN_IN)
 
     def binding(self) -> Binding:
         assert self.key is not None
@@ -147,7 +149,7 @@ COMMANDS: tuple[Command, ...] = (
             needs=BRANCHES, group="conversations"),
     # Only in remote mode (see ChatScreen.why_not); the status line offers it once the server refuses the token.
     Command("sign_in", title="Sign in…", help="To the server again (it refused your sign-in), or as another account",
-            group="settings"),
+            needs=SIGN_IN, group="settings"),
     Command("choose_tools", title="Tools…", help="MCP servers and their tools: switch them on or off here",
             on="app", needs=TOOLS, group="settings"),
     # The app (Textual's own palette has "Keys" and "Quit").

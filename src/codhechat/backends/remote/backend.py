@@ -245,7 +245,18 @@ class RemoteBackend(RemoteBranches, ConversationExtensions):
         `attachments` are uploaded first (ATTACH: a server with the extension)."""
         if attachments:
             return self._attached(conversation_id, prompt, attachments)
-        return self._exchange(conversation_id, prompt).events()
+        return self._learnt_first(self._exchange(conversation_id, prompt))
+
+    async def _learnt_first(self, exchange: Exchange) -> AsyncGenerator[ReplyEvent, None]:
+        """The exchange's events, once the server's extensions are known (warm-up waits for
+        a pause in typing): what the reply's end offers (token use: "tokens") depends on them."""
+        if not self._extensions_learnt:
+            try:
+                await self.learn_extensions()
+            except RemoteError:
+                pass  # the exchange meets the same trouble and says it
+        async for event in exchange.events():
+            yield event
 
     async def _attached(
         self, conversation_id: int | None, prompt: str, files: Sequence[AttachedFile]
