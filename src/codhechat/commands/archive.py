@@ -44,6 +44,8 @@ def run_export(args: argparse.Namespace, settings: Any) -> int:
             chosen = [await conversation(backend, i) for i in dict.fromkeys(args.ids)]
         tree = args.format == "json" and supports(backend, BRANCHES)  # every branch; else the path shown
         pairs = [(c, await (backend.message_tree(c.id) if tree else all_messages(backend, c.id))) for c in chosen]
+        if tree:  # the path each is on, as its tree was read (a server's is known once read)
+            pairs = [((await backend.get_conversation(c.id)) or c, messages) for c, messages in pairs]
         if args.format == "json" and supports(backend, ATTACH):
             for a in {a.sha256: a for _, ms in pairs for m in ms for a in m.attachments}.values():
                 if (data := await backend.attachment_data(a)) is not None:

@@ -18,7 +18,7 @@ from codhechat.backends.remote.api import ServerApi
 from codhechat.backends.remote.errors import body_of, status_error
 from codhechat.backends.remote.exchange import Exchange, checked_prompt
 from codhechat.backends.remote.link import ClientFrame, Link
-from codhechat.models import Message, ReplyDone, ReplyEvent, ReplyStarted
+from codhechat.models import Conversation, Message, ReplyDone, ReplyEvent, ReplyStarted
 from codhechat.protocol.branches import BranchDeleted, EditFrame, MessageTree, RegenerateFrame
 from codhechat.protocol.rest import MessageOut
 
@@ -68,6 +68,7 @@ class RemoteBranches:
     model: str
     reply_idle_timeout: float
     _history: dict[int, list[Message]]
+    _conversations: dict[int, Conversation]
     _message: Callable[[int, MessageOut], Message]
 
     async def _load_tree(self, conversation_id: int) -> list[Message]:
@@ -134,7 +135,10 @@ class RemoteBranches:
         response = await self.api.authorised(method, f"/conversations/{conversation_id}/{route}", **kwargs)
         if response.status_code != 200:
             raise status_error(self.api.server, response, not_found=GONE)
-        return body_of(self.api.server, response, TREE, f"{method} /conversations/{{id}}/{route}")
+        tree = body_of(self.api.server, response, TREE, f"{method} /conversations/{{id}}/{route}")
+        if (known := self._conversations.get(conversation_id)) is not None:  # the path it is on, as local mode's
+            self._conversations[conversation_id] = replace(known, current_leaf=tree.current_leaf)
+        return tree
 
 
 def _placed(message: Message, stored: Message) -> Message:
