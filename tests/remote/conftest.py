@@ -4,9 +4,9 @@ a server that speaks only the classic protocol, and one app factory over every b
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +17,9 @@ from codhechat.ui.app import CodheChatApp
 from tests.classic_server import ClassicServer
 from tests.fake_openai import FakeOpenAI
 from tests.server.conftest import ServerThread, server_settings
+
+if TYPE_CHECKING:
+    from tests.remote.worlds import World
 
 # Fast reconnects for tests; the defaults (0.5 s doubling to 30 s, 10 s after a 1013) suit people.
 FAST = {"http_timeout": 5.0, "connect_timeout": 5.0, "backoff_base": 0.05, "backoff_cap": 0.3, "busy_backoff": 0.2}
@@ -103,3 +106,16 @@ def make_app(backend_kind: str, fake_openai: FakeOpenAI, request: pytest.Fixture
         return CodheChatApp(remote_backend(server.url, **options))
 
     return make
+
+
+@pytest.fixture(params=["local", "remote"])
+async def world(
+    request: pytest.FixtureRequest, tmp_path: Path, fake_openai: FakeOpenAI, make_server: Callable[..., PortServer]
+) -> AsyncIterator[World]:
+    """Local and remote mode, the same scenarios (tests/remote/worlds.py)."""
+    from tests.remote.worlds import World
+
+    made = World(str(request.param), tmp_path, fake_openai, make_server)
+    yield made
+    for backend in made.backends:
+        await backend.aclose()

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from tests.fake_openai import FakeOpenAI, Reply
-from tests.remote.test_branches_both_modes import World, run, world  # noqa: F401 (the fixture)
+from tests.remote.test_branches_both_modes import run
+from tests.remote.worlds import World
 
 
 def cli(world: World, place: str | Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,7 @@ import pytest
 from textual.widgets import TextArea
 
 from codhechat.backends import BRANCHES, EDIT, REGENERATE, supports
-from codhechat.backends.local import LocalBackend
-from codhechat.cli import build_app
-from codhechat.config import load_settings
 from codhechat.models import Message, MessageStatus, ReplyDone, ReplyFailed, ReplyStarted
-from codhechat.store import Store
 from codhechat.ui.app import CodheChatApp
 from codhechat.ui.command_table import CommandTable
 from codhechat.ui.flows import manage
@@ -39,63 +35,10 @@ from codhechat.ui.screens.search import SearchScreen
 from codhechat.ui.widgets.messages import MessageView
 from tests.fake_openai import Fail, FakeOpenAI, Reply
 from tests.remote.conftest import PortServer, remote_backend
+from tests.remote.worlds import World
 from tests.ui.conftest import palette_titles, type_text, wait_until
 from tests.ui.test_chat import SIZE, last_reply, reply_views, screen_of
 from tests.ui.test_power import converse, notices
-
-MODES = ["local", "remote"]
-
-
-class World:
-    """Where conversations live in one mode, and how to reach them again after a restart."""
-
-    def __init__(self, mode: str, tmp_path: Path, fake_openai: FakeOpenAI, make_server: Callable[..., PortServer]):
-        self.mode = mode
-        self.fake_openai = fake_openai
-        self.database = tmp_path / "chat.db"
-        self.make_server = make_server
-        self.server: PortServer | None = None
-        self.backends: list[Any] = []
-        if mode == "remote":
-            self.server = make_server(database=tmp_path / "server.db", history_window=4)
-
-    def settings(self) -> Any:
-        return load_settings({"base_url": self.fake_openai.base_url, "max_retries": 0, "history_window": 4})
-
-    async def backend(self) -> Any:
-        if self.server is None:
-            backend: Any = LocalBackend(self.settings(), Store.open(self.database))
-        else:
-            backend = remote_backend(self.server.url)
-            await backend.warm_up()
-        self.backends.append(backend)
-        return backend
-
-    def app(self) -> CodheChatApp:
-        if self.server is None:
-            return build_app(self.settings())  # type: ignore[no-any-return]
-        return CodheChatApp(remote_backend(self.server.url))
-
-    async def restart(self) -> None:
-        """Close every backend; a remote server is stopped and another started on its database."""
-        for backend in self.backends:
-            await backend.aclose()
-        self.backends.clear()
-        if self.server is not None:
-            port = self.server.port
-            self.server.stop()
-            self.server = self.make_server(port=port, database=self.server.settings.database_url.split("///")[1],
-                                           history_window=4)  # fmt: skip
-
-
-@pytest.fixture(params=MODES)
-async def world(
-    request: pytest.FixtureRequest, tmp_path: Path, fake_openai: FakeOpenAI, make_server: Callable[..., PortServer]
-) -> AsyncIterator[World]:
-    made = World(str(request.param), tmp_path, fake_openai, make_server)
-    yield made
-    for backend in made.backends:
-        await backend.aclose()
 
 
 async def run(events: Any) -> list[Any]:
