@@ -272,7 +272,7 @@ async def test_a_search_hit_in_a_side_branch_opens_it_in_the_app(world: World, f
 async def test_deleting_a_version_in_the_app_can_be_undone_then_deletes_it(
     world: World, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(manage, "UNDO_S", 0.5)
+    monkeypatch.setattr(manage, "UNDO_S", 60)  # the undo window stays open however slow the machine
     app = world.app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: supports(app.backend, BRANCHES))
@@ -286,6 +286,7 @@ async def test_deleting_a_version_in_the_app_can_be_undone_then_deletes_it(
         await wait_until(pilot, lambda: shown(app) == [("question", None), ("second answer", "< 2/2 >")])
         await pilot.pause(0.7)
         assert len(await app.backend.message_tree(conversation_id)) == 3  # undone: never deleted
+        monkeypatch.setattr(manage, "UNDO_S", 0.5)  # now let the window close
         await app.run_action("delete_branch", screen_of(app))
         await wait_until(pilot, lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
