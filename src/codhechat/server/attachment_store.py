@@ -1,18 +1,28 @@
 """The database side of extension `attachments`: files kept per user, linked to the
 message that carried them, and turned into the model's content parts as local mode does
-(codhechat.attachments). Every read names the user: another user's file is never found."""
+(codhechat.attachments). Every read names the user: another user's file is never found.
+A turn's helpers (check_unsent, link, parts_of) run in its transaction on a bare
+connection as well as on a session (tree.Db)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codhechat.attachments import content_part
 from codhechat.models import AttachedFile, Attachment
 from codhechat.server.models import Conversation, Message, StoredAttachment
+from codhechat.server.tree import Db
+
+_PARTS = (  # the files of the messages :ids, in upload order (built once: a turn reads them)
+    select(StoredAttachment.message_id, StoredAttachment.name, StoredAttachment.mime, StoredAttachment.kind,
+           StoredAttachment.size, StoredAttachment.sha256, StoredAttachment.data)
+    .where(StoredAttachment.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(StoredAttachment.id)
+)  # fmt: skip
 
 
 class AttachmentsRefused(ValueError):
@@ -38,37 +48,34 @@ async def get(session: AsyncSession, *, user_id: int, attachment_id: int) -> Sto
     return (await session.scalars(found)).first()
 
 
-async def check_unsent(session: AsyncSession, *, user_id: int, ids: Sequence[int]) -> None:
+async def check_unsent(db: Db, *, user_id: int, ids: Sequence[int]) -> None:
     """Raise AttachmentsRefused unless every id is one of the user's files not sent yet."""
     if not ids:
         return
     count = select(func.count()).where(
         StoredAttachment.id.in_(set(ids)), StoredAttachment.user_id == user_id, StoredAttachment.message_id.is_(None)
     )
-    if await session.scalar(count) != len(set(ids)):
+    if await db.scalar(count) != len(set(ids)):
         raise AttachmentsRefused("An attached file was not found on the server (attach it again).")
 
 
-async def link(session: AsyncSession, *, user_id: int, message_id: int, ids: Sequence[int]) -> None:
+async def link(db: Db, *, user_id: int, message_id: int, ids: Sequence[int]) -> None:
     if ids:
-        await session.execute(
+        await db.execute(
             update(StoredAttachment)
             .where(StoredAttachment.id.in_(set(ids)), StoredAttachment.user_id == user_id)
             .values(message_id=message_id)
         )
 
 
-async def parts_of(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+async def parts_of(db: Db, message_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """The content parts of the files carried by these messages, in upload order."""
     if not message_ids:
         return {}
-    rows = await session.scalars(
-        select(StoredAttachment).where(StoredAttachment.message_id.in_(message_ids)).order_by(StoredAttachment.id)
-    )
     parts: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        assert row.message_id is not None
-        parts.setdefault(row.message_id, []).append(content_part(attached(row)))
+    for message_id, name, mime, kind, size, sha256, data in await db.execute(_PARTS, {"ids": list(message_ids)}):
+        file = AttachedFile(Attachment(name, mime, kind, size, sha256), data)
+        parts.setdefault(cast(int, message_id), []).append(content_part(file))  # never NULL: IN :ids
     return parts
 
 

@@ -12,6 +12,7 @@ shared turn engine as any other (ChatService.reply), the model seeing only that 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -34,9 +35,9 @@ class BranchRefused(Exception):
         self.detail = detail
 
 
-def _history(rows: list[Message]) -> list[models.Message]:
+def _history(rows: Sequence[Any]) -> list[models.Message]:  # tree.recent_path's rows
     return [
-        models.Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,  # type: ignore[arg-type]
+        models.Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,
                        created_at=m.timestamp)
         for m in rows if m.content
     ]  # fmt: skip

@@ -5,11 +5,25 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, bindparam, column, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    String,
+    Table,
+    Update,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from codhechat.server import tree
@@ -159,17 +173,50 @@ async def delete_conversation(session: AsyncSession, *, conversation: Conversati
 
 
 # -- messages (the current path, as pages and history: server/tree.py) ----------
+# The reply path's statements (a prompt, a reply's saves), built once with bound
+# parameters: built per call with their values inline, SQLAlchemy keyed its compiled cache
+# by walking every value and made a fresh bound type for each (10 % of the server's CPU).
+# They run on a bare connection in the caller's transaction (ChatService.transaction),
+# which commits: no ORM session around them.
+_conversations, _messages = _table(Conversation), _table(Message)
+_NOW = bindparam("now", type_=UTCDateTime)
+_NEW_CONVERSATION = (
+    insert(_conversations)
+    .values(user_id=bindparam("uid"), name=bindparam("name"), created_at=_NOW, updated_at=_NOW)
+    .returning(_conversations.c.id)
+)
+_OWNED = select(_conversations.c.model, _conversations.c.system_prompt, _conversations.c.current_leaf).where(
+    _conversations.c.id == bindparam("cid"), _conversations.c.user_id == bindparam("uid")
+)
+_MESSAGE_ROW = insert(_messages).values(
+    conversation_id=bindparam("cid"), role=bindparam("role"), content=bindparam("text"), status=bindparam("st"),
+    timestamp=_NOW, parent_id=bindparam("parent", type_=Integer),
+)  # fmt: skip
+_NEW_MESSAGE = _MESSAGE_ROW.returning(_messages.c.id)
+_NEW_MESSAGES = _MESSAGE_ROW.returning(_messages.c.id, sort_by_parameter_order=True)  # executemany, ids in order
+_REWRITES: dict[tuple[str, ...], Update] = {}  # by the extra columns it also sets
+
+
+def _rewrite(extra: tuple[str, ...] = ()) -> Update:
+    """A reply's rewrite (:mid, :text, :st, and :x_<column> for each of `extra`), one per set of columns."""
+    if (statement := _REWRITES.get(extra)) is None:
+        statement = _REWRITES[extra] = (
+            update(_messages)
+            .where(_messages.c.id == bindparam("mid"))
+            .values(content=bindparam("text"), status=bindparam("st"), **{k: bindparam(f"x_{k}") for k in extra})
+        )
+    return statement
+
+
 async def update_message(
-    session: AsyncSession, *, message_id: int, content: str, status: str, extra: dict[str, object] | None = None
+    conn: AsyncConnection, *, message_id: int, content: str, status: str, extra: dict[str, object] | None = None
 ) -> bool:
     """Rewrite a reply as it grows; False when its row is gone (the conversation was deleted).
     `extra`: more columns to set (a finished reply's model and usage)."""
-    messages = _table(Message)
-    result = await session.execute(
-        update(messages).where(messages.c.id == message_id).values(content=content, status=status, **(extra or {}))
-    )
-    await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    keys = tuple(sorted(extra or ()))
+    values = {"mid": message_id, "text": content, "st": status, **{f"x_{k}": (extra or {})[k] for k in keys}}
+    result = await conn.execute(_rewrite(keys), values)
+    return bool(result.rowcount)
 
 
 async def add_message(
@@ -186,71 +233,60 @@ async def add_message(
 
 
 async def start_turn(
-    session: AsyncSession, *, user_id: int, conversation_id: int | None, name: str, content: str, history: int
-) -> tuple[int, int, list[Message], tuple[str | None, str | None]] | None:
-    """A turn's prompt, in one transaction: the conversation (new when `conversation_id`
-    is None, named `name`), the user's message, and the `history - 1` messages before it
-    that the model sees too, oldest first (no SELECT for a new conversation: it has none).
-    (conversation id, message id, earlier messages, its own (model, system prompt)), or None
-    when the conversation is not the user's. Core statements: the ORM's unit of work costs more than the writes."""
+    conn: AsyncConnection, *, user_id: int, conversation_id: int | None, name: str, content: str, history: int
+) -> tuple[int, int, list[Row[Any]], tuple[str | None, str | None]] | None:
+    """A turn's prompt, in the caller's transaction: the conversation (new when
+    `conversation_id` is None, named `name`), the user's message after the current leaf,
+    and the `history - 1` messages before it that the model sees too, oldest first, as
+    rows (server/tree.py; no SELECT for a new conversation: it has none). (conversation id,
+    message id, earlier messages, its own (model, system prompt)), or None when the
+    conversation is not the user's."""
     now = utcnow()
-    conversations, messages = _table(Conversation), _table(Message)
-    earlier: list[Message] = []
+    earlier: list[Row[Any]] = []
     options: tuple[str | None, str | None] = (None, None)
     parent: int | None = None  # the current path's leaf (server/tree.py), which the prompt follows
     if conversation_id is None:
-        made = insert(conversations).values(user_id=user_id, name=name, created_at=now, updated_at=now)
-        conversation_id = int(await session.scalar(made.returning(conversations.c.id)))
+        conversation_id = int(await conn.scalar(_NEW_CONVERSATION, {"uid": user_id, "name": name, "now": now}))
     else:
         # Its own model and system prompt come with the ownership check: no statement more
         # while SQLite's write lock is held (extension "conversation_options").
-        owned = select(conversations.c.model, conversations.c.system_prompt, conversations.c.current_leaf).where(
-            conversations.c.id == conversation_id, conversations.c.user_id == user_id
-        )
-        row = (await session.execute(owned)).first()
+        row = (await conn.execute(_OWNED, {"cid": conversation_id, "uid": user_id})).first()
         if row is None:
             return None
         options = (row[0], row[1])
-        parent = await tree.prompt_parent(session, conversation_id, row[2])
+        parent = await tree.prompt_parent(conn, conversation_id, row[2])
         if history > 1:
-            earlier = await tree.recent_path(session, start=parent, limit=history - 1)
-    added = insert(messages).values(conversation_id=conversation_id, role="user", content=content, status="complete",
-                                    timestamp=now, parent_id=parent).returning(messages.c.id)  # fmt: skip
-    message_id = int(await session.scalar(added))
-    await tree.appended(session, [(conversation_id, message_id, parent)], now=now, if_at_parent=False)
-    await session.commit()
+            earlier = await tree.recent_path(conn, start=parent, limit=history - 1)
+    added = {"cid": conversation_id, "role": "user", "text": content, "st": "complete", "now": now, "parent": parent}
+    message_id = int(await conn.scalar(_NEW_MESSAGE, added))
+    await tree.appended(conn, [(conversation_id, message_id, parent)], now=now, if_at_parent=False)
     return conversation_id, message_id, earlier, options
 
 
 async def save_replies(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     new: Sequence[tuple[int, str, str]],
     changed: Sequence[tuple[int, str, str]],
     parents: Sequence[int] = (),
 ) -> list[int]:
-    """Replies as they grow, many in one transaction: `new` (conversation id, content,
-    status) are inserted (their ids are returned, in order), each after its prompt in
-    `parents` (one each) and ending the current path where it still ends at that prompt;
+    """Replies as they grow, many in the caller's transaction: `new` (conversation id,
+    content, status) are inserted (their ids are returned, in order), each after its prompt
+    in `parents` (one each) and ending the current path where it still ends at that prompt;
     `changed` (message id, content, status) rewritten; a row that is gone meanwhile is skipped."""
     now = utcnow()
-    messages = _table(Message)
     ids: list[int] = []
     if changed:
-        rewrite = update(messages).where(messages.c.id == bindparam("mid")).values(content=bindparam("text"),
-                                                                                  status=bindparam("st"))  # fmt: skip
-        await session.execute(rewrite, [{"mid": m, "text": t, "st": s} for m, t, s in changed])
+        await conn.execute(_rewrite(), [{"mid": m, "text": t, "st": s} for m, t, s in changed])
     if new:
-        rows = [{"conversation_id": c, "role": "assistant", "content": t, "status": s, "timestamp": now,
-                 "parent_id": p} for (c, t, s), p in zip(new, parents, strict=True)]  # fmt: skip
+        rows = [{"cid": c, "role": "assistant", "text": t, "st": s, "now": now, "parent": p}
+                for (c, t, s), p in zip(new, parents, strict=True)]  # fmt: skip
         if len(rows) == 1:
-            ids = [int(await session.scalar(insert(messages).values(rows[0]).returning(messages.c.id)))]
+            ids = [int(await conn.scalar(_NEW_MESSAGE, rows[0]))]
         else:
-            made = await session.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
-            ids = [int(i) for i in made.scalars()]
+            ids = [int(i) for i in (await conn.execute(_NEW_MESSAGES, rows)).scalars()]
         leaves = [(c, m, p) for (c, _, _), m, p in zip(new, ids, parents, strict=True)]
-        await tree.appended(session, leaves, now=now, if_at_parent=True)
-    await session.commit()
+        await tree.appended(conn, leaves, now=now, if_at_parent=True)
     return ids
 
 

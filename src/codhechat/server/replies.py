@@ -35,7 +35,7 @@ log = logging.getLogger("codhechat.server.chat")
 
 BATCH_GAP_S = 0.2  # between two transactions of replies in progress
 
-Database = Callable[..., AbstractAsyncContextManager[Any]]  # ChatService.database(write=True)
+Database = Callable[..., AbstractAsyncContextManager[Any]]  # ChatService.transaction(): a connection, committed
 
 
 class RowGone(Exception):
@@ -122,9 +122,9 @@ class ProgressSaver:
         new = [(turn, text) for turn, text in batch if turn.message_id is None]
         changed = [(turn.message_id, text, "partial") for turn, text in batch if turn.message_id is not None]
         try:
-            async with self.database(write=True) as session:
+            async with self.database() as conn:
                 ids = await crud.save_replies(
-                    session, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed,
+                    conn, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed,
                     parents=[turn.user_message_id for turn, _ in new],
                 )  # fmt: skip
         except RowGone:  # a conversation was deleted meanwhile: the others one by one
@@ -164,15 +164,15 @@ class TurnReplies:
         if turn.message_id is None and not ending.content and ending.status is not MessageStatus.COMPLETE:
             raise NothingKept("nothing arrived")
         try:
-            async with self.saver.database(write=True) as session:
+            async with self.saver.database() as conn:
                 if turn.message_id is None:
                     ids = await crud.save_replies(
-                        session, new=[(turn.conversation_id, ending.content, turn.status)], changed=(),
+                        conn, new=[(turn.conversation_id, ending.content, turn.status)], changed=(),
                         parents=[turn.user_message_id],
                     )  # fmt: skip
                     turn.message_id = ids[0]
                 if not await crud.update_message(
-                    session, message_id=turn.message_id, content=ending.content, status=turn.status, extra=extra
+                    conn, message_id=turn.message_id, content=ending.content, status=turn.status, extra=extra
                 ):
                     raise RowGone(turn.message_id)
         except DatabaseUnavailable:

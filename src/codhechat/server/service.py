@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from codhechat.context import Calibration
 from codhechat.errors import ModelError
@@ -67,7 +67,8 @@ class ChatService:
         self.settings = settings
         self.sessions = sessions
         self.model = model
-        self.progress = ProgressSaver(self.database)  # replies in progress, saved together
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        self.progress = ProgressSaver(self.transaction)  # replies in progress, saved together
         self.calibration = Calibration()
         self._sqlite = settings.async_database_url.startswith("sqlite")
         self._sqlite_writer = asyncio.Lock()
@@ -80,9 +81,22 @@ class ChatService:
         On SQLite a `write` session first takes this process's write lock: SQLite lets one
         writer in at a time, and writers queued here cost nothing, while writers queued in
         SQLite's busy handler sleep and retry (hundreds of them made every reply wait)."""
+        async with self._failures(), self._write_turn(write), self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncConnection]:
+        """As `database`, but a bare connection in a transaction, committed at the end: the
+        turn's Core statements (crud.start_turn, save_replies, update_message, and the
+        tree's and attachments' helpers they go with) need no ORM session around them."""
+        async with self._failures(), self._write_turn(write), self._engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _failures(self) -> AsyncIterator[None]:
+        """The database's failures as DatabaseUnavailable / RowGone."""
         try:
-            async with self._write_turn(write), self.sessions() as session:
-                yield session
+            yield
         except (ConversationNotFound, RowGone):
             raise
         except Exception as exc:
@@ -122,23 +136,22 @@ class ChatService:
         user's), and read the history the model will see with its files' content parts."""
         parts: dict[int, list[dict[str, Any]]] = {}
         try:
-            async with self.database(write=True) as session:
-                await attachment_store.check_unsent(session, user_id=user_id, ids=attachments)
+            async with self.transaction() as conn:  # one transaction, committed at its end
+                await attachment_store.check_unsent(conn, user_id=user_id, ids=attachments)
                 started = await crud.start_turn(
-                    session, user_id=user_id, conversation_id=conversation_id, name=title_for(text),
+                    conn, user_id=user_id, conversation_id=conversation_id, name=title_for(text),
                     content=text, history=self.settings.history_window,
                 )  # fmt: skip
                 if started is not None:
-                    await attachment_store.link(session, user_id=user_id, message_id=started[1], ids=attachments)
-                    await session.commit()
-                    parts = await attachment_store.parts_of(session, [started[1], *(m.id for m in started[2])])
+                    await attachment_store.link(conn, user_id=user_id, message_id=started[1], ids=attachments)
+                    parts = await attachment_store.parts_of(conn, [started[1], *(m.id for m in started[2])])
         except RowGone:  # deleted between the read and the write
             raise ConversationNotFound(conversation_id) from None
         if started is None:
             raise ConversationNotFound(conversation_id)
         conversation_id, message_id, earlier, (model, system_prompt) = started
         history = [
-            Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,  # type: ignore[arg-type]
+            Message(id=m.id, conversation_id=m.conversation_id, role=m.role, content=m.content,
                     created_at=m.timestamp)
             for m in earlier
         ]  # fmt: skip

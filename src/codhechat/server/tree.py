@@ -7,7 +7,10 @@ which version after it the path last took (`current_child`).
 A message is always stored after its parent, so ids grow along any path: a path read
 from its leaf up, sorted by id, is the conversation as it reads. Plain SQL with
 recursive CTEs, the same on SQLite and PostgreSQL; called inside a caller's transaction
-(nothing here commits).
+(nothing here commits). A turn's helpers (prompt_parent, recent_path, appended) run on a
+bare connection as well as on a session (`Db`), and their statements are built once with
+bound parameters: SQLAlchemy keys its compiled cache by walking a statement, which costs
+more than running these when each call builds its own.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, case, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, Row, String, Table, bindparam, case, column, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from codhechat.server.models import Conversation, Message, UTCDateTime
+
+Db = AsyncSession | AsyncConnection  # a turn's statements need no ORM session around them
 
 # The path up from :start (a message id), as rows `up(id)`.
 _UP = (
@@ -42,6 +47,24 @@ _SUBTREE = (
     "WITH RECURSIVE sub(id) AS (SELECT CAST(:start AS INTEGER) "
     "UNION ALL SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id) SELECT id FROM sub"
 )
+
+
+_conversations, _messages = cast(Table, Conversation.__table__), cast(Table, Message.__table__)
+_RECENT = text(  # the newest first up from :start, cut at :limit, then in id order
+    _UP + "SELECT m.id, m.conversation_id, m.role, m.content, m.timestamp FROM messages m "
+    "WHERE m.id IN (SELECT id FROM up LIMIT :limit) ORDER BY m.id"
+).columns(column("id", Integer), column("conversation_id", Integer), column("role", String),
+          column("content", String), column("timestamp", UTCDateTime))  # fmt: skip
+_NEWEST = select(func.max(_messages.c.id)).where(_messages.c.conversation_id == bindparam("c", type_=Integer))
+_LEAF, _PARENT = bindparam("t_leaf", type_=Integer), bindparam("t_parent", type_=Integer)
+_MOVE_LEAF = (
+    update(_conversations).where(_conversations.c.id == bindparam("t_conversation", type_=Integer))
+    .values(updated_at=bindparam("t_now", type_=UTCDateTime), current_leaf=_LEAF)
+)  # fmt: skip
+_MOVE_LEAF_IF_AT_PARENT = _MOVE_LEAF.values(
+    current_leaf=case((_conversations.c.current_leaf == _PARENT, _LEAF), else_=_conversations.c.current_leaf)
+)
+_CHOOSE_CHILD = update(_messages).where(_messages.c.id == _PARENT).values(current_child=_LEAF)
 
 
 async def leaf_of(session: AsyncSession, conversation_id: int) -> int | None:
@@ -95,16 +118,15 @@ async def page(
     return await messages_by_id(session, chosen), len(ids)
 
 
-async def recent_path(session: AsyncSession, *, start: int | None, limit: int) -> list[Message]:
-    """The last `limit` messages of the path that ends at `start` (None: none), oldest first."""
+async def recent_path(db: Db, *, start: int | None, limit: int) -> list[Row[Any]]:
+    """The last `limit` messages of the path that ends at `start` (None: none), oldest
+    first, as rows (id, conversation_id, role, content, timestamp)."""
     if start is None or limit <= 0:
         return []
     # The walk goes up from `start`, newest first, and stops once `limit` rows are out
     # (SQLite and PostgreSQL both run a recursive CTE lazily under a LIMIT), so a turn
     # costs the same however long the conversation is.
-    statement = text(_UP + "SELECT m.* FROM messages m WHERE m.id IN (SELECT id FROM up LIMIT :limit) ORDER BY m.id")
-    return list((await session.scalars(select(Message).from_statement(statement),
-                                       {"start": start, "limit": limit})).all())  # fmt: skip
+    return list((await db.execute(_RECENT, {"start": start, "limit": limit})).all())
 
 
 async def set_leaf(session: AsyncSession, conversation_id: int, leaf: int | None) -> None:
@@ -148,41 +170,27 @@ async def attach(session: AsyncSession, *, conversation_id: int, message_id: int
     )
 
 
-async def appended(
-    session: AsyncSession, rows: Sequence[tuple[int, int, int | None]], *, now: datetime, if_at_parent: bool
-) -> None:
+async def appended(db: Db, rows: Sequence[tuple[int, int, int | None]], *, now: datetime, if_at_parent: bool) -> None:
     """Messages just inserted after the current leaf, each (conversation id, message id,
     parent id), become the leaves (their conversations' `updated_at` is `now`): a turn's
     prompt or reply, the cheap way, two statements for any number (the path above already
     remembers its way). `if_at_parent`: only where the leaf is still that parent (a reply
     whose conversation was switched to another branch while it streamed leaves it there)."""
-    conversations = cast(Table, Conversation.__table__)
-    leaf = bindparam("t_leaf", type_=Integer)
-    moved: Any = leaf
-    if if_at_parent:
-        moved = case((conversations.c.current_leaf == bindparam("t_parent", type_=Integer), leaf),
-                     else_=conversations.c.current_leaf)  # fmt: skip
-    await session.execute(
-        update(conversations).where(conversations.c.id == bindparam("t_conversation"))
-        .values(updated_at=bindparam("t_now", type_=UTCDateTime), current_leaf=moved),
+    await db.execute(
+        _MOVE_LEAF_IF_AT_PARENT if if_at_parent else _MOVE_LEAF,
         [{"t_conversation": c, "t_leaf": m, "t_parent": p, "t_now": now} for c, m, p in rows],
-    )  # fmt: skip
+    )
     followed = [{"t_leaf": m, "t_parent": p} for _, m, p in rows if p is not None]
     if followed:
-        messages = cast(Table, Message.__table__)
-        await session.execute(
-            update(messages).where(messages.c.id == bindparam("t_parent", type_=Integer))
-            .values(current_child=bindparam("t_leaf", type_=Integer)),
-            followed,
-        )  # fmt: skip
+        await db.execute(_CHOOSE_CHILD, followed)
 
 
-async def prompt_parent(session: AsyncSession, conversation_id: int, leaf: int | None) -> int | None:
+async def prompt_parent(db: Db, conversation_id: int, leaf: int | None) -> int | None:
     """What a new prompt follows: the current leaf; in a conversation without one whose
     messages something else wrote, the newest of them."""
     if leaf is not None:
         return leaf
-    return await session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id))
+    return cast(int | None, await db.scalar(_NEWEST, {"c": conversation_id}))
 
 
 async def continuation(session: AsyncSession, message_id: int) -> int:
