@@ -56,6 +56,7 @@ class RemoteBackend(RemoteBranches, ConversationExtensions):
     # socket sends `started`) can also rename and delete; the rest (pin, search, options,
     # tokens, import, branches with regenerate and edit) only where `GET /extensions` lists them (extensions.py).
     capabilities: frozenset[str] = frozenset({SIGN_IN})  # every server has /token
+    warm_up_is_heavy = False  # a few small requests: the app runs it at once (ui/screens/chat.py)
 
     def __init__(
         self,

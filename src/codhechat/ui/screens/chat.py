@@ -91,10 +91,12 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
             self.run_worker(resume(self, self.session, self.resume), group="sidebar", exclusive=True)
         # After the first frame, not before, and when the user pauses (ui/idle.py): start-up
         # and the first actions stay fast, and the first reply too.
+        # A server's warm-up is a few small requests (what it can do, its model), not imports:
+        # it runs soon, so its commands are offered from the start.
         when_idle = getattr(self.app, "when_idle", None)
-        if when_idle is not None:
+        if when_idle is not None and getattr(self.backend, "warm_up_is_heavy", True):
             when_idle.add(self._warm_up)
-        else:  # a bare App hosting this screen (tests)
+        else:  # a server's, or a bare App hosting this screen (tests)
             self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
     def _connection_changed(self, state: ConnectionState) -> None:
