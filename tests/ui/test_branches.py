@@ -13,7 +13,6 @@ from codhechat.models import MessageStatus
 from codhechat.ui.flows import manage
 from codhechat.ui.screens.conversation_settings import EditText
 from codhechat.ui.screens.dialogs import Confirm, PickOne
-from codhechat.ui.screens.search import SearchScreen
 from codhechat.ui.widgets.messages import MessageView
 from codhechat.ui.widgets.pane import MessagePane
 from tests.fake_openai import FakeOpenAI, Reply
@@ -115,25 +114,6 @@ async def test_versions_are_kept_flipped_through_by_key_and_mouse_and_found_agai
         assert [v.message.content for v in again.query(".branch-focus")] == ["question, edited"]
         await pilot.press("alt+right", "alt+right")  # still the question: on to its last version
         await wait_until(pilot, lambda: shown(again) == [("question, again", "< 3/3 >"), ("to question, again", None)])
-
-
-async def test_a_search_hit_on_another_branch_opens_that_branch(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        conversation_id = await converse(pilot, app, "about giraffes")
-        await regenerate(pilot, app, "nothing to see", fake_openai)
-        assert shown(app) == [] or "giraffes" not in last_reply(app).text
-        await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen))
-        search = app.screen
-        await type_text(pilot, "Echo giraffes")  # the first answer, now a side branch
-        await wait_until(pilot, lambda: len(search.hits) == 1)
-        hit = search.hits[0]
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: shown(app) == [("about giraffes", None), ("Echo: about giraffes", "< 1/2 >")])
-        assert screen_of(app).conversation_id == conversation_id
-        found = [v.message.id for v in app.query(MessageView) if v.has_class("found")]
-        assert found == [hit.message_id]
 
 
 async def test_deleting_a_version_can_be_undone_and_then_deletes_it_and_what_follows(

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from codhechat import models
 from codhechat.server import attachment_store, crud, tree
 from codhechat.server.db import DatabaseUnavailable
-from codhechat.server.models import Message, utcnow
+from codhechat.server.models import Conversation, Message, utcnow
 from codhechat.server.replies import RowGone, Turn
 from codhechat.server.service import ChatService, ConversationNotFound
 
@@ -55,13 +56,19 @@ async def begin(chat: ChatService, *, user_id: int, payload: dict[str, Any]) -> 
                             attachments=payload.get("attachments", ()))  # fmt: skip
 
 
+async def _owned(session: AsyncSession, user_id: int, conversation_id: int) -> Conversation:
+    """The user's conversation (its model and system prompt go with the turn), or ConversationNotFound."""
+    conversation = await crud.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    return conversation
+
+
 async def _regenerate(chat: ChatService, *, user_id: int, conversation_id: int) -> Turn:
     window = chat.settings.history_window
     try:
         async with chat.database(write=True) as session:
-            if (conversation := await crud.get_conversation(session, user_id=user_id,
-                                                           conversation_id=conversation_id)) is None:  # fmt: skip
-                raise ConversationNotFound(conversation_id)
+            conversation = await _owned(session, user_id, conversation_id)
             leaf = await tree.leaf_of(session, conversation_id)
             last = await session.get(Message, leaf) if leaf is not None else None
             if last is None:
@@ -88,9 +95,7 @@ async def _edit(chat: ChatService, *, user_id: int, conversation_id: int, messag
     window = chat.settings.history_window
     try:
         async with chat.database(write=True) as session:
-            if (conversation := await crud.get_conversation(session, user_id=user_id,
-                                                           conversation_id=conversation_id)) is None:  # fmt: skip
-                raise ConversationNotFound(conversation_id)
+            conversation = await _owned(session, user_id, conversation_id)
             old = await session.scalar(
                 select(Message).where(Message.id == message_id, Message.conversation_id == conversation_id)
             )
