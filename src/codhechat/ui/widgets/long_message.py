@@ -182,7 +182,10 @@ class LongMessageView(MessageView):
 
     def _lazy_pieces(self) -> Iterator[LazyPiece]:
         for index, piece in enumerate(self._pieces):
-            yield LazyPiece(piece, self, index)
+            lazy = LazyPiece(piece, self, index)
+            if index == 0:
+                lazy.add_class("first")
+            yield lazy
 
     def on_mount(self) -> None:
         # Opened, the pane shows the newest lines: the last pieces are measured at once.

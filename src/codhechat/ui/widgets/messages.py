@@ -238,7 +238,10 @@ class ReplyView(Vertical):
         if isinstance(tail, MarkdownPiece):
             tail.set_piece(self._pieces.tail, live=live)
         else:
-            container.mount_all([*new, MarkdownPiece(self._pieces.tail, live=live, room=room)])
+            pieces = [*new, MarkdownPiece(self._pieces.tail, live=live, room=room)]
+            if not container.children:
+                pieces[0].add_class("first")
+            container.mount_all(pieces)
 
     def header_line(self) -> tuple[Text, int | None]:
         header = header_of("assistant", self.model, self._usage, self._elapsed_ms)
