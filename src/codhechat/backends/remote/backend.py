@@ -95,6 +95,12 @@ class RemoteBackend(RemoteBranches, ConversationExtensions):
         """Call `listener` with every ConnectionState from now on; returns an unsubscribe."""
         return self.link.watch(listener)
 
+    async def _learn_once(self) -> None:
+        """The server's extensions, learnt before the first request whose form depends on
+        them, if the warm-up (half a second after start) has not learnt them yet."""
+        if not self._extensions_learnt:
+            await self.learn_extensions()
+
     def _extensions_seen(self) -> None:
         self.capabilities = self.capabilities | {RENAME, DELETE}
 
@@ -175,8 +181,7 @@ class RemoteBackend(RemoteBranches, ConversationExtensions):
                        prompt_tokens=item.prompt_tokens, completion_tokens=item.completion_tokens)  # fmt: skip
 
     async def _load_history(self, conversation_id: int) -> list[Message]:
-        if not self._extensions_learnt:  # opened before warm-up asked: how to read it depends on them
-            await self.learn_extensions()
+        await self._learn_once()  # how the history is read depends on them
         if BRANCHES in self.capabilities:  # the server's tree: its current path, with siblings
             messages = await self._load_tree(conversation_id)
         else:
@@ -251,11 +256,10 @@ class RemoteBackend(RemoteBranches, ConversationExtensions):
     async def _learnt_first(self, exchange: Exchange) -> AsyncGenerator[ReplyEvent, None]:
         """The exchange's events, once the server's extensions are known (warm-up waits for
         a pause in typing): what the reply's end offers (token use: "tokens") depends on them."""
-        if not self._extensions_learnt:
-            try:
-                await self.learn_extensions()
-            except RemoteError:
-                pass  # the exchange meets the same trouble and says it
+        try:
+            await self._learn_once()
+        except RemoteError:
+            pass  # the exchange meets the same trouble and says it
         async for event in exchange.events():
             yield event
 
