@@ -8,9 +8,10 @@ import base64
 import json
 
 import httpx
+import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.server.conftest import Guest, ServerThread, ask, collect, new_guest, open_ws
+from tests.server.conftest import BACKENDS, Guest, ServerThread, ask, collect, new_guest, open_ws
 from tests.support.files import pdf, png
 
 
@@ -93,3 +94,51 @@ async def test_size_cap_and_kinds(make_server, fake_openai: FakeOpenAI) -> None:
         refused = await upload(api, guest, "blob.bin", b"\x00\x01\x02binary")
         assert refused.status_code == 422 and "cannot be sent" in refused.json()["detail"]
         assert (await upload(api, guest, "small.txt", b"x" * 5_000)).status_code == 201
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_uploads_never_sent_are_capped_per_user_and_expire(
+    make_server, fake_openai: FakeOpenAI, backend: str
+) -> None:
+    """A user cannot fill the disk with uploads they never send: past attachment_unsent_mb
+    their oldest unsent ones go (a sent file never does), and the server keeps no unsent
+    upload longer than attachment_unsent_hours."""
+    server = make_server(backend, attachment_max_mb=1, attachment_unsent_mb=0.25)
+    kib_100 = b"x" * 100_000
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as api:
+        guest, other = await new_guest(api), await new_guest(api)
+        sent = (await upload(api, guest, "sent.txt", kib_100)).json()["id"]
+        async with await open_ws(server, guest.token) as ws:
+            await ws.send(
+                json.dumps({"request_id": "s", "message": "look", "conversation_id": None, "attachments": [sent]})
+            )
+            assert (await collect(ws, "s"))[-1]["type"] == "complete"
+        theirs = (await upload(api, other, "theirs.txt", kib_100)).json()["id"]
+        ids = [(await upload(api, guest, f"{n}.txt", kib_100)).json()["id"] for n in range(4)]
+
+        async def kept(who: Guest, attachment_id: int) -> bool:
+            status = (await api.get(f"/attachments/{attachment_id}", headers=who.headers)).status_code
+            assert status in (200, 404)
+            return status == 200
+
+        assert [await kept(guest, i) for i in ids] == [False, False, True, True]  # 2 x 100 KB fit in 0.25 MB
+        assert await kept(guest, sent) and await kept(other, theirs)
+        # A message naming an evicted file is refused with what to do; nothing reaches the model.
+        before = len(fake_openai.requests)
+        async with await open_ws(server, guest.token) as ws:
+            await ws.send(
+                json.dumps({"request_id": "e", "message": "x", "conversation_id": None, "attachments": [ids[0]]})
+            )
+            frames = await collect(ws, "e")
+        assert frames[-1]["type"] == "error" and "attach it again" in json.dumps(frames[-1]), frames
+        assert len(fake_openai.requests) == before
+        too_big = await upload(api, guest, "big.txt", b"x" * 300_000)  # under attachment_max_mb, over the quota
+        assert too_big.status_code == 413 and "0.25 MB" in too_big.json()["detail"]
+
+    expiring = make_server(backend, attachment_unsent_hours=1e-9)  # every unsent upload is stale at the next one
+    async with httpx.AsyncClient(base_url=expiring.url, timeout=10) as api:
+        guest, other = await new_guest(api), await new_guest(api)
+        first = (await upload(api, guest, "a.txt", b"a")).json()["id"]
+        second = (await upload(api, other, "b.txt", b"b")).json()["id"]
+        assert (await api.get(f"/attachments/{first}", headers=guest.headers)).status_code == 404  # anyone's
+        assert (await api.get(f"/attachments/{second}", headers=other.headers)).status_code == 200

@@ -7,14 +7,15 @@ connection as well as on a session (tree.Db)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codhechat.attachments import content_part
 from codhechat.models import AttachedFile, Attachment
-from codhechat.server.models import Conversation, Message, StoredAttachment
+from codhechat.server.models import Conversation, Message, StoredAttachment, utcnow
 from codhechat.server.tree import Db
 
 _PARTS = (  # the files of the messages :ids, in upload order (built once: a turn reads them)
@@ -29,11 +30,31 @@ class AttachmentsRefused(ValueError):
     """A message named files that are not the sender's, or were sent already."""
 
 
-def attached(row: StoredAttachment) -> AttachedFile:
-    return AttachedFile(Attachment(row.name, row.mime, row.kind, row.size, row.sha256), row.data)
-
-
-async def add(session: AsyncSession, *, user_id: int, file: AttachedFile) -> StoredAttachment:
+async def add(
+    session: AsyncSession, *, user_id: int, file: AttachedFile, unsent_bytes: int, unsent_max_age: timedelta
+) -> StoredAttachment:
+    """Keep `file` as one of the user's uploads not sent yet. Uploads never sent would stay
+    for good (a client uploads just before it sends, so they are left only by a send that
+    failed, or by a user filling the disk): those older than `unsent_max_age` go, anyone's,
+    and then the user's oldest unsent ones until theirs fit in `unsent_bytes` with this one.
+    A message naming a file gone is refused with "attach it again" (check_unsent)."""
+    await session.execute(
+        delete(StoredAttachment).where(
+            StoredAttachment.message_id.is_(None), StoredAttachment.created_at < utcnow() - unsent_max_age
+        )
+    )
+    unsent = await session.execute(
+        select(StoredAttachment.id, StoredAttachment.size)
+        .where(StoredAttachment.user_id == user_id, StoredAttachment.message_id.is_(None))
+        .order_by(StoredAttachment.id.desc())
+    )
+    kept, evicted = file.attachment.size, []
+    for attachment_id, size in unsent:
+        kept += size
+        if kept > unsent_bytes:
+            evicted.append(attachment_id)
+    if evicted:
+        await session.execute(delete(StoredAttachment).where(StoredAttachment.id.in_(evicted)))
     a = file.attachment
     row = StoredAttachment(user_id=user_id, name=a.name[:255], mime=a.mime, kind=a.kind, size=a.size,
                            sha256=a.sha256, data=file.data)  # fmt: skip

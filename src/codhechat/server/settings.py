@@ -113,6 +113,14 @@ class ServerSettings(BaseSettings):
     attachment_max_mb: float = Field(
         default=10, gt=0, le=1024, description="Largest file a user may upload to send with a message (MB)."
     )
+    attachment_unsent_mb: float = Field(
+        default=50,
+        gt=0,
+        description="A user's uploads not sent with a message yet, in all (MB): past it, their oldest go.",
+    )
+    attachment_unsent_hours: float = Field(
+        default=24, gt=0, description="Uploads never sent with a message are deleted after this many hours."
+    )
     auth_rate_limit: int = Field(
         default=5, ge=1, description="Requests a minute per address to /token, /auth/guest, POST /users/."
     )

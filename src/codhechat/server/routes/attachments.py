@@ -4,6 +4,7 @@ user's id is a 404, as a missing one."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -36,7 +37,13 @@ async def upload(
     except UsageError as exc:
         too_big = len(data) > ctx.settings.attachment_max_mb * 1024 * 1024
         raise HTTPException(status_code=413 if too_big else 422, detail=exc.message) from None
-    row = await attachment_store.add(session, user_id=user.id, file=file)
+    settings = ctx.settings
+    if file.attachment.size > settings.attachment_unsent_mb * 1024 * 1024:
+        raise HTTPException(status_code=413, detail=f"A file may be at most {settings.attachment_unsent_mb:g} MB here.")
+    row = await attachment_store.add(
+        session, user_id=user.id, file=file, unsent_bytes=int(settings.attachment_unsent_mb * 1024 * 1024),
+        unsent_max_age=timedelta(hours=settings.attachment_unsent_hours),
+    )  # fmt: skip
     return AttachmentOut.model_validate(row)
 
 
