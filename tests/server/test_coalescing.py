@@ -125,3 +125,33 @@ async def test_replies_on_one_socket_share_its_frame_rate(make_server, fake_open
     assert first_at is not None and last_at is not None
     # One frame per interval on the socket, plus each reply's first piece and its flush.
     assert chunks <= (last_at - first_at) / 0.05 + 4 + 1, f"{chunks} frames in {last_at - first_at:.2f} s"
+
+
+async def test_the_models_stream_is_read_as_often_as_frames_go(
+    make_server, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Between two frames to its socket, a reply's model stream is not read: what the model
+    sent meanwhile is parsed in one go at the next (model_net.read_pace), not token by token."""
+    from codhechat.server import model_net
+
+    reads = 0
+    read = model_net._Stream.read
+
+    async def counted(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return await read(self, max_bytes, timeout)
+
+    monkeypatch.setattr(model_net._Stream, "read", counted)  # the server runs in this process (ServerThread)
+    server: ServerThread = make_server(ws_chunk_interval=0.25)
+    pieces = TEXT.split(" ")[:120]
+    fake_openai.enqueue(Reply(" ".join(pieces), delay=0.01))  # 120 chunks over 1.2 s or more
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        guest = await new_guest(client)
+        async with await open_ws(server, guest.token, query="stream=delta") as ws:
+            await ws.send(json.dumps({"request_id": "r", "message": "pace me", "conversation_id": None}))
+            frames = await collect(ws, "r", timeout=30)
+    chunks = [f for f in frames if f["type"] == "chunk"]
+    assert frames[-1]["type"] == "complete" and reassembled(chunks, delta=True) == " ".join(pieces)
+    # Once per frame (about one per 0.25 s), plus the headers and the end; one per chunk unpaced.
+    assert reads <= 2 * len(chunks) + 6 < 60, (reads, len(chunks))
