@@ -219,6 +219,27 @@ async def update_message(
     return bool(result.rowcount)
 
 
+async def finish_replies(conn: AsyncConnection, rows: Sequence[tuple[int, str, str, dict[str, object]]]) -> bool:
+    """Finished replies (message id, content, status, extra columns) rewritten, many in the
+    caller's transaction, an executemany per set of columns where the driver counts rows per
+    executemany (SQLite), else one by one; False when a row is gone (nothing is undone here:
+    the caller rolls back)."""
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for message_id, content, status, extra in rows:
+        keys = tuple(sorted(extra))
+        groups.setdefault(keys, []).append({"mid": message_id, "text": content, "st": status,
+                                            **{f"x_{k}": extra[k] for k in keys}})  # fmt: skip
+    for keys, values in groups.items():
+        if len(values) > 1 and conn.dialect.supports_sane_multi_rowcount:
+            if (await conn.execute(_rewrite(keys), values)).rowcount != len(values):
+                return False
+            continue
+        for one in values:
+            if not (await conn.execute(_rewrite(keys), one)).rowcount:
+                return False
+    return True
+
+
 async def add_message(
     session: AsyncSession, *, conversation_id: int, role: str, content: str, status: str = "complete"
 ) -> Message:

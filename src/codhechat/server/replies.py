@@ -11,8 +11,10 @@ A server streams hundreds of replies at once: one `ProgressSaver` per server wri
 every reply's offered text in one transaction, at most one transaction in flight and
 then a pause of BATCH_GAP_S, instead of one commit per reply per interval. Texts
 offered meanwhile replace older ones, so under load replies are saved less often and
-the database stays free for prompts and final saves. One `TurnReplies` per turn is the
-ReplyStore the engine writes through.
+the database stays free for prompts. Final saves go through it too, without the pause:
+the replies that end while a transaction is in flight are stored together by the next one
+(one commit for many, not one each; SQLite has one writer at a time anyway). One
+`TurnReplies` per turn is the ReplyStore the engine writes through.
 """
 
 from __future__ import annotations
@@ -73,19 +75,49 @@ class Turn:
     usage: tuple[int, int] | None = None
 
 
+@dataclass(eq=False, slots=True)
+class Final:
+    """A finished reply's last save, waiting for the saver's next transaction."""
+
+    content: str
+    status: str
+    extra: dict[str, object]
+    done: asyncio.Future[None]
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+
+
 class ProgressSaver:
-    """Replies in progress, saved together (see the module docstring)."""
+    """Replies in progress, saved together (see the module docstring); and finished
+    replies' last saves: they go in the next transaction without waiting for the gap, so
+    under load many replies end with one commit instead of one each."""
 
     def __init__(self, database: Database, *, gap: float = BATCH_GAP_S) -> None:
         self.database = database
         self.gap = gap
         self._pending: dict[Turn, str] = {}  # the newest text offered by each turn
+        self._finals: dict[Turn, Final] = {}
+        self._final_due = asyncio.Event()  # a final is waiting: no gap
         self._writing: set[Turn] = set()  # in the transaction now in flight
         self._written: asyncio.Future[None] | None = None  # done when that transaction is
         self._task: asyncio.Task[None] | None = None
 
     def offer(self, turn: Turn, text: str) -> None:
         self._pending[turn] = text
+        self._start()
+
+    async def finish(self, turn: Turn, content: str, status: str, extra: dict[str, object]) -> None:
+        """Store a finished reply (its row made if it has none yet); raise RowGone or
+        DatabaseUnavailable as its own transaction would. Call after `settle(turn)`."""
+        final = Final(content, status, extra, asyncio.get_running_loop().create_future())
+        self._finals[turn] = final
+        self._final_due.set()
+        self._start()
+        await asyncio.shield(final.done)
+
+    def _start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -100,43 +132,75 @@ class ProgressSaver:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        for final in self._finals.values():
+            final.fail(DatabaseUnavailable("the server is stopping"))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._pending:
+            while self._pending or self._finals:
                 batch, self._pending = list(self._pending.items()), {}
-                self._writing, self._written = {turn for turn, _ in batch}, loop.create_future()
+                finals, self._finals = list(self._finals.items()), {}
+                self._final_due.clear()
+                self._writing, self._written = (
+                    {turn for turn, _ in batch} | {t for t, _ in finals},
+                    loop.create_future(),
+                )
                 try:
-                    await self._write(batch)
-                except Exception:
-                    log.exception("could not save replies in progress")
+                    await self._write(batch, finals)
+                except Exception as exc:
+                    log.exception("could not save replies")
+                    for _, final in finals:
+                        final.fail(exc)
                 finally:
                     self._writing = set()
                     self._written.set_result(None)
-                await asyncio.sleep(self.gap)
+                if not self._finals:
+                    try:
+                        async with asyncio.timeout(self.gap):
+                            await self._final_due.wait()
+                    except TimeoutError:
+                        pass
         finally:
             self._task = None
+            for final in self._finals.values():  # cancelled (close): nobody will write them
+                final.fail(DatabaseUnavailable("the server is stopping"))
 
-    async def _write(self, batch: list[tuple[Turn, str]]) -> None:
-        new = [(turn, text) for turn, text in batch if turn.message_id is None]
+    async def _write(self, batch: list[tuple[Turn, str]], finals: Sequence[tuple[Turn, Final]] = ()) -> None:
+        new = [(turn, text, "partial") for turn, text in batch if turn.message_id is None]
+        new += [(turn, f.content, f.status) for turn, f in finals if turn.message_id is None]
         changed = [(turn.message_id, text, "partial") for turn, text in batch if turn.message_id is not None]
         try:
             async with self.database() as conn:
                 ids = await crud.save_replies(
-                    conn, new=[(turn.conversation_id, text, "partial") for turn, text in new], changed=changed,
-                    parents=[turn.user_message_id for turn, _ in new],
+                    conn, new=[(turn.conversation_id, text, status) for turn, text, status in new], changed=changed,
+                    parents=[turn.user_message_id for turn, _, _ in new],
                 )  # fmt: skip
-        except RowGone:  # a conversation was deleted meanwhile: the others one by one
-            if len(batch) > 1:
+                made = {turn: message_id for (turn, _, _), message_id in zip(new, ids, strict=True)}
+                rows = [(turn.message_id or made[turn], f.content, f.status, f.extra) for turn, f in finals]
+                if rows and not await crud.finish_replies(conn, rows):
+                    raise RowGone()
+        except RowGone as gone:  # a conversation was deleted meanwhile: the others one by one
+            if len(batch) + len(finals) > 1:
                 for item in batch:
                     await self._write([item])
+                for each in finals:
+                    await self._write([], [each])
+            else:
+                for _, final in finals:
+                    final.fail(gone)
             return
-        except DatabaseUnavailable:
-            log.warning("could not save replies in progress", extra={"replies": len(batch)})
+        except DatabaseUnavailable as unavailable:
+            if batch:
+                log.warning("could not save replies in progress", extra={"replies": len(batch)})
+            for _, final in finals:
+                final.fail(unavailable)
             return
-        for (turn, _), message_id in zip(new, ids, strict=True):
+        for turn, message_id in made.items():
             turn.message_id = message_id
+        for _, final in finals:
+            if not final.done.done():
+                final.done.set_result(None)
 
 
 class TurnReplies:
@@ -164,21 +228,12 @@ class TurnReplies:
         if turn.message_id is None and not ending.content and ending.status is not MessageStatus.COMPLETE:
             raise NothingKept("nothing arrived")
         try:
-            async with self.saver.database() as conn:
-                if turn.message_id is None:
-                    ids = await crud.save_replies(
-                        conn, new=[(turn.conversation_id, ending.content, turn.status)], changed=(),
-                        parents=[turn.user_message_id],
-                    )  # fmt: skip
-                    turn.message_id = ids[0]
-                if not await crud.update_message(
-                    conn, message_id=turn.message_id, content=ending.content, status=turn.status, extra=extra
-                ):
-                    raise RowGone(turn.message_id)
+            await self.saver.finish(turn, ending.content, turn.status, extra)
         except DatabaseUnavailable:
             raise self._not_saved("the database is unavailable; ask again shortly", unavailable=True) from None
         except RowGone:
             raise self._not_saved("the conversation was deleted meanwhile", unavailable=False) from None
+        assert turn.message_id is not None  # made by the saver's transaction, if not before
         usage = ending.usage or (None, None)
         return Message(
             id=turn.message_id, conversation_id=turn.conversation_id, role="assistant",
