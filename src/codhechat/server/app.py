@@ -51,9 +51,10 @@ from codhechat.server.routes import (
     users,
     ws,
 )
-from codhechat.server.routes.ws import ABORT_KEY
+from codhechat.server.routes.ws import ABORT_KEY, RELEASE_KEY
 from codhechat.server.service import BUSY, ChatService
 from codhechat.server.settings import ServerSettings
+from codhechat.server.ws_deflate import SansIOProtocol
 
 log = logging.getLogger("codhechat.server")
 
@@ -62,6 +63,7 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     return {
         "ws_max_size": max(settings.max_frame_bytes * 4, 1 << 20),
         "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "ws": SansIOProtocol,  # its compressor only while a socket sends: server/ws_deflate.py
         "proxy_headers": False,  # see the module docstring: ProxyHeadersMiddleware below instead
         "log_config": None,
     }
@@ -69,7 +71,8 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
 
 class ExposeAbort:
     """Give the WebSocket route a way to drop the TCP connection of a client that stopped
-    reading: uvicorn's transport otherwise waits forever to flush the frames queued for it.
+    reading: uvicorn's transport otherwise waits forever to flush the frames queued for it;
+    and, with server/ws_deflate.py's protocol, to drop the compressor of an idle socket.
     Outermost, so it sees the server's own `send` (a method of uvicorn's protocol)."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -80,6 +83,9 @@ class ExposeAbort:
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None and hasattr(transport, "abort"):
                 scope[ABORT_KEY] = transport.abort
+            release = getattr(getattr(send, "__self__", None), "release_compression", None)
+            if release is not None:
+                scope[RELEASE_KEY] = release
         await self.app(scope, receive, send)
 
 

@@ -11,8 +11,10 @@ A server streams hundreds of replies at once: one `ProgressSaver` per server wri
 every reply's offered text in one transaction, at most one transaction in flight and
 then a pause of BATCH_GAP_S, instead of one commit per reply per interval. Texts
 offered meanwhile replace older ones, so under load replies are saved less often and
-the database stays free for prompts and final saves. One `TurnReplies` per turn is the
-ReplyStore the engine writes through.
+the database stays free for prompts. Final saves go through it too, without the pause:
+the replies that end while a transaction is in flight are stored together by the next one
+(one commit for many, not one each; SQLite has one writer at a time anyway). One
+`TurnReplies` per turn is the ReplyStore the engine writes through.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from codhechat.errors import StorageError
@@ -87,6 +90,13 @@ class Final:
             self.done.set_exception(exc)
 
 
+Batch = tuple[list[tuple[Turn, str]], list[tuple[Turn, "Final"]]]  # progress (turn, text), finals
+
+
+def _one(batch: list[tuple[Turn, str]], finals: list[tuple[Turn, Final]]) -> Batch:
+    return batch, finals
+
+
 class ProgressSaver:
     """Replies in progress, saved together (see the module docstring); and finished
     replies' last saves: they go in the next transaction without waiting for the gap, so
@@ -137,19 +147,11 @@ class ProgressSaver:
         loop = asyncio.get_running_loop()
         try:
             while self._pending or self._finals:
-                batch, self._pending = list(self._pending.items()), {}
-                finals, self._finals = list(self._finals.items()), {}
-                self._final_due.clear()
-                self._writing, self._written = (
-                    {turn for turn, _ in batch} | {t for t, _ in finals},
-                    loop.create_future(),
-                )
+                self._written = loop.create_future()
                 try:
-                    await self._write(batch, finals)
-                except Exception as exc:
+                    await self._write(self._take_all)
+                except Exception:
                     log.exception("could not save replies")
-                    for _, final in finals:
-                        final.fail(exc)
                 finally:
                     self._writing = set()
                     self._written.set_result(None)
@@ -164,12 +166,25 @@ class ProgressSaver:
             for final in self._finals.values():  # cancelled (close): nobody will write them
                 final.fail(DatabaseUnavailable("the server is stopping"))
 
-    async def _write(self, batch: list[tuple[Turn, str]], finals: Sequence[tuple[Turn, Final]] = ()) -> None:
-        new = [(turn, text, "partial") for turn, text in batch if turn.message_id is None]
-        new += [(turn, f.content, f.status) for turn, f in finals if turn.message_id is None]
-        changed = [(turn.message_id, text, "partial") for turn, text in batch if turn.message_id is not None]
+    def _take_all(self) -> Batch:
+        """All that waits, taken once the transaction has begun (on SQLite: once it is this
+        process's writer), so what arrived while it waited for its turn goes in too."""
+        batch, self._pending = list(self._pending.items()), {}
+        finals, self._finals = list(self._finals.items()), {}
+        self._final_due.clear()
+        self._writing = {turn for turn, _ in batch} | {turn for turn, _ in finals}
+        return batch, finals
+
+    async def _write(self, take: Callable[[], Batch]) -> None:
+        batch: list[tuple[Turn, str]] = []
+        finals: list[tuple[Turn, Final]] = []
+        taken = False
         try:
             async with self.database() as conn:
+                (batch, finals), taken = take(), True
+                new = [(turn, text, "partial") for turn, text in batch if turn.message_id is None]
+                new += [(turn, f.content, f.status) for turn, f in finals if turn.message_id is None]
+                changed = [(turn.message_id, text, "partial") for turn, text in batch if turn.message_id is not None]
                 ids = await crud.save_replies(
                     conn, new=[(turn.conversation_id, text, status) for turn, text, status in new], changed=changed,
                     parents=[turn.user_message_id for turn, _, _ in new],
@@ -181,18 +196,22 @@ class ProgressSaver:
         except RowGone as gone:  # a conversation was deleted meanwhile: the others one by one
             if len(batch) + len(finals) > 1:
                 for item in batch:
-                    await self._write([item])
+                    await self._write(partial(_one, [item], []))
                 for each in finals:
-                    await self._write([], [each])
+                    await self._write(partial(_one, [], [each]))
             else:
                 for _, final in finals:
                     final.fail(gone)
             return
-        except DatabaseUnavailable as unavailable:
+        except Exception as exc:
+            if not taken:  # failed before the batch was taken: it fails (progress: until the next offer)
+                batch, finals = take()
+            for _, final in finals:
+                final.fail(exc)
+            if not isinstance(exc, DatabaseUnavailable):
+                raise
             if batch:
                 log.warning("could not save replies in progress", extra={"replies": len(batch)})
-            for _, final in finals:
-                final.fail(unavailable)
             return
         for turn, message_id in made.items():
             turn.message_id = message_id

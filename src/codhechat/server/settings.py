@@ -96,6 +96,12 @@ class ServerSettings(BaseSettings):
     ws_per_message_deflate: bool = Field(
         default=True, description="Offer WebSocket per-message compression (fewer bytes, more CPU per frame)."
     )
+    ws_compressor_idle: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds a socket with no reply in progress keeps its per-message deflate compressor "
+        "(about 38 KB): the next reply within them still refers back to the last one's frames.",
+    )
     reply_save_interval: float = Field(
         default=1.0, gt=0, description="Seconds between saves of a reply while it streams."
     )

@@ -52,6 +52,7 @@ log = logging.getLogger("codhechat.server.ws")
 
 GOING_AWAY = 1001
 ABORT_KEY = "codhechat.abort"  # set by app.ExposeAbort: drops the TCP connection at once
+RELEASE_KEY = "codhechat.release_compression"  # set by app.ExposeAbort: server/ws_deflate.py
 
 
 class ClientGone(Exception):
@@ -115,6 +116,7 @@ class Connection:
         self._busy = asyncio.Event()  # at least one
         self._idle.set()
         self._clock = Clock()  # chunk frames: at most one per WS_CHUNK_INTERVAL on this socket
+        self._release = websocket.scope.get(RELEASE_KEY)  # drops the compressor of an idle socket
 
     # -- the socket's life ----------------------------------------------------------
     async def serve(self) -> None:
@@ -148,20 +150,35 @@ class Connection:
             return
 
     async def _watch_idle(self) -> None:
+        """Close a socket idle for WS_IDLE_TIMEOUT; drop its compressor (per-message deflate's
+        zlib state, server/ws_deflate.py) once idle for WS_COMPRESSOR_IDLE."""
         timeout = self.ctx.settings.ws_idle_timeout
+        keep = min(self.ctx.settings.ws_compressor_idle, timeout)
         while True:
             await self._idle.wait()
+            if not await self._stays_idle(keep):
+                continue
+            if self._release is not None:
+                self._release()
+            if not await self._stays_idle(timeout - keep):
+                continue
+            self.ended = "idle"
+            log.info("socket idle: closing", extra={"user_id": self.user_id, "seconds": timeout})
             try:
-                await asyncio.wait_for(self._busy.wait(), timeout)
-            except TimeoutError:
-                self.ended = "idle"
-                log.info("socket idle: closing", extra={"user_id": self.user_id, "seconds": timeout})
-                try:
-                    async with asyncio.timeout(self.ctx.settings.ws_send_timeout):
-                        await self.websocket.close(GOING_AWAY, f"No request for {timeout:g} s")
-                except (TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
-                    self._abort()
-                return
+                async with asyncio.timeout(self.ctx.settings.ws_send_timeout):
+                    await self.websocket.close(GOING_AWAY, f"No request for {timeout:g} s")
+            except (TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
+                self._abort()
+            return
+
+    async def _stays_idle(self, seconds: float) -> bool:
+        """True when no reply starts within `seconds` (asyncio.timeout: no task per wait)."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._busy.wait()
+        except TimeoutError:
+            return True
+        return False
 
     async def _watch_sends(self) -> None:
         """Drop a client that has not taken a frame for WS_SEND_TIMEOUT (it stopped reading,
