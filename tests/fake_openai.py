@@ -137,6 +137,9 @@ class Reply:
     finish_reason: str | None = "stop"
     done: bool = True
     reasoning: str = ""  # streamed first as `reasoning_content` deltas (DeepSeek, vLLM, llama.cpp)
+    # Instead of the finish: an `{"error": {...}}` event with this message, as OpenAI and vLLM
+    # send when generation fails mid-stream (the body then ends, status 200 already sent).
+    error: str = ""
 
     def gates(self) -> dict[int, Gate]:
         points = dict(self.holds)
@@ -529,6 +532,9 @@ class FakeOpenAI:
                     yield ping
         if isinstance(b, Disconnect):
             raise _Abort
+        if b.error:
+            yield _sse({"error": {"message": b.error, "type": "server_error", "param": None, "code": None}})
+            return
         if b.finish_reason is not None:
             yield chunk({}, b.finish_reason)
         if include_usage and b.finish_reason is not None:

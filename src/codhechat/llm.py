@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from codhechat.coalesce import coalesced
 from codhechat.context import context_exceeded, known_window
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError, ModelTimeout, ReplyCut
-from codhechat.stream_outcome import StreamOutcome, take_chunk
-from codhechat.thinking import ThinkTags
+from codhechat.stream_outcome import StreamOutcome
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -81,8 +80,10 @@ class ModelClient:
 
     @staticmethod
     def warm_up() -> None:
-        """Import the SDK ahead of the first request (it takes about 0.3 s)."""
+        """Import the SDK and the stream reader ahead of the first request (about 0.3 s)."""
         import openai  # noqa: F401
+
+        import codhechat.model_chunks  # noqa: F401
 
     def _get_client(self) -> AsyncOpenAI:
         if self._client is None:
@@ -145,51 +146,59 @@ class ModelClient:
             )
 
     async def _stream(self, request: _Request) -> AsyncGenerator[str, None]:
-        """One request's stream (the SDK's); the server's lean reader overrides it."""
+        """One request's stream: sent by the SDK, its body read by `ChunkReader` (model_chunks.py).
+
+        The SDK builds and authenticates the request, retries it and raises its status errors
+        (all before its streaming response is returned); the body is read without it, since
+        its per-event decoding was most of the time a burst of tokens took. The server's own
+        client (server/model_stream.py) overrides this with plain httpx and the same reader."""
         client = self._get_client()
+        import httpx2  # the SDK's transport: what reading its response's body raises
         import openai
 
-        model, outcome, usage = request.model, request.outcome, request.usage
-        received = False
+        from codhechat.model_chunks import ChunkReader
+
+        model, usage = request.model, request.usage
         extra: dict[str, Any] = dict(request.options)
         if usage:
             extra["stream_options"] = {"include_usage": True}
         if request.tools:
             extra["tools"] = request.tools
-        tags = ThinkTags() if request.reasoning else None
-        thought = False  # reasoning_content came: a `</think>` opening the content closes it
+        reader = ChunkReader(request.outcome, reasoning=request.reasoning, where=self.where)
+        broken: tuple[type[Exception], ...] = (
+            httpx2.TransportError,
+            OSError,
+            ValueError,
+            RuntimeError,
+            *_transport_errors(),
+        )
         try:
-            # The SDK's own SSE decoding and error mapping, but each chunk left as the
-            # parsed JSON: building a model object per token made the client 6x slower.
-            # request_timeout is the whole wait for the response, the SDK's retries included
-            # (which would otherwise multiply it), then the longest silence mid-stream.
-            async with asyncio.timeout(self.timeout):
-                raw = await client.chat.completions.with_raw_response.create(
-                    model=model,
-                    # Plain dicts of the shapes the SDK's TypedDicts describe (built in tool_rounds).
-                    messages=cast("list[ChatCompletionMessageParam]", list(request.messages)),
-                    stream=True,
-                    **extra,
-                )
-            async with raw.parse(to=openai.AsyncStream[object]) as stream:
-                async for chunk in stream:
-                    pieces, thought, got = take_chunk(chunk, outcome, tags, thought)
-                    received = received or got
-                    for piece in pieces:
-                        yield piece
-            for piece in tags.flush() if tags else ():
-                yield piece
+            async with AsyncExitStack() as stack:
+                # request_timeout is the whole wait for the response, the SDK's retries included
+                # (which would otherwise multiply it), then the longest silence mid-stream.
+                async with asyncio.timeout(self.timeout):
+                    response = await stack.enter_async_context(
+                        client.chat.completions.with_streaming_response.create(
+                            model=model,
+                            # Plain dicts of the shapes the SDK's TypedDicts describe (built in tool_rounds).
+                            messages=cast("list[ChatCompletionMessageParam]", list(request.messages)),
+                            stream=True,
+                            **extra,
+                        )
+                    )
+                async for piece in reader.pieces(response.http_response):
+                    yield piece
         except openai.BadRequestError as exc:
-            if usage and not received and "stream_options" in _error_detail(exc):
+            if usage and not reader.received and "stream_options" in _error_detail(exc):
                 raise _StreamOptionsRejected from None  # stream_chat asks again without it
-            raise self._translate(exc, model=model, mid_stream=received) from None
-        except TimeoutError:
+            raise self._translate(exc, model=model, mid_stream=reader.received) from None
+        except (TimeoutError, httpx2.TimeoutException):
             raise self._timed_out() from None
         except openai.APIError as exc:
-            raise self._translate(exc, model=model, mid_stream=received) from None
-        except (OSError, ValueError, RuntimeError) as exc:
-            # A transport error the SDK did not wrap (a broken chunked body, say).
-            raise self._broken(exc, mid_stream=received) from None
+            raise self._translate(exc, model=model, mid_stream=reader.received) from None
+        except broken as exc:
+            # The body broke off (a dropped connection, a broken chunked body) or was not an event stream.
+            raise self._broken(exc, mid_stream=reader.received) from None
 
     async def list_models(self) -> list[str]:
         """The model ids the endpoint offers (`GET /models`), sorted."""
@@ -348,3 +357,12 @@ def _error_detail(exc: Any) -> str:
         if message:
             return str(message)
     return getattr(exc, "message", None) or str(exc) or type(exc).__name__
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """What else reading the body raises: httpx-sse's SSEError (not an event stream, an
+    httpx error) and AnyIO's end of stream (a TLS connection closed mid-read)."""
+    import anyio
+    import httpx
+
+    return (httpx.TransportError, anyio.EndOfStream)

@@ -5,98 +5,25 @@ the same fixed sentence for every failure, and the SDK's retry rules."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from codhechat.errors import ContextExceeded, ModelError, ModelTimeout, ReplyCut
-from codhechat.llm import ModelClient, StreamOutcome
 from codhechat.server import upstream
 from codhechat.server.model_stream import LeanModelClient
-from tests.fake_openai import Behaviour, CallTools, Disconnect, Fail, FakeOpenAI, Gate, Hang, Recorded, Reply
-
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
-
-
-@dataclass
-class Run:
-    pieces: list[str]
-    outcome: StreamOutcome
-    error: ModelError | None
-    kinds: list[type] = field(default_factory=list)  # Thinking or str, per piece
-
-    @property
-    def runs(self) -> list[tuple[type, str]]:
-        """The text as runs of one kind (answer or Thinking): the pieces' own boundaries
-        depend on timing, since the model client coalesces what has arrived (coalesce.py)."""
-        merged: list[tuple[type, str]] = []
-        for piece, kind in zip(self.pieces, self.kinds, strict=True):
-            if merged and merged[-1][0] is kind:
-                merged[-1] = (kind, merged[-1][1] + piece)
-            else:
-                merged.append((kind, str(piece)))
-        return merged
-
-    @property
-    def said(self) -> str | None:
-        return upstream.public_cause(self.error, timeout=1.0) if self.error is not None else None
+from tests.fake_openai import Behaviour, CallTools, Disconnect, Fail, FakeOpenAI, Gate, Hang, Reply
+from tests.support.model_streams import FAILURES, MESSAGES, STREAMS, Run, beside_the_sdk, run, same_outcome
+from tests.support.sdk_reference import SdkDecodingClient
 
 
-async def run(client: ModelClient, *, reasoning: bool = False, tools: bool = False) -> Run:
-    pieces: list[str] = []
-    outcome = StreamOutcome()
-    error: ModelError | None = None
-    functions = [{"type": "function", "function": {"name": "clock", "parameters": {"type": "object"}}}]
-    try:
-        async for piece in client.stream_chat(MESSAGES, model="gpt-4o-mini", outcome=outcome, usage=True,
-                                              reasoning=reasoning, tools=functions if tools else None):  # fmt: skip
-            pieces.append(piece)
-    except ModelError as exc:
-        error = exc
-    finally:
-        await client.aclose()
-    return Run(pieces, outcome, error, [type(p) for p in pieces])
-
-
-def clients(fake: FakeOpenAI, **kwargs: object) -> tuple[ModelClient, LeanModelClient]:
+def clients(fake: FakeOpenAI, **kwargs: object) -> tuple[SdkDecodingClient, LeanModelClient]:
     options: dict[str, object] = {"api_key": "sk-test", "base_url": fake.base_url, "max_retries": 0, **kwargs}
-    return ModelClient(**options), LeanModelClient(**options)  # type: ignore[arg-type]
+    return SdkDecodingClient(**options), LeanModelClient(**options)  # type: ignore[arg-type]
 
 
 async def both(fake: FakeOpenAI, behaviour: Behaviour, **kwargs: object) -> tuple[Run, Run]:
-    reasoning = bool(kwargs.pop("reasoning", False))
-    tools = bool(kwargs.pop("tools", False))
-    sdk, lean = clients(fake, **kwargs)
-    fake.enqueue(behaviour)
-    expected = await run(sdk, reasoning=reasoning, tools=tools)
-    fake.enqueue(behaviour)
-    got = await run(lean, reasoning=reasoning, tools=tools)
-    return expected, got
-
-
-def same_outcome(a: StreamOutcome, b: StreamOutcome) -> None:
-    assert (a.finish_reason, a.model, a.usage) == (b.finish_reason, b.model, b.usage)
-    assert a.tool_calls.calls() == b.tool_calls.calls()
-
-
-STREAMS = [
-    pytest.param(Reply("Hello **there**, friend. " * 5, tokens_per_chunk=1), False, id="reply"),
-    pytest.param(Reply("cut at the limit", finish_reason="length"), False, id="length"),
-    pytest.param(Reply("Fine.", reasoning="Let me think about it first"), True, id="reasoning"),
-    pytest.param(Reply("Fine.", reasoning="Let me think"), False, id="reasoning-not-asked"),
-    pytest.param(CallTools((("clock", '{"zone": "UTC"}'),), text="Let me look."), False, id="tool-calls"),
-    *(
-        pytest.param(Recorded(f"llama.cpp/{name}.http"), reasoning, id=f"llama.cpp-{name}-{reasoning}")
-        for name in (
-            "stream-stop",
-            "stream-length",
-            "stream-no-usage",
-            "stream-reasoning-deepseek",
-            "stream-think-tags",
-        )
-        for reasoning in (False, True)
-    ),
-]
+    """The SDK's own decoding (expected) and the server's reader (got) on the same stream."""
+    return await beside_the_sdk(fake, behaviour, LeanModelClient, **kwargs)
 
 
 @pytest.mark.parametrize(("behaviour", "reasoning"), STREAMS)
@@ -108,24 +35,6 @@ async def test_a_stream_reads_exactly_as_through_the_sdk(fake_openai: FakeOpenAI
     same_outcome(expected.outcome, got.outcome)
     sdk_request, lean_request = (r["body"] for r in fake_openai.requests)
     assert lean_request == sdk_request  # the same request body
-
-
-FAILURES = [
-    pytest.param(Fail(401, echo_auth=True), ModelError, id="401"),
-    pytest.param(Fail(403), ModelError, id="403"),
-    pytest.param(Fail(404), ModelError, id="404"),
-    pytest.param(Fail(429), ModelError, id="429"),
-    pytest.param(Fail(500), ModelError, id="500"),
-    pytest.param(Fail(503), ModelError, id="503"),
-    pytest.param(Fail(400, message="Invalid value for 'temperature'."), ModelError, id="400"),
-    pytest.param(Recorded("llama.cpp/unauthorized.http"), ModelError, id="llama.cpp-401"),
-    pytest.param(Recorded("llama.cpp/bad-request.http"), ModelError, id="llama.cpp-400"),
-    pytest.param(Recorded("llama.cpp/context-exceeded.http"), ContextExceeded, id="llama.cpp-context"),
-    pytest.param(Disconnect("part one part two part three", after_chunks=2), ModelError, id="cut-mid-stream"),
-    pytest.param(Reply("half a reply", finish_reason=None, done=True), ReplyCut, id="no-finish-reason"),
-    pytest.param(Reply("half a reply", finish_reason=None, done=False), ReplyCut, id="no-finish-no-done"),
-    pytest.param(Hang(30), ModelTimeout, id="timeout"),
-]
 
 
 @pytest.mark.parametrize(("behaviour", "kind"), FAILURES)
@@ -202,3 +111,14 @@ async def test_an_endpoint_that_rejects_stream_options_is_asked_again_without(fa
     assert got.error is None and "".join(got.pieces) == "Echo: Hi"
     first, second = fake_openai.requests
     assert "stream_options" in first["body"] and "stream_options" not in second["body"]
+
+
+async def test_an_error_event_mid_stream_ends_the_reply_after_its_text(fake_openai: FakeOpenAI) -> None:
+    """httpx-sse names an unnamed event "message": the check for `event is None` this reader had
+    never matched, and the error was read as a stream that just ended (cut short)."""
+    expected, got = await both(fake_openai, Reply("part one part two", error="The model ran out of memory."))
+    assert isinstance(expected.error, ModelError) and isinstance(got.error, ModelError)
+    assert not isinstance(got.error, ReplyCut)
+    assert got.runs == expected.runs and "".join(got.pieces) == "part one part two"
+    assert got.said == upstream.GENERIC  # nothing the endpoint sent is repeated to the client...
+    assert "The model ran out of memory." in upstream.log_detail(got.error)  # ...but the operator sees it

@@ -13,7 +13,7 @@ from pathlib import Path
 from codhechat.store import Store
 from tests.support.env import xdg_dirs
 
-DEFERRED = ["sqlite_utils", "click", "dateutil", "pluggy", "openai", "httpx"]
+DEFERRED = ["sqlite_utils", "click", "dateutil", "pluggy", "openai", "httpx", "httpx2", "httpx_sse", "orjson"]
 
 FIRST_FRAME = f"""
 import asyncio, json, sys

@@ -4,9 +4,10 @@ Relaying a stream through the SDK cost about half the server's CPU per token (it
 decoder, its response wrappers and retries around every read). `codhechat serve` only
 ever streams chat completions, so it reads them itself: one shared `httpx.AsyncClient`
 (a pool of keep-alive connections to the endpoint, on plain asyncio sockets: model_net.py),
-`httpx-sse` for the events, orjson for each chunk. Everything else (the turn engine's pieces, `StreamOutcome`, the cut-short
+and the body read by `model_chunks.ChunkReader` (httpx-sse for the events, orjson for each
+chunk), the same reader the local client uses on the SDK's response. Everything else (the turn engine's pieces, `StreamOutcome`, the cut-short
 rule, the `stream_options` fallback, listing models) is `ModelClient`'s, unchanged; local
-mode keeps the SDK.
+mode keeps the SDK for sending the request.
 
 Failures leave as the same ModelErrors `ModelClient` raises, and an HTTP status rides on
 the error as `status`, so `upstream.public_cause` picks the same fixed sentence by kind.
@@ -26,14 +27,12 @@ from typing import Any
 
 import httpx
 import orjson
-from httpx_sse import EventSource, SSEError
 
 from codhechat.context import context_exceeded
 from codhechat.errors import ContextExceeded, MissingApiKey, ModelError
 from codhechat.llm import ModelClient, _Request, _StreamOptionsRejected
+from codhechat.model_chunks import ChunkReader, error_detail
 from codhechat.server import model_net
-from codhechat.stream_outcome import take_chunk
-from codhechat.thinking import ThinkTags
 
 __all__ = ["LeanModelClient", "StatusError"]
 
@@ -80,7 +79,7 @@ class LeanModelClient(ModelClient):
 
     async def _stream(self, request: _Request) -> AsyncGenerator[str, None]:
         http = self._get_http()
-        outcome, usage = request.outcome, request.usage
+        usage = request.usage
         payload: dict[str, Any] = {"model": request.model, "messages": list(request.messages), "stream": True,
                                    **request.options}  # fmt: skip
         if usage:
@@ -89,8 +88,7 @@ class LeanModelClient(ModelClient):
             payload["tools"] = request.tools
         body = orjson.dumps(payload)
         url = self.endpoint.rstrip("/") + "/chat/completions"
-        tags = ThinkTags() if request.reasoning else None
-        thought = received = False
+        reader = ChunkReader(request.outcome, reasoning=request.reasoning, where=self.where)
         try:
             try:
                 async with asyncio.timeout(self.timeout):  # the whole wait for an answer, retries included
@@ -100,30 +98,15 @@ class LeanModelClient(ModelClient):
                     raise _StreamOptionsRejected from None
                 raise self._status_error(failed, model=request.model) from None
             try:
-                loads, done = orjson.loads, False
-                async for event in EventSource(response).aiter_sse():
-                    data = event.data
-                    if done or not data:
-                        continue  # after [DONE], the body is read to its end: the connection is kept
-                    if data.startswith("[DONE]"):
-                        done = True
-                        continue
-                    chunk = loads(data)
-                    if isinstance(chunk, dict) and chunk.get("error") and event.event is None:
-                        raise ModelError(f"{self.where} reported an error mid-stream: {_detail(chunk)}")
-                    pieces, thought, got = take_chunk(chunk, outcome, tags, thought)
-                    received = received or got
-                    for piece in pieces:
-                        yield piece
+                async for piece in reader.pieces(response):
+                    yield piece
             finally:
                 await response.aclose()
-            for piece in tags.flush() if tags else ():
-                yield piece
         except (TimeoutError, httpx.TimeoutException):
             raise self._timed_out() from None
         except (httpx.TransportError, OSError) as exc:
-            raise self._broken(exc, mid_stream=received) from None
-        except (SSEError, orjson.JSONDecodeError, httpx.HTTPError) as exc:
+            raise self._broken(exc, mid_stream=reader.received) from None
+        except httpx.HTTPError as exc:
             raise ModelError(f"{self.where} sent a stream that could not be read ({type(exc).__name__}).") from None
 
     async def _send(self, http: httpx.AsyncClient, url: str, body: bytes) -> httpx.Response:
@@ -184,16 +167,10 @@ async def _read_failure(response: httpx.Response) -> _Failed:
         body: object = orjson.loads(raw)
     except orjson.JSONDecodeError:
         body = None
-    detail = _detail(body) if isinstance(body, dict) else ""
+    detail = error_detail(body) if isinstance(body, dict) else ""
     return _Failed(
         response.status_code, body, detail or raw[:200].decode("utf-8", "replace") or f"{response.status_code}"
     )
-
-
-def _detail(body: dict[str, Any]) -> str:
-    error = body.get("error")
-    message = (error.get("message") if isinstance(error, dict) else error) or body.get("message")
-    return str(message) if message else ""
 
 
 def _should_retry(response: httpx.Response) -> bool:
