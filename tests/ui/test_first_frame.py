@@ -14,6 +14,10 @@ from codhechat.store import Store
 from tests.support.env import xdg_dirs
 
 DEFERRED = ["sqlite_utils", "click", "dateutil", "pluggy", "openai", "httpx"]
+# Drawn by no first frame (it shows no message): rendering a message loads them, and a
+# command's flow its dialogs.
+NOT_DRAWN = ["rich.markdown", "markdown_it", "rich.syntax", "pygments", "codhechat.ui.screens.help"]
+NOT_DRAWN += ["codhechat.ui.flows.settings", "codhechat.ui.flows.attach", "codhechat.ui.screens.conversation_settings"]
 
 FIRST_FRAME = f"""
 import asyncio, json, sys
@@ -32,6 +36,7 @@ async def main():
         await pilot.pause()  # drawn
         seen["titles"] = [c.title for c in tree.conversations]
         seen["loaded"] = [m for m in {DEFERRED!r} if m in sys.modules]
+        seen["not_drawn"] = [m for m in {NOT_DRAWN!r} if m in sys.modules]
         await app.screen.open_conversation(tree.conversations[0].id)  # reading one: plain sqlite3 too
         await pilot.pause()
         seen["opened"] = [m for m in {DEFERRED!r} if m in sys.modules]
@@ -57,4 +62,5 @@ def test_the_first_frame_leaves_storage_helpers_and_the_model_client_for_later(t
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(seen["titles"]) == ["chat 0", "chat 1", "chat 2"]
     assert seen["loaded"] == []
+    assert seen["not_drawn"] == []
     assert seen["opened"] == []

@@ -22,7 +22,6 @@ from codhechat.ui import graphics as ui_graphics
 from codhechat.ui.flows.resume import Resume
 from codhechat.ui.idle import WhenIdle
 from codhechat.ui.screens.chat import ChatScreen
-from codhechat.ui.screens.help import HelpScreen
 from codhechat.ui.stream_pace import StreamPace
 
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -137,7 +136,9 @@ class CodheChatApp(App[None]):
         return super().format_title(visible(title), visible(sub_title))
 
     def action_toggle_help(self) -> None:
-        """The app's keys, grouped, then the prompt's (screens/help.py)."""
+        """The app's keys, grouped, then the prompt's (screens/help.py, imported when first shown)."""
+        from codhechat.ui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
         else:

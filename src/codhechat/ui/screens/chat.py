@@ -23,7 +23,7 @@ from codhechat.backends import SIGN_IN, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
 from codhechat.ui import command_table, layout
-from codhechat.ui.flows import manage, replies, settings
+from codhechat.ui.flows import manage, replies
 from codhechat.ui.flows.branches import BranchCommands
 from codhechat.ui.flows.resume import Resume, resume
 from codhechat.ui.screens.chat_commands import ChatCommands
@@ -113,6 +113,8 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
     @work(exit_on_error=False)
     async def _warm_up(self) -> None:
         await self.backend.warm_up()
+        from codhechat.ui.flows import settings  # its dialogs are for later
+
         await settings.settle_model(self, self.session)
         # Everything loaded so far lives as long as the app: keep it out of the
         # garbage collector's full passes, which otherwise stall typing for ~60 ms.
@@ -273,6 +275,8 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         self.prompt.focus()
 
     def action_set_api_key(self) -> None:
+        from codhechat.ui.flows import settings
+
         settings.set_api_key(self)
 
     def why_not(self, action: str) -> str | None:
