@@ -88,7 +88,7 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         if self.resume is None:
             self.load_conversations()
         else:  # --continue or --conversation ID
-            self.run_worker(resume(self, self.session, self.resume), group="sidebar", exclusive=True)
+            self.run_worker(self._resume(self.resume), group="sidebar", exclusive=True)
         # After the first frame, not before, and when the user pauses (ui/idle.py): start-up
         # and the first actions stay fast, and the first reply too.
         # A server's warm-up is a few small requests (what it can do, its model), not imports:
@@ -127,6 +127,21 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
             await self.session.load_conversations(offset)
         except CodheError as exc:
             self.notify(str(exc), title="Cannot list conversations", severity="error")
+        finally:
+            if not offset:
+                self._first_page_shown()
+
+    async def _resume(self, which: Resume) -> None:
+        try:
+            await resume(self, self.session, which)
+        finally:
+            self._first_page_shown()
+
+    def _first_page_shown(self) -> None:
+        """Once the sidebar's first page is drawn, what start-up left for later may run
+        (CodheChatApp.first_page_shown: the rest of the settings)."""
+        if (hook := getattr(self.app, "first_page_shown", None)) is not None:
+            self.call_after_refresh(hook)
 
     # What the session tells (SessionView)
 
