@@ -100,6 +100,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "serve":
         return serve_main(args)
     try:
+        if args.command is None and (deferred := first_frame_settings(flags, args.config)) is not None:
+            return run_app(deferred, theme=args.theme, resume="latest" if args.resume_latest else args.resume_id)
         from codhechat.config import load_settings
 
         settings = load_settings(flags, config_file=args.config)
@@ -122,6 +124,24 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def first_frame_settings(flags: dict[str, Any], config_file: Path | None) -> Any:
+    """The app's settings as DeferredSettings: what the first frame draws, read without
+    pydantic (first_settings.py), the rest loaded after it; None where the reader cannot
+    tell (remote mode...): the settings are then loaded before the app."""
+    from codhechat.first_settings import DeferredSettings, read_first_frame
+
+    first = read_first_frame(flags, config_file=config_file)  # invalid TOML: a ConfigError now
+    if first is None:
+        return None
+
+    def load() -> Any:
+        from codhechat.config import load_settings
+
+        return load_settings(flags, config_file=config_file)
+
+    return DeferredSettings(first, load)
 
 
 def warn(warnings: list[str]) -> None:
@@ -197,17 +217,41 @@ def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None
     app.catch_early_signals()
     graphics.prepare(app.graphics)  # before Textual reads the keyboard (only where images are drawn)
     app.run()
+    if app.config_error is not None:  # found once the first frame was drawn (first_settings.py)
+        raise app.config_error
     return app.return_code or EXIT_OK
 
 
 def build_app(settings: Any, *, theme: str | None = None, resume: int | str | None = None) -> Any:
     """The app as `codhechat` runs it, over the backend the settings name (the tests and
     the benchmarks build theirs here too, so they drive what a user gets)."""
+    from codhechat.first_settings import DeferredSettings
     from codhechat.ui import graphics
     from codhechat.ui.app import CodheChatApp
     from codhechat.ui.stream_pace import StreamPace
 
     backend: Any
+    if isinstance(settings, DeferredSettings):  # local mode, the rest of the settings after the first frame
+        from codhechat.backends.local import LocalBackend
+        from codhechat.store import Store
+
+        first = settings.first
+        backend = LocalBackend(settings, Store.open(first.database_path))
+
+        async def settings_later() -> tuple[list[str], StreamPace]:
+            warnings = await backend.load_settings()
+            full = backend.settings
+            return warnings, StreamPace(full.stream_refresh_hz, full.stream_jump_lines)
+
+        return CodheChatApp(
+            backend,
+            theme=theme,
+            default_theme=first.theme,
+            needs_api_key=first.needs_api_key,
+            resume=resume,  # type: ignore[arg-type]
+            graphics=graphics.detect(first.thumbnails, os.environ),
+            settings_later=settings_later,
+        )
     if settings.server:
         from codhechat.backends.remote import RemoteBackend
 
@@ -226,4 +270,5 @@ def build_app(settings: Any, *, theme: str | None = None, resume: int | str | No
         resume=resume,  # type: ignore[arg-type]
         stream_pace=StreamPace(settings.stream_refresh_hz, settings.stream_jump_lines),
         graphics=graphics.detect(settings.thumbnails, os.environ),
+        settings_later=None,
     )

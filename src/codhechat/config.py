@@ -35,6 +35,14 @@ from pydantic_settings import (
 
 from codhechat import paths
 from codhechat.errors import ConfigError
+from codhechat.first_settings import (
+    DEFAULT_MODEL,
+    ENV_ALIASES,
+    ENV_FILE,
+    ENV_PREFIX,
+    SOURCES,
+    read_config_table,
+)
 from codhechat.tools.settings import McpSettings
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -72,8 +80,8 @@ class Settings(BaseSettings):
     """Everything a user can configure."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CODHECHAT_",
-        env_file=".env",
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
         extra="ignore",
         populate_by_name=True,
         validate_default=False,
@@ -81,12 +89,12 @@ class Settings(BaseSettings):
 
     api_key: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("OPENAI_API_KEY", "CODHECHAT_API_KEY"),
+        validation_alias=AliasChoices(*ENV_ALIASES["api_key"]),
         description="API key for the model endpoint (not needed by most local servers).",
     )
     base_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("OPENAI_BASE_URL", "CODHECHAT_BASE_URL"),
+        validation_alias=AliasChoices(*ENV_ALIASES["base_url"]),
         description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama.",
     )
     server: str | None = Field(
@@ -94,7 +102,7 @@ class Settings(BaseSettings):
         description="CoDHeChat server URL for remote mode, e.g. https://chat.example.org "
         "(conversations and the model then live on the server).",
     )
-    model: str = Field(default="gpt-4o-mini", description="Model used for new replies.")
+    model: str = Field(default=DEFAULT_MODEL, description="Model used for new replies.")
     system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System prompt the model sees first.")
     presets: dict[str, str] = Field(
         default_factory=dict,
@@ -167,7 +175,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_file.get())
-        return (init_settings, env_settings, dotenv_settings, toml)
+        # In the order first_settings.SOURCES gives, which the first frame's reader follows too.
+        by_name = {"flags": init_settings, "environment": env_settings, "dotenv": dotenv_settings, "config_file": toml}
+        return tuple(by_name[source] for source in SOURCES)
 
     @property
     def database_path(self) -> Path:
@@ -192,21 +202,11 @@ def load_settings(
     flags: dict[str, Any] | None = None,
     *,
     config_file: Path | None = None,
-    env_file: Path | str | None = ".env",
+    env_file: Path | str | None = ENV_FILE,
 ) -> Settings:
     """Build Settings, turning every way a source can be wrong into a ConfigError."""
     path = config_file or paths.config_file()
-    table: dict[str, Any] = {}
-    if path.exists():
-        try:
-            table = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"The config file {path} is not valid TOML: {exc}.",
-                "Fix or delete it; `codhechat config` shows what is read from where.",
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from None
+    table = read_config_table(path)
     token = _toml_file.set(path)
     try:
         settings = Settings(_env_file=env_file, **{k: v for k, v in (flags or {}).items() if v is not None})

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from codhechat.config import Settings
 from codhechat.errors import CodheError
 from codhechat.llm import ModelClient
 from codhechat.models import ProviderModels
+
+if TYPE_CHECKING:
+    from codhechat.config import Settings
 
 DEFAULT = "default"  # what `codhechat models` calls the default provider
 LIST_TIMEOUT_S = 5.0  # `codhechat models` and F5: a provider that is down must not hold up the rest

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from codhechat.ui.markdown_pieces import PieceMarkdown
+from codhechat.ui.piece_markdown import PieceMarkdown
 from codhechat.ui.widgets.long_message import LONG_CHARS, MARGIN, LazyPiece, LongMessageView, pieces_of
 from codhechat.ui.widgets.messages import MessageView
 from tests.ui.conftest import AppFactory, wait_until

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from codhechat.markdown import TextMarkdown
-from codhechat.ui.markdown_pieces import Piece, PieceMarkdown
+from codhechat.ui.markdown_pieces import Piece
+from codhechat.ui.piece_markdown import PieceMarkdown
 
 
 def rendered(markdown: object, width: int = 100) -> str:

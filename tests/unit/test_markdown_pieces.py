@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 from rich.markdown import Markdown
 
-from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceMarkdown, PieceStream, find_cut
+from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream, find_cut
+from codhechat.ui.piece_markdown import PieceMarkdown
 
 PROSE = "".join(
     f"Paragraph {i} has **bold** and `code` and enough words to wrap around the line.\n\n" for i in range(60)

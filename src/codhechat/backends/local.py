@@ -28,9 +28,10 @@ from codhechat.backends import (
 )
 from codhechat.backends.local_files import LocalFiles
 from codhechat.backends.local_replies import LocalReplies
-from codhechat.config import Settings
+from codhechat.backends.local_settings import LocalSettings
 from codhechat.context import Calibration
 from codhechat.errors import CodheError, ModelError, StorageError, UsageError
+from codhechat.first_settings import DeferredSettings, FirstFrame
 from codhechat.llm import ModelClient
 from codhechat.models import (
     AttachedFile,
@@ -53,12 +54,13 @@ from codhechat.store import Store
 from codhechat.turn import SAVE_INTERVAL_S, TurnPlan, run_turn
 
 if TYPE_CHECKING:
+    from codhechat.config import Settings
     from codhechat.tools.toolbox import Toolbox
 
 __all__ = ["SAVE_INTERVAL_S", "LocalBackend"]
 
 
-class LocalBackend(LocalFiles):
+class LocalBackend(LocalSettings, LocalFiles):
     mode = "local"
     capabilities = frozenset(
         {
@@ -79,28 +81,39 @@ class LocalBackend(LocalFiles):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | DeferredSettings[Settings],
         store: Store,
         client: ModelClient | None = None,
         *,
         conversation_options: bool = True,
     ) -> None:
         """`conversation_options=False` ignores a conversation's own model and system
-        prompt, so the settings given (`codhechat ask --model/--system`) always apply."""
-        self.settings = settings
+        prompt, so the settings given (`codhechat ask --model/--system`) always apply.
+
+        Given DeferredSettings (`codhechat` itself), the first frame is served from their
+        first-frame part and the whole settings are loaded after it (`load_settings`), or
+        on the first call that needs them."""
+        self._deferred = settings if isinstance(settings, DeferredSettings) else None
+        self._settings: Settings | None = None
         self.store = store
         self.replies = LocalReplies(store)
         self.conversation_options = conversation_options
-        self.model = settings.model
+        first = settings.first if isinstance(settings, DeferredSettings) else FirstFrame.of(settings)
+        self.model = first.model
         # No model chosen (the default is a guess) and an endpoint of one's own: its model
         # is found on first use (resolve_model), since Ollama and vLLM refuse unknown names.
-        self._model_open = "model" not in settings.model_fields_set and settings.base_url is not None
+        self._model_open = not first.model_chosen and first.base_url is not None
         self.model_choices: list[str] = []  # several models and none chosen: the UI asks once
         self.calibration = Calibration()  # how far token estimates are from the endpoint's counts
-        self.providers = Providers(settings, client)
+        self._client = client
+        self._providers: Providers | None = None
+        self.toolbox: Toolbox | None = None  # the MCP servers' tools, made on the first turn
+        if not isinstance(settings, DeferredSettings):
+            self._loaded(settings)
+
+    def _settings_loaded(self, settings: Settings) -> None:
         if any(server.enabled for server in settings.mcp.servers.values()):
             self.capabilities = LocalBackend.capabilities | {TOOLS}
-        self.toolbox: Toolbox | None = None  # the MCP servers' tools, made on the first turn
 
     @property
     def client(self) -> ModelClient:

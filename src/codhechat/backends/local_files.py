@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 
 class LocalFiles:
-    settings: Settings
+    if TYPE_CHECKING:
+
+        @property
+        def settings(self) -> Settings: ...  # LocalBackend's (loaded after the first frame)
+
     store: Store
     replies: LocalReplies
     toolbox: Toolbox | None

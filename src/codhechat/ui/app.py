@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from codhechat.backends import ChatBackend
+from codhechat.errors import ConfigError
 from codhechat.state import UiState
 from codhechat.textsafe import visible
 from codhechat.ui import command_table, crash, themes
@@ -22,11 +24,12 @@ from codhechat.ui import graphics as ui_graphics
 from codhechat.ui.flows.resume import Resume
 from codhechat.ui.idle import WhenIdle
 from codhechat.ui.screens.chat import ChatScreen
-from codhechat.ui.screens.help import HelpScreen
 from codhechat.ui.stream_pace import StreamPace
 
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 IDLE_S = 1.0  # a pause of the user's this long lets the next background warm-up run (ui/idle.py)
+# The settings the first frame did without (first_settings.py): their warnings and the pace of streaming.
+SettingsLater = Callable[[], Awaitable[tuple[list[str], StreamPace]]]
 
 
 def stylesheet_path() -> Path:
@@ -55,8 +58,14 @@ class CodheChatApp(App[None]):
         resume: Resume | None = None,
         stream_pace: StreamPace | None = None,
         graphics: ui_graphics.Protocol | None = None,
+        settings_later: SettingsLater | None = None,
     ) -> None:
+        """`settings_later`: the rest of the settings, loaded once the first page is drawn
+        (first_page_shown); an invalid one then ends the app (`config_error`), and
+        `codhechat` says why, as it does for one found before the app."""
         super().__init__()
+        self._settings_later = settings_later
+        self.config_error: ConfigError | None = None
         self.backend = backend
         self.graphics = graphics  # how attached images are drawn as thumbnails (None: labelled chips)
         ui_graphics.current = graphics
@@ -93,6 +102,23 @@ class CodheChatApp(App[None]):
         # After the first frame and the chat screen's warm-up: the first code block shown is then quick.
         self.when_idle.add(lambda: self.run_worker(partial(themes.warm_up_highlighting, self), thread=True,
                                                    exit_on_error=False))  # fmt: skip
+
+    def first_page_shown(self) -> None:
+        """The chat screen's first page is drawn (ChatScreen calls this once)."""
+        if (later := self._settings_later) is not None:
+            self._settings_later = None
+            self.run_worker(self._load_settings(later), exit_on_error=False)
+
+    async def _load_settings(self, later: SettingsLater) -> None:
+        try:
+            warnings, self.stream_pace = await later()
+        except ConfigError as exc:
+            self.config_error = exc
+            self.exit(return_code=2)
+            return
+        for warning in warnings:
+            self.notify(warning, title="Configuration", severity="warning", timeout=15)
+        self.refresh_bindings()  # abilities the settings add (MCP tools)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown | events.Paste):
@@ -137,7 +163,9 @@ class CodheChatApp(App[None]):
         return super().format_title(visible(title), visible(sub_title))
 
     def action_toggle_help(self) -> None:
-        """The app's keys, grouped, then the prompt's (screens/help.py)."""
+        """The app's keys, grouped, then the prompt's (screens/help.py, imported when first shown)."""
+        from codhechat.ui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
         else:

@@ -23,7 +23,7 @@ from codhechat.backends import SIGN_IN, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
 from codhechat.ui import command_table, layout
-from codhechat.ui.flows import manage, replies, settings
+from codhechat.ui.flows import manage, replies
 from codhechat.ui.flows.branches import BranchCommands
 from codhechat.ui.flows.resume import Resume, resume
 from codhechat.ui.screens.chat_commands import ChatCommands
@@ -88,7 +88,7 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         if self.resume is None:
             self.load_conversations()
         else:  # --continue or --conversation ID
-            self.run_worker(resume(self, self.session, self.resume), group="sidebar", exclusive=True)
+            self.run_worker(self._resume(self.resume), group="sidebar", exclusive=True)
         # After the first frame, not before, and when the user pauses (ui/idle.py): start-up
         # and the first actions stay fast, and the first reply too.
         # A server's warm-up is a few small requests (what it can do, its model), not imports:
@@ -113,6 +113,8 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
     @work(exit_on_error=False)
     async def _warm_up(self) -> None:
         await self.backend.warm_up()
+        from codhechat.ui.flows import settings  # its dialogs are for later
+
         await settings.settle_model(self, self.session)
         # Everything loaded so far lives as long as the app: keep it out of the
         # garbage collector's full passes, which otherwise stall typing for ~60 ms.
@@ -125,6 +127,21 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
             await self.session.load_conversations(offset)
         except CodheError as exc:
             self.notify(str(exc), title="Cannot list conversations", severity="error")
+        finally:
+            if not offset:
+                self._first_page_shown()
+
+    async def _resume(self, which: Resume) -> None:
+        try:
+            await resume(self, self.session, which)
+        finally:
+            self._first_page_shown()
+
+    def _first_page_shown(self) -> None:
+        """Once the sidebar's first page is drawn, what start-up left for later may run
+        (CodheChatApp.first_page_shown: the rest of the settings)."""
+        if (hook := getattr(self.app, "first_page_shown", None)) is not None:
+            self.call_after_refresh(hook)
 
     # What the session tells (SessionView)
 
@@ -273,6 +290,8 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         self.prompt.focus()
 
     def action_set_api_key(self) -> None:
+        from codhechat.ui.flows import settings
+
         settings.set_api_key(self)
 
     def why_not(self, action: str) -> str | None:

@@ -1,6 +1,9 @@
 """The chat screen's commands that run a flow (codhechat.ui.flows): managing
 conversations, copying, per-conversation settings, attachments. A mixin of ChatScreen,
-kept apart so that the screen itself holds only views and what the session tells it."""
+kept apart so that the screen itself holds only views and what the session tells it.
+
+Each flow is imported when its command first runs: the first frame needs none of them
+(nor their dialogs)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from codhechat.models import Conversation
-from codhechat.ui.flows import attach, copy, generation, manage, settings, sign_in
-from codhechat.ui.flows.search import search_conversations
+from codhechat.ui.flows import manage
 
 if TYPE_CHECKING:
     from codhechat.ui.session import ChatSession
@@ -52,41 +54,67 @@ class ChatCommands(Screen[None]):
         await self.deletes.finish()
 
     def action_search(self) -> None:
+        from codhechat.ui.flows.search import search_conversations
+
         search_conversations(self, self.session, hidden=self.deletes.hidden)
 
     def action_copy_last_reply(self) -> None:
+        from codhechat.ui.flows import copy
+
         copy.copy_last_reply(self, self.session)
 
     def action_copy_code_block(self) -> None:
+        from codhechat.ui.flows import copy
+
         copy.copy_code_block(self, self.session)
 
     def action_copy_message(self) -> None:
+        from codhechat.ui.flows import copy
+
         copy.copy_message(self, self.session)
 
     def action_choose_model(self) -> None:
+        from codhechat.ui.flows import settings
+
         self.run_worker(settings.choose_model(self, self.session), group="dialog", exclusive=True)
 
     def action_choose_system_prompt(self) -> None:
+        from codhechat.ui.flows import settings
+
         self.run_worker(settings.choose_system_prompt(self, self.session), group="dialog", exclusive=True)
 
     def action_choose_generation(self) -> None:
+        from codhechat.ui.flows import generation
+
         self.run_worker(generation.choose_generation(self, self.session), group="dialog", exclusive=True)
 
     def action_sign_in(self) -> None:
+        from codhechat.ui.flows import sign_in
+
         self.run_worker(sign_in.sign_in_again(self, self.session), group="dialog", exclusive=True)
 
     def action_edit_message(self) -> None:
+        from codhechat.ui.flows import settings
+
         self.run_worker(settings.edit_message(self, self.session), group="dialog", exclusive=True)
 
     async def on_prompt_input_file_named(self, event: PromptInput.FileNamed) -> None:
         """Tab completed `@path` to a file in the prompt: attach it."""
+        from codhechat.ui.flows import attach
+
         await attach.attach_path(self, self.session, event.path)
 
     def action_attach_file(self) -> None:
+        from codhechat.ui.flows import attach
+
         self.run_worker(attach.pick_and_attach(self, self.session), group="dialog", exclusive=True)
 
     def action_attach_resource(self) -> None:
+        from codhechat.ui.flows import attach
+
         self.run_worker(attach.attach_resource(self, self.session), group="dialog", exclusive=True)
 
     def action_save_attachment(self) -> None:
+        from codhechat.ui.flows import attach
+
         self.run_worker(attach.save_attachment(self, self.session), group="dialog", exclusive=True)

@@ -23,7 +23,7 @@ class ChatFooter(Footer):
             # A key (Textual's FooterKey, not public) has the action it runs.
             action = getattr(widget, "action", None)
             if isinstance(action, str) and action not in KEPT_WHEN_NARROW:
-                widget.add_class(INESSENTIAL)
+                widget.add_class(INESSENTIAL, update=False)  # not mounted yet: styled when it is
             yield widget
 
     def on_resize(self, event: events.Resize) -> None:

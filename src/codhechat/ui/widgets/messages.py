@@ -21,12 +21,12 @@ from textual.widgets import Collapsible, Static
 
 from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
-from codhechat.ui.markdown_pieces import Piece, PieceMarkdown, PieceStream
+from codhechat.ui.markdown_pieces import Piece, PieceStream
 from codhechat.ui.text import plain
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
 from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
-from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, stream_pace
+from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, piece_markdown, stream_pace
 
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
 
@@ -92,7 +92,7 @@ class MessageView(Widget):
         if message.role == "user":
             parts.append(plain(message.content))
         elif message.content:
-            parts.append(PieceMarkdown(Piece(visible(message.content)), code_theme=code_theme(self)))
+            parts.append(piece_markdown(Piece(visible(message.content)), code_theme=code_theme(self)))
         for call in message.tool_calls:
             parts.append(Text.assemble(("⚙ asked to run ", "dim"), (visible(call.name), "bold"),
                                        (f" {visible(' '.join(call.arguments.split()))[:200]}", "dim")))  # fmt: skip

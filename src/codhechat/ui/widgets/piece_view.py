@@ -16,9 +16,17 @@ from rich.segment import Segment
 from textual.geometry import Region, Size
 from textual.widget import Widget
 
-from codhechat.ui.markdown_pieces import Piece, PieceMarkdown
+from codhechat.ui.markdown_pieces import Piece
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
+
+
+def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> RenderableType:
+    """rich's Markdown for a piece (ui/piece_markdown.py), imported with the first message
+    rendered: the first frame, which shows none, does without Markdown and Pygments."""
+    from codhechat.ui.piece_markdown import PieceMarkdown
+
+    return PieceMarkdown(piece, code_theme=code_theme, highlight=highlight)
 
 
 def stream_pace(widget: Widget) -> StreamPace:
@@ -126,7 +134,7 @@ class MarkdownPiece(Widget):
         return self._rendered.get(code_theme(self))
 
     def _build(self) -> RenderableType:
-        return PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
+        return piece_markdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Measure without syntax highlighting, which never changes line breaks:
@@ -142,7 +150,7 @@ class MarkdownPiece(Widget):
             return super().get_content_height(container, viewport, width)
         key = (width, self.piece)
         if self._height_key != key:
-            plain = PieceMarkdown(self.piece, code_theme=code_theme(self), highlight=False)
+            plain = piece_markdown(self.piece, code_theme=code_theme(self), highlight=False)
             options = self.app.console_options.update_width(width).update(highlight=False)
             self._height = sum(text.count("\n") for text, _, _ in self.app.console.render(plain, options))
             self._height_key = key
