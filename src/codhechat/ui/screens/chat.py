@@ -23,6 +23,7 @@ from codhechat.backends import SIGN_IN, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
 from codhechat.ui import command_table, layout
+from codhechat.ui.dirty_compositor import DirtyRowsCompositor
 from codhechat.ui.flows import manage, replies
 from codhechat.ui.flows.branches import BranchCommands
 from codhechat.ui.flows.resume import Resume, resume
@@ -47,6 +48,7 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
 
     def __init__(self, backend: ChatBackend, *, needs_api_key: bool = False, resume: Resume | None = None) -> None:
         super().__init__()
+        self._compositor = DirtyRowsCompositor()  # a streaming frame renders only the rows it changes
         self.backend, self.needs_api_key, self.resume = backend, needs_api_key, resume
         self.session = ChatSession(backend, self)
         self.deletes = manage.DeleteWithUndo(self, self.session)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
 from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widget import Widget
 
 from codhechat.ui.markdown_pieces import Piece
@@ -132,6 +133,32 @@ class MarkdownPiece(Widget):
 
     def render(self) -> RenderableType:
         return self._rendered.get(code_theme(self))
+
+    def render_line(self, y: int) -> Strip:
+        """A line of the live piece, made from its rendered lines alone.
+
+        Textual re-renders all of a widget's content when any part of it is dirty (the whole
+        piece split into lines again, then cut into strips), though set_piece marked only
+        the lines that changed and only those are asked for: here each is made on its own,
+        styled as Textual's RichVisual would (the widget's style under the text's, links
+        styled for hover; tests/ui/test_stream_frames.py compares the two). A frozen
+        piece, a selection or an alignment take Textual's way."""
+        width = self.content_size.width
+        if (
+            not self.live
+            or not width
+            or self.text_selection is not None
+            or self.styles.content_align != ("left", "top")
+        ):
+            return super().render_line(y)
+        self._dirty_regions.clear()  # Widget.render_line's cue to render everything again
+        lines = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
+        if y >= len(lines):
+            return Strip.blank(width, self.visual_style.rich_style)
+        strip = Strip(lines[y]).crop(0, width).apply_style(self.visual_style.rich_style)
+        if self.auto_links and not self.screen._selecting:
+            strip = strip._apply_link_style(self.link_style)
+        return strip
 
     def _build(self) -> RenderableType:
         return piece_markdown(self.piece, code_theme=code_theme(self), highlight=not self.live)

@@ -1,0 +1,129 @@
+"""What a streaming frame costs (issue 20), counted, never timed: the widgets outside the
+lines that changed are not rendered again, the live piece makes only its changed lines,
+and those lines are what Textual's own path would have made."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from textual._compositor import Compositor
+from textual.visual import Visual
+from textual.widget import Widget
+from textual.widgets import Header
+
+from codhechat.ui.widgets.footer import ChatFooter
+from codhechat.ui.widgets.messages import ReplyView
+from codhechat.ui.widgets.piece_view import MarkdownPiece
+from codhechat.ui.widgets.sidebar import ConversationTree
+from codhechat.ui.widgets.status import StatusBar
+from tests.fake_openai import FakeOpenAI, Gate, Reply
+from tests.ui.conftest import AppFactory, type_text, wait_until
+
+SIZE = (120, 40)
+# Words a token each, a paragraph every 12 words, a [link](…) now and then: the steady bench's shape.
+WORDS = [f"word{i}" + ("\n\n" if i % 12 == 11 else " ") for i in range(320)]
+TEXT = "".join(w if i % 20 else f"[see {i}](https://example.org/{i}) " for i, w in enumerate(WORDS))
+
+# The source of the method ui/dirty_compositor.py replaces, as written in Textual 8.2.8.
+PINNED_GET_RENDERS = "8ac93299aa5d3bef43b3924a9d09741de8855d9c4823502bcf304fbd8fd40f17"
+
+
+@contextmanager
+def counting_renders() -> Iterator[Counter[str]]:
+    """How many times each kind of widget is asked for lines (Widget.render_lines)."""
+    counts: Counter[str] = Counter()
+    original = Widget.render_lines
+
+    def counted(self: Widget, crop):  # type: ignore[no-untyped-def]
+        counts[type(self).__name__] += 1
+        return original(self, crop)
+
+    Widget.render_lines = counted  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        Widget.render_lines = original  # type: ignore[method-assign]
+
+
+async def stream_while(make_app: AppFactory, fake_openai: FakeOpenAI, measure, held: Gate | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Stream TEXT at a steady pace; `measure(app, reply)` is awaited once it is under way
+    (`held`: the stream stops after 125 tokens until it opens)."""
+    started = Gate()
+    holds = ((10, started), (125, held)) if held else ((10, started),)
+    fake_openai.enqueue(Reply(TEXT, delay=0.01, holds=holds))
+    app = make_app(stream_refresh_hz=30, stream_jump_lines=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.query(ReplyView) and "word8" in app.query(ReplyView).last().text)
+        await pilot.pause(0.2)  # the reply view mounted, the pane laid out
+        reply = app.query(ReplyView).last()
+        started.open()
+        await measure(pilot, reply)
+        if held:
+            held.open()
+        await wait_until(pilot, lambda: reply.status is not None)
+
+
+def test_the_replaced_compositor_method_is_the_one_it_was_written_for() -> None:
+    source = inspect.getsource(Compositor._get_renders)
+    assert hashlib.sha256(source.encode()).hexdigest() == PINNED_GET_RENDERS, (
+        "Textual changed Compositor._get_renders: check codhechat/ui/dirty_compositor.py against it"
+    )
+
+
+async def test_the_rest_of_the_screen_is_not_rendered_while_a_reply_streams(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    seen: dict[str, int] = {}
+
+    async def measure(pilot, reply):  # type: ignore[no-untyped-def]
+        with counting_renders() as counts:
+            await wait_until(pilot, lambda: "word201" in reply.text)
+        seen.update(counts)
+
+    await stream_while(make_app, fake_openai, measure)
+    assert seen.get("MarkdownPiece", 0) >= 5, seen  # the stream was painted, frame after frame
+    for still in (ConversationTree, Header, ChatFooter, StatusBar):
+        assert seen.get(still.__name__, 0) <= 2, (still.__name__, seen)  # not once a frame
+
+
+async def test_the_live_piece_makes_only_its_changed_lines(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    whole: Counter[str] = Counter()
+
+    async def measure(pilot, reply):  # type: ignore[no-untyped-def]
+        original = Visual.to_strips
+
+        def counted(widget, *args, **kwargs):  # type: ignore[no-untyped-def]
+            whole[type(widget).__name__] += 1
+            return original(widget, *args, **kwargs)
+
+        Visual.to_strips = counted  # type: ignore[method-assign]
+        try:
+            with counting_renders() as counts:
+                await wait_until(pilot, lambda: "word201" in reply.text)
+        finally:
+            Visual.to_strips = original  # type: ignore[method-assign]
+        assert counts["MarkdownPiece"] >= 5, counts
+
+    await stream_while(make_app, fake_openai, measure)
+    assert whole["MarkdownPiece"] <= 3, whole  # a cut's new piece, maybe; never once a frame
+
+
+async def test_the_live_piece_lines_are_textuals_own(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    async def measure(pilot, reply):  # type: ignore[no-untyped-def]
+        await wait_until(pilot, lambda: "word110" in reply.text)
+        await pilot.pause(0.2)  # painted
+        piece = reply.query(MarkdownPiece).last()
+        assert piece.live and "](https://" in piece.piece.source  # with a link
+        width, height = piece.content_size
+        ours = [piece.render_line(y) for y in range(height)]
+        theirs = Visual.to_strips(piece, piece._render(), width, height, piece.visual_style)
+        assert ours[: len(theirs)] == theirs
+        assert all(not strip.text.strip() for strip in ours[len(theirs) :])  # the room below: blank
+
+    await stream_while(make_app, fake_openai, measure, Gate())
