@@ -18,6 +18,7 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, cast
 
 import httpcore
@@ -26,6 +27,11 @@ import httpx
 __all__ = ["AsyncioBackend", "transport"]
 
 _PAUSE_AT = 1 << 20  # bytes waiting before the socket stops being read
+
+read_pace: ContextVar[Callable[[], float] | None] = ContextVar("read_pace", default=None)
+"""Set by a reader that will not hand text on for a while (the WebSocket relay, between two
+frames to its socket): seconds to wait before reading more. Reads wait that long, so the
+tokens a model streamed meanwhile are parsed and relayed as one batch, not one by one."""
 
 
 class _Connection(asyncio.Protocol):
@@ -81,6 +87,9 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._deadline = 0.0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        pace = read_pace.get()
+        if pace is not None and (idle := pace()) > 0:
+            await asyncio.sleep(idle)  # what arrives meanwhile is parsed, and relayed, in one go
         connection = self._connection
         if not connection.buffer and not connection.eof:
             connection.waiter = waiter = self._loop.create_future()

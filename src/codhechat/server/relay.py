@@ -99,6 +99,12 @@ class Relay:
         finally:
             self._timer = None
 
+    def idle_s(self) -> float:
+        """Seconds before a frame could carry more of this reply (0 until its first has gone,
+        and once it is ending): reading the model's stream before then only makes pieces that
+        wait, so the stream is read then, in one go (model_net.read_pace)."""
+        return 0.0 if self._first else self._due()
+
     def _due(self) -> float:
         """Seconds until the socket's next frame may go (0 once the reply is ending)."""
         return 0.0 if self._flushing else self._clock.next_at - self._loop.time()
