@@ -30,9 +30,19 @@ def burst_text(tokens: int) -> str:
 
 async def test_a_burst_arrives_whole_in_few_pieces_with_nothing_lost_or_reordered(fake_openai: FakeOpenAI) -> None:
     text = burst_text(4000)
-    fake_openai.enqueue(Reply(text, tokens_per_chunk=1))  # all at once, as fast as the server writes
+    # A burst is text already on the socket: the server sends every token, then holds the
+    # finish until the test has read them all, so that no machine's speed decides how much
+    # was waiting (a reader that keeps up with a slow writer rightly gets small pieces).
+    gate = Gate()
+    fake_openai.enqueue(Reply(text, tokens_per_chunk=1, holds=((len(text), gate),)))
     client = client_for(fake_openai)
-    parts = [part async for part in client.stream_chat(MESSAGES, model="m")]
+    stream = client.stream_chat(MESSAGES, model="m")
+    parts = [await anext(stream)]
+    await gate.reached_async()
+    while "".join(parts) != text:
+        parts.append(await anext(stream))
+    gate.open()
+    parts += [part async for part in stream]
     await client.aclose()
     assert "".join(parts) == text
     assert len(parts) < 400  # not one per token: the backlog is handed on in large pieces
