@@ -211,12 +211,18 @@ def account_main(args: argparse.Namespace, settings: Any) -> int:
 
 
 def run_app(settings: Any, *, theme: str | None, resume: int | str | None = None) -> int:
-    from codhechat.ui import graphics
+    from codhechat import startup_gc
 
-    app = build_app(settings, theme=theme, resume=resume)
-    app.catch_early_signals()
-    graphics.prepare(app.graphics)  # before Textual reads the keyboard (only where images are drawn)
-    app.run()
+    startup_gc.pause()  # until the first page is drawn (ChatScreen resumes it)
+    try:
+        from codhechat.ui import graphics
+
+        app = build_app(settings, theme=theme, resume=resume)
+        app.catch_early_signals()
+        graphics.prepare(app.graphics)  # before Textual reads the keyboard (only where images are drawn)
+        app.run()
+    finally:
+        startup_gc.resume()
     if app.config_error is not None:  # found once the first frame was drawn (first_settings.py)
         raise app.config_error
     return app.return_code or EXIT_OK

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Header
 from textual.worker import Worker
 
+from codhechat import startup_gc
 from codhechat.backends import SIGN_IN, ChatBackend, supports
 from codhechat.errors import CodheError
 from codhechat.models import AttachedFile, ConnectionState, MessageStatus
@@ -141,7 +142,9 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
 
     def _first_page_shown(self) -> None:
         """Once the sidebar's first page is drawn, what start-up left for later may run
-        (CodheChatApp.first_page_shown: the rest of the settings)."""
+        (CodheChatApp.first_page_shown: the rest of the settings), and the garbage
+        collector paused for start-up resumes."""
+        self.call_after_refresh(startup_gc.resume)
         if (hook := getattr(self.app, "first_page_shown", None)) is not None:
             self.call_after_refresh(hook)
 
