@@ -15,7 +15,7 @@ from codhechat.ui.dirty_compositor import Coverage, DirtyRowsCompositor
 from codhechat.ui.widgets.piece_view import MarkdownPiece
 from tests.fake_openai import FakeOpenAI, Gate
 from tests.ui.conftest import AppFactory
-from tests.ui.test_stream_frames import counting_renders, stream_while, wait_until
+from tests.ui.test_stream_frames import renders_while_streaming, stream_while, wait_until
 
 
 def as_textuals(compositor: Compositor) -> Compositor:
@@ -88,14 +88,7 @@ async def test_what_is_sent_is_textuals_own_for_the_screen_and_for_dirty_rows(
 async def test_a_streaming_frame_does_not_render_the_containers_it_crosses(
     make_app: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
-    seen: dict[str, int] = {}
-
-    async def measure(pilot, reply):  # type: ignore[no-untyped-def]
-        with counting_renders() as counts:
-            await wait_until(pilot, lambda: "word201" in reply.text)
-        seen.update(counts)
-
-    await stream_while(make_app, fake_openai, measure)
+    seen = await renders_while_streaming(make_app, fake_openai)
     frames = seen.get("MarkdownPiece", 0)
     assert frames >= 5, seen  # the stream was painted, frame after frame
     for container in ("ChatScreen", "Horizontal", "Vertical", "MessagePane", "ReplyView"):

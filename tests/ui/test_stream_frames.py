@@ -76,9 +76,8 @@ def test_the_replaced_compositor_method_is_the_one_it_was_written_for() -> None:
     )
 
 
-async def test_the_rest_of_the_screen_is_not_rendered_while_a_reply_streams(
-    make_app: AppFactory, fake_openai: FakeOpenAI
-) -> None:
+async def renders_while_streaming(make_app: AppFactory, fake_openai: FakeOpenAI) -> dict[str, int]:
+    """How many times each kind of widget rendered while the reply streamed on to word201."""
     seen: dict[str, int] = {}
 
     async def measure(pilot, reply):  # type: ignore[no-untyped-def]
@@ -87,6 +86,13 @@ async def test_the_rest_of_the_screen_is_not_rendered_while_a_reply_streams(
         seen.update(counts)
 
     await stream_while(make_app, fake_openai, measure)
+    return seen
+
+
+async def test_the_rest_of_the_screen_is_not_rendered_while_a_reply_streams(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    seen = await renders_while_streaming(make_app, fake_openai)
     assert seen.get("MarkdownPiece", 0) >= 5, seen  # the stream was painted, frame after frame
     for still in (ConversationTree, Header, ChatFooter, StatusBar):
         assert seen.get(still.__name__, 0) <= 2, (still.__name__, seen)  # not once a frame
