@@ -220,7 +220,7 @@ def test_cli_entry_point() -> None:
         assert httpx2.get(f"{base_url}/models").json()["object"] == "list"
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=60) == 0  # a ceiling for a busy machine, not a speed test
 
 
 @pytest.mark.asyncio
