@@ -21,13 +21,15 @@ FENCE = "```python\n" + "".join(f"value_{i} = compute({i})  # line {i}\n" for i 
 MIXED = "# Title\n\nIntro text.\n\n" + BULLETS[:2000] + "\n" + FENCE[:3000] + "\n```\n\nThe end.\n"
 
 
-def stream(text: str, seed: int = 0) -> PieceStream:
+def stream(text: str, seed: int = 0, *, held: bool = False) -> PieceStream:
+    """`text` fed in random steps; `held`: as a live reply with room feeds it, the tail
+    held and cut now and then (as when it outgrows its room, ReplyView._flush)."""
     rng = random.Random(seed)
     pieces = PieceStream()
     i = 0
     while i < len(text):
         step = rng.randint(1, 40)
-        pieces.feed(text[i : i + step])
+        pieces.feed(text[i : i + step], hold=held and rng.random() < 0.9)
         i += step
     return pieces
 
@@ -51,8 +53,9 @@ def rendered_pieces(pieces: PieceStream) -> list[str]:
 @pytest.mark.parametrize(
     "text", [PROSE, BULLETS, NUMBERED, FENCE, MIXED], ids=["prose", "bullets", "numbered", "fence", "mixed"]
 )
-def test_pieces_render_exactly_like_the_whole(text: str) -> None:
-    pieces = stream(text)
+@pytest.mark.parametrize("held", [False, True], ids=["cut-as-fed", "held-then-cut"])
+def test_pieces_render_exactly_like_the_whole(text: str, held: bool) -> None:
+    pieces = stream(text, held=held)
     assert len(pieces.frozen) >= 2, "a long reply must be cut"
     assert rendered_pieces(pieces) == plain([Markdown(text, code_theme="monokai")])
 
@@ -93,6 +96,17 @@ def test_a_backlog_arriving_at_once_still_makes_bounded_pieces(text: str) -> Non
     assert len(pieces.frozen) >= 3
     assert max(len(p.source) for p in [*pieces.frozen, pieces.tail]) < 2 * PIECE_CHARS
     assert rendered_pieces(pieces) == plain([Markdown(text, code_theme="monokai")])
+
+
+def test_a_held_tail_only_grows_until_it_is_cut_into_bounded_pieces() -> None:
+    pieces = PieceStream()
+    for i in range(0, 3 * PIECE_CHARS, 50):
+        assert pieces.feed(PROSE[i : i + 50], hold=True) == []
+    assert not pieces.frozen and pieces.tail.source == PROSE[: 3 * PIECE_CHARS]
+    frozen = pieces.cut()
+    assert len(frozen) >= 2 and pieces.frozen == frozen
+    assert max(len(p.source) for p in [*frozen, pieces.tail]) <= PIECE_CHARS + 100  # cut near PIECE_CHARS
+    assert "".join(p.source for p in [*frozen, pieces.tail]) == PROSE[: 3 * PIECE_CHARS]
 
 
 def test_text_is_the_reply_as_received_not_as_cut() -> None:

@@ -100,10 +100,16 @@ class PieceStream:
     def text(self) -> str:
         return "".join(self._text)
 
-    def feed(self, text: str) -> list[Piece]:
-        """Append text; return the pieces this froze, oldest first."""
+    def feed(self, text: str, *, hold: bool = False) -> list[Piece]:
+        """Append text; return the pieces this froze, oldest first. With `hold`, the tail
+        only grows (nothing is cut until `cut()`)."""
         self._text.append(text)
-        tail = Piece(self.tail.source + text, self.tail.joined, self.tail.fence_above)
+        self.tail = Piece(self.tail.source + text, self.tail.joined, self.tail.fence_above)
+        return [] if hold else self.cut()
+
+    def cut(self) -> list[Piece]:
+        """Freeze what the tail has past PIECE_CHARS, at safe points; the pieces frozen."""
+        tail = self.tail
         frozen: list[Piece] = []
         if len(tail.source) >= self._next_check:
             # Cut near PIECE_CHARS each time, so even a backlog of text makes bounded pieces.

@@ -21,7 +21,7 @@ from textual.widgets import Collapsible, Static
 
 from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
-from codhechat.ui.markdown_pieces import Piece, PieceStream
+from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream
 from codhechat.ui.text import plain
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
@@ -29,6 +29,11 @@ from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of,
 from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, piece_markdown, stream_pace
 
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
+# A live tail is cut when it outgrows its room, not at PIECE_CHARS (see ReplyView._flush),
+# unless a frame brings this much at once (a backlog: cut at once, as it comes) or it
+# reaches the most a frame should re-render.
+HOLD_BELOW_CHARS = PIECE_CHARS // 2
+HOLD_MAX_CHARS = 4 * PIECE_CHARS
 
 
 class MessageView(Widget):
@@ -224,17 +229,30 @@ class ReplyView(Vertical):
                 section.query_one(".thinking-text", Static).update(plain("".join(self._thinking), "dim italic"))
         if not self._pending:
             return
-        frozen = self._pieces.feed("".join(self._pending))
+        text = "".join(self._pending)
         self._pending.clear()
         container = self.query_one(".pieces", Vertical)
         tail = container.children[-1] if container.children else None
+        live = self.status is None
+        if live and isinstance(tail, MarkdownPiece) and tail.live and len(text) < HOLD_BELOW_CHARS:
+            # The tail grows past PIECE_CHARS while it has room, and is cut when it outgrows
+            # it: a cut changes the reply's layout, which repaints the whole pane, so it
+            # waits for the jump that repaints the pane anyway (a backlog is cut at once).
+            self._pieces.feed(text, hold=True)
+            outgrew = tail.set_piece(self._pieces.tail, live=True)
+            if not outgrew and len(self._pieces.tail.source) < HOLD_MAX_CHARS:
+                return
+            frozen = self._pieces.cut()
+            if not frozen:
+                return  # nowhere to cut yet: the tail, shown above, waits for more text
+        else:
+            frozen = self._pieces.feed(text)
         new = [MarkdownPiece(piece) for piece in frozen]
         room = None
         if isinstance(tail, MarkdownPiece) and new:
             room = tail.spare_room() or None
             tail.set_piece(new.pop(0).piece, live=False)  # the old tail is the first frozen piece
             tail = None
-        live = self.status is None
         if isinstance(tail, MarkdownPiece):
             tail.set_piece(self._pieces.tail, live=live)
         else:

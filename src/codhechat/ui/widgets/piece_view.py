@@ -91,9 +91,10 @@ class MarkdownPiece(Widget):
         self._room = 0  # lines kept for it while live (StreamPace.jump_lines at a time)
         self._carry = room  # blank lines its live predecessor kept: the pane does not move at a cut
 
-    def set_piece(self, piece: Piece, *, live: bool) -> None:
+    def set_piece(self, piece: Piece, *, live: bool) -> bool:
         """Show `piece`. While it grows within the room it has, only its lines that changed
-        are repainted: no layout of the screen, no repaint of the pane (most of a frame's cost)."""
+        are repainted: no layout of the screen, no repaint of the pane (most of a frame's cost).
+        True when it needs a layout (it outgrew its room, or it is not a live piece growing)."""
         was_live, self.piece, self.live = self.live, piece, live
         width, height = self.content_size
         before = self._rendered.lines(self.app.console, self._options(width)) if was_live and width else []
@@ -107,8 +108,9 @@ class MarkdownPiece(Widget):
                             min(len(before), len(after)))  # fmt: skip
                 if (changed := max(len(before), len(after)) - same) > 0:
                     self.refresh(Region(0, same, width, changed))
-                return
+                return False
         self.refresh(layout=True)
+        return True
 
     def spare_room(self) -> int:
         """Blank lines kept below its text (while live)."""
