@@ -30,6 +30,7 @@ import asyncio
 import json
 import logging
 import re
+import signal
 import threading
 import time
 import uuid
@@ -588,6 +589,8 @@ class FakeOpenAI:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve echo replies until Ctrl+C: ``python -m tests.fake_openai --port 8765``."""
+    # Ctrl+C stops it even when started from a background job, which inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

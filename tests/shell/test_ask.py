@@ -163,6 +163,12 @@ def test_a_reply_cut_short_exits_non_zero_and_is_stored_as_failed(cli, db, fake_
     assert (reply.content, reply.status) == ("one two three", MessageStatus.ERROR)
 
 
+SIGINT_DEFAULT_THEN_CODHECHAT = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'codhechat'; runpy.run_module('codhechat', run_name='__main__')"
+)
+
+
 def test_ctrl_c_streams_then_exits_130_and_keeps_the_partial_reply(
     shell_env, db, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -170,7 +176,9 @@ def test_ctrl_c_streams_then_exits_130_and_keeps_the_partial_reply(
     gate = Gate()  # held after 10 words, until the test is done
     fake_openai.enqueue(Reply(text, hold=gate, hold_after=10))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "codhechat", "ask", "count slowly"],
+        # SIGINT's default action back, as in a terminal: a background job (CI's runner may be
+        # one) starts its children with it ignored, which codhechat rightly keeps.
+        [sys.executable, "-c", SIGINT_DEFAULT_THEN_CODHECHAT, "ask", "count slowly"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=shell_env, cwd=tmp_path,
     )  # fmt: skip
