@@ -9,7 +9,6 @@ switching conversations never loses a reply. Multi-step commands are in ui/flows
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -119,10 +118,7 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         from codhechat.ui.flows import settings  # its dialogs are for later
 
         await settings.settle_model(self, self.session)
-        # Everything loaded so far lives as long as the app: keep it out of the
-        # garbage collector's full passes, which otherwise stall typing for ~60 ms.
-        gc.collect()
-        gc.freeze()
+        startup_gc.freeze_warmed_up()
 
     @work(group="sidebar", exclusive=True)
     async def load_conversations(self, offset: int = 0) -> None:
