@@ -6,7 +6,6 @@ streaming frame crosses are no longer rendered once a frame."""
 from __future__ import annotations
 
 import copy
-import re
 
 from textual._compositor import Compositor
 from textual.geometry import Region
@@ -14,6 +13,7 @@ from textual.geometry import Region
 from codhechat.ui.dirty_compositor import Coverage, DirtyRowsCompositor
 from codhechat.ui.widgets.piece_view import MarkdownPiece
 from tests.fake_openai import FakeOpenAI, Gate
+from tests.support.terminal_screen import screen_after
 from tests.ui.conftest import AppFactory
 from tests.ui.test_stream_frames import renders_while_streaming, stream_while, wait_until
 
@@ -25,14 +25,9 @@ def as_textuals(compositor: Compositor) -> Compositor:
     return plain
 
 
-# A cursor move with nothing written after it, before the next move, line or the end.
-IDLE_MOVE = re.compile(r"\x1b\[\d+;\d+H(?=\x1b\[\d+;\d+H|\n|$)")
-
-
-def both_updates(app, regions: list[Region]) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The terminal output of one partial update of `regions`, ours and Textual's, less the
-    cursor moves that paint nothing (Textual makes one where a widget behind the others
-    had an empty stretch; skipped, it makes none)."""
+def both_updates(app, regions: list[Region]) -> tuple[object, object]:  # type: ignore[no-untyped-def]
+    """What one partial update of `regions` paints on a blank terminal, ours and Textual's
+    (compared cell by cell: ours also writes them as style changes, ui/terminal_output.py)."""
     ours = app.screen._compositor
     assert isinstance(ours, DirtyRowsCompositor)
     ours._dirty_regions.clear()
@@ -41,8 +36,9 @@ def both_updates(app, regions: list[Region]) -> tuple[str, str]:  # type: ignore
     console = app.console
     ours_update, theirs_update = ours.render_partial_update(), theirs.render_partial_update()
     assert ours_update is not None and theirs_update is not None
+    width, height = ours.size
     ours_sent, theirs_sent = ours_update.render_segments(console), theirs_update.render_segments(console)
-    return IDLE_MOVE.sub("", ours_sent), IDLE_MOVE.sub("", theirs_sent)
+    return screen_after(ours_sent, width, height), screen_after(theirs_sent, width, height)
 
 
 def test_coverage_merges_spans_and_covers_only_what_they_cover() -> None:

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual._compositor import Compositor
+from textual._compositor import ChopsUpdate, Compositor, LayoutUpdate
 from textual.geometry import Region
 from textual.strip import Strip
+
+from codhechat.ui.terminal_output import ChangesChopsUpdate, ChangesLayoutUpdate, StyleChanges
 
 
 class Coverage:
@@ -58,6 +60,20 @@ class Coverage:
 
 
 class DirtyRowsCompositor(Compositor):
+    """Also writes its updates as style and cursor changes (ui/terminal_output.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._style_changes = StyleChanges()
+
+    def render_full_update(self, simplify: bool = False) -> LayoutUpdate:
+        update = super().render_full_update(simplify)
+        return update if simplify else ChangesLayoutUpdate(update, self._style_changes)  # simplify: an SVG export
+
+    def render_partial_update(self) -> ChopsUpdate | None:
+        update = super().render_partial_update()
+        return None if update is None else ChangesChopsUpdate(update, self._style_changes)
+
     def _get_renders(self, crop: Region | None = None) -> Iterable[tuple[Region, Region, list[Strip]]]:
         if not crop:
             yield from super()._get_renders(crop)
