@@ -91,7 +91,10 @@ class ModelClient:
                 raise MissingApiKey()
             from openai import AsyncOpenAI
 
+            from codhechat.model_reads import paced_client
+
             self._client = AsyncOpenAI(
+                http_client=paced_client(),  # reads the stream as often as the screen shows it
                 # Local servers (Ollama, llama.cpp) ignore the key but the SDK wants one.
                 api_key=self.api_key or "not-needed",
                 base_url=self.base_url,

@@ -18,20 +18,16 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from contextvars import ContextVar
 from typing import Any, cast
 
 import httpcore
 import httpx
 
+from codhechat.read_pace import read_pace
+
 __all__ = ["AsyncioBackend", "transport"]
 
 _PAUSE_AT = 1 << 20  # bytes waiting before the socket stops being read
-
-read_pace: ContextVar[Callable[[], float] | None] = ContextVar("read_pace", default=None)
-"""Set by a reader that will not hand text on for a while (the WebSocket relay, between two
-frames to its socket): seconds to wait before reading more. Reads wait that long, so the
-tokens a model streamed meanwhile are parsed and relayed as one batch, not one by one."""
 
 
 class _Connection(asyncio.Protocol):

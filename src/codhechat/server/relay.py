@@ -102,7 +102,7 @@ class Relay:
     def idle_s(self) -> float:
         """Seconds before a frame could carry more of this reply (0 until its first has gone,
         and once it is ending): reading the model's stream before then only makes pieces that
-        wait, so the stream is read then, in one go (model_net.read_pace)."""
+        wait, so the stream is read then, in one go (codhechat.read_pace)."""
         return 0.0 if self._first else self._due()
 
     def _due(self) -> float:

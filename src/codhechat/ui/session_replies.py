@@ -26,6 +26,7 @@ from codhechat.models import (
     ReplyToolCall,
     ReplyToolResult,
 )
+from codhechat.read_pace import read_pace
 from codhechat.ui.session_tools import next_round, stopped, tool_event
 from codhechat.ui.transcript import PAGE, Cancellable, Entry, LiveReply, LiveTool, SentPrompt, Window, usage_of
 
@@ -61,6 +62,11 @@ class SessionView(Protocol):
         ...
 
     def reply_grew(self, reply: LiveReply, text: str) -> None: ...
+
+    def read_wait(self, reply: LiveReply) -> float:
+        """Seconds until the reply's view can show more text (0: now): the model's stream is
+        read no sooner (codhechat.read_pace), so what arrives meanwhile is read in one go."""
+        ...
 
     def reply_thought(self, reply: LiveReply, text: str) -> None:
         """A piece of a reasoning model's thinking arrived (shown apart from the answer)."""
@@ -238,6 +244,7 @@ class SessionReplies:
 
     async def _run(self, reply: LiveReply, events: AsyncGenerator[ReplyEvent, None], resend: str | None) -> None:
         started = False
+        pacing = read_pace.set(lambda: self.view.read_wait(reply))  # `reply`: the current round's
         try:
             # Backends' streams are async generators: closed here, so a stopped reply's backend
             # runs its cleanup (storing what arrived) now.
@@ -266,6 +273,7 @@ class SessionReplies:
                 self.view.reply_ended(reply)
             raise
         finally:
+            read_pace.reset(pacing)
             self.live.remove(reply)
             self.view.live_changed()
 

@@ -37,7 +37,8 @@ from codhechat.protocol import (
     ServerFrame,
     StartedFrame,
 )
-from codhechat.server import branching, model_net
+from codhechat.read_pace import read_pace
+from codhechat.server import branching
 from codhechat.server.attachment_store import AttachmentsRefused
 from codhechat.server.db import DatabaseUnavailable, is_database_failure
 from codhechat.server.deps import AppContext, Ctx, client_address, user_for_token
@@ -334,12 +335,12 @@ class Connection:
                 relay = Relay(self.send, request_id=request_id, conversation_id=turn.conversation_id,
                               delta=self.delta, interval=self.ctx.settings.ws_chunk_interval,
                               clock=self._clock)  # fmt: skip
-                pacing = model_net.read_pace.set(relay.idle_s)  # the model is read as often as frames go
+                pacing = read_pace.set(relay.idle_s)  # the model is read as often as frames go
                 try:
                     try:
                         await chat.reply(turn, relay.add)
                     finally:
-                        model_net.read_pace.reset(pacing)
+                        read_pace.reset(pacing)
                         await branching.settle(chat, turn)
                 except asyncio.CancelledError:
                     if request_id in self.cancelled:  # asked for: `cancelled` follows what arrived

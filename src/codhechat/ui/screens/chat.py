@@ -179,6 +179,10 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         if self.is_attached:
             self.update_status()
 
+    def read_wait(self, reply: LiveReply) -> float:
+        view = self.pane.reply_view(reply)
+        return view.read_wait() if view else 0.0
+
     def reply_grew(self, reply: LiveReply, text: str) -> None:
         if view := self.pane.reply_view(reply):
             view.append(text)

@@ -203,6 +203,13 @@ class ReplyView(Vertical):
         self._chars += len(text)
         self._schedule()
 
+    def read_wait(self) -> float:
+        """Seconds until this view next shows new text, at most StreamPace.read_wait_s (0 when
+        it would show it at once): reading the model sooner only makes text that waits."""
+        pace = stream_pace(self)
+        due = self._last_flush + pace.frame_s - time.monotonic()
+        return min(due, pace.read_wait_s) if due > 0 else 0.0
+
     def think(self, text: str) -> None:
         """A piece of the model's thinking, before (or without) its answer."""
         self._thinking.append(text)
