@@ -68,6 +68,9 @@ class Recorder:
     def live_changed(self) -> None:
         pass
 
+    def read_wait(self, reply: LiveReply) -> float:
+        return 0.0  # no screen: the model is read as it streams
+
     def reply_grew(self, reply: LiveReply, text: str) -> None:
         self.grew[id(reply)] = self.grew.get(id(reply), "") + text
 
