@@ -18,15 +18,19 @@ async def test_a_live_tail_is_cut_only_when_it_outgrows_its_room(
     make_app: AppFactory, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flushes: list[dict[str, object]] = []  # per flush of a live reply: the new text, what the tail did
-    set_piece, flush = MarkdownPiece.set_piece, ReplyView._flush
+    set_piece, restart, flush = MarkdownPiece.set_piece, MarkdownPiece.restart, ReplyView._flush
 
     def recorded_set_piece(self: MarkdownPiece, piece, *, live: bool) -> bool:  # type: ignore[no-untyped-def]
         was_live = self.live
         outgrew = set_piece(self, piece, live=live)
         if flushes and was_live:
             flushes[-1]["outgrew"] = bool(flushes[-1].get("outgrew")) or (live and outgrew)
-            flushes[-1]["froze"] = bool(flushes[-1].get("froze")) or not live
         return outgrew
+
+    def recorded_restart(self: MarkdownPiece, piece, *, live: bool, carry: int | None) -> None:  # type: ignore[no-untyped-def]
+        restart(self, piece, live=live, carry=carry)  # its head was frozen: a cut
+        if flushes:
+            flushes[-1]["froze"] = True
 
     def recorded_flush(self: ReplyView) -> None:
         flushes.append({"new": sum(map(len, self._pending)), "live": self.status is None})
@@ -34,6 +38,7 @@ async def test_a_live_tail_is_cut_only_when_it_outgrows_its_room(
         flushes[-1]["tail"] = len(self._pieces.tail.source)
 
     monkeypatch.setattr(MarkdownPiece, "set_piece", recorded_set_piece)
+    monkeypatch.setattr(MarkdownPiece, "restart", recorded_restart)
     monkeypatch.setattr(ReplyView, "_flush", recorded_flush)
     fake_openai.enqueue(Reply(TEXT, tokens_per_chunk=4, delay=0.004))
     app = make_app(stream_refresh_hz=30, stream_jump_lines=8)

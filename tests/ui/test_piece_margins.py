@@ -1,13 +1,16 @@
 """A reply's pieces are spaced as its Markdown blocks would be: a blank line between two
-pieces, none above the first (set as a class where the piece is made, not by the
-`:first-child` pseudo-class, which Textual re-checks on every sibling as each mounts)."""
+pieces, none above the first (for a stored reply's pieces set as a class where the piece
+is made, not by the `:first-child` pseudo-class, which Textual re-checks on every sibling
+as each mounts; a streamed reply's frozen pieces space themselves, FrozenPieces)."""
 
 from __future__ import annotations
 
 from codhechat.models import MessageStatus
+from codhechat.ui.markdown_pieces import Piece
+from codhechat.ui.widgets.frozen_pieces import FrozenPieces
 from codhechat.ui.widgets.long_message import LazyPiece
 from codhechat.ui.widgets.messages import ReplyView
-from codhechat.ui.widgets.piece_view import MarkdownPiece
+from codhechat.ui.widgets.piece_view import MarkdownPiece, piece_markdown
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.ui.conftest import AppFactory, type_text, wait_until
 from tests.ui.test_chat import screen_of
@@ -27,16 +30,28 @@ def expected(pieces: list[MarkdownPiece]) -> list[int]:
 async def test_a_streamed_reply_has_no_blank_line_above_its_first_piece(
     make_app: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
+    """Its frozen pieces are one widget (FrozenPieces) that spaces them itself, the live tail
+    a piece after it: together they show the reply's lines as the whole reply renders them."""
     fake_openai.enqueue(Reply(LONG_REPLY))
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await type_text(pilot, "long")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().status is not None)
-        assert app.query(ReplyView).last().status == MessageStatus.COMPLETE
-        pieces = list(app.query(ReplyView).last().query(MarkdownPiece))
-        assert len(pieces) > 2 and any(not piece.piece.joined for piece in pieces[1:])
-        assert top_margins(pieces) == expected(pieces)
+        reply = app.query(ReplyView).last()
+        assert reply.status == MessageStatus.COMPLETE
+        frozen = reply.query_one(FrozenPieces)
+        tail = reply.query_one(MarkdownPiece)
+        assert len(frozen.pieces) > 2 and any(not piece.joined for piece in frozen.pieces[1:])
+        assert frozen.styles.margin.top == 0 and tail.styles.margin.top == (0 if tail.piece.joined else 1)
+        width = frozen.content_size.width
+        shown = [frozen.render_line(y).text.rstrip() for y in range(frozen.content_size.height)]
+        shown += [""] * tail.styles.margin.top
+        shown += [tail.render_line(y).text.rstrip() for y in range(tail.content_size.height)]
+        whole = app.console.render_lines(
+            piece_markdown(Piece(LONG_REPLY), code_theme="monokai"), app.console_options.update_width(width), pad=False
+        )
+        assert shown[0] and shown == ["".join(s.text for s in line).rstrip() for line in whole]
 
 
 async def test_a_long_stored_reply_has_no_blank_line_above_its_first_piece(make_app: AppFactory) -> None:

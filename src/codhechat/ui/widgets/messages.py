@@ -25,6 +25,7 @@ from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream
 from codhechat.ui.text import plain
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
+from codhechat.ui.widgets.frozen_pieces import FrozenPieces
 from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
 from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, piece_markdown, stream_pace
 
@@ -254,19 +255,22 @@ class ReplyView(Vertical):
                 return  # nowhere to cut yet: the tail, shown above, waits for more text
         else:
             frozen = self._pieces.feed(text)
-        new = [MarkdownPiece(piece) for piece in frozen]
-        room = None
-        if isinstance(tail, MarkdownPiece) and new:
-            room = tail.spare_room() or None
-            tail.set_piece(new.pop(0).piece, live=False)  # the old tail is the first frozen piece
-            tail = None
-        if isinstance(tail, MarkdownPiece):
-            tail.set_piece(self._pieces.tail, live=live)
+        if frozen:  # into the one widget that shows them all (ui/widgets/frozen_pieces.py)
+            first = container.children[0] if container.children else None
+            if isinstance(first, FrozenPieces):
+                first.extend(frozen)
+            else:
+                run = FrozenPieces()
+                run.extend(frozen)
+                container.mount(run, before=0) if first is not None else container.mount(run)
+        if not isinstance(tail, MarkdownPiece):
+            tail = MarkdownPiece(self._pieces.tail, live=live)
+            tail.set_class(not self._pieces.frozen, "first")
+            container.mount(tail)
+        elif frozen:  # what was its head is frozen: it goes on with the rest, the pane where it was
+            tail.restart(self._pieces.tail, live=live, carry=tail.spare_room() or None)
         else:
-            pieces = [*new, MarkdownPiece(self._pieces.tail, live=live, room=room)]
-            if not container.children:
-                pieces[0].add_class("first")
-            container.mount_all(pieces)
+            tail.set_piece(self._pieces.tail, live=live)
 
     def header_line(self) -> tuple[Text, int | None]:
         header = header_of("assistant", self.model, self._usage, self._elapsed_ms)

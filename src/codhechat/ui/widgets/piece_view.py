@@ -10,6 +10,7 @@ repainted, with no layout of the screen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
@@ -21,6 +22,9 @@ from codhechat.ui.markdown_pieces import Piece
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
 
+if TYPE_CHECKING:
+    from textual.app import App
+
 
 def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> RenderableType:
     """rich's Markdown for a piece (ui/piece_markdown.py), imported with the first message
@@ -28,6 +32,26 @@ def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> 
     from codhechat.ui.piece_markdown import PieceMarkdown
 
     return PieceMarkdown(piece, code_theme=code_theme, highlight=highlight)
+
+
+def plain_height(app: App[object], piece: Piece, width: int, theme: str) -> int:
+    """The lines `piece` takes at `width`, measured without syntax highlighting (which never
+    changes line breaks), so that a frozen piece is highlighted only if it is ever shown."""
+    plain = piece_markdown(piece, code_theme=theme, highlight=False)
+    options = app.console_options.update_width(width).update(highlight=False)
+    return sum(text.count("\n") for text, _, _ in app.console.render(plain, options))
+
+
+def line_strip(widget: Widget, line: list[Segment] | None, width: int) -> Strip:
+    """One rendered line as the widget paints it, styled as Textual's RichVisual would (the
+    widget's style under the text's, links styled for hover: tests/ui/test_stream_frames.py
+    compares the two); None: a blank line."""
+    if line is None:
+        return Strip.blank(width, widget.visual_style.rich_style)
+    strip = Strip(line).crop(0, width).apply_style(widget.visual_style.rich_style)
+    if widget.auto_links and not widget.screen._selecting:
+        strip = strip._apply_link_style(widget.link_style)
+    return strip
 
 
 def stream_pace(widget: Widget) -> StreamPace:
@@ -112,6 +136,17 @@ class MarkdownPiece(Widget):
         self.refresh(layout=True)
         return True
 
+    def restart(self, piece: Piece, *, live: bool, carry: int | None) -> None:
+        """Show `piece`, the rest of the one shown, whose head was frozen (into the
+        FrozenPieces above): keep `carry` blank lines below it, those it kept, so the pane
+        does not move at the cut."""
+        self.piece, self.live = piece, live
+        self.set_class(piece.joined, "joined")
+        self.remove_class("first")
+        self._rendered.invalidate()
+        self._room, self._carry = 0, carry
+        self.refresh(layout=True)
+
     def spare_room(self) -> int:
         """Blank lines kept below its text (while live)."""
         width = self.content_size.width
@@ -155,12 +190,7 @@ class MarkdownPiece(Widget):
             return super().render_line(y)
         self._dirty_regions.clear()  # Widget.render_line's cue to render everything again
         lines = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
-        if y >= len(lines):
-            return Strip.blank(width, self.visual_style.rich_style)
-        strip = Strip(lines[y]).crop(0, width).apply_style(self.visual_style.rich_style)
-        if self.auto_links and not self.screen._selecting:
-            strip = strip._apply_link_style(self.link_style)
-        return strip
+        return line_strip(self, lines[y] if y < len(lines) else None, width)
 
     def _build(self) -> RenderableType:
         return piece_markdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
@@ -179,8 +209,6 @@ class MarkdownPiece(Widget):
             return super().get_content_height(container, viewport, width)
         key = (width, self.piece)
         if self._height_key != key:
-            plain = piece_markdown(self.piece, code_theme=code_theme(self), highlight=False)
-            options = self.app.console_options.update_width(width).update(highlight=False)
-            self._height = sum(text.count("\n") for text, _, _ in self.app.console.render(plain, options))
+            self._height = plain_height(self.app, self.piece, width, code_theme(self))
             self._height_key = key
         return self._height
