@@ -13,7 +13,7 @@ from textual.geometry import Region
 from codhechat.ui.dirty_compositor import Coverage, DirtyRowsCompositor
 from codhechat.ui.widgets.piece_view import MarkdownPiece
 from tests.fake_openai import FakeOpenAI, Gate
-from tests.support.terminal_screen import screen_after
+from tests.support.terminal_screen import forget_rendered_styles, screen_after
 from tests.ui.conftest import AppFactory
 from tests.ui.test_stream_frames import renders_while_streaming, stream_while, wait_until
 
@@ -37,6 +37,7 @@ def both_updates(app, regions: list[Region]) -> tuple[object, object]:  # type: 
     ours_update, theirs_update = ours.render_partial_update(), theirs.render_partial_update()
     assert ours_update is not None and theirs_update is not None
     width, height = ours.size
+    forget_rendered_styles(strip for line in theirs_update.chops for strip in line.values())
     ours_sent, theirs_sent = ours_update.render_segments(console), theirs_update.render_segments(console)
     return screen_after(ours_sent, width, height), screen_after(theirs_sent, width, height)
 

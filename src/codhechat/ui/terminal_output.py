@@ -67,19 +67,22 @@ def style_state(style: Style | None, color_system: ColorSystem) -> State:
 
 
 def transition(before: State, after: State) -> str:
-    """The SGR sequence that turns the terminal's style `before` into `after` ("" if none)."""
+    """The shortest SGR sequence that turns the terminal's style `before` into `after` ("" if
+    none): only what changed, or a reset and the whole of `after` (the only way when an
+    attribute goes off, and the shorter one when most of the style changes)."""
     if before == after:
         return ""
     attributes, foreground, background = after
-    if before[0] - attributes:  # an attribute goes off: start again from the default
-        codes = ["0", *sorted(attributes), *foreground, *background]
-    else:
-        codes = sorted(attributes - before[0])
-        if foreground != before[1]:
-            codes.extend(foreground or ("39",))
-        if background != before[2]:
-            codes.extend(background or ("49",))
-    return f"\x1b[{';'.join(codes)}m"
+    reset = f"\x1b[{';'.join(['0', *sorted(attributes), *foreground, *background])}m"
+    if before[0] - attributes:  # an attribute goes off
+        return reset
+    codes = sorted(attributes - before[0])
+    if foreground != before[1]:
+        codes.extend(foreground or ("39",))
+    if background != before[2]:
+        codes.extend(background or ("49",))
+    change = f"\x1b[{';'.join(codes)}m"
+    return change if len(change) < len(reset) else reset
 
 
 class StyleChanges:
