@@ -149,3 +149,16 @@ async def test_a_streaming_screen_is_painted_the_same_in_far_fewer_bytes(
         assert len(ours.encode()) < 0.7 * len(theirs.encode()), (len(ours), len(theirs))
 
     await stream_while(make_app, fake_openai, measure, held=Gate())
+
+
+def test_an_update_is_written_for_the_console_it_is_given() -> None:
+    """The transitions a screen keeps are per colour system: written once for a 16-colour
+    console, the same update is then written in truecolor for a truecolor one."""
+    chops = {0: Strip([Segment("ab", Style(color="#ff8000", bgcolor="#102030")), Segment("c", Style(bold=True))])}
+    update = ChopsUpdate([chops], [(0, 0, 3)], [[3]])
+    shared = StyleChanges()
+    standard = Console(color_system="standard", force_terminal=True)
+    ChangesChopsUpdate(update, shared).render_segments(standard)
+    assert ChangesChopsUpdate(update, shared).render_segments(CONSOLE) == ChangesChopsUpdate(
+        update, StyleChanges()
+    ).render_segments(CONSOLE)

@@ -48,12 +48,12 @@ _ATTRIBUTES = (
     ("encircle", "52"),
     ("overline", "53"),
 )
-_RESET = "\x1b[0m"
-_DEFAULT: tuple[frozenset[str], tuple[str, ...], tuple[str, ...]] = (frozenset(), (), ())
-_CACHE_LIMIT = 4096
-
 State = tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]
 """What a style sets in the terminal: its attributes' SGR codes, its foreground's, its background's."""
+
+_RESET = "\x1b[0m"
+_DEFAULT: State = (frozenset(), (), ())
+_CACHE_LIMIT = 4096
 
 
 def style_state(style: Style | None, color_system: ColorSystem) -> State:
@@ -87,26 +87,27 @@ def transition(before: State, after: State) -> str:
 
 class StyleChanges:
     """The style transitions one screen's updates share, worked out once each (a screen
-    uses a few dozen styles, so a few hundred pairs)."""
+    uses a few dozen styles, so a few hundred pairs), per colour system: an update is
+    written for the console it is given."""
 
     def __init__(self) -> None:
-        self.transitions: dict[tuple[Style | None, Style | None], str] = {}
-        self.states: dict[Style | None, State] = {None: _DEFAULT}
+        self.transitions: dict[tuple[Style | None, Style | None, ColorSystem], str] = {}
+        self.states: dict[tuple[Style | None, ColorSystem], State] = {}
 
     def change(self, before: Style | None, after: Style | None, color_system: ColorSystem) -> str:
-        key = (before, after)
+        key = (before, after, color_system)
         if (change := self.transitions.get(key)) is None:
             if len(self.transitions) >= _CACHE_LIMIT:
                 self.transitions.clear()
-                self.states = {None: _DEFAULT}
+                self.states.clear()
             change = self.transitions[key] = transition(
                 self.state(before, color_system), self.state(after, color_system)
             )
         return change
 
     def state(self, style: Style | None, color_system: ColorSystem) -> State:
-        if (state := self.states.get(style)) is None:
-            state = self.states[style] = style_state(style, color_system)
+        if (state := self.states.get((style, color_system))) is None:
+            state = self.states[style, color_system] = style_state(style, color_system)
         return state
 
     def writer(self, console: Console) -> TerminalWriter:
