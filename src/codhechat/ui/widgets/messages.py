@@ -135,11 +135,13 @@ class ReplyView(Vertical):
     """An assistant reply as it streams in.
 
     Text is buffered and rendered at most once a frame (the app's StreamPace); the
-    tail piece is cut whenever it grows past PIECE_CHARS, so each frame costs
-    O(PIECE_CHARS) however long the reply gets. The live piece keeps blank room
-    below its text, made `jump_lines` at a time, so the pane following it scrolls
-    in steps, not on every line (each scroll repaints the whole pane). A reasoning model's thinking streams into a dimmed,
-    collapsible section above the answer, which folds away when the answer begins.
+    tail piece, once past PIECE_CHARS, is cut when it outgrows its room (at most
+    HOLD_MAX_CHARS), and what it froze joins the one FrozenPieces widget above it, so
+    each frame costs the same however long the reply gets. The live piece keeps blank
+    room below its text, made `jump_lines` at a time, so the pane following it scrolls
+    in steps, not on every line (each scroll repaints the whole pane). A reasoning
+    model's thinking streams into a dimmed, collapsible section above the answer, which
+    folds away when the answer begins.
     """
 
     def __init__(self, model: str | None, text: str = "", *, entry: LiveReply | None = None) -> None:
@@ -262,7 +264,10 @@ class ReplyView(Vertical):
             else:
                 run = FrozenPieces()
                 run.extend(frozen)
-                container.mount(run, before=0) if first is not None else container.mount(run)
+                if first is None:
+                    container.mount(run)
+                else:
+                    container.mount(run, before=first)
         if not isinstance(tail, MarkdownPiece):
             tail = MarkdownPiece(self._pieces.tail, live=live)
             tail.set_class(not self._pieces.frozen, "first")

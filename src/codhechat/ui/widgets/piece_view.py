@@ -105,7 +105,7 @@ class RenderedOnce:
 class MarkdownPiece(Widget):
     """One piece of a streaming reply; only the last piece is ever re-rendered."""
 
-    def __init__(self, piece: Piece, *, live: bool = False, room: int | None = None) -> None:
+    def __init__(self, piece: Piece, *, live: bool = False) -> None:
         super().__init__(classes="piece joined" if piece.joined else "piece")
         self.piece = piece
         self.live = live  # the growing tail: code is highlighted once it stops growing
@@ -113,7 +113,7 @@ class MarkdownPiece(Widget):
         self._height_key: tuple[int, Piece] | None = None
         self._height = 0
         self._room = 0  # lines kept for it while live (StreamPace.jump_lines at a time)
-        self._carry = room  # blank lines its live predecessor kept: the pane does not move at a cut
+        self._carry: int | None = None  # blank lines to keep at its next room (restart: a cut)
 
     def set_piece(self, piece: Piece, *, live: bool) -> bool:
         """Show `piece`. While it grows within the room it has, only its lines that changed
