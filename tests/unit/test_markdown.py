@@ -45,3 +45,29 @@ def test_every_character_of_a_reply_reaches_the_screen(reply: str) -> None:
     expected = "".join(reply.split())
     rest = iter(shown)
     assert all(c in rest for c in expected), (reply, shown)  # every non-space character, in order
+
+
+def test_text_markdown_sets_all_that_rich_markdown_sets() -> None:
+    """TextMarkdown sets rich's attributes itself (rich's __init__ builds a parser each
+    time): on a rich upgrade that adds one, this fails rather than a render."""
+    from rich.markdown import Markdown
+
+    options = {"code_theme": "native", "justify": "left", "style": "bold", "hyperlinks": False,
+               "inline_code_lexer": "text", "inline_code_theme": "monokai"}  # fmt: skip
+    ours, theirs = vars(TextMarkdown("Some *text*", **options)), vars(Markdown("Some *text*", **options))
+    assert ours.keys() >= theirs.keys()
+    assert {k: ours[k] for k in theirs if k != "parsed"} == {k: v for k, v in theirs.items() if k != "parsed"}
+    assert [t.type for t in ours["parsed"]] == [t.type for t in theirs["parsed"]]
+
+
+def test_text_markdown_builds_no_parser(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A streaming reply builds a TextMarkdown each frame: the parser is built once."""
+    from markdown_it import MarkdownIt
+
+    TextMarkdown("warm up")  # the shared parser, built once
+    built = []
+    init = MarkdownIt.__init__
+    monkeypatch.setattr(MarkdownIt, "__init__", lambda self, *a, **k: built.append(1) or init(self, *a, **k))
+    for _ in range(3):
+        PieceMarkdown(Piece("A *reply*\n\n- one\n- two\n"), code_theme="monokai")
+    assert built == []
