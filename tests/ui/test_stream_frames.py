@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from textual._compositor import Compositor
+from textual.screen import Screen
 from textual.visual import Visual
 from textual.widget import Widget
 from textual.widgets import Header
 
 from codhechat.ui.widgets.footer import ChatFooter
+from codhechat.ui.widgets.frozen_pieces import FrozenPieces
 from codhechat.ui.widgets.messages import ReplyView
+from codhechat.ui.widgets.pane import MessagePane
 from codhechat.ui.widgets.piece_view import MarkdownPiece
 from codhechat.ui.widgets.sidebar import ConversationTree
 from codhechat.ui.widgets.status import StatusBar
@@ -47,6 +50,24 @@ def counting_renders() -> Iterator[Counter[str]]:
         yield counts
     finally:
         Widget.render_lines = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def counting_layouts() -> Iterator[list[int]]:
+    """One entry per layout of the screen's widgets (a scroll's refresh is not one)."""
+    layouts: list[int] = []
+    original = Screen._refresh_layout
+
+    def counted(self: Screen, size=None, scroll: bool = False) -> None:  # type: ignore[no-untyped-def]
+        if not (scroll and not self._layout_widgets):
+            layouts.append(1)
+        original(self, size, scroll)
+
+    Screen._refresh_layout = counted  # type: ignore[method-assign]
+    try:
+        yield layouts
+    finally:
+        Screen._refresh_layout = original  # type: ignore[method-assign]
 
 
 async def stream_while(make_app: AppFactory, fake_openai: FakeOpenAI, measure, held: Gate | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -133,3 +154,44 @@ async def test_the_live_piece_lines_are_textuals_own(make_app: AppFactory, fake_
         assert all(not strip.text.strip() for strip in ours[len(theirs) :])  # the room below: blank
 
     await stream_while(make_app, fake_openai, measure, Gate())
+
+
+async def test_a_jump_of_the_pane_is_one_layout(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
+    """A jump changes the sizes of the reply's widgets and of the pane; taking them asks for
+    no second layout that would find nothing to move (ui/widgets/laid_out.py)."""
+    held = Gate()
+    fake_openai.enqueue(Reply("start\n\n" * 30, holds=((30, held),)))  # taller than the pane
+    app = make_app(stream_refresh_hz=30, stream_jump_lines=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().text.count("start") == 30)
+        reply, pane = app.query(ReplyView).last(), app.query_one(MessagePane)
+
+        def frozen_count() -> int:
+            return sum(len(frozen.pieces) for frozen in reply.query(FrozenPieces))
+
+        async def settle() -> None:
+            """Until the reply shows all it was given and the screen asks for nothing more:
+            each pause hands every widget's messages over and runs the screen's update."""
+            await wait_until(pilot, lambda: not reply._pending and not reply._flush_scheduled)
+            seen = -1
+            while seen != len(layouts):
+                seen = len(layouts)
+                for _ in range(3):
+                    await pilot.pause()
+
+        with counting_layouts() as layouts:
+            await settle()
+            steps = []  # (layouts it took, whether the pane grew, whether the tail was cut)
+            for i in range(24):
+                height, frozen, before = pane.virtual_size.height, frozen_count(), len(layouts)
+                reply.append(f"\n\nline {i} " + "x " * 10)
+                await settle()
+                grew = pane.virtual_size.height != height
+                steps.append((len(layouts) - before, grew, frozen_count() != frozen))
+        held.open()
+        await wait_until(pilot, lambda: reply.status is not None)
+    jumps = [taken for taken, grew, cut in steps if grew and not cut]
+    assert len(jumps) >= 3, steps  # the pane jumped, more than once
+    assert jumps == [1] * len(jumps), steps

@@ -21,13 +21,13 @@ from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
 from textual.geometry import Size
 from textual.strip import Strip
-from textual.widget import Widget
 
 from codhechat.ui.markdown_pieces import Piece
+from codhechat.ui.widgets.laid_out import SizedByLayout
 from codhechat.ui.widgets.piece_view import RenderedOnce, code_theme, line_strip, piece_markdown, plain_height
 
 
-class FrozenPieces(Widget):
+class FrozenPieces(SizedByLayout):
     def __init__(self) -> None:
         super().__init__(classes="frozen-pieces")
         self.pieces: list[Piece] = []

@@ -27,6 +27,7 @@ from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, Li
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
 from codhechat.ui.widgets.frozen_pieces import FrozenPieces
 from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
+from codhechat.ui.widgets.laid_out import PiecesColumn, SizedByLayout
 from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, piece_markdown, stream_pace
 
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
@@ -131,7 +132,7 @@ class PendingUserView(Static):
             self.post_message(BranchStep(self.entry.stored, step))
 
 
-class ReplyView(Vertical):
+class ReplyView(Vertical, SizedByLayout):
     """An assistant reply as it streams in.
 
     Text is buffered and rendered at most once a frame (the app's StreamPace); the
@@ -179,7 +180,7 @@ class ReplyView(Vertical):
                                classes="thinking")  # fmt: skip
         thinking.display = bool(self._thinking)
         yield thinking
-        yield Vertical(classes="pieces")
+        yield PiecesColumn(classes="pieces")
         yield Static(Text("● generating…  (Esc stops)", style="italic"), classes="notice")
 
     def on_mount(self) -> None:
@@ -241,7 +242,7 @@ class ReplyView(Vertical):
             return
         text = "".join(self._pending)
         self._pending.clear()
-        container = self.query_one(".pieces", Vertical)
+        container = self.query_one(".pieces", PiecesColumn)
         tail = container.children[-1] if container.children else None
         live = self.status is None
         if live and isinstance(tail, MarkdownPiece) and tail.live and len(text) < HOLD_BELOW_CHARS:

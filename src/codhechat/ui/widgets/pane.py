@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
 
 from codhechat.models import Message
 from codhechat.ui.transcript import Entry, LiveReply
+from codhechat.ui.widgets.laid_out import content_only
 from codhechat.ui.widgets.long_message import view_of
 from codhechat.ui.widgets.messages import MessageView, PendingUserView, ReplyView
 from codhechat.ui.widgets.thumbnail import PendingWithImages
@@ -35,6 +37,11 @@ class MessagePane(VerticalScroll):
         self.has_newer = False
         self._asked = False
         self._replies: dict[LiveReply, ReplyView] = {}  # the views of live replies, for the stream's hot path
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """No second layout when only its content's height changed (ui/widgets/laid_out.py)."""
+        layout = layout and not content_only(self, size, virtual_size, container_size)
+        return super()._size_updated(size, virtual_size, container_size, layout=layout)
 
     def views(self) -> list[Widget]:
         """The message views, oldest first (not the welcome text)."""

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from codhechat.ui.markdown_pieces import Piece
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
+from codhechat.ui.widgets.laid_out import SizedByLayout
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -102,7 +103,7 @@ class RenderedOnce:
             yield newline
 
 
-class MarkdownPiece(Widget):
+class MarkdownPiece(SizedByLayout):
     """One piece of a streaming reply; only the last piece is ever re-rendered."""
 
     def __init__(self, piece: Piece, *, live: bool = False) -> None:
