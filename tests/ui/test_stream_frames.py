@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from textual._compositor import Compositor
+from textual._styles_cache import StylesCache
 from textual.screen import Screen
 from textual.visual import Visual
 from textual.widget import Widget
@@ -68,6 +69,23 @@ def counting_layouts() -> Iterator[list[int]]:
         yield layouts
     finally:
         Screen._refresh_layout = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def counting_drawn_lines() -> Iterator[Counter[str]]:
+    """How many lines each kind of widget draws anew (not from its cache of drawn lines)."""
+    counts: Counter[str] = Counter()
+    original = StylesCache.render_line
+
+    def counted(self: StylesCache, styles, y, size, content_size, padding, base, bg, render_content_line, *rest):  # type: ignore[no-untyped-def]
+        counts[type(render_content_line.__self__).__name__] += 1
+        return original(self, styles, y, size, content_size, padding, base, bg, render_content_line, *rest)
+
+    StylesCache.render_line = counted  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        StylesCache.render_line = original  # type: ignore[method-assign]
 
 
 async def stream_while(make_app: AppFactory, fake_openai: FakeOpenAI, measure, held: Gate | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -156,9 +174,12 @@ async def test_the_live_piece_lines_are_textuals_own(make_app: AppFactory, fake_
     await stream_while(make_app, fake_openai, measure, Gate())
 
 
-async def test_a_jump_of_the_pane_is_one_layout(make_app: AppFactory, fake_openai: FakeOpenAI) -> None:
-    """A jump changes the sizes of the reply's widgets and of the pane; taking them asks for
-    no second layout that would find nothing to move (ui/widgets/laid_out.py)."""
+async def test_a_jump_of_the_pane_is_one_layout_that_draws_only_the_new_lines(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    """A jump changes the sizes of the reply's widgets and of the pane. Taking them asks for
+    no second layout that would find nothing to move, and the reply's widgets, grown
+    taller, draw only their new lines and those whose text changed (ui/widgets/laid_out.py)."""
     held = Gate()
     fake_openai.enqueue(Reply("start\n\n" * 30, holds=((30, held),)))  # taller than the pane
     app = make_app(stream_refresh_hz=30, stream_jump_lines=8)
@@ -183,15 +204,19 @@ async def test_a_jump_of_the_pane_is_one_layout(make_app: AppFactory, fake_opena
 
         with counting_layouts() as layouts:
             await settle()
-            steps = []  # (layouts it took, whether the pane grew, whether the tail was cut)
+            steps = []  # (layouts it took, lines the reply and its tail drew, pane grew, tail cut)
             for i in range(24):
                 height, frozen, before = pane.virtual_size.height, frozen_count(), len(layouts)
-                reply.append(f"\n\nline {i} " + "x " * 10)
-                await settle()
+                with counting_drawn_lines() as drawn:
+                    reply.append(f"\n\nline {i} " + "x " * 10)
+                    await settle()
                 grew = pane.virtual_size.height != height
-                steps.append((len(layouts) - before, grew, frozen_count() != frozen))
+                lines = (drawn["ReplyView"], drawn["MarkdownPiece"])
+                steps.append((len(layouts) - before, lines, grew, frozen_count() != frozen))
         held.open()
         await wait_until(pilot, lambda: reply.status is not None)
-    jumps = [taken for taken, grew, cut in steps if grew and not cut]
+    jumps = [(taken, lines) for taken, lines, grew, cut in steps if grew and not cut]
     assert len(jumps) >= 3, steps  # the pane jumped, more than once
-    assert jumps == [1] * len(jumps), steps
+    assert [taken for taken, _ in jumps] == [1] * len(jumps), steps
+    # 8 new lines, and the tail's changed ones (not the 34 of each that are in view)
+    assert all(reply_lines <= 8 and tail_lines <= 12 for _, (reply_lines, tail_lines) in jumps), steps

@@ -21,15 +21,37 @@ it) and whose scrollbars were updated (a scrollbar shown or hidden asks for its 
 from __future__ import annotations
 
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.widget import Widget
 
 
 class SizedByLayout(Widget):
-    """A widget whose size, set by a layout, asks for no layout again."""
+    """A widget whose size, set by a layout, asks for no layout again; grown taller, it
+    repaints only its new lines."""
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        old = self._size
+        if size.width == old.width and size.height > old.height > 0 and self._bottom_is_plain():
+            # Textual would repaint it whole (at each jump: the live piece, the reply and its
+            # column, 2-3 ms of a layout's 10). Nothing is drawn at its bottom edge, so its
+            # lines above the new ones are as they were: only the new ones are drawn. (What
+            # changed inside it was marked by whoever changed it, as set_piece does.)
+            self._size = size
+            new_lines = Region(0, old.height, size.width, size.height - old.height)
+            self._styles_cache.set_dirty(new_lines)
+            self._dirty_regions.add(new_lines)
+            self._repaint_regions.add(new_lines)
         return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+    def _bottom_is_plain(self) -> bool:
+        """Whether nothing is drawn along its bottom edge (a border, an outline, padding)."""
+        styles = self.styles
+        return (
+            styles.border_bottom[0] in ("", "none", "hidden")
+            and styles.outline_bottom[0] in ("", "none", "hidden")
+            and styles.padding.bottom == 0
+            and self._border_subtitle is None
+        )
 
 
 class PiecesColumn(Vertical, SizedByLayout):

@@ -128,12 +128,15 @@ class MarkdownPiece(SizedByLayout):
             self._room = 0
         elif was_live and width and self.is_mounted:
             after = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
+            same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
+                        min(len(before), len(after)))  # fmt: skip
+            changed = Region(0, same, width, max(len(before), len(after)) - same)
             if len(after) <= height:
-                same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
-                            min(len(before), len(after)))  # fmt: skip
-                if (changed := max(len(before), len(after)) - same) > 0:
-                    self.refresh(Region(0, same, width, changed))
+                if changed:
+                    self.refresh(changed)
                 return False
+            self.refresh(changed, layout=True)  # its new room below is drawn when it is given (laid_out.py)
+            return True
         self.refresh(layout=True)
         return True
 
