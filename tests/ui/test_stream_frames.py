@@ -211,6 +211,10 @@ async def test_a_jump_of_the_pane_is_one_layout_that_draws_only_the_new_lines(
                     reply.append(f"\n\nline {i} " + "x " * 10)
                     await settle()
                 grew = pane.virtual_size.height != height
+                # with no second layout the pane still follows the bottom and its scrollbar knows
+                assert pane.scroll_y == pane.max_scroll_y > 0, (i, pane.scroll_y, pane.max_scroll_y)
+                assert pane.vertical_scrollbar.window_virtual_size == pane.virtual_size.height
+                assert pane.vertical_scrollbar.position == pane.scroll_y
                 lines = (drawn["ReplyView"], drawn["MarkdownPiece"])
                 steps.append((len(layouts) - before, lines, grew, frozen_count() != frozen))
         held.open()

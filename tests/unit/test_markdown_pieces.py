@@ -11,6 +11,7 @@ from rich.markdown import Markdown
 
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream, find_cut
 from codhechat.ui.piece_markdown import PieceMarkdown
+from codhechat.ui.widgets.piece_view import RenderedPiece
 
 PROSE = "".join(
     f"Paragraph {i} has **bold** and `code` and enough words to wrap around the line.\n\n" for i in range(60)
@@ -111,3 +112,35 @@ def test_a_held_tail_only_grows_until_it_is_cut_into_bounded_pieces() -> None:
 
 def test_text_is_the_reply_as_received_not_as_cut() -> None:
     assert stream(FENCE).text == FENCE
+
+
+LIVE_TEXTS = {  # text, whether blocks of it are settled (a list's items never are)
+    "prose": (PROSE, True),
+    "fence": (FENCE, True),
+    "mixed": (MIXED, True),
+    "headings": ("".join(f"## Part {i}\n\nSome text for part {i}.\n\n" for i in range(80)), True),
+    "bullets": (BULLETS, False),
+    "numbered": (NUMBERED, False),
+    "tight-then-loose": (BULLETS[:600] + "\n" + BULLETS[600:1200].replace("\n", "\n\n"), False),
+    "loose-numbered": (NUMBERED.replace("\n", "\n\n"), False),
+}
+
+
+@pytest.mark.parametrize("name", LIVE_TEXTS)
+def test_a_live_piece_rendered_block_by_block_is_the_whole_at_every_length(name: str) -> None:
+    """A live MarkdownPiece renders each block once it is complete (ui/widgets/piece_view.py):
+    grown in random steps, its lines are at every step those of the whole piece rendered."""
+    text, settles = LIVE_TEXTS[name]
+    console = Console(width=90, file=io.StringIO(), color_system="truecolor")
+    options = console.options.update(height=None)
+    shown = [Piece("")]
+    live = RenderedPiece(lambda: (shown[0], True), lambda: "monokai")
+    rng = random.Random(1)
+    end = 0
+    while end < min(len(text), 2500):
+        end += rng.randint(1, 60)
+        shown[0] = Piece(text[:end])
+        live.invalidate()
+        whole = PieceMarkdown(shown[0], code_theme="monokai", highlight=False)
+        assert live.get("monokai").lines(console, options) == console.render_lines(whole, options, pad=False), end
+    assert (len(live._settled) > 20) is settles  # blocks settled, not the whole re-rendered each time

@@ -9,6 +9,7 @@ repainted, with no layout of the screen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,13 +19,15 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from codhechat.ui.markdown_pieces import Piece
+from codhechat.ui.markdown_pieces import Piece, find_cut
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
 from codhechat.ui.widgets.laid_out import SizedByLayout
 
 if TYPE_CHECKING:
     from textual.app import App
+
+LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")  # CommonMark's list item markers
 
 
 def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> RenderableType:
@@ -92,8 +95,11 @@ class RenderedOnce:
     def _render(self, console: Console, options: ConsoleOptions) -> None:
         key = (options.max_width, self._theme)
         if key != self._key:
-            self._lines = console.render_lines(self._build(), options.update(height=None), pad=False)
+            self._lines = self._render_lines(console, options.update(height=None))
             self._key = key
+
+    def _render_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        return console.render_lines(self._build(), options, pad=False)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         self._render(console, options)
@@ -103,6 +109,61 @@ class RenderedOnce:
             yield newline
 
 
+class RenderedPiece(RenderedOnce):
+    """A piece's lines; while it is live, each block of it is rendered once it is complete,
+    and only the last, still growing, again at each frame.
+
+    The live tail holds up to HOLD_MAX_CHARS until a jump cuts it, and rendering all of it
+    each frame (2 ms for 3,000 characters, mostly wrapping paragraphs that no longer change)
+    was the largest part of a frame. What is appended goes to the unsettled rest, which is
+    cut at its latest safe point (find_cut, as a reply is cut into pieces) when it has one:
+    the head's lines are kept, and the pieces so cut render as the whole does, line for line
+    (tests/unit/test_markdown_pieces.py). A list's items are not settled: how each renders
+    depends on items to come (rich pads every number to the width of the last one; one
+    blank line between two items spaces them all), so a list is rendered again until it
+    ends, as before. The whole piece is rendered again when it stops
+    being live (code is then highlighted), or when its text is not the last one's grown."""
+
+    def __init__(self, piece: Callable[[], tuple[Piece, bool]], theme: Callable[[], str]) -> None:
+        super().__init__(self._whole)
+        self._piece = piece  # (the piece shown, whether it is live)
+        self._theme_of = theme
+        self._settled_for: tuple[bool, bool, int, str] | None = None  # (joined, fence_above, width, theme)
+        self._source = ""  # the live piece's text as last rendered
+        self._rest = Piece("")  # its part not settled yet
+        self._settled: list[list[Segment]] = []  # the settled part's lines
+
+    def _whole(self) -> RenderableType:
+        piece, live = self._piece()
+        return piece_markdown(piece, code_theme=self._theme_of(), highlight=not live)
+
+    def _render_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        piece, live = self._piece()
+        if not live:
+            self._settled_for = None
+            return super()._render_lines(console, options)
+        theme = self._theme_of()
+        settled_for = (piece.joined, piece.fence_above, options.max_width, theme)
+        if settled_for == self._settled_for and piece.source.startswith(self._source):
+            rest, grown = self._rest, piece.source[len(self._source) :]
+            self._rest = Piece(rest.source + grown, rest.joined, rest.fence_above, piece.fence_below)
+        else:
+            self._settled_for, self._rest, self._settled = settled_for, piece, []
+        self._source = piece.source
+        if (cut := find_cut(self._rest)) and not LIST_ITEM.match(cut.tail.source):
+            self._settled += self._gap(cut.head) + self._render_piece(console, options, cut.head, theme)
+            self._rest = cut.tail
+        return [*self._settled, *self._gap(self._rest), *self._render_piece(console, options, self._rest, theme)]
+
+    def _gap(self, piece: Piece) -> list[list[Segment]]:
+        """The blank line before a piece that does not join the one above (none at the top)."""
+        return [[]] if self._settled and not piece.joined else []
+
+    @staticmethod
+    def _render_piece(console: Console, options: ConsoleOptions, piece: Piece, theme: str) -> list[list[Segment]]:
+        return console.render_lines(piece_markdown(piece, code_theme=theme, highlight=False), options, pad=False)
+
+
 class MarkdownPiece(SizedByLayout):
     """One piece of a streaming reply; only the last piece is ever re-rendered."""
 
@@ -110,7 +171,7 @@ class MarkdownPiece(SizedByLayout):
         super().__init__(classes="piece joined" if piece.joined else "piece")
         self.piece = piece
         self.live = live  # the growing tail: code is highlighted once it stops growing
-        self._rendered = RenderedOnce(self._build)
+        self._rendered = RenderedPiece(lambda: (self.piece, self.live), lambda: code_theme(self))
         self._height_key: tuple[int, Piece] | None = None
         self._height = 0
         self._room = 0  # lines kept for it while live (StreamPace.jump_lines at a time)
@@ -195,9 +256,6 @@ class MarkdownPiece(SizedByLayout):
         self._dirty_regions.clear()  # Widget.render_line's cue to render everything again
         lines = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
         return line_strip(self, lines[y] if y < len(lines) else None, width)
-
-    def _build(self) -> RenderableType:
-        return piece_markdown(self.piece, code_theme=code_theme(self), highlight=not self.live)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Measure without syntax highlighting, which never changes line breaks:
