@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from textual._compositor import Compositor
 from textual._styles_cache import StylesCache
@@ -37,55 +38,49 @@ PINNED_GET_RENDERS = "8ac93299aa5d3bef43b3924a9d09741de8855d9c4823502bcf304fbd8f
 
 
 @contextmanager
-def counting_renders() -> Iterator[Counter[str]]:
-    """How many times each kind of widget is asked for lines (Widget.render_lines)."""
-    counts: Counter[str] = Counter()
-    original = Widget.render_lines
+def spying(owner: type, name: str, note: Callable[..., None]) -> Iterator[None]:
+    """`note(*args)` before each call of `owner.name`, until the block ends."""
+    original = getattr(owner, name)
 
-    def counted(self: Widget, crop):  # type: ignore[no-untyped-def]
-        counts[type(self).__name__] += 1
-        return original(self, crop)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        note(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    Widget.render_lines = counted  # type: ignore[method-assign]
+    setattr(owner, name, spy)
     try:
-        yield counts
+        yield
     finally:
-        Widget.render_lines = original  # type: ignore[method-assign]
+        setattr(owner, name, original)
 
 
 @contextmanager
-def counting_layouts() -> Iterator[list[int]]:
+def counting_renders() -> Iterator[Counter[str]]:
+    """How many times each kind of widget is asked for lines (Widget.render_lines)."""
+    counts: Counter[str] = Counter()
+    with spying(Widget, "render_lines", lambda widget, crop: counts.update([type(widget).__name__])):
+        yield counts
+
+
+@contextmanager
+def counting_layouts() -> Iterator[list[Screen]]:
     """One entry per layout of the screen's widgets (a scroll's refresh is not one)."""
-    layouts: list[int] = []
-    original = Screen._refresh_layout
+    layouts: list[Screen] = []
 
-    def counted(self: Screen, size=None, scroll: bool = False) -> None:  # type: ignore[no-untyped-def]
-        if not (scroll and not self._layout_widgets):
-            layouts.append(1)
-        original(self, size, scroll)
+    def note(screen: Screen, size: object = None, scroll: bool = False) -> None:
+        if not (scroll and not screen._layout_widgets):
+            layouts.append(screen)
 
-    Screen._refresh_layout = counted  # type: ignore[method-assign]
-    try:
+    with spying(Screen, "_refresh_layout", note):
         yield layouts
-    finally:
-        Screen._refresh_layout = original  # type: ignore[method-assign]
 
 
 @contextmanager
 def counting_drawn_lines() -> Iterator[Counter[str]]:
-    """How many lines each kind of widget draws anew (not from its cache of drawn lines)."""
+    """How many lines each kind of widget draws anew (not from its cache of drawn lines):
+    the render_line it is handed (args[8], after the cache itself) is the widget's own."""
     counts: Counter[str] = Counter()
-    original = StylesCache.render_line
-
-    def counted(self: StylesCache, styles, y, size, content_size, padding, base, bg, render_content_line, *rest):  # type: ignore[no-untyped-def]
-        counts[type(render_content_line.__self__).__name__] += 1
-        return original(self, styles, y, size, content_size, padding, base, bg, render_content_line, *rest)
-
-    StylesCache.render_line = counted  # type: ignore[method-assign]
-    try:
+    with spying(StylesCache, "render_line", lambda *args: counts.update([type(args[8].__self__).__name__])):
         yield counts
-    finally:
-        StylesCache.render_line = original  # type: ignore[method-assign]
 
 
 async def stream_while(make_app: AppFactory, fake_openai: FakeOpenAI, measure, held: Gate | None = None) -> None:  # type: ignore[no-untyped-def]
