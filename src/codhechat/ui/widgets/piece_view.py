@@ -1,5 +1,6 @@
 """The rendering shared by message views: a renderable rendered once per width, and one
-piece of a streaming reply (the live tail, repainted only where it changed).
+piece of a streaming reply (the live tail, repainted only where it changed, each of its
+blocks rendered once complete: RenderedPiece).
 
 A live piece keeps blank room below its text, StreamPace.jump_lines at a time, so the
 pane following it scrolls in steps instead of on every line (each scroll repaints the
