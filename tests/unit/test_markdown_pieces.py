@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import itertools
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.markdown import Markdown
 
@@ -52,7 +55,9 @@ def rendered_pieces(pieces: PieceStream) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "text", [PROSE, BULLETS, NUMBERED, FENCE, MIXED], ids=["prose", "bullets", "numbered", "fence", "mixed"]
+    "text",
+    [PROSE, BULLETS, NUMBERED, FENCE, MIXED],
+    ids=["prose", "bullets", "numbered", "fence", "mixed"],
 )
 @pytest.mark.parametrize("held", [False, True], ids=["cut-as-fed", "held-then-cut"])
 def test_pieces_render_exactly_like_the_whole(text: str, held: bool) -> None:
@@ -85,6 +90,14 @@ def test_a_cut_fence_is_closed_and_reopened() -> None:
     assert cut.tail.source.startswith("~~~~ rust\n") and cut.tail.fence_above and cut.tail.joined
 
 
+def test_a_cut_fence_keeps_its_blank_lines() -> None:
+    """rich drops a code block's trailing blank lines: a head ending with one lost it."""
+    cut = find_cut(Piece("```py\nx = 1\n\ny = 2\nz"))
+    assert cut is not None
+    assert (cut.head.source, cut.tail.source) == ("```py\nx = 1\n```\n", "```py\n\ny = 2\nz")
+    assert find_cut(Piece("```py\nx = 1\n\n\n")) is None  # a tail of blank code lines would show one
+
+
 def test_a_setext_heading_is_never_split_from_its_underline() -> None:
     cut = find_cut(Piece("Intro\n\nTitle\n=="))
     assert cut is not None and cut.tail.source == "Title\n=="
@@ -114,11 +127,11 @@ def test_text_is_the_reply_as_received_not_as_cut() -> None:
     assert stream(FENCE).text == FENCE
 
 
-LIVE_TEXTS = {  # text, whether blocks of it are settled (a list's items never are)
+LIVE_TEXTS = {  # text, whether blocks of it are settled (between paragraphs, in code: not in lists)
     "prose": (PROSE, True),
     "fence": (FENCE, True),
     "mixed": (MIXED, True),
-    "headings": ("".join(f"## Part {i}\n\nSome text for part {i}.\n\n" for i in range(80)), True),
+    "headings": ("".join(f"## Part {i}\n\nSome text for part {i}.\n\nAnd more.\n\n" for i in range(60)), True),
     "bullets": (BULLETS, False),
     "numbered": (NUMBERED, False),
     "tight-then-loose": (BULLETS[:600] + "\n" + BULLETS[600:1200].replace("\n", "\n\n"), False),
@@ -144,3 +157,64 @@ def test_a_live_piece_rendered_block_by_block_is_the_whole_at_every_length(name:
         whole = PieceMarkdown(shown[0], code_theme="monokai", highlight=False)
         assert live.get("monokai").lines(console, options) == console.render_lines(whole, options, pad=False), end
     assert (len(live._settled) > 20) is settles  # blocks settled, not the whole re-rendered each time
+
+
+MARKDOWN_BITS = [  # what can begin, end or join blocks, for hypothesis to combine
+    "word ",
+    "two words",
+    "Word\n",
+    "\n",
+    "\n\n",
+    "# ",
+    "## ",
+    "- ",
+    "* ",
+    "+ ",
+    "1. ",
+    "2) ",
+    "- [ ] t\n",
+    "> ",
+    "```",
+    "```py\n",
+    "~~~",
+    "    ",
+    "    code\n",
+    "\t",
+    "| a | b |\n",
+    "|---|---|\n",
+    "a | b\n",
+    "--|--\n",
+    "---",
+    "===",
+    "***",
+    "**b**",
+    "`c`",
+    "_i_",
+    "[x](http://e.org)",
+    "<div>",
+    "</div>",
+    "<!-- c -->",
+    "&amp;",
+    "\\",
+]  # (not link reference definitions: one defined after its use links what was settled before it)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_BITS), min_size=3, max_size=60), st.lists(st.integers(1, 30), min_size=1))
+def test_any_markdown_grown_in_any_steps_renders_live_as_the_whole(bits: list[str], steps: list[int]) -> None:
+    """Untrusted model text: whatever it is and however it arrives, the live piece's lines
+    are those of the whole at every step (the blocks it settled render as they do in it)."""
+    console = Console(width=60, file=io.StringIO(), color_system="truecolor")
+    options = console.options.update(height=None)
+    text = "".join(bits)
+    shown = [Piece("")]
+    live = RenderedPiece(lambda: (shown[0], True), lambda: "monokai")
+    end = 0
+    for step in itertools.cycle(steps):
+        if end >= len(text):
+            break
+        end += step
+        shown[0] = Piece(text[:end])
+        live.invalidate()
+        whole = PieceMarkdown(shown[0], code_theme="monokai", highlight=False)
+        assert live.get("monokai").lines(console, options) == console.render_lines(whole, options, pad=False)

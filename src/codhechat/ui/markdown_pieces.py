@@ -61,7 +61,11 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
             closed = end - 1 > start and lines[end - 1].strip().startswith(token.markup)
             body_end = end - 1 if closed else end  # first line past the code
             cut = min(body_end, complete - 1)  # keep a line in the tail: never empty
-            if cut > start + 1 and (best is None or cut > best):
+            # rich drops a code block's trailing blank lines: a head must not end with one
+            # (it would vanish), nor the tail's code be only those (a blank line would show)
+            while cut > start + 1 and not lines[cut - 1].strip():
+                cut -= 1
+            if cut > start + 1 and any(line.strip() for line in lines[cut:body_end]) and (best is None or cut > best):
                 best, fence = cut, token
     if best is None:
         return None

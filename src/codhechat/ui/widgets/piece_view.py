@@ -20,7 +20,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from codhechat.ui.markdown_pieces import Piece, find_cut
+from codhechat.ui.markdown_pieces import Cut, Piece, find_cut
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
 from codhechat.ui.widgets.laid_out import SizedByLayout
@@ -28,7 +28,12 @@ from codhechat.ui.widgets.laid_out import SizedByLayout
 if TYPE_CHECKING:
     from textual.app import App
 
-LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")  # CommonMark's list item markers
+# Where a live piece's head is settled (RenderedPiece): between two paragraphs, or inside a
+# code fence. A line that could begin anything else does not count as a paragraph's: how a
+# block renders alone can differ from how it does in the whole at its edges (a rule ends
+# with a blank line, a quote begins with one, a list's look depends on its later items).
+PARAGRAPH_LINE = re.compile(r"[^\s#>*+\-`~|<=_\[\\\d]")
+DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)  # a link reference definition: it links the rest too
 
 
 def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> RenderableType:
@@ -111,19 +116,20 @@ class RenderedOnce:
 
 
 class RenderedPiece(RenderedOnce):
-    """A piece's lines; while it is live, each block of it is rendered once it is complete,
-    and only the last, still growing, again at each frame.
+    """A piece's lines; while it is live, what is complete of it is rendered once, and only
+    the rest again at each frame.
 
     The live tail holds up to HOLD_MAX_CHARS until a jump cuts it, and rendering all of it
-    each frame (2 ms for 3,000 characters, mostly wrapping paragraphs that no longer change)
-    was the largest part of a frame. What is appended goes to the unsettled rest, which is
-    cut at its latest safe point (find_cut, as a reply is cut into pieces) when it has one:
-    the head's lines are kept, and the pieces so cut render as the whole does, line for line
-    (tests/unit/test_markdown_pieces.py). A list's items are not settled: how each renders
-    depends on items to come (rich pads every number to the width of the last one; one
-    blank line between two items spaces them all), so a list is rendered again until it
-    ends, as before. The whole piece is rendered again when it stops
-    being live (code is then highlighted), or when its text is not the last one's grown."""
+    each frame (1.4 ms for 3,000 characters, mostly re-wrapping paragraphs that no longer
+    change) was the largest part of a frame. What is appended goes to the unsettled rest,
+    which is cut at its latest safe point (find_cut, as a reply is cut into pieces) when
+    that point is between two paragraphs or inside a code fence (`_settles`): the head's
+    lines are kept. Elsewhere a block alone can render unlike the same block in the whole
+    (a rule ends with a blank line, a quote begins with one, a list's look depends on its
+    later items), so tests/unit/test_markdown_pieces.py grows random Markdown in random
+    steps and compares with the whole at every step. The whole piece is rendered again
+    when it stops being live (code is then highlighted), or when its text is not the last
+    one's grown."""
 
     def __init__(self, piece: Callable[[], tuple[Piece, bool]], theme: Callable[[], str]) -> None:
         super().__init__(self._whole)
@@ -151,10 +157,21 @@ class RenderedPiece(RenderedOnce):
         else:
             self._settled_for, self._rest, self._settled = settled_for, piece, []
         self._source = piece.source
-        if (cut := find_cut(self._rest)) and not LIST_ITEM.match(cut.tail.source):
+        if (cut := find_cut(self._rest)) and self._settles(cut):
             self._settled += self._gap(cut.head) + self._render_piece(console, options, cut.head, theme)
             self._rest = cut.tail
         return [*self._settled, *self._gap(self._rest), *self._render_piece(console, options, self._rest, theme)]
+
+    @staticmethod
+    def _settles(cut: Cut) -> bool:
+        """Whether the head renders alone as it does in the whole (tests/unit/test_markdown_pieces.py
+        grows random Markdown and compares)."""
+        if DEFINITION.search(cut.head.source):
+            return False
+        if cut.tail.fence_above and cut.tail.joined:
+            return True  # a cut between lines of code
+        last = cut.head.source.rstrip("\n").rpartition("\n")[2]
+        return bool(PARAGRAPH_LINE.match(last) and PARAGRAPH_LINE.match(cut.tail.source))
 
     def _gap(self, piece: Piece) -> list[list[Segment]]:
         """The blank line before a piece that does not join the one above (none at the top)."""
