@@ -62,10 +62,15 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
             body_end = end - 1 if closed else end  # first line past the code
             cut = min(body_end, complete - 1)  # keep a line in the tail: never empty
             # rich drops a code block's trailing blank lines: a head must not end with one
-            # (it would vanish), nor the tail's code be only those (a blank line would show)
+            # (it would vanish), nor the tail's complete code lines be only those (a blank
+            # line would show; an unfinished line may yet close the fence)
             while cut > start + 1 and not lines[cut - 1].strip():
                 cut -= 1
-            if cut > start + 1 and any(line.strip() for line in lines[cut:body_end]) and (best is None or cut > best):
+            if (
+                cut > start + 1
+                and any(line.strip() for line in lines[cut : min(body_end, complete)])
+                and (best is None or cut > best)
+            ):
                 best, fence = cut, token
     if best is None:
         return None

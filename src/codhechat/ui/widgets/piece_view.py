@@ -28,8 +28,9 @@ from codhechat.ui.widgets.laid_out import SizedByLayout
 if TYPE_CHECKING:
     from textual.app import App
 
-# Where a live piece's head is settled (RenderedPiece): between two paragraphs, or inside a
-# code fence. A line that could begin anything else does not count as a paragraph's: how a
+# Where a live piece's head is settled (RenderedPiece): between two paragraphs (not inside
+# a code fence: a fence's edges render apart unlike together in cases hypothesis keeps
+# finding, an unfinished line that closes it). A line that could begin anything else does not count as a paragraph's: how a
 # block renders alone can differ from how it does in the whole at its edges (a rule ends
 # with a blank line, a quote begins with one, a list's look depends on its later items).
 PARAGRAPH_LINE = re.compile(r"[^\s#>*+\-`~|<=_\[\\\d]")
@@ -123,7 +124,7 @@ class RenderedPiece(RenderedOnce):
     each frame (1.4 ms for 3,000 characters, mostly re-wrapping paragraphs that no longer
     change) was the largest part of a frame. What is appended goes to the unsettled rest,
     which is cut at its latest safe point (find_cut, as a reply is cut into pieces) when
-    that point is between two paragraphs or inside a code fence (`_settles`): the head's
+    that point is between two paragraphs (`_settles`): the head's
     lines are kept. Elsewhere a block alone can render unlike the same block in the whole
     (a rule ends with a blank line, a quote begins with one, a list's look depends on its
     later items), so tests/unit/test_markdown_pieces.py grows random Markdown in random
@@ -168,8 +169,8 @@ class RenderedPiece(RenderedOnce):
         grows random Markdown and compares)."""
         if DEFINITION.search(cut.head.source):
             return False
-        if cut.tail.fence_above and cut.tail.joined:
-            return True  # a cut between lines of code
+        if not cut.head.source.endswith("\n\n"):
+            return False  # blocks not apart: a table's first row may follow a paragraph's line
         last = cut.head.source.rstrip("\n").rpartition("\n")[2]
         return bool(PARAGRAPH_LINE.match(last) and PARAGRAPH_LINE.match(cut.tail.source))
 
