@@ -7,11 +7,12 @@ screen shows new text 10 times a second. Here a read that would have to wait for
 bytes first waits what `read_pace` says (the screen's next frame, at most
 StreamPace.read_wait_s, so the end of a reply shows at most that much later), and
 then takes everything that arrived meanwhile in one read. A read that finds bytes
-waiting never waits: a burst is read as fast as ever.
+waiting (in the socket or already in anyio's buffers: `bytes_waiting`) never waits: a
+burst is read as fast as ever.
 
 httpcore2's network backend is its documented extension point; the transport httpx2
 builds keeps its pool's backend in a private attribute, set here once per client
-(`paced_client`; tests/unit/test_model_reads.py fails if that stops taking effect).
+(`paced_client`; tests/ui/test_read_pace.py fails if that stops taking effect).
 """
 
 from __future__ import annotations
@@ -27,7 +28,30 @@ from httpcore2._backends.auto import AutoBackend
 
 from codhechat.read_pace import read_pace
 
-__all__ = ["PacedBackend", "paced_client"]
+__all__ = ["PacedBackend", "bytes_waiting", "paced_client"]
+
+
+def bytes_waiting(stream: httpcore2.AsyncNetworkStream) -> bool:
+    """Whether a read of `stream` returns at once: bytes in its socket, or already taken
+    from it into anyio's buffers. While a read waits, the event loop moves up to 256 KiB
+    at a time from the socket into the asyncio transport's queue (and, over TLS, into the
+    TLS layer's), so at a burst's end the socket can be empty with the rest of the reply
+    read but not yet returned: pacing that read held the reply's end up to a frame. Those
+    buffers are anyio's own attributes (httpcore2's AnyIOStream keeps anyio's stream as
+    `_stream`); where they are not found, the socket alone is asked, as httpcore2 does."""
+    if stream.get_extra_info("is_readable"):
+        return True
+    layer: object = stream
+    for _ in range(4):  # ours, httpcore2's AnyIOStream, anyio's TLSStream, anyio's SocketStream
+        if getattr(getattr(layer, "_protocol", None), "read_queue", None):  # anyio's asyncio SocketStream
+            return True
+        ssl_object, bio = getattr(layer, "_ssl_object", None), getattr(layer, "_read_bio", None)  # anyio's TLSStream
+        if (ssl_object is not None and ssl_object.pending()) or getattr(bio, "pending", 0):
+            return True
+        layer = getattr(layer, "_stream", None) or getattr(layer, "transport_stream", None)
+        if layer is None:
+            break
+    return False
 
 
 class _PacedStream(httpcore2.AsyncNetworkStream):
@@ -36,7 +60,7 @@ class _PacedStream(httpcore2.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         pace = read_pace.get()
-        if pace is not None and (wait := pace()) > 0 and not self._stream.get_extra_info("is_readable"):
+        if pace is not None and (wait := pace()) > 0 and not bytes_waiting(self._stream):
             await asyncio.sleep(wait)  # what arrives meanwhile is read, and decoded, in one go
         return await self._stream.read(max_bytes, timeout)
 

@@ -73,3 +73,39 @@ async def test_a_read_waits_the_pace_only_when_no_bytes_are_waiting() -> None:
         read_pace.reset(token)
     assert waited_empty >= 0.2  # waited for the frame, then read all that came meanwhile
     assert waited_readable < waited_empty  # a burst is read as fast as ever (never slept)
+
+
+async def test_a_read_does_not_wait_for_bytes_already_taken_from_the_socket() -> None:
+    """At a burst's end the event loop has moved what was left of it from the socket into
+    anyio's buffer: the socket is empty, yet a read returns at once, so the pace must not
+    hold it (it held the end of a burst up to a frame)."""
+    sent, done = asyncio.Event(), asyncio.Event()
+    burst = bytes(range(256)) * 200  # 51,200 bytes, written at once: all in the socket before the first read
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(burst)
+        await writer.drain()
+        sent.set()
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stream = await model_reads.PacedBackend().connect_tcp("127.0.0.1", port)
+    try:
+        await sent.wait()
+        got = await stream.read(1000)  # waits for bytes: the loop takes all that came, at once
+        assert not stream.get_extra_info("is_readable")  # the socket is empty: the rest is in anyio's buffer
+        assert model_reads.bytes_waiting(stream)
+        token = read_pace.set(lambda: 60.0)  # the next frame a minute away: a read that would wait, waits that long
+        try:
+            while len(got) < len(burst):
+                got += await asyncio.wait_for(stream.read(1000), 10)
+        finally:
+            read_pace.reset(token)
+        assert got == burst
+    finally:
+        done.set()
+        await stream.aclose()
+        server.close()
+        await server.wait_closed()
