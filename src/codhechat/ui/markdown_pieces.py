@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PIECE_CHARS = 1500
+START_CHARS = 500  # what _starts_block reads of a tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +90,14 @@ def find_cut(piece: Piece, within: int | None = None) -> Cut | None:
 
 
 def _starts_block(text: str) -> bool:
-    """Whether the tail begins a new top-level block rather than a list item."""
+    """Whether the tail begins a new top-level block rather than a list item.
+
+    Its first block's kind is set by its first lines: only those are parsed (a backlog's
+    tail is all the text after the cut, and parsing it whole at each cut was quadratic)."""
     from codhechat.markdown import markdown_parser
 
+    if (end := text.find("\n", START_CHARS)) >= 0:
+        text = text[: end + 1]
     tokens = markdown_parser().parse(text)
     return not tokens or tokens[0].type not in ("bullet_list_open", "ordered_list_open")
 
