@@ -3,6 +3,9 @@ style that goes with the theme; NO_COLOR honoured; an unknown name said, not a c
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from codhechat.state import UiState
@@ -74,11 +77,25 @@ async def test_an_unknown_theme_is_said_and_the_default_used(make_app: AppFactor
         assert "There is no theme 'no-such-theme'" in next(iter(app._notifications)).message
 
 
-def test_the_highlighting_warm_up_highlights_without_the_screen(make_app: AppFactory) -> None:
-    from codhechat.ui.themes import warm_up_highlighting
+WARM_UP_THEN_RENDER = """
+import sys
+from rich.console import Console
+from codhechat.ui.markdown_pieces import Piece, find_cut
+from codhechat.ui.widgets.piece_view import piece_markdown, warm_up_rendering
+assert "markdown_it" not in sys.modules and "pygments.lexers.python" not in sys.modules
+warm_up_rendering("monokai")
+before = set(sys.modules)
+reply = Piece("A *reply*:\\n\\n- one\\n- two\\n\\n```python\\nprint(1)\\n```\\n")
+find_cut(reply)
+for highlight in (False, True):
+    Console(width=60, file=open("/dev/null", "w")).print(piece_markdown(reply, code_theme="monokai", highlight=highlight))
+print(sorted(set(sys.modules) - before))
+"""
 
-    app = make_app()
-    warm_up_highlighting(app)  # no screen, no terminal: it only loads what highlighting needs
-    import sys
 
-    assert "pygments.lexers.python" in sys.modules
+def test_the_rendering_warm_up_leaves_a_first_reply_nothing_to_import() -> None:
+    """The first reply's frames import nothing (markdown-it, rich's Markdown, Pygments'
+    lexer: ~0.1 s, which held up its stream's first frame): the idle warm-up did it."""
+    done = subprocess.run([sys.executable, "-c", WARM_UP_THEN_RENDER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -25,6 +25,7 @@ from codhechat.ui.flows.resume import Resume
 from codhechat.ui.idle import WhenIdle
 from codhechat.ui.screens.chat import ChatScreen
 from codhechat.ui.stream_pace import StreamPace
+from codhechat.ui.widgets.piece_view import warm_up_rendering
 
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 IDLE_S = 1.0  # a pause of the user's this long lets the next background warm-up run (ui/idle.py)
@@ -99,8 +100,8 @@ class CodheChatApp(App[None]):
             self._on_hangup()
         for warning in self.warnings:
             self.notify(warning, title="Configuration", severity="warning", timeout=15)
-        # After the first frame and the chat screen's warm-up: the first code block shown is then quick.
-        self.when_idle.add(lambda: self.run_worker(partial(themes.warm_up_highlighting, self), thread=True,
+        # After the first frame and the chat screen's warm-up: the first reply then renders at once.
+        self.when_idle.add(lambda: self.run_worker(partial(warm_up_rendering, themes.code_style(self)), thread=True,
                                                    exit_on_error=False))  # fmt: skip
 
     def first_page_shown(self) -> None:

@@ -8,7 +8,6 @@ the black-and-white Pygments style, which keeps their bold and italics.
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from typing import Any
 
@@ -38,22 +37,12 @@ def theme_name(wanted: str) -> str:
     return ALIASES.get(wanted, wanted)
 
 
-def code_style(app: App[object]) -> str:
+def code_style(app: App[Any]) -> str:
     """The Pygments style for code blocks under the app's theme."""
     if app.no_color:
         return NO_COLOR_CODE
     theme: Theme = app.current_theme
     return CODE_STYLES.get(theme.name) or (DARK_CODE if theme.dark else LIGHT_CODE)
-
-
-def warm_up_highlighting(app: App[Any]) -> None:
-    """Highlight a line of Python once, off the event loop: the first code block shown
-    otherwise pays ~0.1 s for loading Pygments' lexer and style."""
-    from rich.console import Console
-    from rich.syntax import Syntax
-
-    with open(os.devnull, "w", encoding="utf-8") as nowhere:
-        Console(file=nowhere, width=40).print(Syntax("def f(x):\n    return x\n", "python", theme=code_style(app)))
 
 
 class ThemeCommands(Provider):

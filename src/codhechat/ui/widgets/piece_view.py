@@ -10,6 +10,7 @@ repainted, with no layout of the screen.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -43,6 +44,24 @@ def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> 
     from codhechat.ui.piece_markdown import PieceMarkdown
 
     return PieceMarkdown(piece, code_theme=code_theme, highlight=highlight)
+
+
+WARM_UP_REPLY = "A **reply**, `code` and [a link](https://example.org):\n\n- an item\n\n1. a step\n\n```python\ndef f(x):\n    return x\n```\n"
+
+
+def warm_up_rendering(theme: str) -> None:
+    """Cut and render a small reply once, highlighted and not, off the event loop (the app
+    runs it when the user pauses): the first reply's first frame otherwise pays ~0.1 s for
+    importing markdown-it and rich's Markdown and loading Pygments' lexer and style, in the
+    middle of its stream."""
+    from rich.console import Console
+
+    piece = Piece(WARM_UP_REPLY)
+    find_cut(piece)
+    with open(os.devnull, "w", encoding="utf-8") as nowhere:
+        console = Console(file=nowhere, width=40, color_system="truecolor")
+        for highlight in (False, True):
+            console.print(piece_markdown(piece, code_theme=theme, highlight=highlight))
 
 
 def plain_height(app: App[object], piece: Piece, width: int, theme: str) -> int:
