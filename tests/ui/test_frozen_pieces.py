@@ -28,6 +28,8 @@ async def test_a_long_reply_is_two_widgets_and_shows_all_its_text(
         reply = app.query(ReplyView).last()
         assert reply.status == MessageStatus.COMPLETE and reply.text == LONG_REPLY
         frozen = reply.query_one(FrozenPieces)
+        await wait_until(pilot, lambda: frozen.settled)  # its older pieces measured in the background
+        await pilot.pause()
         assert len(frozen.pieces) > 20  # ~40,000 characters, cut every ~1,500
         assert len(reply.query_one(".pieces", Vertical).children) == 2  # not one widget a piece
 

@@ -41,6 +41,8 @@ async def test_a_streamed_reply_has_no_blank_line_above_its_first_piece(
         reply = app.query(ReplyView).last()
         assert reply.status == MessageStatus.COMPLETE
         frozen = reply.query_one(FrozenPieces)
+        await wait_until(pilot, lambda: frozen.settled)  # its older pieces measured in the background
+        await pilot.pause()
         tail = reply.query_one(MarkdownPiece)
         assert len(frozen.pieces) > 2 and any(not piece.joined for piece in frozen.pieces[1:])
         assert frozen.styles.margin.top == 0 and tail.styles.margin.top == (0 if tail.piece.joined else 1)

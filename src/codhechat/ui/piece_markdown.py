@@ -35,6 +35,7 @@ class _PieceCodeBlock(CodeBlock):
         block.pad_top = 0 if piece.fence_above and token.map and token.map[0] == 0 else 1
         block.pad_bottom = 0 if piece.fence_below and token.map and token.map[1] >= pieces.line_count else 1
         block.highlight = pieces.highlight
+        pieces.has_code = True
         return block
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -57,6 +58,7 @@ class PieceMarkdown(TextMarkdown):
     def __init__(self, piece: Piece, *, code_theme: str, highlight: bool = True) -> None:
         self.piece = piece
         self.highlight = highlight
+        self.has_code = False  # set as it renders: whether it has a code block
         self.line_count = piece.source.count("\n") + (0 if piece.source.endswith("\n") else 1)
         super().__init__(
             piece.source,

@@ -36,6 +36,11 @@ MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history
 # reaches the most a frame should re-render.
 HOLD_BELOW_CHARS = PIECE_CHARS // 2
 HOLD_MAX_CHARS = 4 * PIECE_CHARS
+# A frame that would bring more than this at once (a burst: faster than anyone reads) is put
+# off, so the reading and decoding it would hold up go first; but a frame is drawn at least
+# every BURST_WAIT_S.
+BURST_CHARS = HOLD_MAX_CHARS
+BURST_WAIT_S = 0.3
 
 
 class MessageView(Widget):
@@ -152,6 +157,8 @@ class ReplyView(Vertical, SizedByLayout):
         self.model = model
         self._raw: list[str] = []  # as received, for copying; what is shown has controls spelled out
         self._pending: list[str] = []
+        self._pending_chars = 0
+        self._drawn_at = 0.0  # when the last frame was drawn (not put off: BURST_CHARS)
         self._pieces = PieceStream()
         self._flush_scheduled = False
         self._last_flush = 0.0
@@ -203,6 +210,7 @@ class ReplyView(Vertical, SizedByLayout):
             self._fold_thinking()  # the answer begins: the thinking folds away
         self._raw.append(text)
         self._pending.append(visible(text))
+        self._pending_chars += len(text)
         self._started = self._started or time.monotonic()
         self._chars += len(text)
         self._schedule()
@@ -223,7 +231,20 @@ class ReplyView(Vertical, SizedByLayout):
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
             delay = max(0.001, self._last_flush + stream_pace(self).frame_s - time.monotonic())
-            self.set_timer(delay, self._flush)
+            self.set_timer(delay, self._frame)
+
+    def _frame(self) -> None:
+        """A frame is due: drawn, unless it would bring a burst's text (BURST_CHARS) and one
+        was drawn less than BURST_WAIT_S ago. Drawing a burst as it comes costs more than
+        reading it (each frame lays out and paints what it brings), so a reply arriving all
+        at once showed its end later than if its middle were skipped."""
+        now = time.monotonic()
+        if self.status is None and self._pending_chars > BURST_CHARS and now - self._drawn_at < BURST_WAIT_S:
+            self._last_flush = now  # read_wait: the next frame is a frame away
+            self.set_timer(stream_pace(self).frame_s, self._frame)
+            return
+        self._drawn_at = now
+        self._flush()
 
     def _fold_thinking(self) -> None:
         section = self.query_one(".thinking", Collapsible)
@@ -242,6 +263,7 @@ class ReplyView(Vertical, SizedByLayout):
             return
         text = "".join(self._pending)
         self._pending.clear()
+        self._pending_chars = 0
         container = self.query_one(".pieces", PiecesColumn)
         tail = container.children[-1] if container.children else None
         live = self.status is None

@@ -43,6 +43,13 @@ class MessagePane(VerticalScroll):
         layout = layout and not content_only(self, size, virtual_size, container_size)
         return super()._size_updated(size, virtual_size, container_size, layout=layout)
 
+    @property
+    def follows_bottom(self) -> bool:
+        """Whether it keeps its bottom in view as its content grows (anchored, and the user
+        has not scrolled away: Textual's anchor, released by a scroll, is kept in view
+        again when the user scrolls back). FrozenPieces asks, to know what can be seen."""
+        return self.is_anchored and not self._anchor_released
+
     def views(self) -> list[Widget]:
         """The message views, oldest first (not the welcome text)."""
         return [w for w in self.children if w.has_class("message")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
@@ -28,6 +28,8 @@ from codhechat.ui.widgets.laid_out import SizedByLayout
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from codhechat.ui.piece_markdown import PieceMarkdown
 
 # Where a live piece's head is settled (RenderedPiece): between two paragraphs (not inside
 # a code fence: a fence's edges render apart unlike together in cases hypothesis keeps
@@ -64,12 +66,14 @@ def warm_up_rendering(theme: str) -> None:
             console.print(piece_markdown(piece, code_theme=theme, highlight=highlight))
 
 
-def plain_height(app: App[object], piece: Piece, width: int, theme: str) -> int:
-    """The lines `piece` takes at `width`, measured without syntax highlighting (which never
-    changes line breaks), so that a frozen piece is highlighted only if it is ever shown."""
-    plain = piece_markdown(piece, code_theme=theme, highlight=False)
-    options = app.console_options.update_width(width).update(highlight=False)
-    return sum(text.count("\n") for text, _, _ in app.console.render(plain, options))
+def plain_lines(app: App[object], piece: Piece, width: int, theme: str) -> tuple[list[list[Segment]], bool]:
+    """`piece`'s lines at `width`, rendered without syntax highlighting (which never changes
+    line breaks), so that a frozen piece is highlighted only if it is ever shown; and whether
+    it has a code block. Without one, these are the very lines painted (RenderedOnce.seed):
+    a piece is then rendered once, not once to measure and again to paint."""
+    plain = cast("PieceMarkdown", piece_markdown(piece, code_theme=theme, highlight=False))
+    options = app.console_options.update_width(width).update(height=None)
+    return app.console.render_lines(plain, options, pad=False), plain.has_code
 
 
 def line_strip(widget: Widget, line: list[Segment] | None, width: int) -> Strip:
@@ -106,6 +110,10 @@ class RenderedOnce:
 
     def invalidate(self) -> None:
         self._key = None
+
+    def seed(self, lines: list[list[Segment]], width: int, theme: str) -> None:
+        """Take `lines`, rendered elsewhere at `width` (to measure: plain_lines), as its own."""
+        self._lines, self._key, self._theme = lines, (width, theme), theme
 
     def get(self, theme: str) -> RenderedOnce:
         if self._key is not None and self._key[1] != theme:
@@ -299,16 +307,19 @@ class MarkdownPiece(SizedByLayout):
         """Measure without syntax highlighting, which never changes line breaks:
         a frozen piece is then highlighted only if it is ever on screen."""
         if self.live and width:
-            lines = len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
-            if lines > self._room:
+            shown = len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
+            if shown > self._room:
                 step = self._carry if self._carry is not None else self._jump(width, viewport.height)
-                self._room = lines + step
+                self._room = shown + step
                 self._carry = None
             return self._room
         if not width:
             return super().get_content_height(container, viewport, width)
         key = (width, self.piece)
         if self._height_key != key:
-            self._height = plain_height(self.app, self.piece, width, code_theme(self))
-            self._height_key = key
+            theme = code_theme(self)
+            lines, has_code = plain_lines(self.app, self.piece, width, theme)
+            if not has_code:
+                self._rendered.seed(lines, width, theme)
+            self._height, self._height_key = len(lines), key
         return self._height
