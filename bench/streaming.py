@@ -165,6 +165,7 @@ def pty_run(
         app.expect("Send", "ready", timeout=30)
         app.send("stream please")
         app.expect("stream please", timeout=10)
+        wait_quiet(app)  # the warm-ups done, as for someone who took a second to type
         server.enqueue(text, reasoning=reasoning, **pace)  # type: ignore[arg-type]
         app.mark()
         cpu0 = cpu_seconds(app.pid)
@@ -183,12 +184,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_quiet(app: PtyApp, *, below: float = 0.02, step: float = 0.5, longest: float = 15.0) -> None:
-    """Wait until the app uses under `below` of a core for two `step`s running: its
-    warm-ups after start-up (the model client, the highlighter: ~0.7 s of CPU in the first
-    2-3 s, ui/idle.py) are then done, and not counted as the stream's cost."""
+def wait_quiet(
+    app: PtyApp, *, below: float = 0.02, step: float = 0.5, longest: float = 15.0, quiet_steps: int = 3
+) -> None:
+    """Wait until the app uses under `below` of a core for `quiet_steps` `step`s running: its
+    warm-ups after start-up (the model client, the Markdown renderer: ~0.7 s of CPU in the
+    first 2-3 s, ui/idle.py) are then done, and not counted as the stream's cost. Each
+    warm-up waits for a pause of a second (IDLE_S) after the one before: three steps of
+    0.5 s outlast that pause."""
     quiet, deadline = 0, now() + longest
-    while quiet < 2 and now() < deadline:
+    while quiet < quiet_steps and now() < deadline:
         before = cpu_seconds(app.pid)
         app.drain(step)
         quiet = quiet + 1 if (cpu_seconds(app.pid) - before) / step < below else 0
