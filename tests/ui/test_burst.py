@@ -136,6 +136,23 @@ async def test_a_frame_bringing_a_burst_is_put_off_while_one_was_drawn_lately(ma
         assert not view._pending
 
 
+async def test_a_bursts_first_frame_is_put_off_too(make_app: AppFactory) -> None:
+    """The first text starts the wait: a reply arriving all at once is not drawn from its
+    first few thousand characters, then laid out again at its end (ui/widgets/messages.py)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        burst_view, steady_view = ReplyView("model"), ReplyView("model")
+        for view in (burst_view, steady_view):
+            await app.screen.query_one(MessagePane).add(view)
+        await pilot.pause()
+        burst_view.append("word " * (BURST_CHARS // 5 + 100))
+        burst_view._frame()
+        assert burst_view._pending and not burst_view.query(MarkdownPiece)
+        steady_view.append("the first words of a steady reply")
+        steady_view._frame()
+        assert not steady_view._pending and steady_view.query(MarkdownPiece)
+
+
 def test_a_backlog_is_cut_in_time_linear_in_its_length(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Each cut parses a bounded window (a whole backlog's tail parsed at every cut was
     quadratic: 94 ms for a 4,000-token list at the end of a burst)."""
