@@ -58,6 +58,7 @@ class ConversationTree(Tree[int | str]):
         self.conversations: list[Conversation] = []  # as shown
         self.has_more = False
         self.current: int | None = None  # the open conversation, marked
+        self._shown: tuple[list[tuple[str, str, int]], bool] | None = None  # what the tree lists
 
     def process_label(self, label: str | Text) -> Text:
         """Labels are text, never markup: a title is whatever its first message said."""
@@ -76,31 +77,46 @@ class ConversationTree(Tree[int | str]):
         return label
 
     def show(self, conversations: list[Conversation], *, has_more: bool, current: int | None) -> None:
-        """List `conversations` (newest first), with the open one (`current`) marked."""
+        """List `conversations` (newest first), with the open one (`current`) marked. The
+        tree is rebuilt only if what it lists changed: a reply's end updates its
+        conversation, and repainting an unchanged tree cost its final frame ~15 ms."""
         self.conversations = conversations
-        self.has_more = has_more
         self.current = current
-        self._rebuild()
+        rows = self._rows()
+        if (rows, has_more) == self._shown and self.root.children:
+            return
+        self.has_more = has_more
+        self._shown = (rows, has_more)
+        self._rebuild(rows)
 
-    def _rebuild(self) -> None:
+    def _rows(self) -> list[tuple[str, str, int]]:
+        """(group, label, id) for each conversation, in the order listed: pinned first."""
         now = datetime.now().astimezone()
-        self.clear()
-        self.root.add_leaf("+ New conversation", data=NEW)
-        groups: dict[str, TreeNode[int | str]] = {}
-        cursor_node: TreeNode[int | str] | None = None
         pinned = sorted(
             (c for c in self.conversations if c.pinned_at is not None),
             key=lambda c: c.pinned_at,  # type: ignore[arg-type, return-value]
             reverse=True,
         )
         others = [c for c in self.conversations if c.pinned_at is None]
-        for conversation in [*pinned, *others]:
-            name = PINNED if conversation.pinned_at is not None else group_for(conversation.updated_at, now)
+        return [
+            (
+                PINNED if c.pinned_at is not None else group_for(c.updated_at, now),
+                f"{'● ' if c.id == self.current else ''}{c.title}",
+                c.id,
+            )
+            for c in [*pinned, *others]
+        ]
+
+    def _rebuild(self, rows: list[tuple[str, str, int]]) -> None:
+        self.clear()
+        self.root.add_leaf("+ New conversation", data=NEW)
+        groups: dict[str, TreeNode[int | str]] = {}
+        cursor_node: TreeNode[int | str] | None = None
+        for name, label, conversation_id in rows:
             if name not in groups:
                 groups[name] = self.root.add(name, expand=True, allow_expand=True)
-            marker = "● " if conversation.id == self.current else ""
-            node = groups[name].add_leaf(f"{marker}{conversation.title}", data=conversation.id)
-            if conversation.id == self.current:
+            node = groups[name].add_leaf(label, data=conversation_id)
+            if conversation_id == self.current:
                 cursor_node = node
         if self.has_more:
             self.root.add_leaf("… more", data=MORE)
