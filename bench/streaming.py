@@ -142,6 +142,11 @@ async def pilot_run(home: Path, server: FakeServer, text: str, reasoning: str = 
         server.enqueue(text, reasoning=reasoning)
         app = make_app(home, server.base_url)
         async with app.run_test(size=(120, 40)) as pilot:
+            # The warm-ups done, as in pty_run (each waits for a pause: the first reply of a
+            # fresh process otherwise pays the Markdown renderer's imports in its stream).
+            while app.when_idle.waiting:
+                await asyncio.sleep(0.05)
+            await app.workers.wait_for_complete()
             app.screen.query_one("#prompt").text = "stream please"
             await pilot.press("enter")
             await asyncio.wait_for(painted.wait(), 60)

@@ -45,6 +45,8 @@ async def test_warm_ups_run_one_at_a_time_each_after_its_own_pause(make_app: App
         app.when_idle = WhenIdle(app, 0.3, longest=60)
         app.when_idle.add(lambda: order.append(("first", time.monotonic())))
         app.when_idle.add(lambda: (order.append(("second", time.monotonic())), both.set()))
+        assert app.when_idle.waiting == 2
         await asyncio.wait_for(both.wait(), 10)
+        assert app.when_idle.waiting == 0
         assert [name for name, _ in order] == ["first", "second"]
         assert order[1][1] - order[0][1] >= 0.3

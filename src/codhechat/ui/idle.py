@@ -40,6 +40,12 @@ class WhenIdle:
         self._due = time.monotonic() + self.delay
         self._timer = self.app.set_timer(self.delay, self._fire)
 
+    @property
+    def waiting(self) -> int:
+        """How many warm-ups have yet to start (bench/streaming.py waits for none, as a user
+        who paused before sending would)."""
+        return len(self._pending)
+
     def touch(self) -> None:
         """The user did something: what is waiting waits for the next pause."""
         if self._timer is not None and time.monotonic() - self._since < self.longest - self.delay:
