@@ -158,8 +158,7 @@ class ReplyView(Vertical, SizedByLayout):
         self.model = model
         self._raw: list[str] = []  # as received, for copying; what is shown has controls spelled out
         self._pending: list[str] = []
-        self._pending_chars = 0
-        self._drawn_at = 0.0  # when the last frame was drawn (not put off: BURST_CHARS)
+        self._drawn_at = 0.0  # when the last frame was drawn, or the first text came (BURST_WAIT_S)
         self._pieces = PieceStream()
         self._flush_scheduled = False
         self._last_flush = 0.0
@@ -211,7 +210,6 @@ class ReplyView(Vertical, SizedByLayout):
             self._fold_thinking()  # the answer begins: the thinking folds away
         self._raw.append(text)
         self._pending.append(visible(text))
-        self._pending_chars += len(text)
         if not self._started:  # a burst's first frame is put off as its others are
             self._started = self._drawn_at = time.monotonic()
         self._chars += len(text)
@@ -241,7 +239,8 @@ class ReplyView(Vertical, SizedByLayout):
         reading it (each frame lays out and paints what it brings), so a reply arriving all
         at once showed its end later than if its middle were skipped."""
         now = time.monotonic()
-        if self.status is None and self._pending_chars > BURST_CHARS and now - self._drawn_at < BURST_WAIT_S:
+        burst = sum(map(len, self._pending)) > BURST_CHARS  # a few dozen pieces at most: coalesced
+        if self.status is None and burst and now - self._drawn_at < BURST_WAIT_S:
             self._last_flush = now  # read_wait: the next frame is a frame away
             self.set_timer(stream_pace(self).frame_s, self._frame)
             return
@@ -265,7 +264,6 @@ class ReplyView(Vertical, SizedByLayout):
             return
         text = "".join(self._pending)
         self._pending.clear()
-        self._pending_chars = 0
         container = self.query_one(".pieces", PiecesColumn)
         tail = container.children[-1] if container.children else None
         live = self.status is None

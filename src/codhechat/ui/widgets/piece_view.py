@@ -56,8 +56,6 @@ def warm_up_rendering(theme: str) -> None:
     runs it when the user pauses): the first reply's first frame otherwise pays ~0.1 s for
     importing markdown-it and rich's Markdown and loading Pygments' lexer and style, in the
     middle of its stream."""
-    from rich.console import Console
-
     piece = Piece(WARM_UP_REPLY)
     find_cut(piece)
     with open(os.devnull, "w", encoding="utf-8") as nowhere:

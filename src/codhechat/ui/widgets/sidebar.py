@@ -83,7 +83,7 @@ class ConversationTree(Tree[int | str]):
         self.conversations = conversations
         self.current = current
         rows = self._rows()
-        if (rows, has_more) == self._shown and self.root.children:
+        if (rows, has_more) == self._shown:
             return
         self.has_more = has_more
         self._shown = (rows, has_more)
