@@ -7,6 +7,7 @@ without code is rendered once, for measuring and painting both. Counted, never t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 
@@ -171,3 +172,38 @@ def test_a_backlog_is_cut_in_time_linear_in_its_length(monkeypatch) -> None:  # 
     assert parsed[0] < 4 * len(backlog)
     assert "".join(piece.source for piece in [*pieces, stream.tail]) == backlog
     assert all(isinstance(piece, Piece) for piece in pieces)
+
+
+async def test_a_bursts_end_is_painted_in_the_frame_that_paints_its_outcome(make_app: AppFactory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """All of a burst is mounted at its end, and mounting is asynchronous: the outcome shown
+    at once (the notice hidden, the usage) was laid out and painted first, and the reply's
+    text a layout later, at the screen's next-but-one tick (20-35 ms in a pty). The screen
+    waits for the mounts instead, so its first paint after the end holds the reply. (The
+    test holds the pieces' mount until the screen has had its chance to paint.)"""
+    from textual.screen import Screen
+
+    app = make_app()
+    mounted = asyncio.Event()
+
+    async def held_mount(self: FrozenPieces) -> None:
+        await mounted.wait()
+
+    monkeypatch.setattr(FrozenPieces, "on_mount", held_mount, raising=False)
+    painted: list[bool] = []
+    async with app.run_test(size=SIZE) as pilot:
+        view = ReplyView("model")
+        await app.screen.query_one(MessagePane).add(view)
+        await pilot.pause()
+
+        def note(screen: Screen) -> None:  # type: ignore[type-arg]
+            if view.status is not None:
+                painted.append(any(isinstance(w, FrozenPieces) for w in screen._compositor.visible_widgets))
+
+        with spying(Screen, "_compositor_refresh", note):
+            view.append(PROSE)
+            view.finish(MessageStatus.COMPLETE)
+            await asyncio.sleep(0.1)  # the screen's ticks come while the pieces mount
+            app.screen._on_timer_update()  # and one more, as a pilot's pause gives
+            mounted.set()
+            await wait_until(pilot, lambda: painted and painted[-1])
+        assert painted[0], painted  # the first paint after the end showed the reply

@@ -16,11 +16,12 @@ from rich.text import Text
 from textual import events
 from textual.containers import Vertical
 from textual.visual import VisualType
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Collapsible, Static
 
 from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
+from codhechat.ui.held_updates import hold_updates_until
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream
 from codhechat.ui.text import plain
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
@@ -280,6 +281,7 @@ class ReplyView(Vertical, SizedByLayout):
                 return  # nowhere to cut yet: the tail, shown above, waits for more text
         else:
             frozen = self._pieces.feed(text)
+        mounts: list[AwaitMount] = []
         if frozen:  # into the one widget that shows them all (ui/widgets/frozen_pieces.py)
             first = container.children[0] if container.children else None
             if isinstance(first, FrozenPieces):
@@ -287,18 +289,17 @@ class ReplyView(Vertical, SizedByLayout):
             else:
                 run = FrozenPieces()
                 run.extend(frozen)
-                if first is None:
-                    container.mount(run)
-                else:
-                    container.mount(run, before=first)
+                mounts.append(container.mount(run) if first is None else container.mount(run, before=first))
         if not isinstance(tail, MarkdownPiece):
             tail = MarkdownPiece(self._pieces.tail, live=live)
             tail.set_class(not self._pieces.frozen, "first")
-            container.mount(tail)
+            mounts.append(container.mount(tail))
         elif frozen:  # what was its head is frozen: it goes on with the rest, the pane where it was
             tail.restart(self._pieces.tail, live=live, carry=tail.spare_room() or None)
         else:
             tail.set_piece(self._pieces.tail, live=live)
+        if not live:  # the end: shown with its outcome, in one frame (a burst's first)
+            hold_updates_until(self, mounts)
 
     def header_line(self) -> tuple[Text, int | None]:
         header = header_of("assistant", self.model, self._usage, self._elapsed_ms)
