@@ -207,3 +207,31 @@ async def test_a_bursts_end_is_painted_in_the_frame_that_paints_its_outcome(make
             mounted.set()
             await wait_until(pilot, lambda: painted and painted[-1])
         assert painted[0], painted  # the first paint after the end showed the reply
+
+
+async def test_updates_held_for_a_mount_resume_if_it_never_ends(make_app: AppFactory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A mount that never completes holds the screen HOLD_MAX_S at most, not for good."""
+    from codhechat.ui import held_updates
+
+    app = make_app()
+    mounted = asyncio.Event()
+
+    async def held_mount(self: FrozenPieces) -> None:
+        await mounted.wait()
+
+    monkeypatch.setattr(FrozenPieces, "on_mount", held_mount, raising=False)
+    monkeypatch.setattr(held_updates, "HOLD_MAX_S", 0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        view = ReplyView("model")
+        await app.screen.query_one(MessagePane).add(view)
+        await pilot.pause()
+        view.append(PROSE)
+        view.finish(MessageStatus.COMPLETE)
+        assert app._batch_count == 1  # held while the pieces mount
+        for _ in range(500):  # a pilot's pause would wait for the held mount itself
+            if not app._batch_count and not held_updates._releasing:
+                break
+            await asyncio.sleep(0.01)
+        assert app._batch_count == 0 and not held_updates._releasing
+        mounted.set()
+        await wait_until(pilot, lambda: view.query_one(FrozenPieces).region)
