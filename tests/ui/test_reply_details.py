@@ -14,6 +14,7 @@ from codhechat.attachments import read_file
 from codhechat.models import MessageStatus
 from codhechat.ui.widgets.messages import MessageView, ReplyView
 from codhechat.ui.widgets.prompt import PromptInput
+from codhechat.ui.widgets.thinking_text import ThinkingText
 from tests.fake_openai import FakeOpenAI, Recorded, Reply
 from tests.ui.conftest import AppFactory, palette_titles, type_text, wait_until
 
@@ -101,7 +102,9 @@ async def test_thinking_streams_into_its_own_section_which_folds_when_the_answer
         assert section.title.startswith("Thought")
         section.collapsed = False
         await pilot.pause()
-        assert "applying" in str(section.query_one(".thinking-text").render())
+        thinking = section.query_one(".thinking-text", ThinkingText)
+        painted = [thinking.render_line(y).text for y in range(thinking.size.height)]
+        assert "applying" in " ".join(painted)
 
         # Reopened from the store, the thinking is one line that a click unfolds.
         await app.screen.session.open(app.screen.session.conversation_id)

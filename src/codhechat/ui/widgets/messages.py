@@ -30,6 +30,7 @@ from codhechat.ui.widgets.frozen_pieces import FrozenPieces
 from codhechat.ui.widgets.headers import attachment_chips, header_of, notice_of, prompt_note, thought_for
 from codhechat.ui.widgets.laid_out import PiecesColumn, SizedByLayout
 from codhechat.ui.widgets.piece_view import MarkdownPiece, RenderedOnce, code_theme, piece_markdown, stream_pace
+from codhechat.ui.widgets.thinking_text import ThinkingText
 
 MAX_MOUNTED = MAX_WINDOW  # one view per entry of the window: bench/long_history.py checks it
 # A live tail is cut when it outgrows its room, not at PIECE_CHARS (see ReplyView._flush),
@@ -184,7 +185,7 @@ class ReplyView(Vertical, SizedByLayout):
         note = Static(self._note or "", classes="prompt-note")
         note.display = self._note is not None
         yield note
-        thinking = Collapsible(Static(classes="thinking-text"), title="Thinking…", collapsed=bool(self._raw),
+        thinking = Collapsible(ThinkingText(classes="thinking-text"), title="Thinking…", collapsed=bool(self._raw),
                                classes="thinking")  # fmt: skip
         thinking.display = bool(self._thinking)
         yield thinking
@@ -260,7 +261,7 @@ class ReplyView(Vertical, SizedByLayout):
             section = self.query_one(".thinking", Collapsible)
             section.display = True
             if not section.collapsed:  # folded, it costs nothing to keep up to date
-                section.query_one(".thinking-text", Static).update(plain("".join(self._thinking), "dim italic"))
+                section.query_one(".thinking-text", ThinkingText).set_text("".join(self._thinking))
         if not self._pending:
             return
         text = "".join(self._pending)
@@ -311,7 +312,7 @@ class ReplyView(Vertical, SizedByLayout):
             self.post_message(BranchStep(self.stored, step))
 
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
-        self.query_one(".thinking-text", Static).update(plain("".join(self._thinking), "dim italic"))
+        self.query_one(".thinking-text", ThinkingText).set_text("".join(self._thinking))
 
     def show_prompt(self, left_out: int, window: int | None) -> None:
         """What was left out of the history sent (it did not fit the context)."""

@@ -1,0 +1,79 @@
+"""The streaming thinking (ui/widgets/thinking_text.py) wraps only its last line as text is
+appended, and shows, at every step, what the whole text rendered at once shows."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from codhechat.ui.widgets import thinking_text
+from codhechat.ui.widgets.thinking_text import STYLE, ThinkingText, shown_text
+
+
+class ThinkingApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ThinkingText()
+
+
+def whole(app: App[None], text: str, width: int) -> list[str]:
+    options = app.console_options.update_width(width).update(height=None)
+    lines = app.console.render_lines(Text(shown_text(text), style=STYLE), options, pad=False)
+    return ["".join(segment.text for segment in line) for line in lines]
+
+
+def shown(widget: ThinkingText, width: int) -> list[str]:
+    return ["".join(segment.text for segment in line) for line in widget.lines(width)]
+
+
+WORDS = st.text(alphabet="ab \n\t\x1b", min_size=1, max_size=12) | st.sampled_from(["word ", "x" * 30, "\n\n", " "])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(WORDS, min_size=1, max_size=40), width=st.integers(min_value=4, max_value=30))
+async def test_growing_thinking_shows_what_the_whole_shows_at_every_step(steps: list[str], width: int) -> None:
+    app = ThinkingApp()
+    async with app.run_test(size=(40, 10)):
+        widget = app.query_one(ThinkingText)
+        text = ""
+        for step in steps:
+            text += step
+            widget.set_text(text)
+            assert shown(widget, width) == whole(app, text, width), (text, width)
+            assert widget.get_content_height(widget.size, widget.size, width) == len(whole(app, text, width))
+
+
+async def test_each_step_wraps_only_the_last_line_and_what_came() -> None:
+    app = ThinkingApp()
+    wrapped: list[int] = []
+    async with app.run_test(size=(60, 20)) as pilot:
+        widget = app.query_one(ThinkingText)
+        render = widget._paragraph_lines
+        widget._paragraph_lines = lambda paragraph, width: wrapped.append(len(paragraph)) or render(paragraph, width)  # type: ignore[method-assign]
+        text = ""
+        for i in range(2000):  # ~14,000 characters of one paragraph, as a thought often is
+            text += f"token{i} "
+            widget.set_text(text)
+            widget.lines(widget.content_size.width)
+        assert max(wrapped) < 2 * widget.content_size.width  # never the whole thought
+        await pilot.pause()  # (laid out again, with a scrollbar: narrower, so wrapped again once)
+        assert shown(widget, widget.content_size.width) == whole(app, text, widget.content_size.width)
+
+
+async def test_a_step_that_adds_no_line_lays_nothing_out() -> None:
+    app = ThinkingApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        widget = app.query_one(ThinkingText)
+        widget.set_text("the model thinks about it")
+        await pilot.pause()
+        layouts: list[bool] = []
+        refresh = widget.refresh
+        widget.refresh = lambda *regions, layout=False, **kw: (
+            layouts.append(layout) or refresh(*regions, layout=layout, **kw)
+        )  # type: ignore[method-assign]
+        widget.set_text("the model thinks about it more")
+        assert layouts == [False]
+        widget.set_text("the model thinks about it more\nand a new line")
+        assert layouts == [False, True]
+        assert thinking_text.STYLE == "dim italic"
