@@ -38,7 +38,9 @@ Steady mode (--steady, or part of a full run): a prose reply streamed at a stead
 app process's CPU (utime + stime from /proc/PID/stat, in cores) and the bytes it
 writes to the terminal per second, from 0.5 s after the first token until the
 last one is on screen. What the screen shows, not what the model sends, should
-set those costs. The reply is sent once the app is quiet (its start-up warm-ups,
+set those costs. Beside them, the same for a reasoning model's thought streaming at 200
+tokens/s (its last seconds, of a 6,000-token thought shown as it streams, as the
+Thinking section shows it). The reply is sent once the app is quiet (its start-up warm-ups,
 ~0.7 s of CPU in the first 2-3 s, done: they are not the stream's cost).
 
 Targets: >= 2,000 tokens/s and <= 100 ms final latency, for each shape; steady,
@@ -82,6 +84,7 @@ TARGET_RATE, TARGET_LATENCY_S = 2000, 0.100
 STEADY_RATES = (50, 200, 1000)  # tokens/s
 STEADY_TARGETS = {50: (0.05, 32), 200: (0.05, 64), 1000: (0.10, 64)}  # cores, KiB/s
 SKIP_S = 0.5  # the reply view mounting is not the steady state
+THOUGHT_S = 30.0  # how long the steady thought streams (6,000 tokens at 200 tokens/s)
 
 
 def reply_text(kind: str, n_tokens: int) -> str:
@@ -236,6 +239,30 @@ def steady_run(home: Path, server: FakeServer, rate: int, seconds: float) -> tup
     return (cpu1 - cpu0) / window, (bytes1 - bytes0) / 1024 / window, tokens / (final - sent["first_token"])
 
 
+def steady_thinking_run(home: Path, server: FakeServer, rate: int, seconds: float) -> tuple[float, float]:
+    """(app CPU in cores, terminal KiB/s) while a reasoning model's thought streams at `rate`,
+    its tail (the last `seconds`) of a thought of THOUGHT_S: how much a frame costs once
+    the thought is long, as a reasoning model's often is."""
+    thought = thinking_text(int(rate * THOUGHT_S))
+    with spawn_codhechat(home, base_url=server.base_url) as app:
+        app.expect("Send", "ready", timeout=30)
+        wait_quiet(app)
+        app.send("think please")
+        app.expect("think please", timeout=10)
+        app.drain(0.3)
+        server.enqueue("Done. ZZEND", reasoning=thought, **pace_for(rate))  # type: ignore[arg-type]
+        app.send("\r")
+        app.drain(THOUGHT_S - seconds)
+        t0, cpu0, bytes0 = now(), cpu_seconds(app.pid), app.total
+        app.drain(seconds - 0.5)  # the thought still streams (the answer is not yet sent)
+        t1, cpu1, bytes1 = now(), cpu_seconds(app.pid), app.total
+        assert (server.status()["latest"] or {}).get("first_token") is None, "the thought ended in the window"
+        app.expect_one(b"ZZEND", timeout=THOUGHT_S * 3 + 30)
+        app.quit()
+    server.wait_stream()
+    return (cpu1 - cpu0) / (t1 - t0), (bytes1 - bytes0) / 1024 / (t1 - t0)
+
+
 def steady(home: Path, server: FakeServer, runs: int, seconds: float) -> list[str]:
     """Print the steady-rate figures; returns the targets missed."""
     missed = []
@@ -249,6 +276,9 @@ def steady(home: Path, server: FakeServer, runs: int, seconds: float) -> list[st
             missed.append(f"steady {rate} CPU (max {max(cores):.3f} cores)")
         if max(kib) > max_kib:
             missed.append(f"steady {rate} bytes (max {max(kib):.1f} KiB/s)")
+    cores, kib = zip(*(steady_thinking_run(home, server, 200, seconds) for _ in range(runs)), strict=True)
+    print(f"  steady_thinking_200_tokens_per_s (the last {seconds:g} s of a {THOUGHT_S:g} s thought, shown as it streams): "
+          f"app CPU {', '.join(f'{c:.3f}' for c in cores)} cores; to the terminal {', '.join(f'{k:.1f}' for k in kib)} KiB/s")  # fmt: skip
     return missed
 
 
@@ -409,7 +439,9 @@ def main() -> None:
     )
     parser.add_argument("--thinking-tokens", type=int, default=1000, help="thinking tokens before the answer (1000)")
     args = parser.parse_args()
-    steady_budget = 0.0 if args.burst or args.ab else len(STEADY_RATES) * args.runs * (args.steady_seconds + 15)
+    steady_budget = (
+        0.0 if args.burst or args.ab else (len(STEADY_RATES) * (args.steady_seconds + 15) + THOUGHT_S + 30) * args.runs
+    )
     watchdog(steady_budget + (0 if args.steady else 60 + args.baseline_cap + 20 * args.runs * (len(KINDS) + 4)))
     print(machine_note())
 

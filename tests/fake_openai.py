@@ -124,7 +124,7 @@ class Reply:
 
     With ``hold``, the stream stops after ``hold_after`` content chunks until the gate is
     opened; ``holds`` gives more such points as (chunks sent before it, gate). ``reasoning`` is
-    streamed before the text as ``reasoning_content`` deltas. ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
+    streamed before the text as ``reasoning_content`` deltas, chunked and paced as the text. ``finish_reason`` is sent in a last chunk (``None``: no such chunk), and
     ``done=False`` leaves out ``data: [DONE]``: both together end the body cleanly but early,
     as a proxy that drops an upstream connection does.
     """
@@ -517,8 +517,11 @@ class FakeOpenAI:
         pieces = ["".join(tokens[i : i + per]) for i in range(0, len(tokens), max(1, per))]
         gates = b.gates()
         yield chunk({"role": "assistant", "content": "", "refusal": None})
-        for thought in _tokens(b.reasoning) if isinstance(b, Reply) else []:
-            yield chunk({"reasoning_content": thought})
+        thoughts = _tokens(b.reasoning) if isinstance(b, Reply) else []
+        for i in range(0, len(thoughts), max(1, per)):  # paced as the text is
+            if i:
+                await self._sleep(b.delay)
+            yield chunk({"reasoning_content": "".join(thoughts[i : i + per])})
         for i, piece in enumerate(pieces):  # `delay` also separates the role chunk from the first token
             if i in gates:
                 async for ping in gates[i]._hold(self):

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from rich.text import Text
 from textual.app import App, ComposeResult
 
+from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.widgets import thinking_text
 from codhechat.ui.widgets.thinking_text import STYLE, ThinkingText, shown_text
 
@@ -36,6 +37,7 @@ async def test_growing_thinking_shows_what_the_whole_shows_at_every_step(steps: 
     app = ThinkingApp()
     async with app.run_test(size=(40, 10)):
         widget = app.query_one(ThinkingText)
+        widget.live = False  # its height is then its lines (no room kept below them)
         text = ""
         for step in steps:
             text += step
@@ -61,19 +63,35 @@ async def test_each_step_wraps_only_the_last_line_and_what_came() -> None:
         assert shown(widget, widget.content_size.width) == whole(app, text, widget.content_size.width)
 
 
-async def test_a_step_that_adds_no_line_lays_nothing_out() -> None:
+async def test_a_step_within_its_room_lays_nothing_out() -> None:
+    """While live it keeps jump_lines of room below its text: a step that adds no line, or
+    one that fits the room, repaints only what changed; one past the room lays out (and
+    makes new room); its end gives up the room."""
     app = ThinkingApp()
     async with app.run_test(size=(60, 20)) as pilot:
         widget = app.query_one(ThinkingText)
         widget.set_text("the model thinks about it")
         await pilot.pause()
+        assert widget.size.height == StreamPace().jump_lines  # its line and the room below
         layouts: list[bool] = []
         refresh = widget.refresh
         widget.refresh = lambda *regions, layout=False, **kw: (
             layouts.append(layout) or refresh(*regions, layout=layout, **kw)
         )  # type: ignore[method-assign]
-        widget.set_text("the model thinks about it more")
-        assert layouts == [False]
-        widget.set_text("the model thinks about it more\nand a new line")
-        assert layouts == [False, True]
+        text = "the model thinks about it more"
+        widget.set_text(text)
+        text += "\nand a new line"
+        widget.set_text(text)
+        assert layouts == [False, False]
+        room = widget.size.height
+        for i in range(StreamPace().jump_lines):
+            text += f"\nline {i}"
+            widget.set_text(text)
+            shown = len(widget.lines(widget.content_size.width))
+            assert layouts[-1] is (shown > room), (shown, room)  # a layout only past the room
+        await pilot.pause()
+        assert widget.size.height > len(widget.lines(widget.content_size.width))
+        widget.end()
+        await pilot.pause()
+        assert widget.size.height == len(widget.lines(widget.content_size.width)) == len(whole(app, text, 60))
         assert thinking_text.STYLE == "dim italic"

@@ -185,7 +185,7 @@ class ReplyView(Vertical, SizedByLayout):
         note = Static(self._note or "", classes="prompt-note")
         note.display = self._note is not None
         yield note
-        thinking = Collapsible(ThinkingText(classes="thinking-text"), title="Thinking…", collapsed=bool(self._raw),
+        thinking = Collapsible(ThinkingText(classes="thinking-text", live=not self._raw), title="Thinking…", collapsed=bool(self._raw),
                                classes="thinking")  # fmt: skip
         thinking.display = bool(self._thinking)
         yield thinking
@@ -252,6 +252,7 @@ class ReplyView(Vertical, SizedByLayout):
     def _fold_thinking(self) -> None:
         section = self.query_one(".thinking", Collapsible)
         section.collapsed = True
+        section.query_one(ThinkingText).end()
         section.title = thought_for(self._thinking_ms) if self._thinking_ms is not None else "Thought (click to show)"
 
     def _flush(self) -> None:
@@ -350,6 +351,7 @@ class ReplyView(Vertical, SizedByLayout):
     def _show_outcome(self) -> None:
         assert self.status is not None
         self._flush()
+        self.query_one(ThinkingText).end()
         tail = self.query(MarkdownPiece).last() if self.query(MarkdownPiece) else None
         if tail is not None and tail.live:
             tail.set_piece(tail.piece, live=False)

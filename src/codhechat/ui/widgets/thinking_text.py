@@ -6,7 +6,9 @@ that length is common for a reasoning model, and it streams for minutes) and lai
 screen. Wrapping is greedy, so as text is appended only a paragraph's last line can
 change: every line above it is kept as rendered, and each frame wraps only that last line
 and what came after it (rich's own `divide_line` tells where it begins). A frame that
-adds no line repaints only the lines it changed, with no layout.
+adds no line repaints only the lines it changed, with no layout; and, as a reply's live
+piece does, it keeps blank room below its text, StreamPace.jump_lines at a time, so the
+pane following it scrolls (and repaints) once per jump, not once per line.
 tests/ui/test_thinking_text.py appends random text in random steps and compares every
 step with the whole text rendered at once.
 """
@@ -21,7 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from codhechat.textsafe import visible
-from codhechat.ui.widgets.piece_view import line_strip
+from codhechat.ui.widgets.piece_view import line_strip, stream_pace
 
 STYLE = "dim italic"
 TAB_SIZE = 8  # tabs are expanded to these stops first, as rich would at the start of a line
@@ -35,7 +37,7 @@ def shown_text(text: str) -> str:
 class ThinkingText(Widget):
     DEFAULT_CSS = "ThinkingText { height: auto; }"
 
-    def __init__(self, *, classes: str | None = None) -> None:
+    def __init__(self, *, classes: str | None = None, live: bool = True) -> None:
         super().__init__(classes=classes)
         self._text = ""  # shown_text of the thinking so far
         self._width = 0  # the width its lines were wrapped at
@@ -43,6 +45,8 @@ class ThinkingText(Widget):
         self._live_from = 0  # where in _text the lines not settled begin
         self._live: list[list[Segment]] = []  # those lines
         self._wrapped = (0, 0)  # (len(_text), width) the lines are for
+        self.live = live  # still streaming: blank room is kept below the text
+        self._room = 0  # lines its height holds while live
 
     @property
     def text(self) -> str:
@@ -62,12 +66,19 @@ class ThinkingText(Widget):
             self.refresh(layout=True)
             return
         after = self.lines(width)
-        if len(after) != len(before):
+        if len(after) != len(before) and not (self.live and len(after) <= self._room):
             self.refresh(layout=True)
             return
-        same = next((i for i, (old, new) in enumerate(zip(before, after, strict=True)) if old != new), len(after))
-        if same < len(after):
-            self.refresh(Region(0, same, width, len(after) - same))
+        same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
+                    min(len(before), len(after)))  # fmt: skip
+        if same < max(len(before), len(after)):
+            self.refresh(Region(0, same, width, max(len(before), len(after)) - same))
+
+    def end(self) -> None:
+        """The thought is over: no more room below it."""
+        if self.live:
+            self.live = False
+            self.refresh(layout=True)
 
     def lines(self, width: int) -> list[list[Segment]]:
         """Its lines at `width`, wrapping only what is not settled."""
@@ -95,7 +106,12 @@ class ThinkingText(Widget):
         return self.app.console.render_lines(Text(paragraph, style=STYLE), options, pad=False) or [[]]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self.lines(width)) if self._text and width else 0
+        shown = len(self.lines(width)) if self._text and width else 0
+        if not self.live:
+            return shown
+        if shown > self._room:
+            self._room = shown + stream_pace(self).jump_lines - 1
+        return self._room
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
