@@ -214,15 +214,20 @@ def pace_for(rate: int) -> dict[str, float]:
     return {"tokens_per_chunk": per, "delay": per / rate}
 
 
+def typed_once_quiet(app: PtyApp, prompt: str) -> None:
+    """`prompt` typed (not sent) once the app's start-up warm-ups are done."""
+    app.expect("Send", "ready", timeout=30)
+    wait_quiet(app)
+    app.send(prompt)
+    app.expect(prompt, timeout=10)
+    app.drain(0.3)
+
+
 def steady_run(home: Path, server: FakeServer, rate: int, seconds: float) -> tuple[float, float, float]:
     """(app CPU in cores, terminal KiB/s, actual tokens/s) while a reply streams at `rate`."""
     text = reply_text("prose", max(80, int(rate * seconds)))
     with spawn_codhechat(home, base_url=server.base_url) as app:
-        app.expect("Send", "ready", timeout=30)
-        wait_quiet(app)
-        app.send("stream please")
-        app.expect("stream please", timeout=10)
-        app.drain(0.3)
+        typed_once_quiet(app, "stream please")
         server.enqueue(text, **pace_for(rate))  # type: ignore[arg-type]
         app.mark()
         app.send("\r")
@@ -245,11 +250,7 @@ def steady_thinking_run(home: Path, server: FakeServer, rate: int, seconds: floa
     the thought is long, as a reasoning model's often is."""
     thought = thinking_text(int(rate * THOUGHT_S))
     with spawn_codhechat(home, base_url=server.base_url) as app:
-        app.expect("Send", "ready", timeout=30)
-        wait_quiet(app)
-        app.send("think please")
-        app.expect("think please", timeout=10)
-        app.drain(0.3)
+        typed_once_quiet(app, "think please")
         server.enqueue("Done. ZZEND", reasoning=thought, **pace_for(rate))  # type: ignore[arg-type]
         app.send("\r")
         app.drain(THOUGHT_S - seconds)
