@@ -95,3 +95,23 @@ async def test_a_step_within_its_room_lays_nothing_out() -> None:
         await pilot.pause()
         assert widget.size.height == len(widget.lines(widget.content_size.width)) == len(whole(app, text, 60))
         assert thinking_text.STYLE == "dim italic"
+
+
+async def test_an_ended_thought_looks_the_same_and_can_be_selected() -> None:
+    """Ended, it is painted by Textual's own path (as a Static's text), which wraps as the
+    streaming lines did, and which selecting and copying work on."""
+    from textual.selection import Selection
+
+    app = ThinkingApp()
+    text = "a thought with  two spaces,\ta tab, " + "words of it " * 40 + "x" * 90 + "\n\n  and more."
+    async with app.run_test(size=(60, 20)) as pilot:
+        widget = app.query_one(ThinkingText)
+        widget.set_text(text)
+        await pilot.pause()
+        width = widget.content_size.width
+        streamed = [widget.render_line(y).text.rstrip() for y in range(len(widget.lines(width)))]
+        widget.end()
+        await pilot.pause()
+        assert widget.size.height == len(streamed)
+        assert [widget.render_line(y).text.rstrip() for y in range(widget.size.height)] == streamed
+        assert widget.get_selection(Selection(None, None)) == (shown_text(text), "\n")

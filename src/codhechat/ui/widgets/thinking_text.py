@@ -105,15 +105,23 @@ class ThinkingText(Widget):
         options = self.app.console_options.update_width(width).update(height=None)
         return self.app.console.render_lines(Text(paragraph, style=STYLE), options, pad=False) or [[]]
 
+    def render(self) -> Text:
+        """The whole thought, as Textual renders a Static's text: once it has ended (or while
+        text is selected in it) it is painted so, and can be selected and copied."""
+        return Text(self._text, style=STYLE)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        shown = len(self.lines(width)) if self._text and width else 0
         if not self.live:
-            return shown
+            return super().get_content_height(container, viewport, width)
+        shown = len(self.lines(width)) if self._text and width else 0
         if shown > self._room:
             self._room = shown + stream_pace(self).jump_lines - 1
         return self._room
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
-        lines = self.lines(width) if width else []
+        if not self.live or not width or self.text_selection is not None:
+            return super().render_line(y)
+        self._dirty_regions.clear()  # Widget.render_line's cue to render all of it again
+        lines = self.lines(width)
         return line_strip(self, lines[y] if y < len(lines) else None, width)
