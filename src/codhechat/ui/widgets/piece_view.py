@@ -86,6 +86,14 @@ def line_strip(widget: Widget, line: list[Segment] | None, width: int) -> Strip:
     return strip
 
 
+def changed_rows(before: list[list[Segment]], after: list[list[Segment]], width: int) -> Region:
+    """The rows from the first line that differs to the last of either: what a live widget
+    whose lines went from `before` to `after` must repaint (empty: nothing changed)."""
+    same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
+                min(len(before), len(after)))  # fmt: skip
+    return Region(0, same, width, max(len(before), len(after)) - same)
+
+
 def stream_pace(widget: Widget) -> StreamPace:
     return getattr(widget.app, "stream_pace", None) or StreamPace()
 
@@ -233,9 +241,7 @@ class MarkdownPiece(SizedByLayout):
             self._room = 0
         elif was_live and width and self.is_mounted:
             after = self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width))
-            same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
-                        min(len(before), len(after)))  # fmt: skip
-            changed = Region(0, same, width, max(len(before), len(after)) - same)
+            changed = changed_rows(before, after, width)
             if len(after) <= height:
                 if changed:
                     self.refresh(changed)

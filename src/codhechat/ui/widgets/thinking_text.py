@@ -18,12 +18,12 @@ from __future__ import annotations
 from rich._wrap import divide_line
 from rich.segment import Segment
 from rich.text import Text
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
 from codhechat.textsafe import visible
-from codhechat.ui.widgets.piece_view import line_strip, stream_pace
+from codhechat.ui.widgets.piece_view import changed_rows, line_strip, stream_pace
 
 STYLE = "dim italic"
 TAB_SIZE = 8  # tabs are expanded to these stops first, as rich would at the start of a line
@@ -40,11 +40,10 @@ class ThinkingText(Widget):
     def __init__(self, *, classes: str | None = None, live: bool = True) -> None:
         super().__init__(classes=classes)
         self._text = ""  # shown_text of the thinking so far
-        self._width = 0  # the width its lines were wrapped at
         self._settled: list[list[Segment]] = []  # lines that more text cannot change
         self._live_from = 0  # where in _text the lines not settled begin
         self._live: list[list[Segment]] = []  # those lines
-        self._wrapped = (0, 0)  # (len(_text), width) the lines are for
+        self._wrapped = (0, 0)  # (len(_text), width) the lines are for; width 0: none are
         self.live = live  # still streaming: blank room is kept below the text
         self._room = 0  # lines its height holds while live
 
@@ -58,21 +57,19 @@ class ThinkingText(Widget):
         if text == self._text:
             return
         width = self.content_size.width
-        before = self.lines(width) if width else []
+        if not (self.live and width):  # Textual paints it (render): laid out again, as a Static is
+            self._text, self._wrapped = text, (0, 0)
+            self.refresh(layout=True)
+            return
+        before = self.lines(width)
         if not text.startswith(self._text):
-            self._width = 0  # not grown: wrapped again from its start
+            self._wrapped = (0, 0)  # not grown: wrapped again from its start
         self._text = text
-        if not width:
-            self.refresh(layout=True)
-            return
         after = self.lines(width)
-        if len(after) != len(before) and not (self.live and len(after) <= self._room):
+        if len(after) > self._room:
             self.refresh(layout=True)
-            return
-        same = next((i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new),
-                    min(len(before), len(after)))  # fmt: skip
-        if same < max(len(before), len(after)):
-            self.refresh(Region(0, same, width, max(len(before), len(after)) - same))
+        elif changed := changed_rows(before, after, width):
+            self.refresh(changed)
 
     def end(self) -> None:
         """The thought is over: no more room below it."""
@@ -82,9 +79,9 @@ class ThinkingText(Widget):
 
     def lines(self, width: int) -> list[list[Segment]]:
         """Its lines at `width`, wrapping only what is not settled."""
-        if width != self._width:
-            self._width, self._settled, self._live_from = width, [], 0
-        elif self._wrapped == (len(self._text), width):
+        if width != self._wrapped[1]:
+            self._settled, self._live_from = [], 0
+        elif self._wrapped[0] == len(self._text):
             return [*self._settled, *self._live]
         self._wrapped = (len(self._text), width)
         rest = self._text[self._live_from :]
