@@ -174,6 +174,17 @@ def test_a_backlog_is_cut_in_time_linear_in_its_length(monkeypatch) -> None:  # 
     assert all(isinstance(piece, Piece) for piece in pieces)
 
 
+def held_frozen_pieces_mount(monkeypatch) -> asyncio.Event:  # type: ignore[no-untyped-def]
+    """Hold every FrozenPieces' mount until the event returned is set."""
+    mounted = asyncio.Event()
+
+    async def held_mount(self: FrozenPieces) -> None:
+        await mounted.wait()
+
+    monkeypatch.setattr(FrozenPieces, "on_mount", held_mount, raising=False)
+    return mounted
+
+
 async def test_a_bursts_end_is_painted_in_the_frame_that_paints_its_outcome(make_app: AppFactory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """All of a burst is mounted at its end, and mounting is asynchronous: the outcome shown
     at once (the notice hidden, the usage) was laid out and painted first, and the reply's
@@ -183,12 +194,7 @@ async def test_a_bursts_end_is_painted_in_the_frame_that_paints_its_outcome(make
     from textual.screen import Screen
 
     app = make_app()
-    mounted = asyncio.Event()
-
-    async def held_mount(self: FrozenPieces) -> None:
-        await mounted.wait()
-
-    monkeypatch.setattr(FrozenPieces, "on_mount", held_mount, raising=False)
+    mounted = held_frozen_pieces_mount(monkeypatch)
     painted: list[bool] = []
     async with app.run_test(size=SIZE) as pilot:
         view = ReplyView("model")
@@ -214,12 +220,7 @@ async def test_updates_held_for_a_mount_resume_if_it_never_ends(make_app: AppFac
     from codhechat.ui import held_updates
 
     app = make_app()
-    mounted = asyncio.Event()
-
-    async def held_mount(self: FrozenPieces) -> None:
-        await mounted.wait()
-
-    monkeypatch.setattr(FrozenPieces, "on_mount", held_mount, raising=False)
+    mounted = held_frozen_pieces_mount(monkeypatch)
     monkeypatch.setattr(held_updates, "HOLD_MAX_S", 0.05)
     async with app.run_test(size=SIZE) as pilot:
         view = ReplyView("model")
