@@ -4,6 +4,8 @@ the room goes once the reply ends; the settings reach the app."""
 
 from __future__ import annotations
 
+import time
+
 from codhechat.models import MessageStatus
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.widgets.messages import ReplyView
@@ -80,3 +82,30 @@ async def test_the_stream_settings_reach_the_app(make_app: AppFactory) -> None:
     app = make_app(stream_refresh_hz=4, stream_jump_lines=3)
     assert app.stream_pace == StreamPace(refresh_hz=4, jump_lines=3)
     assert make_app().stream_pace == StreamPace()  # defaults: 10 a second, 8 lines
+
+
+async def test_a_fast_reply_makes_room_for_a_second_of_its_text_at_a_jump(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    """Each jump is a layout and a repaint of the pane, so a fast reply makes room for a
+    second's worth of its lines at a time (up to half the screen); a slow one, jump_lines;
+    and a jump_lines of 1 is line by line however fast the reply."""
+    held = Gate()
+    fake_openai.enqueue(Reply(TEXT, holds=((4, held),)))
+    app = make_app(stream_jump_lines=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "long")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.query(MarkdownPiece) and "Paragraph 1." in app.query(ReplyView).last().text)
+        reply, tail = app.query(ReplyView).last(), app.query(MarkdownPiece).last()
+
+        def room_at(chars_per_s: int) -> int:
+            reply._started, reply._chars = time.monotonic() - 10, chars_per_s * 10
+            return tail._jump(100, 40)  # 100 columns, 40 rows
+
+        assert room_at(1_550) == 15  # 15.5 lines a second at 100 columns
+        assert room_at(100_000) == 20  # half the screen at most
+        assert room_at(300) == 7  # jump_lines, counting the new line
+        app.stream_pace = StreamPace(jump_lines=1)
+        assert room_at(100_000) == 0
+        held.open()

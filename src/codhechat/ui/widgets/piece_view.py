@@ -273,11 +273,16 @@ class MarkdownPiece(SizedByLayout):
 
     def _jump(self, width: int, screen_rows: int) -> int:
         """Blank lines to make below the text: jump_lines (counting the new one), more when the
-        reply comes faster than that a frame (half a second's worth, up to half the screen)."""
+        reply is faster: a second's worth, up to half the screen. Each jump is a layout and a
+        repaint of the pane (~7 ms at 120x40), and at 200 tokens/s half a second's worth
+        made them two and a half a second, a quarter of the app's CPU while it streamed.
+        A jump_lines of 1 is line by line, however fast."""
         pace = stream_pace(self)
+        if pace.jump_lines <= 1:
+            return 0
         owner = self.parent.parent if self.parent else None
         chars_per_s = getattr(owner, "chars_per_s", 0.0)
-        fast = min(screen_rows // 2, int(chars_per_s / max(1, width) / 2))
+        fast = min(screen_rows // 2, int(chars_per_s / max(1, width)))
         return max(pace.jump_lines - 1, fast)
 
     def _options(self, width: int) -> ConsoleOptions:
