@@ -75,6 +75,14 @@ def counting_layouts() -> Iterator[list[Screen]]:
 
 
 @contextmanager
+def counting_rows() -> Iterator[Counter[str]]:
+    """How many rows each kind of widget is asked for by the compositor (to paint)."""
+    rows: Counter[str] = Counter()
+    with spying(Widget, "render_lines", lambda widget, crop: rows.update({type(widget).__name__: crop.height})):
+        yield rows
+
+
+@contextmanager
 def counting_drawn_lines() -> Iterator[Counter[str]]:
     """How many lines each kind of widget draws anew (not from its cache of drawn lines):
     the render_line it is handed (args[8], after the cache itself) is the widget's own."""
@@ -174,7 +182,9 @@ async def test_a_jump_of_the_pane_is_one_layout_that_draws_only_the_new_lines(
 ) -> None:
     """A jump changes the sizes of the reply's widgets and of the pane. Taking them asks for
     no second layout that would find nothing to move, and the reply's widgets, grown
-    taller, draw only their new lines and those whose text changed (ui/widgets/laid_out.py)."""
+    taller, draw only their new lines and those whose text changed (ui/widgets/laid_out.py);
+    and the frame after a jump paints only what it changed, not the lines the jump's own
+    paint already sent."""
     held = Gate()
     fake_openai.enqueue(Reply("start\n\n" * 30, holds=((30, held),)))  # taller than the pane
     app = make_app(stream_refresh_hz=30, stream_jump_lines=8)
@@ -200,11 +210,13 @@ async def test_a_jump_of_the_pane_is_one_layout_that_draws_only_the_new_lines(
         with counting_layouts() as layouts:
             await settle()
             steps = []  # (layouts it took, lines the reply and its tail drew, pane grew, tail cut)
+            painted = []  # rows of the tail painted in each step
             for i in range(24):
                 height, frozen, before = pane.virtual_size.height, frozen_count(), len(layouts)
-                with counting_drawn_lines() as drawn:
+                with counting_drawn_lines() as drawn, counting_rows() as rows:
                     reply.append(f"\n\nline {i} " + "x " * 10)
                     await settle()
+                painted.append(rows["MarkdownPiece"])
                 grew = pane.virtual_size.height != height
                 # with no second layout the pane still follows the bottom and its scrollbar knows
                 assert pane.scroll_y == pane.max_scroll_y > 0, (i, pane.scroll_y, pane.max_scroll_y)
@@ -219,3 +231,5 @@ async def test_a_jump_of_the_pane_is_one_layout_that_draws_only_the_new_lines(
     assert [taken for taken, _ in jumps] == [1] * len(jumps), steps
     # 8 new lines, and the tail's changed ones (not the 34 of each that are in view)
     assert all(reply_lines <= 8 and tail_lines <= 12 for _, (reply_lines, tail_lines) in jumps), steps
+    after_jumps = [painted[i + 1] for i, (_, _, grew, _) in enumerate(steps[:-1]) if grew and not any(steps[i + 1][2:])]
+    assert after_jumps and max(after_jumps) <= 4, (after_jumps, steps)  # the two or three lines it added

@@ -32,16 +32,23 @@ class SizedByLayout(Widget):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         old = self._size
         if size.width == old.width and size.height > old.height > 0 and self._bottom_is_plain():
-            # Textual would repaint it whole (at each jump: the live piece, the reply and its
-            # column, 2-3 ms of a layout's 10). Nothing is drawn at its bottom edge, so its
+            # Textual would draw it whole again (at each jump: the live piece, the reply and
+            # its column, 2-3 ms of a layout's 10). Nothing is drawn at its bottom edge, so its
             # lines above the new ones are as they were: only the new ones are drawn. (What
             # changed inside it was marked by whoever changed it, as set_piece does.)
             self._size = size
             new_lines = Region(0, old.height, size.width, size.height - old.height)
             self._styles_cache.set_dirty(new_lines)
             self._dirty_regions.add(new_lines)
-            self._repaint_regions.add(new_lines)
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
+        resized = super()._size_updated(size, virtual_size, container_size, layout=False)
+        if size != old:
+            # The layout that gave it its size paints all of it that is in view, in its own
+            # paint (the compositor marks what moved or changed size). A repaint asked for here
+            # (Textual asks for one of the whole widget) waited for the next frame, which then
+            # sent the same lines again: the reply's new room after each jump, all the pane's
+            # lines after each cut (2-5 KB each at 120x40).
+            self._repaint_regions.clear()
+        return resized
 
     def _bottom_is_plain(self) -> bool:
         """Whether nothing is drawn along its bottom edge (a border, an outline, padding)."""
