@@ -22,6 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from codhechat.ui.markdown_pieces import Cut, Piece, find_cut
+from codhechat.ui.paragraph_growth import grown_paragraph, grows_plainly
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
 from codhechat.ui.widgets.laid_out import SizedByLayout
@@ -173,6 +174,8 @@ class RenderedPiece(RenderedOnce):
         self._source = ""  # the live piece's text as last rendered
         self._rest = Piece("")  # its part not settled yet
         self._settled: list[list[Segment]] = []  # the settled part's lines
+        self._rest_lines: list[list[Segment]] = []  # the rest's, as last rendered
+        self._unended = False  # settled before a line not yet ended (_settling_cut)
 
     def _whole(self) -> RenderableType:
         piece, live = self._piece()
@@ -181,20 +184,59 @@ class RenderedPiece(RenderedOnce):
     def _render_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
         piece, live = self._piece()
         if not live:
-            self._settled_for = None
+            self._settled_for, self._rest_lines = None, []
             return super()._render_lines(console, options)
         theme = self._theme_of()
         settled_for = (piece.joined, piece.fence_above, options.max_width, theme)
-        if settled_for == self._settled_for and piece.source.startswith(self._source):
-            rest, grown = self._rest, piece.source[len(self._source) :]
+        grown = piece.source[len(self._source) :]
+        if settled_for == self._settled_for and piece.source.startswith(self._source) and self._still_settled(grown):
+            rest = self._rest
             self._rest = Piece(rest.source + grown, rest.joined, rest.fence_above, piece.fence_below)
+            if self._rest_lines and grows_plainly(
+                rest.source, grown, fence_above=rest.fence_above, width=options.max_width
+            ):
+                # a paragraph lengthened by plain words: only its last line is wrapped again
+                # (nor can a paragraph be cut: find_cut would find nothing)
+                self._source = piece.source
+                self._rest_lines = grown_paragraph(self._rest_lines, rest.source, grown, console, options)
+                return [*self._settled, *self._gap(self._rest), *self._rest_lines]
         else:
-            self._settled_for, self._rest, self._settled = settled_for, piece, []
+            self._settled_for, self._rest, self._settled, self._unended = settled_for, piece, [], False
         self._source = piece.source
-        if (cut := find_cut(self._rest)) and self._settles(cut):
+        if cut := self._settling_cut():
             self._settled += self._gap(cut.head) + self._render_piece(console, options, cut.head, theme)
             self._rest = cut.tail
-        return [*self._settled, *self._gap(self._rest), *self._render_piece(console, options, self._rest, theme)]
+        self._rest_lines = self._render_piece(console, options, self._rest, theme)
+        return [*self._settled, *self._gap(self._rest), *self._rest_lines]
+
+    def _still_settled(self, grown: str) -> bool:
+        """Whether what was settled before a line not yet ended (`_settling_cut`) still is,
+        with `grown` appended: unless that line became a table's header row (a `|` in it)."""
+        if not self._unended:
+            return True
+        first, ended, _ = (self._rest.source + grown).partition("\n")
+        if "|" in first:
+            return False
+        self._unended = not ended
+        return True
+
+    def _settling_cut(self) -> Cut | None:
+        """The rest's latest cut that settles. The paragraph being written is on a line not
+        yet ended, and find_cut cuts only before ended lines, so the paragraph before it would
+        be rendered again with it at every frame: that cut is looked for as if the line were
+        ended. The line begins a paragraph, which the rest of it cannot change, unless it
+        turns out to be a table's header row (`_still_settled`)."""
+        rest = self._rest
+        if (cut := find_cut(rest)) and self._settles(cut):
+            return cut
+        if rest.source.endswith("\n") or "\n" not in rest.source:
+            return None
+        ended = find_cut(Piece(rest.source + "\n", rest.joined, rest.fence_above, rest.fence_below))
+        if ended is None or not self._settles(ended) or len(ended.tail.source) < 2:
+            return None
+        tail = ended.tail
+        self._unended = "\n" not in tail.source[:-1]
+        return Cut(ended.head, Piece(tail.source[:-1], tail.joined, tail.fence_above, tail.fence_below))
 
     @staticmethod
     def _settles(cut: Cut) -> bool:
@@ -205,6 +247,8 @@ class RenderedPiece(RenderedOnce):
         if not cut.head.source.endswith("\n\n"):
             return False  # blocks not apart: a table's first row may follow a paragraph's line
         last = cut.head.source.rstrip("\n").rpartition("\n")[2]
+        if "|" in cut.tail.source.partition("\n")[0]:
+            return False  # a table's header row (rich opens a table with a blank line of its own)
         return bool(PARAGRAPH_LINE.match(last) and PARAGRAPH_LINE.match(cut.tail.source))
 
     def _gap(self, piece: Piece) -> list[list[Segment]]:
