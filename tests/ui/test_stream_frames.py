@@ -83,6 +83,23 @@ def counting_rows() -> Iterator[Counter[str]]:
 
 
 @contextmanager
+def counting_link_styles() -> Iterator[Counter[str]]:
+    """How many times each kind of widget's link style is worked out (from its CSS)."""
+    counts: Counter[str] = Counter()
+    original = Widget.link_style
+
+    def counted(widget: Widget) -> Any:
+        counts.update([type(widget).__name__])
+        return original.fget(widget)  # type: ignore[attr-defined]
+
+    Widget.link_style = property(counted)  # type: ignore[method-assign,assignment]
+    try:
+        yield counts
+    finally:
+        Widget.link_style = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def counting_drawn_lines() -> Iterator[Counter[str]]:
     """How many lines each kind of widget draws anew (not from its cache of drawn lines):
     the render_line it is handed (args[8], after the cache itself) is the widget's own."""
@@ -233,3 +250,18 @@ async def test_a_jump_of_the_pane_is_one_layout_that_draws_only_the_new_lines(
     assert all(reply_lines <= 8 and tail_lines <= 12 for _, (reply_lines, tail_lines) in jumps), steps
     after_jumps = [painted[i + 1] for i, (_, _, grew, _) in enumerate(steps[:-1]) if grew and not any(steps[i + 1][2:])]
     assert after_jumps and max(after_jumps) <= 4, (after_jumps, steps)  # the two or three lines it added
+
+
+async def test_a_paint_works_out_the_live_pieces_styles_once_not_once_a_line(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    """Its style and its links' are worked out from CSS each time they are asked for (~55 µs):
+    once a paint, not once a line (ui/widgets/line_painting.py)."""
+
+    async def measure(pilot, reply):  # type: ignore[no-untyped-def]
+        with counting_link_styles() as worked_out, counting_rows() as rows, counting_renders() as paints:
+            await wait_until(pilot, lambda: "word201" in reply.text)
+        assert rows["MarkdownPiece"] > 2 * paints["MarkdownPiece"] > 0, (rows, paints)  # lines, not paints
+        assert worked_out["MarkdownPiece"] <= paints["MarkdownPiece"], (worked_out, paints)
+
+    await stream_while(make_app, fake_openai, measure)

@@ -35,7 +35,8 @@ from textual.strip import Strip
 
 from codhechat.ui.markdown_pieces import Piece
 from codhechat.ui.widgets.laid_out import SizedByLayout
-from codhechat.ui.widgets.piece_view import RenderedOnce, code_theme, line_strip, piece_markdown, plain_lines
+from codhechat.ui.widgets.line_painting import LinePainted, line_strip
+from codhechat.ui.widgets.piece_view import RenderedOnce, code_theme, piece_markdown, plain_lines
 
 SETTLE_S = 0.1  # after a layout that estimated, the estimated pieces are measured this much later,
 SETTLE_SLICE_S = 0.008  # this long at a time (a key pressed meanwhile waits no longer)
@@ -46,7 +47,7 @@ def estimated_height(piece: Piece, width: int) -> int:
     return sum(len(line) // width + 1 for line in piece.source.splitlines()) or 1
 
 
-class FrozenPieces(SizedByLayout):
+class FrozenPieces(SizedByLayout, LinePainted):
     def __init__(self) -> None:
         super().__init__(classes="frozen-pieces")
         self.pieces: list[Piece] = []

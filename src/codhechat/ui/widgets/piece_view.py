@@ -26,6 +26,7 @@ from codhechat.ui.paragraph_growth import grown_paragraph, grows_plainly
 from codhechat.ui.stream_pace import StreamPace
 from codhechat.ui.themes import code_style
 from codhechat.ui.widgets.laid_out import SizedByLayout
+from codhechat.ui.widgets.line_painting import LinePainted, line_strip
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -73,18 +74,6 @@ def plain_lines(app: App[object], piece: Piece, width: int, theme: str) -> tuple
     plain = cast("PieceMarkdown", piece_markdown(piece, code_theme=theme, highlight=False))
     options = app.console_options.update_width(width).update(height=None)
     return app.console.render_lines(plain, options, pad=False), plain.has_code
-
-
-def line_strip(widget: Widget, line: list[Segment] | None, width: int) -> Strip:
-    """One rendered line as the widget paints it, styled as Textual's RichVisual would (the
-    widget's style under the text's, links styled for hover: tests/ui/test_stream_frames.py
-    compares the two); None: a blank line."""
-    if line is None:
-        return Strip.blank(width, widget.visual_style.rich_style)
-    strip = Strip(line).crop(0, width).apply_style(widget.visual_style.rich_style)
-    if widget.auto_links and not widget.screen._selecting:
-        strip = strip._apply_link_style(widget.link_style)
-    return strip
 
 
 def changed_rows(before: list[list[Segment]], after: list[list[Segment]], width: int) -> Region:
@@ -260,7 +249,7 @@ class RenderedPiece(RenderedOnce):
         return console.render_lines(piece_markdown(piece, code_theme=theme, highlight=False), options, pad=False)
 
 
-class MarkdownPiece(SizedByLayout):
+class MarkdownPiece(SizedByLayout, LinePainted):
     """One piece of a streaming reply; only the last piece is ever re-rendered."""
 
     def __init__(self, piece: Piece, *, live: bool = False) -> None:

@@ -20,10 +20,10 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Size
 from textual.strip import Strip
-from textual.widget import Widget
 
 from codhechat.textsafe import visible
-from codhechat.ui.widgets.piece_view import changed_rows, line_strip, stream_pace
+from codhechat.ui.widgets.line_painting import LinePainted, line_strip
+from codhechat.ui.widgets.piece_view import changed_rows, stream_pace
 
 STYLE = "dim italic"
 TAB_SIZE = 8  # tabs are expanded to these stops first, as rich would at the start of a line
@@ -34,7 +34,7 @@ def shown_text(text: str) -> str:
     return visible(text).expandtabs(TAB_SIZE)
 
 
-class ThinkingText(Widget):
+class ThinkingText(LinePainted):
     DEFAULT_CSS = "ThinkingText { height: auto; }"
 
     def __init__(self, *, classes: str | None = None, live: bool = True) -> None:
