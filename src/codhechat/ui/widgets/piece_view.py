@@ -178,7 +178,9 @@ class RenderedPiece(RenderedOnce):
         theme = self._theme_of()
         settled_for = (piece.joined, piece.fence_above, options.max_width, theme)
         grown = piece.source[len(self._source) :]
-        if settled_for == self._settled_for and piece.source.startswith(self._source) and self._still_settled(grown):
+        growing = settled_for == self._settled_for and piece.source.startswith(self._source)
+        self._source = piece.source
+        if growing and self._still_settled(grown):
             rest = self._rest
             self._rest = Piece(rest.source + grown, rest.joined, rest.fence_above, piece.fence_below)
             if self._rest_lines and grows_plainly(
@@ -186,12 +188,10 @@ class RenderedPiece(RenderedOnce):
             ):
                 # a paragraph lengthened by plain words: only its last line is wrapped again
                 # (nor can a paragraph be cut: find_cut would find nothing)
-                self._source = piece.source
                 self._rest_lines = grown_paragraph(self._rest_lines, rest.source, grown, console, options)
                 return [*self._settled, *self._gap(self._rest), *self._rest_lines]
         else:
             self._settled_for, self._rest, self._settled, self._unended = settled_for, piece, [], False
-        self._source = piece.source
         if cut := self._settling_cut():
             self._settled += self._gap(cut.head) + self._render_piece(console, options, cut.head, theme)
             self._rest = cut.tail
@@ -235,9 +235,9 @@ class RenderedPiece(RenderedOnce):
             return False
         if not cut.head.source.endswith("\n\n"):
             return False  # blocks not apart: a table's first row may follow a paragraph's line
-        last = cut.head.source.rstrip("\n").rpartition("\n")[2]
         if "|" in cut.tail.source.partition("\n")[0]:
             return False  # a table's header row (rich opens a table with a blank line of its own)
+        last = cut.head.source.rstrip("\n").rpartition("\n")[2]
         return bool(PARAGRAPH_LINE.match(last) and PARAGRAPH_LINE.match(cut.tail.source))
 
     def _gap(self, piece: Piece) -> list[list[Segment]]:
