@@ -7,8 +7,9 @@ Whoever shows the text knows when it can next show more: the WebSocket relay of
 frame on screen). Until then a read only makes text that waits, so the reader waits
 first and then takes, in one read, everything that arrived meanwhile.
 
-One definition for both: the server's network backend (server/model_net.py) and the
-local client's (model_reads.py) read it before a read that would otherwise wait.
+One definition for both: the network backend of both (asyncio_net.py: the server's model
+client and the local one) reads it before each read, and stops waiting early for what is
+worth reading at once (a reply's end, a backlog).
 """
 
 from __future__ import annotations
@@ -17,5 +18,5 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 read_pace: ContextVar[Callable[[], float] | None] = ContextVar("read_pace", default=None)
-"""Set by a reader that will not hand text on for a while: seconds to wait before reading
-more (0: read now). Set in the task that iterates the stream, before it starts."""
+"""Set by a reader that will not hand text on for a while: seconds until it next can (0: read
+now). Set in the task that iterates the stream, before it starts."""

@@ -131,18 +131,18 @@ async def test_the_models_stream_is_read_as_often_as_frames_go(
     make_server, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     """Between two frames to its socket, a reply's model stream is not read: what the model
-    sent meanwhile is parsed in one go at the next (model_net.read_pace), not token by token."""
-    from codhechat.server import model_net
+    sent meanwhile is parsed in one go at the next (codhechat.read_pace), not token by token."""
+    from codhechat import asyncio_net
 
     reads = 0
-    read = model_net._Stream.read
+    read = asyncio_net._Stream.read
 
     async def counted(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[no-untyped-def]
         nonlocal reads
         reads += 1
         return await read(self, max_bytes, timeout)
 
-    monkeypatch.setattr(model_net._Stream, "read", counted)  # the server runs in this process (ServerThread)
+    monkeypatch.setattr(asyncio_net._Stream, "read", counted)  # the server runs in this process (ServerThread)
     server: ServerThread = make_server(ws_chunk_interval=0.25)
     pieces = TEXT.split(" ")[:120]
     fake_openai.enqueue(Reply(" ".join(pieces), delay=0.01))  # 120 chunks over 1.2 s or more

@@ -1,5 +1,5 @@
-"""The sockets under the server's model-stream reader (server/model_net.py): kept-alive
-connections reused, a silent stream timed out mid-reply, and TLS, on real loopback peers."""
+"""The sockets under the model-stream readers (server/model_net.py's pool over asyncio_net.py):
+kept-alive connections reused, a silent stream timed out mid-reply, and TLS, on real loopback peers."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from codhechat.errors import ModelTimeout
+from codhechat.llm import ModelClient
 from codhechat.server.model_stream import LeanModelClient
 from tests.fake_openai import FakeOpenAI, Reply
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
-async def text_of(client: LeanModelClient) -> str:
+async def text_of(client: ModelClient) -> str:
     return "".join([piece async for piece in client.stream_chat(MESSAGES, model="m")])
 
 
@@ -48,9 +49,12 @@ def test_it_runs_on_uvloop_as_the_server_does(fake_openai: FakeOpenAI) -> None:
     assert uvloop.run(main()) == ["one on uvloop", "two on uvloop"]
 
 
-async def test_a_stream_that_goes_silent_mid_reply_times_out(fake_openai: FakeOpenAI) -> None:
+@pytest.mark.parametrize("make_client", [LeanModelClient, ModelClient], ids=["server", "local"])
+async def test_a_stream_that_goes_silent_mid_reply_times_out(
+    fake_openai: FakeOpenAI, make_client: type[ModelClient]
+) -> None:
     fake_openai.enqueue(Reply("late words", delay=30))  # the role chunk at once, then silence
-    client = LeanModelClient(api_key="k", base_url=fake_openai.base_url, max_retries=0, timeout=0.5)
+    client = make_client(api_key="k", base_url=fake_openai.base_url, max_retries=0, timeout=0.5)
     started = time.monotonic()
     with pytest.raises(ModelTimeout):
         await text_of(client)
@@ -123,9 +127,12 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.parametrize("make_client", [LeanModelClient, ModelClient], ids=["server", "local"])
 async def test_an_https_endpoint_streams_over_tls(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, make_client: type[ModelClient]
 ) -> None:
+    """Both clients' connections are codhechat.asyncio_net's (the local one's under the
+    openai SDK's httpcore2)."""
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -133,7 +140,7 @@ async def test_an_https_endpoint_streams_over_tls(
     server = await asyncio.start_server(endpoint.handle, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this certificate only
-    client = LeanModelClient(api_key="k", base_url=f"https://127.0.0.1:{port}/v1", max_retries=0, timeout=10)
+    client = make_client(api_key="k", base_url=f"https://127.0.0.1:{port}/v1", max_retries=0, timeout=10)
     try:
         assert await text_of(client) == "over TLS"
         assert await text_of(client) == "over TLS"

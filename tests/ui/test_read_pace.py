@@ -1,17 +1,13 @@
 """The model's stream is read as often as the screen shows the reply (codhechat.read_pace,
-model_reads.py): what a model streams between two frames is read in one go, not token
-by token, and a read that finds bytes waiting never waits."""
+model_reads.py, asyncio_net.py): what a model streams between two frames is read in one go,
+once a frame, not token by token."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
-
 import pytest
 
-from codhechat import model_reads
-from codhechat.read_pace import read_pace
+from codhechat import asyncio_net
+from codhechat.ui.stream_pace import wait_to_read
 from codhechat.ui.widgets.messages import ReplyView
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.ui.conftest import AppFactory, type_text, wait_until
@@ -19,23 +15,28 @@ from tests.ui.conftest import AppFactory, type_text, wait_until
 WORDS = [f"w{i}" for i in range(300)]
 
 
-def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    reads: list[int] = []
-    read = model_reads._PacedStream.read
-
-    async def counted(self: model_reads._PacedStream, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = await read(self, max_bytes, timeout)
-        reads.append(len(data))
-        return data
-
-    monkeypatch.setattr(model_reads._PacedStream, "read", counted)
-    return reads
-
-
-async def test_a_steady_stream_is_read_a_few_times_a_frame_not_once_a_token(
+async def test_a_steady_stream_is_read_once_a_frame_not_once_a_token(
     make_app: AppFactory, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads = counting_reads(monkeypatch)
+    reads = 0  # once a frame is drawn (until then, each read's text shows at once)
+    read = asyncio_net._Stream.read
+
+    async def counted(self: asyncio_net._Stream, max_bytes: int, timeout: float | None = None) -> bytes:
+        nonlocal reads
+        data = await read(self, max_bytes, timeout)
+        reads += frames > 0
+        return data
+
+    monkeypatch.setattr(asyncio_net._Stream, "read", counted)
+    frames = 0
+    flush = ReplyView._flush
+
+    def counted_flush(self: ReplyView) -> None:
+        nonlocal frames
+        frames += bool(self._pending)
+        flush(self)
+
+    monkeypatch.setattr(ReplyView, "_flush", counted_flush)
     fake_openai.enqueue(Reply(" ".join(WORDS), delay=0.005))  # 300 chunks, one a token, over 1.5 s or more
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -43,69 +44,14 @@ async def test_a_steady_stream_is_read_a_few_times_a_frame_not_once_a_token(
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(app.query(ReplyView)) and app.query(ReplyView).last().status is not None)
         assert app.query(ReplyView).last().text == " ".join(WORDS)
-    # Unpaced, each chunk is a read of its own (300 and more); paced, a few a frame.
-    assert len(reads) < 150, len(reads)
+    # Unpaced, each chunk is a read of its own (300 and more); paced, one a frame (a read at
+    # once after each frame, as before, made it two), and the end's.
+    assert reads <= frames + 2, (reads, frames)
 
 
-class _Inner:
-    """A network stream with bytes waiting (`readable`) or not: what the pacing looks at."""
-
-    def __init__(self, readable: bool) -> None:
-        self.readable = readable
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return b"data"
-
-    def get_extra_info(self, info: str) -> Any:
-        return self.readable if info == "is_readable" else None
-
-
-async def test_a_read_waits_the_pace_only_when_no_bytes_are_waiting() -> None:
-    token = read_pace.set(lambda: 0.2)
-    try:
-        started = time.monotonic()
-        assert await model_reads._PacedStream(_Inner(readable=True)).read(10) == b"data"  # type: ignore[arg-type]
-        waited_readable = time.monotonic() - started
-        started = time.monotonic()
-        await asyncio.wait_for(model_reads._PacedStream(_Inner(readable=False)).read(10), 30)  # type: ignore[arg-type]
-        waited_empty = time.monotonic() - started
-    finally:
-        read_pace.reset(token)
-    assert waited_empty >= 0.2  # waited for the frame, then read all that came meanwhile
-    assert waited_readable < waited_empty  # a burst is read as fast as ever (never slept)
-
-
-async def test_a_read_does_not_wait_for_bytes_already_taken_from_the_socket() -> None:
-    """At a burst's end the event loop has moved what was left of it from the socket into
-    anyio's buffer: the socket is empty, yet a read returns at once, so the pace must not
-    hold it (it held the end of a burst up to a frame)."""
-    sent, done = asyncio.Event(), asyncio.Event()
-    burst = bytes(range(256)) * 200  # 51,200 bytes, written at once: all in the socket before the first read
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(burst)
-        await writer.drain()
-        sent.set()
-        await done.wait()
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    stream = await model_reads.PacedBackend().connect_tcp("127.0.0.1", port)
-    try:
-        await sent.wait()
-        got = await stream.read(1000)  # waits for bytes: the loop takes all that came, at once
-        assert not stream.get_extra_info("is_readable")  # the socket is empty: the rest is in anyio's buffer
-        assert model_reads.bytes_waiting(stream)
-        token = read_pace.set(lambda: 60.0)  # the next frame a minute away: a read that would wait, waits that long
-        try:
-            while len(got) < len(burst):
-                got += await asyncio.wait_for(stream.read(1000), 10)
-        finally:
-            read_pace.reset(token)
-        assert got == burst
-    finally:
-        done.set()
-        await stream.aclose()
-        server.close()
-        await server.wait_closed()
+def test_a_frame_being_drawn_puts_the_next_read_off_to_the_frame_after() -> None:
+    frame, last = 0.1, 1000.0
+    assert wait_to_read(last, frame, now=last + 0.04) == pytest.approx(0.06)  # the next frame
+    assert wait_to_read(last, frame, now=last + 0.095) == pytest.approx(0.105)  # due now: the one after
+    assert wait_to_read(last, frame, now=last + 0.12) == pytest.approx(0.08)  # overdue: being drawn
+    assert wait_to_read(last, frame, now=last + 0.3) == 0  # none drawn for a while: at once

@@ -7,9 +7,9 @@ cores). So a reply is re-rendered at most `refresh_hz` times a second, and room
 for `jump_lines` more lines is made below it at a time (as terminals' jump
 scroll does), so the pane scrolls once per `jump_lines` lines, not once per line.
 
-Nor is the model's stream read more often than the reply is shown: a read that would wait
-for bytes waits for the next frame first, `read_wait_s` at most (model_reads.py), and then
-takes all that came meanwhile. So the end of a reply shows at most that much later.
+Nor is the model's stream read more often than the reply is shown: a read waits for the
+next frame first (ReplyView.read_wait, codhechat.read_pace), unless the reply's end or a
+backlog arrives meanwhile (codhechat.asyncio_net), and then takes all that came meanwhile.
 """
 
 from __future__ import annotations
@@ -21,8 +21,21 @@ from dataclasses import dataclass
 class StreamPace:
     refresh_hz: float = 10.0
     jump_lines: int = 8
-    read_wait_s: float = 0.05
 
     @property
     def frame_s(self) -> float:
         return 1 / self.refresh_hz
+
+
+def wait_to_read(last_frame: float, frame_s: float, now: float) -> float:
+    """Seconds until a view that drew its last frame at `last_frame` next shows new text (0:
+    at once), for the reader of its model stream (codhechat.read_pace).
+
+    A frame due now (overdue, or due in less than a tenth of a frame) is being drawn with
+    what was just read (the reader wakes at the frame, as the view's timer does, and
+    whichever comes first, the text it read is on its way): what comes next shows at the
+    frame after it. Read at once instead, it was a second, small read each frame."""
+    due = last_frame + frame_s - now
+    if due <= -frame_s:
+        return 0.0  # no frame drawn for a while: new text shows at once
+    return due if due >= frame_s / 10 else due + frame_s

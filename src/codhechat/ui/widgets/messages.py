@@ -23,6 +23,7 @@ from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
 from codhechat.ui.held_updates import hold_updates_until
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream
+from codhechat.ui.stream_pace import wait_to_read
 from codhechat.ui.text import plain
 from codhechat.ui.transcript import MAX_WINDOW, Entry, LiveNotice, LiveReply, LiveTool, SentPrompt, usage_of
 from codhechat.ui.widgets.branches import BranchStep, add_marker, step_at
@@ -218,11 +219,9 @@ class ReplyView(Vertical, SizedByLayout):
         self._schedule()
 
     def read_wait(self) -> float:
-        """Seconds until this view next shows new text, at most StreamPace.read_wait_s (0 when
-        it would show it at once): reading the model sooner only makes text that waits."""
-        pace = stream_pace(self)
-        due = self._last_flush + pace.frame_s - time.monotonic()
-        return min(due, pace.read_wait_s) if due > 0 else 0.0
+        """Seconds until this view next shows new text (0 when it would show it at once):
+        reading the model sooner only makes text that waits (stream_pace.wait_to_read)."""
+        return wait_to_read(self._last_flush, stream_pace(self).frame_s, time.monotonic())
 
     def think(self, text: str) -> None:
         """A piece of the model's thinking, before (or without) its answer."""
