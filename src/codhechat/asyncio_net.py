@@ -23,8 +23,9 @@ meanwhile in one go. Two things end that wait early, since waiting on them would
 them late: the end of the body (the last chunk of a chunked body, `BODY_END`, or the
 connection closed), so the end of a reply is parsed as it lands, not up to a frame later; and a
 backlog (`BACKLOG_BYTES`: a burst from a fast provider, read as fast as it can be decoded).
-Before the buffer let the wait see them, the client's reads had to wake twice a frame to keep
-a reply's end within 50 ms: 14 ms of CPU a second at 200 tokens/s, now 9-11 (bench/model_reads.py).
+On anyio's sockets a waiting read could not see them coming, so the local client read every
+50 ms to keep a reply's end that close to its last byte; now it reads once a frame and the end
+1-2 ms after it lands (bench/model_reads.py).
 """
 
 from __future__ import annotations
