@@ -59,8 +59,8 @@ def tail_shown(screen: str, upto: int) -> str | None:
     """Why `screen` does not show exactly the reply's paragraphs ending at `upto` (None: it does)."""
     lines = screen.splitlines()
     shown = [(row, m) for row, line in enumerate(lines) if (m := re.search(r"Line (\d{3}):", line))]
-    if len(shown) < 10:
-        return "fewer than 10 paragraphs on screen"
+    if len(shown) < 5:  # while it streams, up to half the pane is room kept blank below the text
+        return "fewer than 5 paragraphs on screen"
     column = shown[0][1].start()
     numbers = [int(m.group(1)) for _, m in shown]
     if numbers != list(range(numbers[0], upto + 1)):

@@ -41,7 +41,8 @@ class PortServer(ServerThread):
 def codhe_server(tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI) -> Iterator[ServerThread]:
     """One `codhechat serve` for the session; every test is a new guest, so tests never meet."""
     database = tmp_path_factory.mktemp("remote-db") / "chat.db"
-    server = ServerThread(server_settings(f"sqlite:///{database}", fake_openai_server, model_timeout=1.0)).start()
+    # The model gets 2 s of silence: the server shares this process, and its GIL, with the apps under test.
+    server = ServerThread(server_settings(f"sqlite:///{database}", fake_openai_server, model_timeout=2.0)).start()
     yield server
     server.stop()
 

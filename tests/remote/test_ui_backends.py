@@ -163,7 +163,7 @@ async def test_the_conversation_list_survives_a_restart_of_the_app(make_app: Any
         (Fail(429), "Rate limited"),
         (Fail(500), "server error (500)"),
         (Disconnect("part one part two", after_chunks=2), "cut off"),
-        (Hang(3), "did not answer within"),
+        (Hang(30), "did not answer within"),
         (Reply("half a reply", finish_reason=None, done=False), "cut short"),
     ],
     ids=["401", "429", "500", "mid-stream", "timeout", "cut short"],
