@@ -37,7 +37,7 @@ class FrameClock:
         self._due: asyncio.TimerHandle | None = None
 
     def pace(self) -> float:
-        return wait_to_read(self.last, self.frame_s, time.monotonic())
+        return wait_to_read(self.last, self.frame_s, time.monotonic(), idle=self._due is None)
 
     def text_read(self) -> None:
         if self._due is None:

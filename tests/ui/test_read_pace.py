@@ -45,13 +45,15 @@ async def test_a_steady_stream_is_read_once_a_frame_not_once_a_token(
         await wait_until(pilot, lambda: bool(app.query(ReplyView)) and app.query(ReplyView).last().status is not None)
         assert app.query(ReplyView).last().text == " ".join(WORDS)
     # Unpaced, each chunk is a read of its own (300 and more); paced, one a frame (a read at
-    # once after each frame, as before, made it two), and the end's.
-    assert reads <= frames + 2, (reads, frames)
+    # once after each frame, as before, made it two), and the end's; on a busy machine a
+    # backlog read now and then.
+    assert reads <= frames + frames // 4 + 2, (reads, frames)
 
 
 def test_a_frame_being_drawn_puts_the_next_read_off_to_the_frame_after() -> None:
     frame, last = 0.1, 1000.0
-    assert wait_to_read(last, frame, now=last + 0.04) == pytest.approx(0.06)  # the next frame
-    assert wait_to_read(last, frame, now=last + 0.095) == pytest.approx(0.105)  # due now: the one after
-    assert wait_to_read(last, frame, now=last + 0.12) == pytest.approx(0.08)  # overdue: being drawn
-    assert wait_to_read(last, frame, now=last + 0.3) == 0  # none drawn for a while: at once
+    assert wait_to_read(last, frame, last + 0.04, idle=False) == pytest.approx(0.06)  # the next frame
+    assert wait_to_read(last, frame, last + 0.095, idle=False) == pytest.approx(0.105)  # due now: the one after
+    assert wait_to_read(last, frame, last + 0.12, idle=False) == pytest.approx(0.1)  # overdue: being drawn
+    assert wait_to_read(last, frame, last + 0.5, idle=False) == pytest.approx(0.1)  # late: text waits for it
+    assert wait_to_read(last, frame, last + 0.5, idle=True) == 0  # none drawn for a while: at once

@@ -27,15 +27,19 @@ class StreamPace:
         return 1 / self.refresh_hz
 
 
-def wait_to_read(last_frame: float, frame_s: float, now: float) -> float:
+def wait_to_read(last_frame: float, frame_s: float, now: float, *, idle: bool) -> float:
     """Seconds until a view that drew its last frame at `last_frame` next shows new text (0:
-    at once), for the reader of its model stream (codhechat.read_pace).
+    at once), for the reader of its model stream (codhechat.read_pace). `idle`: it has no
+    text waiting for a frame, nor a frame due.
 
     A frame due now (overdue, or due in less than a tenth of a frame) is being drawn with
     what was just read (the reader wakes at the frame, as the view's timer does, and
-    whichever comes first, the text it read is on its way): what comes next shows at the
-    frame after it. Read at once instead, it was a second, small read each frame."""
+    whichever comes first, the text it read is on its way): what comes next shows a frame
+    later. Read at once instead, it was a second, small read each frame, and more while a
+    busy machine made the frames late. Only a view idle for a while shows new text at once."""
     due = last_frame + frame_s - now
-    if due <= -frame_s:
-        return 0.0  # no frame drawn for a while: new text shows at once
-    return due if due >= frame_s / 10 else due + frame_s
+    if due >= frame_s / 10:
+        return due
+    if due <= -frame_s and idle:
+        return 0.0
+    return max(due, 0.0) + frame_s

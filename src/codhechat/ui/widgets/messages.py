@@ -221,7 +221,8 @@ class ReplyView(Vertical, SizedByLayout):
     def read_wait(self) -> float:
         """Seconds until this view next shows new text (0 when it would show it at once):
         reading the model sooner only makes text that waits (stream_pace.wait_to_read)."""
-        return wait_to_read(self._last_flush, stream_pace(self).frame_s, time.monotonic())
+        idle = not (self._pending or self._flush_scheduled)
+        return wait_to_read(self._last_flush, stream_pace(self).frame_s, time.monotonic(), idle=idle)
 
     def think(self, text: str) -> None:
         """A piece of the model's thinking, before (or without) its answer."""
