@@ -84,15 +84,15 @@ class _Connection(asyncio.Protocol):
         self.eof = True
         self.error = exc
         self._wake()
-        if self.writable is not None and not self.writable.done():
-            self.writable.set_result(None)
+        if self.writable is not None:
+            _resolve(self.writable)
 
     def pause_writing(self) -> None:
         self.writable = asyncio.get_running_loop().create_future()
 
     def resume_writing(self) -> None:
-        if self.writable is not None and not self.writable.done():
-            self.writable.set_result(None)
+        if self.writable is not None:
+            _resolve(self.writable)
         self.writable = None
 
     def worth_reading(self) -> bool:
