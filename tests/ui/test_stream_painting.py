@@ -109,3 +109,26 @@ async def test_a_fast_reply_makes_room_for_a_second_of_its_text_at_a_jump(
         app.stream_pace = StreamPace(jump_lines=1)
         assert room_at(100_000) == 0
         held.open()
+
+
+async def test_the_prompt_cursor_stays_lit_while_the_reply_shown_streams(
+    make_app: AppFactory, fake_openai: FakeOpenAI
+) -> None:
+    """A blink is a screen update of its own, twice a second: while the reply shown streams
+    the cursor stays lit (no blink timer), and blinks again once the reply ends."""
+    held = Gate()
+    fake_openai.enqueue(Reply("one two three four", holds=((2, held),)))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.screen.prompt
+        assert prompt.cursor_blink and prompt.has_focus and prompt.blink_timer._active.is_set()
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await held.reached_async()
+        await wait_until(pilot, lambda: not prompt.cursor_blink)
+        assert not prompt.blink_timer._active.is_set()  # paused: no blinks while it streams
+        assert prompt._draw_cursor  # lit
+        held.open()
+        await wait_until(pilot, lambda: app.query(ReplyView).last().status == MessageStatus.COMPLETE)
+        await wait_until(pilot, lambda: prompt.cursor_blink)
+        assert prompt.blink_timer._active.is_set()

@@ -77,6 +77,16 @@ class ChatScreen(BranchCommands, command_table.Gated, ChatCommands):
         current = session.live_for(session.conversation_id)
         self.status.show_replies(current is not None, len(session.live) - (current is not None))
         self.status.warning = "no API key: F2 to set one" if self.needs_api_key else ""
+        self._steady_cursor(current is not None)
+
+    def _steady_cursor(self, streaming: bool) -> None:
+        """The prompt's cursor stays lit, not blinking, while the reply shown streams.
+
+        Why: each blink is a screen update of its own (a timer, a paint, a write), ~2 ms of
+        CPU twice a second: 0.004 of a core, 7 % of what the app spends streaming at 200
+        tokens/s, and half of what it spends idle (bench/streaming.py). The screen is busy
+        with the reply then anyway, and a steady cursor still shows where typing goes."""
+        self.prompt.cursor_blink = not streaming
 
     # Lifecycle
 
