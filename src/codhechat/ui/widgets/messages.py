@@ -21,6 +21,7 @@ from textual.widgets import Collapsible, Static
 
 from codhechat.models import FinishReason, Message, MessageStatus
 from codhechat.textsafe import visible
+from codhechat.ui.frame_timer import FrameTimer
 from codhechat.ui.held_updates import hold_updates_until
 from codhechat.ui.markdown_pieces import PIECE_CHARS, Piece, PieceStream
 from codhechat.ui.stream_pace import wait_to_read
@@ -164,6 +165,7 @@ class ReplyView(Vertical, SizedByLayout):
         self._drawn_at = 0.0  # when the last frame was drawn, or the first text came (BURST_WAIT_S)
         self._pieces = PieceStream()
         self._flush_scheduled = False
+        self._frames = FrameTimer(self, self._frame)  # ui/frame_timer.py: one loop timer a frame
         self._last_flush = 0.0
         self._started, self._chars = 0.0, 0  # when text began to arrive, and how much has
         self.status: MessageStatus | None = None  # set when the reply ends
@@ -197,6 +199,9 @@ class ReplyView(Vertical, SizedByLayout):
         self._flush()
         if self.status is not None:  # finished before it was even mounted (a fast failure)
             self._show_outcome()
+
+    def on_unmount(self) -> None:
+        self._frames.cancel()
 
     @property
     def chars_per_s(self) -> float:
@@ -232,8 +237,7 @@ class ReplyView(Vertical, SizedByLayout):
     def _schedule(self) -> None:
         if not self._flush_scheduled and self.is_mounted:
             self._flush_scheduled = True
-            delay = max(0.001, self._last_flush + stream_pace(self).frame_s - time.monotonic())
-            self.set_timer(delay, self._frame)
+            self._frames.start(max(0.001, self._last_flush + stream_pace(self).frame_s - time.monotonic()))
 
     def _frame(self) -> None:
         """A frame is due: drawn, unless it would bring a burst's text (BURST_CHARS) and one
@@ -244,7 +248,7 @@ class ReplyView(Vertical, SizedByLayout):
         burst = sum(map(len, self._pending)) > BURST_CHARS  # a few dozen pieces at most: coalesced
         if self.status is None and burst and now - self._drawn_at < BURST_WAIT_S:
             self._last_flush = now  # read_wait: the next frame is a frame away
-            self.set_timer(stream_pace(self).frame_s, self._frame)
+            self._frames.start(stream_pace(self).frame_s)
             return
         self._drawn_at = now
         self._flush()
