@@ -16,9 +16,13 @@ a bottom to follow that moved: it asks for the second layout unless only its con
 grew or shrank (`content_only`), the case of a growing reply, whose anchor the layout
 already followed (Textual places an anchored pane at its new bottom while it arranges
 it) and whose scrollbars were updated (a scrollbar shown or hidden asks for its own).
+
+Nor does a layout such a widget asks for wait for it to idle (`SizedByLayout.refresh`).
 """
 
 from __future__ import annotations
+
+from typing import Self
 
 from textual.containers import Vertical
 from textual.geometry import Region, Size
@@ -28,6 +32,29 @@ from textual.widget import Widget
 class SizedByLayout(Widget):
     """A widget whose size, set by a layout, asks for no layout again; grown taller, it
     repaints only its new lines."""
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Self:
+        """As Textual's, but a layout asked for is the next layout's at once.
+
+        Why: Textual keeps each widget's last size and each container's last arrangement.
+        It forgets a widget's size when the widget first asks for a layout, and its
+        containers' arrangements only when it next idles (`Widget._check_refresh`). A layout
+        can come between: at a burst's end, the frozen pieces grew by fourteen pieces, but
+        they had asked for a layout at the frame before and not idled since. The next layout
+        took their old height, 27 lines for 363. For a frame, the pane stayed where it was and
+        showed the reply's top, and each piece shown there was measured (~25 ms, one list
+        burst in four) only to be scrolled away. So each layout asked for forgets the size,
+        and the containers' arrangements up to the first whose size does not follow its
+        content, as `_check_refresh` will."""
+        if layout:
+            for node in (self, *self.ancestors):
+                if not isinstance(node, Widget):
+                    break
+                node._layout_updates += 1  # a key of the size kept (Widget._get_box_model)
+                node._clear_arrangement_cache()
+                if node is not self and not node.styles.auto_dimensions:
+                    break
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         old = self._size
