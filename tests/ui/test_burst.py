@@ -58,9 +58,15 @@ async def burst(app, pilot, text: str) -> ReplyView:  # type: ignore[no-untyped-
     return view
 
 
-async def test_a_burst_measures_only_the_pieces_in_view_and_shows_its_end_exactly(make_app: AppFactory) -> None:
+async def test_a_burst_measures_only_the_pieces_in_view_and_shows_its_end_exactly(
+    make_app: AppFactory,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
     app = make_app()
     measured: Counter[str] = Counter()
+    # The background measuring waits until it is let go: a first frame slower than SETTLE_S
+    # (a busy machine, a process's first render) would otherwise count its pieces too.
+    monkeypatch.setattr(frozen_pieces, "SETTLE_S", 3600)
     async with app.run_test(size=SIZE) as pilot:
         with spying(frozen_pieces, "plain_lines", lambda *args: measured.update(["frozen"])):
             view = await burst(app, pilot, PROSE)
@@ -71,6 +77,8 @@ async def test_a_burst_measures_only_the_pieces_in_view_and_shows_its_end_exactl
             assert measured["frozen"] <= 4  # painting them took no other
             assert [strip.text.rstrip() for strip in shown] == texts(expected_lines(app, frozen))[-30:]
 
+            monkeypatch.setattr(frozen_pieces, "SETTLE_S", 0.01)
+            frozen._settle()
             await wait_until(pilot, lambda: frozen.settled)  # the others, measured in the background
             assert measured["frozen"] == len(frozen.pieces)
         assert frozen._height == len(expected_lines(app, frozen))

@@ -297,7 +297,7 @@ class ReplyView(Vertical, SizedByLayout):
                 run.extend(frozen)
                 mounts.append(container.mount(run) if first is None else container.mount(run, before=first))
         if not isinstance(tail, MarkdownPiece):
-            tail = MarkdownPiece(self._pieces.tail, live=live)
+            tail = MarkdownPiece(self._pieces.tail, live=live, ended=not live)
             tail.set_class(not self._pieces.frozen, "first")
             mounts.append(container.mount(tail))
         elif frozen:  # what was its head is frozen: it goes on with the rest, the pane where it was

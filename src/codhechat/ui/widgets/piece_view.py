@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 # with a blank line, a quote begins with one, a list's look depends on its later items).
 PARAGRAPH_LINE = re.compile(r"[^\s#>*+\-`~|<=_\[\\\d]")
 DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)  # a link reference definition: it links the rest too
+# A live piece's code is highlighted this long after the piece stops growing (as the frozen
+# pieces of a burst are, a moment after the burst is shown: frozen_pieces.SETTLE_S).
+HIGHLIGHT_AFTER_S = 0.1
 
 
 def piece_markdown(piece: Piece, *, code_theme: str, highlight: bool = True) -> RenderableType:
@@ -252,7 +255,9 @@ class RenderedPiece(RenderedOnce):
 class MarkdownPiece(SizedByLayout, LinePainted):
     """One piece of a streaming reply; only the last piece is ever re-rendered."""
 
-    def __init__(self, piece: Piece, *, live: bool = False) -> None:
+    def __init__(self, piece: Piece, *, live: bool = False, ended: bool = False) -> None:
+        """`ended`: the last piece of a reply that just ended (its code is highlighted a
+        moment after it is shown, as when a live piece stops growing)."""
         super().__init__(classes="piece joined" if piece.joined else "piece")
         self.piece = piece
         self.live = live  # the growing tail: code is highlighted once it stops growing
@@ -261,12 +266,14 @@ class MarkdownPiece(SizedByLayout, LinePainted):
         self._height = 0
         self._room = 0  # lines kept for it while live (StreamPace.jump_lines at a time)
         self._carry: int | None = None  # blank lines to keep at its next room (restart: a cut)
+        self._ended = ended  # it stopped growing: shown as it streamed (plain) until highlighted
 
     def set_piece(self, piece: Piece, *, live: bool) -> bool:
         """Show `piece`. While it grows within the room it has, only its lines that changed
         are repainted: no layout of the screen, no repaint of the pane (most of a frame's cost).
         True when it needs a layout (it outgrew its room, or it is not a live piece growing)."""
         was_live, self.piece, self.live = self.live, piece, live
+        self._ended = self._ended or (was_live and not live)
         width, height = self.content_size
         before = self._rendered.lines(self.app.console, self._options(width)) if was_live and width else []
         self._rendered.invalidate()
@@ -288,6 +295,7 @@ class MarkdownPiece(SizedByLayout, LinePainted):
         """Show `piece`, the rest of the one shown, whose head was frozen (into the
         FrozenPieces above): keep `carry` blank lines below it, those it kept, so the pane
         does not move at the cut."""
+        self._ended = self._ended or (self.live and not live)
         self.piece, self.live = piece, live
         self.set_class(piece.joined, "joined")
         self.remove_class("first")
@@ -347,7 +355,12 @@ class MarkdownPiece(SizedByLayout, LinePainted):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Measure without syntax highlighting, which never changes line breaks:
-        a frozen piece is then highlighted only if it is ever on screen."""
+        a frozen piece is then highlighted only if it is ever on screen.
+
+        A piece that just stopped growing (the reply's end) is painted with the lines
+        measured, plain as it streamed, and highlighted HIGHLIGHT_AFTER_S later: its
+        highlighting (10-40 ms for a fence's 1,500-6,000 characters) was most of the time
+        between a code reply's last byte and its end on screen."""
         if self.live and width:
             shown = len(self._rendered.get(code_theme(self)).lines(self.app.console, self._options(width)))
             if shown > self._room:
@@ -361,7 +374,16 @@ class MarkdownPiece(SizedByLayout, LinePainted):
         if self._height_key != key:
             theme = code_theme(self)
             lines, has_code = plain_lines(self.app, self.piece, width, theme)
-            if not has_code:
+            if not has_code or self._ended:
                 self._rendered.seed(lines, width, theme)
+            if has_code and self._ended:
+                self.set_timer(HIGHLIGHT_AFTER_S, self._highlight)
+            self._ended = False
             self._height, self._height_key = len(lines), key
         return self._height
+
+    def _highlight(self) -> None:
+        """Paint its code highlighted (its lines stay where they are)."""
+        if not self.live:
+            self._rendered.invalidate()
+            self.refresh()
