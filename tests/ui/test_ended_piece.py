@@ -1,7 +1,6 @@
 """The last piece of a reply that just ended shows its code as it streamed, plain, and is
 highlighted a moment later (ui/widgets/piece_view.py: HIGHLIGHT_AFTER_S): highlighting a
-long fence (10-40 ms) was most of the time between a code reply's last byte and its end on
-screen."""
+long fence first held up the reply's end on screen by up to 40 ms."""
 
 from __future__ import annotations
 
