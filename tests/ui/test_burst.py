@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections import Counter
 
+import pytest
 from rich.segment import Segment
 
 from codhechat.models import MessageStatus
@@ -59,8 +60,7 @@ async def burst(app, pilot, text: str) -> ReplyView:  # type: ignore[no-untyped-
 
 
 async def test_a_burst_measures_only_the_pieces_in_view_and_shows_its_end_exactly(
-    make_app: AppFactory,
-    monkeypatch,  # type: ignore[no-untyped-def]
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app()
     measured: Counter[str] = Counter()

@@ -48,9 +48,7 @@ def shown_and_expected(app, tail: MarkdownPiece):  # type: ignore[no-untyped-def
 
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "burst"])
 async def test_a_replys_last_piece_shows_its_code_as_it_streamed_at_its_end(
-    make_app: AppFactory,
-    monkeypatch,
-    streamed: bool,  # type: ignore[no-untyped-def]
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, streamed: bool
 ) -> None:
     """Highlighting it (10-40 ms for a long fence) waits: the end shows with no delay."""
     monkeypatch.setattr(piece_view, "HIGHLIGHT_AFTER_S", 3600)
@@ -63,14 +61,17 @@ async def test_a_replys_last_piece_shows_its_code_as_it_streamed_at_its_end(
 
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "burst"])
 async def test_a_replys_last_piece_is_highlighted_a_moment_after_its_end(
-    make_app: AppFactory,
-    monkeypatch,
-    streamed: bool,  # type: ignore[no-untyped-def]
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, streamed: bool
 ) -> None:
     monkeypatch.setattr(piece_view, "HIGHLIGHT_AFTER_S", 0.01)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         tail = await ended_tail(app, pilot, streamed=streamed)
         height = tail.region.height
-        await wait_until(pilot, lambda: shown_and_expected(app, tail)[0] == shown_and_expected(app, tail)[2])
+
+        def highlighted() -> bool:
+            shown, _plain, highlighted = shown_and_expected(app, tail)
+            return shown == highlighted
+
+        await wait_until(pilot, highlighted)
         assert tail.region.height == height  # highlighting moved no line
